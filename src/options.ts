@@ -1,0 +1,245 @@
+import { dirname, resolve } from "node:path";
+import { readCsonFile } from "./cson.js";
+import { type ArgumentSpec, type CommandName, commandSpec, flagLabel } from "./definitions.js";
+import { type Problem, UsageError } from "./errors.js";
+
+/**
+ * Who is giving the options. The checks are the same; what differs is how an argument is named in
+ * a message (--cluster-size (-s) on the command line, cluster_size elsewhere), how raw the values
+ * are (the command line gives strings), and what an "object" argument may be (a file path from the
+ * CLI or library; inline data only over HTTP, where a path would read the server's own files).
+ */
+export type Face = "cli" | "library" | "http";
+
+export type Channel = "stable" | "beta" | "alpha" | "lts";
+export type Arch = "amd64" | "arm64";
+export type OnFailure = "DELETE" | "ROLLBACK" | "DO_NOTHING";
+
+/** A units file: the parsed CSON and the folder its relative `content` paths are read from. */
+export interface UnitsInput {
+  units: unknown;
+  /** Folder of the units file; undefined when the units came inline (over HTTP). */
+  base_dir?: string;
+  /** Where the units came from, for messages. */
+  source: string;
+}
+
+export interface BuildTemplateOptions {
+  channel: Channel;
+  arch: Arch;
+  virtualization: "hvm";
+  units?: UnitsInput;
+  /** Where to write the template; "-" for stdout; absent/false in library use returns the template. */
+  write_path?: string | false;
+  region?: string;
+  offline: boolean;
+}
+
+export interface CreateOptions {
+  stack_name: string;
+  key_pair: string;
+  instance_type: string;
+  cluster_size: number;
+  region?: string;
+  template_path?: string;
+  channel: Channel;
+  arch: Arch;
+  units?: UnitsInput;
+  image_id?: string;
+  discovery_url?: string;
+  discovery_service?: string;
+  private_domain?: string;
+  public_domain?: string;
+  allow_ssh_from: string;
+  on_failure: OnFailure;
+  timeout: number;
+  dry_run: boolean;
+  profile?: string;
+}
+
+export interface DestroyOptions {
+  stack_name: string;
+  region?: string;
+  no_wait: boolean;
+  timeout?: number;
+  profile?: string;
+}
+
+export interface StackOptions {
+  stack_name: string;
+  region?: string;
+  timeout?: number;
+  profile?: string;
+}
+
+export interface ListOptions {
+  region?: string;
+  profile?: string;
+}
+
+export interface ServeOptions {
+  host: string;
+  port: number;
+  db?: string;
+}
+
+export interface OptionsOf {
+  build_template: BuildTemplateOptions;
+  create: CreateOptions;
+  destroy: DestroyOptions;
+  status: StackOptions;
+  wait: StackOptions;
+  list: ListOptions;
+  serve: ServeOptions;
+}
+
+/** How an argument is named to the person who gave it. */
+export function argumentLabel(spec: ArgumentSpec, face: Face): string {
+  return face === "cli" ? flagLabel(spec) : spec.name;
+}
+
+/**
+ * Checks options against the command's definitions and returns them with defaults applied.
+ * Every problem found is reported at once, each naming its argument.
+ */
+export function validateOptions<C extends CommandName>(
+  command: C,
+  input: Record<string, unknown>,
+  face: Face,
+): OptionsOf[C] {
+  const spec = commandSpec(command);
+  const problems: Problem[] = [];
+  const output: Record<string, unknown> = {};
+  const known = new Set(spec.arguments.filter((a) => face === "cli" || !a.cli_only).map((a) => a.name));
+
+  for (const key of Object.keys(input)) {
+    if (!known.has(key) && input[key] !== undefined) {
+      problems.push({ argument: key, message: "unknown option" });
+    }
+  }
+  for (const arg of spec.arguments) {
+    if (!known.has(arg.name)) continue;
+    const raw = input[arg.name];
+    const label = argumentLabel(arg, face);
+    if (raw === undefined || raw === null) {
+      if (arg.required) problems.push({ argument: label, message: "is required" });
+      continue;
+    }
+    const checked = checkValue(arg, raw, face);
+    if ("problem" in checked) problems.push({ argument: label, message: checked.problem });
+    else output[arg.name] = checked.value;
+  }
+  if (problems.length > 0) throw new UsageError(problems, command);
+  applyDefaults(spec.arguments, output, face);
+  return output as unknown as OptionsOf[C];
+}
+
+function applyDefaults(args: ArgumentSpec[], output: Record<string, unknown>, face: Face): void {
+  for (const arg of args) {
+    if (output[arg.name] !== undefined || (arg.cli_only && face !== "cli")) continue;
+    const conditional = arg.default_when?.find((d) =>
+      Object.entries(d.when).every(([other, value]) => (output[other] ?? defaultOf(args, other)) === value),
+    );
+    const value = conditional ? conditional.value : arg.default;
+    if (value !== undefined) output[arg.name] = value;
+  }
+}
+
+function defaultOf(args: ArgumentSpec[], name: string): unknown {
+  return args.find((a) => a.name === name)?.default;
+}
+
+type Checked = { value: unknown } | { problem: string };
+
+/** Checks one value; the messages are the same whichever face gave it. */
+export function checkValue(arg: ArgumentSpec, raw: unknown, face: Face): Checked {
+  switch (arg.type) {
+    case "boolean":
+      if (typeof raw === "boolean") return { value: raw };
+      return { problem: `must be true or false (got ${show(raw)})` };
+    case "integer":
+      return checkInteger(arg, raw, face);
+    case "object":
+      return checkObject(arg, raw, face);
+    default:
+      if (typeof raw !== "string") return { problem: `must be a string (got ${show(raw)})` };
+      return checkString(arg, raw);
+  }
+}
+
+function checkInteger(arg: ArgumentSpec, raw: unknown, face: Face): Checked {
+  let value: number;
+  if (typeof raw === "number") value = raw;
+  else if (typeof raw === "string" && face === "cli" && /^[+-]?\d+$/.test(raw.trim())) value = Number(raw);
+  else return { problem: `${show(raw)} is not an integer` };
+  if (!Number.isSafeInteger(value)) return { problem: `${show(raw)} is not an integer` };
+  if ((arg.min !== undefined && value < arg.min) || (arg.max !== undefined && value > arg.max)) {
+    return { problem: `${value} is out of range; use ${arg.min ?? "any"} to ${arg.max ?? "any"}` };
+  }
+  return { value };
+}
+
+function checkObject(arg: ArgumentSpec, raw: unknown, face: Face): Checked {
+  if (typeof raw === "string") {
+    if (face === "http") return { problem: "must be given inline as an object, not a file path" };
+    if (raw === "") return { problem: "needs a file path" };
+    const path = resolve(raw);
+    const parsed = readCsonFile(path, face === "cli" ? flagLabel(arg) : arg.name);
+    return { value: { units: parsed, base_dir: dirname(path), source: path } satisfies UnitsInput };
+  }
+  if (typeof raw === "object" && raw !== null) {
+    if (isUnitsInput(raw)) return { value: raw };
+    return { value: { units: raw, source: arg.name } satisfies UnitsInput };
+  }
+  return { problem: `must be a CSON file path or an object (got ${show(raw)})` };
+}
+
+function isUnitsInput(raw: object): raw is UnitsInput {
+  return "units" in raw && "source" in raw;
+}
+
+function checkString(arg: ArgumentSpec, value: string): Checked {
+  const refused = arg.refused_values?.[value];
+  if (refused) return { problem: `"${value}" is refused: ${refused}` };
+  if (arg.allowed_values && !arg.allowed_values.includes(value)) {
+    return { problem: `"${value}" is not allowed; use one of ${arg.allowed_values.join(", ")}` };
+  }
+  if (value === "") return { problem: "needs a value" };
+  if (arg.max_length !== undefined && value.length > arg.max_length) {
+    return { problem: `is ${value.length} characters long; at most ${arg.max_length} are allowed` };
+  }
+  if (arg.pattern && !new RegExp(arg.pattern).test(value)) {
+    return { problem: `"${value}" is not ${arg.pattern_hint ?? `matching ${arg.pattern}`}` };
+  }
+  if (arg.type === "cidr" && !isIpv4Cidr(value)) {
+    return { problem: `"${value}" is not an IPv4 CIDR block such as 203.0.113.0/24` };
+  }
+  if (arg.type === "url" && !isHttpUrl(value)) {
+    return { problem: `"${value}" is not an http(s) URL` };
+  }
+  return { value };
+}
+
+export function isIpv4Cidr(value: string): boolean {
+  const match = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/.exec(value);
+  if (!match) return false;
+  const [a, b, c, d, bits] = match.slice(1).map(Number) as [number, number, number, number, number];
+  return [a, b, c, d].every((octet) => octet <= 255) && bits <= 32;
+}
+
+function isHttpUrl(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return url.protocol === "http:" || url.protocol === "https:";
+  } catch {
+    return false;
+  }
+}
+
+function show(raw: unknown): string {
+  if (typeof raw === "string") return JSON.stringify(raw);
+  if (Array.isArray(raw)) return "a list";
+  if (raw === null) return "null";
+  if (typeof raw === "object") return "an object";
+  return String(raw);
+}
