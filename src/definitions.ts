@@ -25,6 +25,7 @@ export interface ArgumentSpec {
   pattern_hint?: string;
   max_length?: number;
   default?: string | number | boolean;
+  default_on_cli_only?: boolean;
   default_when?: { when: Record<string, string>; value: string | number | boolean }[];
   description: string;
   cli_only: boolean;

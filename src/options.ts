@@ -136,7 +136,8 @@ export function validateOptions<C extends CommandName>(
 
 function applyDefaults(args: ArgumentSpec[], output: Record<string, unknown>, face: Face): void {
   for (const arg of args) {
-    if (output[arg.name] !== undefined || (arg.cli_only && face !== "cli")) continue;
+    if (output[arg.name] !== undefined) continue;
+    if ((arg.cli_only || arg.default_on_cli_only) && face !== "cli") continue;
     const conditional = arg.default_when?.find((d) =>
       Object.entries(d.when).every(([other, value]) => (output[other] ?? defaultOf(args, other)) === value),
     );

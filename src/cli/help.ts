@@ -1,0 +1,11 @@
+import { readFileSync } from "node:fs";
+import { packagePath } from "../paths.js";
+
+/** The help texts live in doc/, one file per command (doc/main for the tool itself). */
+export function helpText(topic: string): string {
+  return readFileSync(packagePath("doc", topic.replaceAll("-", "_")), "utf8");
+}
+
+export function packageVersion(): string {
+  return (JSON.parse(readFileSync(packagePath("package.json"), "utf8")) as { version: string }).version;
+}

@@ -1,0 +1,40 @@
+import { ExitCode } from "../errors.js";
+import { helpText, packageVersion } from "./help.js";
+
+/**
+ * The CLI's front door. Help and --version are answered from doc/ and package.json before anything
+ * else is loaded, so they stay as fast as node itself; a command loads only what it uses.
+ */
+const commands = ["build-template", "create", "destroy", "status", "wait", "list", "serve"];
+const helpWords = new Set(["help", "-h", "--help"]);
+
+export async function main(argv: string[]): Promise<number> {
+  const [first, ...rest] = argv;
+  if (first === undefined || helpWords.has(first)) {
+    const topic = first === "help" && rest[0] ? normalise(rest[0]) : "main";
+    if (topic !== "main" && !commands.includes(topic)) return unknownCommand(rest[0] as string);
+    process.stdout.write(helpText(topic));
+    return ExitCode.ok;
+  }
+  if (first === "--version" || first === "-V") {
+    process.stdout.write(`pandacluster ${packageVersion()}\n`);
+    return ExitCode.ok;
+  }
+  const command = normalise(first);
+  if (!commands.includes(command)) return unknownCommand(first);
+  if (rest.length > 0 && rest.every((word) => helpWords.has(word))) {
+    process.stdout.write(helpText(command));
+    return ExitCode.ok;
+  }
+  const { runCommand } = await import("./run.js");
+  return runCommand(command, rest);
+}
+
+function normalise(word: string): string {
+  return word.replaceAll("_", "-");
+}
+
+function unknownCommand(word: string): number {
+  process.stderr.write(`error: unknown command "${word}"\n\n${helpText("main")}`);
+  return ExitCode.usage;
+}

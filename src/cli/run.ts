@@ -1,0 +1,94 @@
+import { type LoadedConfig, loadConfig } from "../config.js";
+import { type CommandName, commandSpec } from "../definitions.js";
+import { ExitCode, InterruptedError, OperationError, PandaError, UsageError } from "../errors.js";
+import { validateOptions } from "../options.js";
+import { parseArgv } from "./argv.js";
+import type { CliContext, CommandHandler } from "./context.js";
+import { helpText } from "./help.js";
+
+/** Commands that a pandacluster API server can run for the CLI (--server / PANDACLUSTER_SERVER). */
+const remoteCommands = new Set<CommandName>(["create", "destroy", "status", "list", "wait"]);
+
+/** Parses and validates a command's flags, then hands the options to the command's handler. */
+export async function runCommand(word: string, argv: string[]): Promise<number> {
+  const command = word.replaceAll("-", "_") as CommandName;
+  const controller = new AbortController();
+  const context = cliContext(controller.signal);
+  let interrupts = 0;
+  const onInterrupt = () => {
+    interrupts += 1;
+    // A second Ctrl-C means "now": the first one already asked the command to stop waiting.
+    if (interrupts > 1) process.exit(ExitCode.interrupted);
+    controller.abort();
+  };
+  process.on("SIGINT", onInterrupt);
+  try {
+    const options = validateOptions(command, parseArgv(commandSpec(command), argv), "cli") as Record<
+      string,
+      unknown
+    >;
+    context.json = options.json === true;
+    const server = (options.server as string | undefined) ?? context.env.PANDACLUSTER_SERVER;
+    if (server && remoteCommands.has(command)) {
+      const remote = (await import(modulePath("remote"))) as {
+        runRemote(command: CommandName, options: Record<string, unknown>, context: CliContext): Promise<number>;
+      };
+      return await remote.runRemote(command, { ...options, server }, context);
+    }
+    const handler = (await import(modulePath(`commands/${command}`))) as { run: CommandHandler<unknown> };
+    return await handler.run(options, context);
+  } catch (error) {
+    return reportError(error, context);
+  } finally {
+    process.off("SIGINT", onInterrupt);
+  }
+}
+
+// Handlers are loaded by name so a command pays only for the modules it uses.
+function modulePath(name: string): string {
+  return new URL(`./${name}.js`, import.meta.url).href;
+}
+
+function cliContext(signal: AbortSignal): CliContext {
+  let loaded: LoadedConfig | undefined;
+  return {
+    stdout: process.stdout,
+    stderr: process.stderr,
+    isTTY: Boolean(process.stderr.isTTY),
+    env: process.env,
+    json: false,
+    signal,
+    config() {
+      if (!loaded) {
+        loaded = loadConfig(process.env);
+        for (const warning of loaded.warnings) process.stderr.write(`${warning}\n`);
+      }
+      return loaded;
+    },
+  };
+}
+
+/** Turns any error into its message on stderr and the exit code that says what kind it was. */
+export function reportError(error: unknown, context: CliContext): number {
+  const out = context.stderr;
+  if (error instanceof UsageError) {
+    for (const line of error.message.split("\n")) out.write(`error: ${line}\n`);
+    if (error.command) out.write(`\n${helpText(error.command)}`);
+    return ExitCode.usage;
+  }
+  if (error instanceof InterruptedError) {
+    out.write(`\n${error.message}\n`);
+    return ExitCode.interrupted;
+  }
+  if (error instanceof OperationError) {
+    out.write(`error: ${error.message}\n`);
+    for (const reason of error.reasons) out.write(`  - ${reason}\n`);
+    return error.exitCode;
+  }
+  if (error instanceof PandaError) {
+    out.write(`error: ${error.message}\n`);
+    return error.exitCode;
+  }
+  out.write(`error: ${error instanceof Error ? error.message : String(error)}\n`);
+  return ExitCode.failed;
+}
