@@ -25,7 +25,8 @@ export function configPath(env: NodeJS.ProcessEnv = process.env): string {
   return env.PANDACLUSTER_CONFIG || join(homedir(), ".pandacluster.cson");
 }
 
-const keyTypes = /^(ssh-ed25519|ssh-rsa|ssh-dss|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh\.com|sk-ecdsa-sha2-nistp256@openssh\.com) [A-Za-z0-9+/]+={0,3}( .*)?$/;
+const keyTypes =
+  /^(ssh-ed25519|ssh-rsa|ssh-dss|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh\.com|sk-ecdsa-sha2-nistp256@openssh\.com) [A-Za-z0-9+/]+={0,3}( .*)?$/;
 
 /** Reads the config file. A missing file is an empty config; anything malformed is a UsageError. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): LoadedConfig {
@@ -34,7 +35,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): LoadedConfig {
   try {
     mode = statSync(path).mode;
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return { config: {}, path: undefined, warnings: [] };
+    if ((error as NodeJS.ErrnoException).code === "ENOENT")
+      return { config: {}, path: undefined, warnings: [] };
     throw new UsageError(`cannot read ${path}: ${(error as Error).message}`);
   }
   const parsed = readCsonFile(path);
@@ -69,7 +71,8 @@ export function checkConfig(parsed: unknown, path: string): Config {
       config.aws = {};
       for (const key of Object.keys(aws)) {
         if (!["id", "secret", "region"].includes(key)) at(`aws.${key}`, "unknown entry");
-        else if (typeof aws[key] !== "string" || aws[key] === "") at(`aws.${key}`, "must be a non-empty string");
+        else if (typeof aws[key] !== "string" || aws[key] === "")
+          at(`aws.${key}`, "must be a non-empty string");
         else config.aws[key as "id" | "secret" | "region"] = aws[key] as string;
       }
       if (Boolean(config.aws.id) !== Boolean(config.aws.secret)) {

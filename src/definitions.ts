@@ -3,7 +3,15 @@ import CSON from "cson-parser";
 import { packagePath } from "./paths.js";
 
 /** The sub-commands that src/argument_definitions.cson defines. */
-export const commandNames = ["build_template", "create", "destroy", "status", "wait", "list", "serve"] as const;
+export const commandNames = [
+  "build_template",
+  "create",
+  "destroy",
+  "status",
+  "wait",
+  "list",
+  "serve",
+] as const;
 export type CommandName = (typeof commandNames)[number];
 
 export type ArgumentType = "string" | "integer" | "boolean" | "object" | "cidr" | "url";

@@ -31,7 +31,11 @@ export async function runCommand(word: string, argv: string[]): Promise<number> 
     const server = (options.server as string | undefined) ?? context.env.PANDACLUSTER_SERVER;
     if (server && remoteCommands.has(command)) {
       const remote = (await import(modulePath("remote"))) as {
-        runRemote(command: CommandName, options: Record<string, unknown>, context: CliContext): Promise<number>;
+        runRemote(
+          command: CommandName,
+          options: Record<string, unknown>,
+          context: CliContext,
+        ): Promise<number>;
       };
       return await remote.runRemote(command, { ...options, server }, context);
     }

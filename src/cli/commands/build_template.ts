@@ -15,7 +15,13 @@ export const run: CommandHandler<BuildTemplateOptions> = async (options, context
   return 0;
 };
 
-function describeImages(map: { source: string; channel: string; arch: string; version?: string; regions: number }) {
+function describeImages(map: {
+  source: string;
+  channel: string;
+  arch: string;
+  version?: string;
+  regions: number;
+}) {
   if (map.source !== "feed") return "no image map: give the image id when creating";
   const version = map.version ? ` ${map.version}` : "";
   return `Flatcar ${map.channel}${version} ${map.arch} images for ${map.regions} regions`;
