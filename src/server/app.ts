@@ -1,0 +1,233 @@
+import { randomBytes } from "node:crypto";
+import { homedir } from "node:os";
+import { dirname, join } from "node:path";
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from "fastify";
+import { packageVersion } from "../cli/help.js";
+import type { Config } from "../config.js";
+import { PandaError, UsageError } from "../errors.js";
+import { Accounts } from "./accounts.js";
+import { registerAuth } from "./auth.js";
+import { hashToken, loadSecretKey, newToken, SecretBox } from "./crypto.js";
+import { defaultEngine, type Engine } from "./engine.js";
+import { HttpError } from "./http.js";
+import { StackPoller } from "./jobs/poller.js";
+import { JobRunner } from "./jobs/runner.js";
+import { clusterRoutes } from "./routes/clusters.js";
+import { healthRoutes } from "./routes/health.js";
+import { profileRoutes } from "./routes/profiles.js";
+import { templateRoutes } from "./routes/templates.js";
+import type { ServerParts } from "./routes/types.js";
+import { SqliteStore } from "./store/sqlite.js";
+import type { Store } from "./store/types.js";
+
+/** Paths of secrets a log line must never show, whatever object they appear in. */
+export const redactPaths = [
+  "req.headers.authorization",
+  "req.headers.cookie",
+  "headers.authorization",
+  "authorization",
+  "token",
+  "*.token",
+  "secret",
+  "*.secret",
+  "aws.secret",
+  "*.aws.secret",
+  "body.aws",
+  "credentials",
+  "*.credentials",
+];
+
+export interface ServerOptions {
+  /** SQLite file (default ~/.pandacluster/server.db); ":memory:" for a throw-away store. */
+  db?: string;
+  env?: NodeJS.ProcessEnv;
+  /** The server's own config (~/.pandacluster.cson): base AWS credentials, public keys, discovery. */
+  config?: Config;
+  /** The library operations; the library itself unless a test passes its own. */
+  engine?: Engine;
+  /** Fastify's logger option; default: JSON lines at PANDACLUSTER_LOG_LEVEL (info), secrets redacted. */
+  logger?: FastifyServerOptions["logger"];
+  /** Poll cycle of the stack status poller, ms (default 5000; PANDACLUSTER_POLL_MS). */
+  pollIntervalMs?: number;
+  /** Library steps running at once over all jobs (default 8; PANDACLUSTER_JOB_CONCURRENCY). */
+  concurrency?: number;
+  /** Resume unfinished jobs on start (default true). */
+  resume?: boolean;
+}
+
+export interface Server {
+  app: FastifyInstance;
+  store: Store;
+  runner: JobRunner;
+  poller: StackPoller;
+  /** The admin token when this start generated it (print it once); undefined otherwise. */
+  generatedAdminToken: string | undefined;
+  /** Where the secret key came from. */
+  keyOrigin: string;
+  /** Stops the jobs (they stay persisted), closes the HTTP server and the store. */
+  close(): Promise<void>;
+}
+
+export function defaultDbPath(env: NodeJS.ProcessEnv = process.env): string {
+  return join(env.HOME || homedir(), ".pandacluster", "server.db");
+}
+
+function positiveInt(raw: string | undefined, name: string): number | undefined {
+  if (raw === undefined || raw === "") return undefined;
+  if (!/^\d+$/.test(raw) || Number(raw) < 1)
+    throw new UsageError(`${name} must be a positive integer (got ${raw})`);
+  return Number(raw);
+}
+
+/** Builds the whole server (store, secrets, jobs, routes) without listening: app.inject() works. */
+export async function createServer(options: ServerOptions = {}): Promise<Server> {
+  const env = options.env ?? process.env;
+  const db = options.db ?? defaultDbPath(env);
+  const store = new SqliteStore(db);
+  try {
+    await store.migrate();
+
+    const key =
+      db === ":memory:" && !env.PANDACLUSTER_SECRET_KEY
+        ? { key: randomBytes(32), origin: "an in-memory key (the store is in memory too)", created: true }
+        : loadSecretKey(env, join(dirname(db), "server.key"));
+    const box = new SecretBox(key.key);
+
+    let generatedAdminToken: string | undefined;
+    let adminTokenHash: string;
+    const fromEnv = env.PANDACLUSTER_ADMIN_TOKEN;
+    if (fromEnv) {
+      if (fromEnv.length < 16)
+        throw new UsageError("PANDACLUSTER_ADMIN_TOKEN must be at least 16 characters");
+      adminTokenHash = hashToken(fromEnv);
+    } else {
+      const stored = await store.getSetting("admin_token_sha256");
+      if (stored) adminTokenHash = stored;
+      else {
+        const token = newToken("admin");
+        adminTokenHash = await store.setSettingOnce("admin_token_sha256", hashToken(token));
+        if (adminTokenHash === hashToken(token)) generatedAdminToken = token;
+      }
+    }
+
+    const engine = options.engine ?? (await defaultEngine());
+    const app = Fastify({
+      logger: options.logger ?? {
+        level: env.PANDACLUSTER_LOG_LEVEL || "info",
+        redact: { paths: redactPaths, censor: "[redacted]" },
+      },
+      bodyLimit: 1024 * 1024,
+    });
+    const log = app.log;
+    const poller = new StackPoller(engine, {
+      intervalMs:
+        options.pollIntervalMs ?? positiveInt(env.PANDACLUSTER_POLL_MS, "PANDACLUSTER_POLL_MS") ?? 5000,
+      maxIntervalMs: 60_000,
+      settleMs: 50,
+      log: (message, fields) => log.warn(fields ?? {}, message),
+    });
+    const accounts = new Accounts(options.config ?? {}, box);
+    const runner = new JobRunner({
+      store,
+      engine,
+      accounts,
+      poller,
+      concurrency:
+        options.concurrency ??
+        positiveInt(env.PANDACLUSTER_JOB_CONCURRENCY, "PANDACLUSTER_JOB_CONCURRENCY") ??
+        8,
+      log,
+    });
+    const parts: ServerParts = { store, engine, accounts, runner, version: packageVersion() };
+
+    buildRoutes(app, parts, box, adminTokenHash);
+    await app.ready();
+    if (options.resume !== false) await runner.resumeAll();
+
+    let closed = false;
+    return {
+      app,
+      store,
+      runner,
+      poller,
+      generatedAdminToken,
+      keyOrigin: key.origin,
+      async close() {
+        if (closed) return;
+        closed = true;
+        await runner.stop();
+        await app.close();
+        await store.close();
+      },
+    };
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
+}
+
+function buildRoutes(app: FastifyInstance, parts: ServerParts, box: SecretBox, adminTokenHash: string): void {
+  registerAuth(app, parts.store, adminTokenHash);
+
+  app.setErrorHandler((error: unknown, request, reply) => {
+    if (error instanceof HttpError) {
+      return reply.code(error.statusCode).headers(error.headers).send(error.body());
+    }
+    if (error instanceof UsageError) {
+      return reply
+        .code(400)
+        .send({
+          error: "invalid request",
+          messages: error.problems.map((p) => (p.argument ? `${p.argument}: ${p.message}` : p.message)),
+        });
+    }
+    const fastifyError = error as { code?: string; statusCode?: number; message?: string };
+    switch (fastifyError.code) {
+      case "FST_ERR_CTP_INVALID_JSON_BODY":
+      case "FST_ERR_CTP_EMPTY_JSON_BODY":
+        return reply
+          .code(400)
+          .send({
+            error: "invalid request",
+            messages: [`the request body is not JSON: ${fastifyError.message}`],
+          });
+      case "FST_ERR_CTP_INVALID_MEDIA_TYPE":
+        return reply
+          .code(415)
+          .send({
+            error: "unsupported media type",
+            messages: ["send the body as JSON (Content-Type: application/json)"],
+          });
+      case "FST_ERR_CTP_BODY_TOO_LARGE":
+        return reply.code(413).send({ error: "request body too large", messages: ["at most 1 MiB"] });
+    }
+    if (fastifyError.statusCode && fastifyError.statusCode >= 400 && fastifyError.statusCode < 500) {
+      return reply
+        .code(fastifyError.statusCode)
+        .send({ error: "invalid request", messages: [fastifyError.message ?? ""] });
+    }
+    if (error instanceof PandaError) {
+      // The library refused or failed (AWS said no, a service was down): the caller's request is fine.
+      request.log.warn({ error: error.message }, "operation failed");
+      return reply
+        .code(502)
+        .send({
+          error: "operation failed",
+          messages: [error.message, ...((error as { reasons?: string[] }).reasons ?? [])],
+        });
+    }
+    request.log.error({ err: error }, "request failed");
+    return reply.code(500).send({ error: "internal error", messages: ["the server failed; see its log"] });
+  });
+
+  app.setNotFoundHandler((request, reply) => {
+    reply
+      .code(404)
+      .send({ error: "not found", messages: [`no route ${request.method} ${request.url.split("?")[0]}`] });
+  });
+
+  healthRoutes(app, parts);
+  profileRoutes(app, parts, box);
+  templateRoutes(app, parts);
+  clusterRoutes(app, parts);
+}

@@ -1,0 +1,231 @@
+import type { Config } from "../../config.js";
+import type { Engine, StackState } from "../engine.js";
+
+/**
+ * The stack status poller: one batch per AWS account and region. Each cycle makes ONE call per
+ * region in flight (engine.stackStatuses: DescribeStacks without a stack name, paginated) and hands
+ * every watched stack its state, so N stacks in flight cost a number of calls per cycle that
+ * depends on the regions (and accounts), not on N.
+ *
+ * A cycle runs every `intervalMs` (with jitter) while anything is watched, and soon after a new
+ * stack is watched (after `settleMs`, so that a burst of new stacks shares one call). A region whose
+ * call fails (throttling, a dropped connection) is backed off exponentially up to `maxIntervalMs`;
+ * failures are never fatal to the watchers, whose own deadlines still apply.
+ */
+
+export interface PollerOptions {
+  intervalMs: number;
+  maxIntervalMs: number;
+  settleMs: number;
+  log?: (message: string, fields?: Record<string, unknown>) => void;
+}
+
+/**
+ * What a watcher is told after each cycle of its region: `known` false when the call failed;
+ * otherwise `state` is the stack's, or undefined when the stack is no longer listed (deleted).
+ * It returns true when it has seen what it waited for.
+ */
+export type WatchHandler = (seen: { known: boolean; state?: StackState }) => boolean;
+
+interface Watcher {
+  stackId: string;
+  handler: WatchHandler;
+  resolve: () => void;
+  reject: (error: unknown) => void;
+}
+
+interface Group {
+  region: string;
+  credentials: Config | undefined;
+  watchers: Set<Watcher>;
+  failures: number;
+  /** Backed off until then after failures. */
+  skipUntil: number;
+}
+
+export interface PollerStats {
+  /** Poll cycles run. */
+  cycles: number;
+  /** stackStatuses (DescribeStacks batch) calls made, over all cycles. */
+  calls: number;
+  /** The most calls made in one cycle. */
+  max_calls_per_cycle: number;
+  /** The most stacks watched during one cycle. */
+  max_watched: number;
+  /** The most account × region groups with stacks in flight during one cycle. */
+  max_groups: number;
+}
+
+const emptyStats = (): PollerStats => ({
+  cycles: 0,
+  calls: 0,
+  max_calls_per_cycle: 0,
+  max_watched: 0,
+  max_groups: 0,
+});
+
+export class StackPoller {
+  readonly #engine: Engine;
+  readonly #options: PollerOptions;
+  readonly #groups = new Map<string, Group>();
+  #timer: NodeJS.Timeout | undefined;
+  #dueAt = 0;
+  #running = false;
+  #soon = false;
+  #stopped = false;
+  #stats = emptyStats();
+
+  constructor(engine: Engine, options: PollerOptions) {
+    this.#engine = engine;
+    this.#options = options;
+  }
+
+  /**
+   * Resolves once `handler` returns true for the stack; rejects when `signal` aborts or the handler
+   * throws. `account` keeps apart credentials that see different stacks.
+   */
+  watch(
+    account: string,
+    credentials: Config | undefined,
+    region: string,
+    stackId: string,
+    handler: WatchHandler,
+    signal?: AbortSignal,
+  ): Promise<void> {
+    if (this.#stopped) return Promise.reject(new Error("the poller is stopped"));
+    const key = `${account}\u0000${region}`;
+    let group = this.#groups.get(key);
+    if (!group) {
+      group = { region, credentials, watchers: new Set(), failures: 0, skipUntil: 0 };
+      this.#groups.set(key, group);
+    }
+    const target = group;
+    return new Promise<void>((resolve, reject) => {
+      const onAbort = () => {
+        target.watchers.delete(watcher);
+        reject(signal?.reason ?? new Error("aborted"));
+      };
+      const watcher: Watcher = {
+        stackId,
+        handler,
+        resolve: () => {
+          signal?.removeEventListener("abort", onAbort);
+          resolve();
+        },
+        reject: (error) => {
+          signal?.removeEventListener("abort", onAbort);
+          reject(error);
+        },
+      };
+      if (signal?.aborted) {
+        reject(signal.reason ?? new Error("aborted"));
+        return;
+      }
+      signal?.addEventListener("abort", onAbort, { once: true });
+      target.watchers.add(watcher);
+      this.#wake(this.#options.settleMs);
+    });
+  }
+
+  stats(): PollerStats {
+    return { ...this.#stats };
+  }
+
+  resetStats(): void {
+    this.#stats = emptyStats();
+  }
+
+  /** Stacks watched right now. */
+  watching(): number {
+    let n = 0;
+    for (const group of this.#groups.values()) n += group.watchers.size;
+    return n;
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+
+  /** Runs a cycle within delayMs (sooner if one is already due sooner). */
+  #wake(delayMs: number): void {
+    if (this.#stopped) return;
+    if (this.#running) {
+      this.#soon = true;
+      return;
+    }
+    const due = Date.now() + delayMs;
+    if (this.#timer && this.#dueAt <= due) return;
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#dueAt = due;
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      void this.#cycle();
+    }, delayMs);
+  }
+
+  async #cycle(): Promise<void> {
+    if (this.#stopped) return;
+    const now = Date.now();
+    const active = [...this.#groups.values()].filter((g) => g.watchers.size > 0);
+    const due = active.filter((g) => g.skipUntil <= now);
+    if (due.length > 0) {
+      this.#running = true;
+      this.#stats.cycles += 1;
+      this.#stats.calls += due.length;
+      this.#stats.max_calls_per_cycle = Math.max(this.#stats.max_calls_per_cycle, due.length);
+      this.#stats.max_groups = Math.max(this.#stats.max_groups, active.length);
+      this.#stats.max_watched = Math.max(this.#stats.max_watched, this.watching());
+      try {
+        await Promise.all(due.map((group) => this.#poll(group)));
+      } finally {
+        this.#running = false;
+      }
+    }
+    for (const [key, group] of this.#groups) if (group.watchers.size === 0) this.#groups.delete(key);
+    if (this.#groups.size === 0) {
+      this.#soon = false;
+      return;
+    }
+    const interval = this.#options.intervalMs * (0.8 + Math.random() * 0.4);
+    const nextSkip = Math.min(...[...this.#groups.values()].map((g) => g.skipUntil));
+    const delay = this.#soon ? this.#options.settleMs : Math.max(interval, nextSkip - Date.now());
+    this.#soon = false;
+    this.#wake(Math.round(delay));
+  }
+
+  async #poll(group: Group): Promise<void> {
+    let states: Map<string, StackState> | undefined;
+    try {
+      states = await this.#engine.stackStatuses(group.credentials, group.region);
+      group.failures = 0;
+      group.skipUntil = 0;
+    } catch (error) {
+      group.failures += 1;
+      const backoff = Math.min(this.#options.intervalMs * 2 ** group.failures, this.#options.maxIntervalMs);
+      group.skipUntil = Date.now() + backoff * (0.8 + Math.random() * 0.4);
+      this.#options.log?.("stack status poll failed; backing off", {
+        region: group.region,
+        failures: group.failures,
+        error: error instanceof Error ? error.message : String(error),
+      });
+    }
+    for (const watcher of [...group.watchers]) {
+      let done: boolean;
+      try {
+        done = states
+          ? watcher.handler({ known: true, state: states.get(watcher.stackId) })
+          : watcher.handler({ known: false });
+      } catch (error) {
+        group.watchers.delete(watcher);
+        watcher.reject(error);
+        continue;
+      }
+      if (done) {
+        group.watchers.delete(watcher);
+        watcher.resolve();
+      }
+    }
+  }
+}

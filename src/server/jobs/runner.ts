@@ -1,0 +1,390 @@
+import type { Config } from "../../config.js";
+import { OperationError } from "../../errors.js";
+import type { ClusterResult, Hooks, ProgressEvent, Step } from "../../lifecycle/types.js";
+import type { Accounts } from "../accounts.js";
+import type { Engine, StackState } from "../engine.js";
+import type { ClusterRecord, JobRecord, ProfileRecord, Store } from "../store/types.js";
+import type { StackPoller } from "./poller.js";
+
+/**
+ * Runs the persisted create and destroy jobs in the server process.
+ *
+ *   create:  launch    engine.launch (checks, image, discovery URL, CreateStack) → stack id stored
+ *            formation the region's poller watches the stack until it leaves CREATE_IN_PROGRESS
+ *            finish    engine.finish (follow to CREATE_COMPLETE, nodes, DNS, result) → online | failed
+ *   destroy: delete    engine.destroy with no_wait (DNS records, DeleteStack)
+ *            deletion  the region's poller watches the stack until it is gone → deleted | failed
+ *
+ * Each phase is stored before it starts, so a server that stops — gracefully or by kill -9 — resumes
+ * every job from its phase on the next start. A launch interrupted before its stack id was stored
+ * first looks for a stack of that name (CreateStack may have gone through) and adopts it rather than
+ * launching twice. Progress events are stored in order as they come.
+ */
+
+export interface RunnerOptions {
+  store: Store;
+  engine: Engine;
+  accounts: Accounts;
+  poller: StackPoller;
+  /** Most library steps (launch, finish, destroy) running at once, over all jobs. */
+  concurrency: number;
+  log: {
+    info(fields: Record<string, unknown>, message: string): void;
+    warn(fields: Record<string, unknown>, message: string): void;
+    error(fields: Record<string, unknown>, message: string): void;
+  };
+}
+
+const terminalForCreate = (status: string) =>
+  status !== "CREATE_IN_PROGRESS" && status !== "REVIEW_IN_PROGRESS";
+
+class Slots {
+  #free: number;
+  readonly #waiting: (() => void)[] = [];
+  constructor(size: number) {
+    this.#free = Math.max(1, size);
+  }
+  async run<T>(work: () => Promise<T>): Promise<T> {
+    if (this.#free > 0) this.#free -= 1;
+    else await new Promise<void>((resolve) => this.#waiting.push(resolve));
+    try {
+      return await work();
+    } finally {
+      const next = this.#waiting.shift();
+      if (next) next();
+      else this.#free += 1;
+    }
+  }
+}
+
+/** Stores a cluster's events one after the other, in the order they came. */
+class EventSink {
+  #chain: Promise<void> = Promise.resolve();
+  constructor(
+    private readonly store: Store,
+    private readonly clusterId: number,
+    private readonly onError: (error: unknown) => void,
+  ) {}
+  push(event: ProgressEvent | Record<string, unknown>): void {
+    const stored: Record<string, unknown> = { ...event };
+    stored.time ??= new Date().toISOString();
+    this.#chain = this.#chain.then(() => this.store.addEvent(this.clusterId, stored)).catch(this.onError);
+  }
+  note(step: Step, message: string, extra: Record<string, unknown> = {}): void {
+    this.push({ step, message, ...extra });
+  }
+  flush(): Promise<void> {
+    return this.#chain;
+  }
+}
+
+interface JobContext {
+  job: JobRecord;
+  cluster: ClusterRecord;
+  profile: ProfileRecord;
+  credentials: Config;
+  account: string;
+  events: EventSink;
+  hooks: Hooks;
+  /** True when this job was found unfinished at start-up. */
+  resumed: boolean;
+}
+
+export class JobRunner {
+  readonly #o: RunnerOptions;
+  readonly #slots: Slots;
+  readonly #controller = new AbortController();
+  readonly #running = new Map<number, Promise<void>>();
+  #stopping = false;
+
+  constructor(options: RunnerOptions) {
+    this.#o = options;
+    this.#slots = new Slots(options.concurrency);
+  }
+
+  /** Resumes every unfinished job in the store; returns how many. */
+  async resumeAll(): Promise<number> {
+    const jobs = await this.#o.store.unfinishedJobs();
+    for (const job of jobs) this.start(job, true);
+    if (jobs.length > 0) this.#o.log.info({ jobs: jobs.length }, "resuming unfinished jobs");
+    return jobs.length;
+  }
+
+  /** Starts a job (once: a job already running is left alone). */
+  start(job: JobRecord, resumed = false): void {
+    if (this.#stopping || this.#running.has(job.id)) return;
+    const run = this.#run(job, resumed).finally(() => this.#running.delete(job.id));
+    this.#running.set(job.id, run);
+  }
+
+  /** Jobs running now. */
+  active(): number {
+    return this.#running.size;
+  }
+
+  /** Resolves when no job runs (tests, bench). */
+  async idle(): Promise<void> {
+    while (this.#running.size > 0) await Promise.allSettled([...this.#running.values()]);
+  }
+
+  /**
+   * Stops waiting: in-flight library calls are aborted (their work in AWS goes on) and every job
+   * stays in its stored phase, to be resumed by the next start. Waits up to graceMs for the jobs to
+   * put themselves down.
+   */
+  async stop(graceMs = 10_000): Promise<void> {
+    this.#stopping = true;
+    this.#controller.abort(new Error("the server is shutting down"));
+    this.#o.poller.stop();
+    const settled = Promise.allSettled([...this.#running.values()]);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([settled, new Promise((resolve) => (timer = setTimeout(resolve, graceMs)))]);
+    if (timer) clearTimeout(timer);
+  }
+
+  async #run(job: JobRecord, resumed: boolean): Promise<void> {
+    const { store, accounts, log } = this.#o;
+    const cluster = await store.clusterById(job.cluster_id);
+    const profile = cluster && (await store.profileById(cluster.profile_id));
+    if (!cluster || !profile) {
+      log.error({ job: job.id }, "job without its cluster or profile; marking it done");
+      await store.completeJob(job.id, job.cluster_id, {});
+      return;
+    }
+    const fields = { job: job.id, kind: job.kind, stack_name: cluster.stack_name, region: cluster.region };
+    const events = new EventSink(store, cluster.id, (error) =>
+      log.error({ ...fields, error: (error as Error).message }, "could not store an event"),
+    );
+    let credentials: Config;
+    try {
+      credentials = accounts.credentialsFor(profile);
+    } catch (error) {
+      events.note(
+        job.kind === "create" ? "launch" : "destroy",
+        "the profile's AWS credentials cannot be opened",
+      );
+      await events.flush();
+      await store.completeJob(job.id, cluster.id, {
+        status: "failed",
+        reasons: [
+          `the profile's AWS credentials cannot be opened (${(error as Error).message}); was the secret key changed?`,
+        ],
+      });
+      return;
+    }
+    const context: JobContext = {
+      job,
+      cluster,
+      profile,
+      credentials,
+      account: accounts.accountOf(profile),
+      events,
+      hooks: { onEvent: (event) => events.push(event), signal: this.#controller.signal },
+      resumed,
+    };
+    if (resumed)
+      events.note(
+        job.phase === "launch" ? "launch" : job.kind === "create" ? "formation" : "destroy",
+        `server restarted: resuming the ${job.kind} at its ${job.phase} step`,
+      );
+    log.info({ ...fields, phase: job.phase, resumed }, "job running");
+    try {
+      if (job.kind === "create") await this.#create(context);
+      else await this.#destroy(context);
+      log.info(fields, "job done");
+    } catch (error) {
+      if (this.#stopping) {
+        log.info({ ...fields }, "job paused for shutdown; it resumes on the next start");
+        await events.flush();
+        return;
+      }
+      const reasons = reasonsOf(error);
+      log.warn({ ...fields, reasons }, "job failed");
+      events.note(
+        job.kind === "create" ? "launch" : "destroy",
+        `${job.kind} failed: ${reasons[0] ?? "unknown error"}`,
+      );
+      await events.flush();
+      await store.completeJob(job.id, cluster.id, { status: "failed", reasons });
+    }
+  }
+
+  async #create(c: JobContext): Promise<void> {
+    const { store, engine } = this.#o;
+    const { cluster } = c;
+    const options = { ...cluster.options, region: cluster.region, dry_run: false };
+    let job = c.job;
+    let stackId = cluster.stack_id;
+
+    if (job.phase === "launch") {
+      if (!stackId && c.resumed) {
+        const found = await this.#findStack(c);
+        if (found) {
+          stackId = found.stack_id;
+          c.events.note("launch", "found the stack that was being created before the restart; following it", {
+            status: found.status,
+          });
+        }
+      }
+      if (!stackId) {
+        const launched = await this.#slots.run(() => engine.launch(c.credentials, options, c.hooks));
+        stackId = launched.stack_id;
+      }
+      await store.updateCluster(cluster.id, { stack_id: stackId });
+      job = await store.setJobPhase(job.id, "formation");
+    }
+    if (!stackId) throw new OperationError("the create job lost its stack id");
+
+    if (job.phase === "formation") {
+      const deadline = Date.parse(job.created_at) + options.timeout * 60_000;
+      let last: string | undefined;
+      await this.#o.poller.watch(
+        c.account,
+        c.credentials,
+        cluster.region,
+        stackId,
+        (seen) => {
+          if (Date.now() > deadline) {
+            throw new OperationError(
+              `the stack did not finish creating within ${options.timeout} minutes; it may still be running in AWS (DELETE the cluster to remove it)`,
+            );
+          }
+          if (!seen.known) return false;
+          if (!seen.state) return true;
+          if (seen.state.status !== last) {
+            last = seen.state.status;
+            c.events.note("formation", `stack ${seen.state.status}`, {
+              status: seen.state.status,
+              ...(seen.state.reason ? { reason: seen.state.reason } : {}),
+            });
+          }
+          return terminalForCreate(seen.state.status);
+        },
+        this.#controller.signal,
+      );
+      job = await store.setJobPhase(job.id, "finish");
+    }
+
+    if (job.phase === "finish") {
+      const remaining = Math.max(
+        1,
+        Math.ceil((Date.parse(job.created_at) + options.timeout * 60_000 - Date.now()) / 60_000),
+      );
+      const ref = { stack_name: cluster.stack_name, region: cluster.region, stack_id: stackId };
+      const result: ClusterResult = await this.#slots.run(() =>
+        engine.finish(c.credentials, ref, { ...c.hooks, timeout_minutes: remaining }),
+      );
+      const online = result.status === "success";
+      c.events.note("customize", online ? "cluster is online" : `create failed: ${result.message}`);
+      await c.events.flush();
+      await store.completeJob(job.id, cluster.id, {
+        status: online ? "online" : "failed",
+        result,
+        reasons: result.reasons ?? [],
+      });
+    }
+  }
+
+  async #destroy(c: JobContext): Promise<void> {
+    const { store, engine } = this.#o;
+    const { cluster } = c;
+    let job = c.job;
+    let destroyError: unknown;
+    const timeout = cluster.options.timeout ?? 30;
+
+    if (job.phase === "delete") {
+      try {
+        await this.#slots.run(() =>
+          engine.destroy(
+            c.credentials,
+            { stack_name: cluster.stack_name, region: cluster.region, no_wait: true, timeout },
+            c.hooks,
+          ),
+        );
+      } catch (error) {
+        if (this.#stopping) throw error;
+        destroyError = error;
+      }
+      job = await store.setJobPhase(job.id, "deletion");
+    }
+
+    let stackId = cluster.stack_id;
+    if (!stackId) {
+      // Never launched, or its id was not stored: find it by name; none → nothing left in AWS.
+      const found = await this.#findStack(c);
+      if (!found) {
+        c.events.note("destroy", "cluster deleted (no stack of that name exists)");
+        await c.events.flush();
+        await store.completeJob(job.id, cluster.id, { status: "deleted" });
+        return;
+      }
+      stackId = found.stack_id;
+      await store.updateCluster(cluster.id, { stack_id: stackId });
+    }
+
+    const deadline = Date.parse(job.created_at) + timeout * 60_000;
+    let last: string | undefined;
+    let outcome: { deleted: true } | { deleted: false; reasons: string[] } = { deleted: true };
+    await this.#o.poller.watch(
+      c.account,
+      c.credentials,
+      cluster.region,
+      stackId,
+      (seen) => {
+        if (Date.now() > deadline) {
+          throw new OperationError(
+            `the stack was not deleted within ${timeout} minutes; it may still be deleting in AWS`,
+          );
+        }
+        if (!seen.known) return false;
+        const state = seen.state;
+        if (!state || state.status === "DELETE_COMPLETE") return true;
+        if (state.status !== last) {
+          last = state.status;
+          c.events.note("destroy", `stack ${state.status}`, {
+            status: state.status,
+            ...(state.reason ? { reason: state.reason } : {}),
+          });
+        }
+        if (state.status === "DELETE_FAILED") {
+          outcome = { deleted: false, reasons: [state.reason ?? "DeleteStack failed (DELETE_FAILED)"] };
+          return true;
+        }
+        if (destroyError && state.status !== "DELETE_IN_PROGRESS") {
+          outcome = { deleted: false, reasons: reasonsOf(destroyError) };
+          return true;
+        }
+        return false;
+      },
+      this.#controller.signal,
+    );
+    const final = outcome as { deleted: true } | { deleted: false; reasons: string[] };
+    if (final.deleted) {
+      c.events.note("destroy", "cluster deleted");
+      await c.events.flush();
+      await store.completeJob(job.id, cluster.id, { status: "deleted" });
+    } else {
+      c.events.note("destroy", `delete failed: ${final.reasons[0]}`);
+      await c.events.flush();
+      await store.completeJob(job.id, cluster.id, { status: "failed", reasons: final.reasons });
+    }
+  }
+
+  /** The stack of this cluster's name in its region, unless it is deleted (one batched call). */
+  async #findStack(c: JobContext): Promise<StackState | undefined> {
+    const states = await this.#o.engine.stackStatuses(c.credentials, c.cluster.region);
+    for (const state of states.values()) {
+      if (state.stack_name === c.cluster.stack_name && state.status !== "DELETE_COMPLETE") return state;
+    }
+    return undefined;
+  }
+}
+
+export function reasonsOf(error: unknown): string[] {
+  if (error instanceof OperationError) return [error.message, ...error.reasons];
+  if (error instanceof Error) {
+    const reasons = (error as { reasons?: unknown }).reasons;
+    return [error.message, ...(Array.isArray(reasons) ? reasons.map(String) : [])];
+  }
+  return [String(error)];
+}

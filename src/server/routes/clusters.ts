@@ -1,0 +1,231 @@
+import { createHash } from "node:crypto";
+import type { FastifyInstance } from "fastify";
+import { UsageError } from "../../errors.js";
+import type { CreateOptions } from "../../options.js";
+import { callerProfile } from "../auth.js";
+import { HttpError } from "../http.js";
+import { validateBody, validateQueryValue } from "../schemas.js";
+import type { ClusterRecord, ClusterView } from "../store/types.js";
+import type { ServerParts } from "./types.js";
+
+interface NameParams {
+  stack_name: string;
+}
+interface RegionQuery {
+  region?: string;
+}
+
+const idempotencyKeyPattern = /^[\x21-\x7e]{1,255}$/;
+
+/** JSON text of a value with its object keys sorted: the same request hashes the same. */
+function canonical(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(",")}]`;
+  if (value && typeof value === "object") {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(",")}}`;
+  }
+  return JSON.stringify(value) ?? "null";
+}
+
+const location = (name: string) => `/clusters/${encodeURIComponent(name)}`;
+
+/** The stored cluster as JSON text, without parsing its stored result (the hot read path). */
+function viewJson(view: ClusterView): string {
+  return (
+    `{"stack_name":${JSON.stringify(view.stack_name)},"region":${JSON.stringify(view.region)},` +
+    `"status":"${view.status}","cluster_size":${view.cluster_size},"result":${view.result_json ?? "null"},` +
+    `"reasons":${view.reasons_json},"created_at":"${view.created_at}","updated_at":"${view.updated_at}"}`
+  );
+}
+
+function notFound(name: string): HttpError {
+  return new HttpError(404, "not found", [`no cluster named ${name}`]);
+}
+
+function flag(raw: unknown, name: string): boolean {
+  if (raw === undefined || raw === "false" || raw === "0") return false;
+  if (raw === "" || raw === "true" || raw === "1") return true;
+  throw new HttpError(400, "invalid request", [
+    `${name}: must be true or false (got ${JSON.stringify(raw)})`,
+  ]);
+}
+
+export function clusterRoutes(app: FastifyInstance, parts: ServerParts): void {
+  const { store, engine, accounts, runner } = parts;
+
+  app.post("/clusters", { config: { access: "profile" } }, async (request, reply) => {
+    const profile = callerProfile(request);
+    const options: CreateOptions = validateBody("create", request.body);
+    const credentials = accounts.credentialsFor(profile);
+
+    if (options.dry_run) {
+      const result = await engine.create(credentials, options, {});
+      return reply.code(200).send({ dry_run: true, result });
+    }
+
+    const rawKey = request.headers["idempotency-key"];
+    if (rawKey !== undefined && (typeof rawKey !== "string" || !idempotencyKeyPattern.test(rawKey))) {
+      throw new HttpError(400, "invalid request", [
+        "Idempotency-Key: must be 1 to 255 visible ASCII characters",
+      ]);
+    }
+    const idempotency =
+      typeof rawKey === "string"
+        ? { key: rawKey, request_hash: createHash("sha256").update(canonical(request.body)).digest("hex") }
+        : undefined;
+
+    let region: string;
+    try {
+      region = await engine.resolveRegion(credentials, options.region ? { region: options.region } : {});
+    } catch (error) {
+      if (error instanceof UsageError) {
+        throw new HttpError(
+          400,
+          "invalid request",
+          error.problems.map((p) => `region: ${p.message}`),
+        );
+      }
+      throw new HttpError(400, "invalid request", [`region: ${(error as Error).message}`]);
+    }
+
+    const answer = (cluster: ClusterRecord) => ({
+      status_code: 202,
+      body: JSON.stringify({
+        stack_name: cluster.stack_name,
+        region: cluster.region,
+        status: cluster.status,
+      }),
+      location: location(cluster.stack_name),
+    });
+    const outcome = await store.createCluster(
+      {
+        profile_id: profile.id,
+        stack_name: options.stack_name,
+        region,
+        account: accounts.accountOf(profile),
+        cluster_size: options.cluster_size,
+        options: { ...options, region },
+      },
+      idempotency,
+      answer,
+      {
+        time: new Date().toISOString(),
+        step: "launch",
+        message: `create requested (${options.cluster_size} nodes in ${region})`,
+      },
+    );
+    switch (outcome.kind) {
+      case "created": {
+        runner.start(outcome.job);
+        const first = answer(outcome.cluster);
+        return reply.code(202).header("Location", first.location).type("application/json").send(first.body);
+      }
+      case "replay":
+        if (outcome.answer.location) reply.header("Location", outcome.answer.location);
+        return reply
+          .code(outcome.answer.status_code)
+          .header("Idempotent-Replayed", "true")
+          .type("application/json")
+          .send(outcome.answer.body);
+      case "conflict":
+        throw new HttpError(409, "conflict", [
+          `stack_name: a cluster named ${options.stack_name} is already ${outcome.existing.status} in ${region} for this AWS account`,
+        ]);
+      case "key_reused":
+        throw new HttpError(422, "idempotency key reused", [
+          "Idempotency-Key: this key was already used with a different request; use a new key",
+        ]);
+    }
+  });
+
+  app.get<{ Querystring: RegionQuery & { include_deleted?: string } }>(
+    "/clusters",
+    { config: { access: "profile" } },
+    async (request, reply) => {
+      const profile = callerProfile(request);
+      const region = validateQueryValue("list", "region", request.query.region);
+      const all = flag(request.query.include_deleted, "include_deleted");
+      return reply.send(await store.listClusters(profile.id, region, all));
+    },
+  );
+
+  app.get<{ Params: NameParams; Querystring: RegionQuery & { live?: string } }>(
+    "/clusters/:stack_name",
+    { config: { access: "profile" } },
+    async (request, reply) => {
+      const profile = callerProfile(request);
+      const { stack_name } = request.params;
+      const region =
+        request.query.region === undefined
+          ? undefined
+          : validateQueryValue("status", "region", request.query.region);
+      const view = await store.clusterViewByName(profile.id, stack_name, region);
+      if (!view) throw notFound(stack_name);
+      if (!flag(request.query.live, "live")) {
+        return reply.type("application/json; charset=utf-8").send(viewJson(view));
+      }
+      let live: unknown;
+      try {
+        live = await engine.status(accounts.credentialsFor(profile), { stack_name, region: view.region });
+      } catch (error) {
+        live = { status: "failure", message: (error as Error).message };
+      }
+      return reply.send({ ...(JSON.parse(viewJson(view)) as object), live });
+    },
+  );
+
+  app.get<{ Params: NameParams; Querystring: RegionQuery & { after?: string } }>(
+    "/clusters/:stack_name/events",
+    { config: { access: "profile" } },
+    async (request, reply) => {
+      const profile = callerProfile(request);
+      const { stack_name } = request.params;
+      const region = validateQueryValue("status", "region", request.query.region);
+      let after = 0;
+      if (request.query.after !== undefined) {
+        if (!/^\d{1,15}$/.test(request.query.after)) {
+          throw new HttpError(400, "invalid request", [
+            `after: ${JSON.stringify(request.query.after)} is not an integer`,
+          ]);
+        }
+        after = Number(request.query.after);
+      }
+      const cluster = await store.clusterByName(profile.id, stack_name, region);
+      if (!cluster) throw notFound(stack_name);
+      return reply.send(await store.listEvents(cluster.id, after));
+    },
+  );
+
+  app.delete<{ Params: NameParams; Querystring: RegionQuery }>(
+    "/clusters/:stack_name",
+    { config: { access: "profile" } },
+    async (request, reply) => {
+      const profile = callerProfile(request);
+      const { stack_name } = request.params;
+      const region = validateQueryValue("destroy", "region", request.query.region);
+      const cluster = await store.clusterByName(profile.id, stack_name, region);
+      if (!cluster) throw notFound(stack_name);
+      const outcome = await store.startDestroy(cluster.id, {
+        time: new Date().toISOString(),
+        step: "destroy",
+        message: "delete requested",
+      });
+      const body = (status: string) => ({ stack_name, region: cluster.region, status });
+      switch (outcome.kind) {
+        case "started":
+          runner.start(outcome.job);
+          return reply.code(202).header("Location", location(stack_name)).send(body("deleting"));
+        case "unchanged":
+          return outcome.cluster.status === "deleted"
+            ? reply.code(200).send(body("deleted"))
+            : reply.code(202).header("Location", location(stack_name)).send(body("deleting"));
+        case "busy":
+          throw new HttpError(409, "conflict", [
+            `stack_name: ${stack_name} is still being created; delete it once it is online or failed`,
+          ]);
+      }
+    },
+  );
+}

@@ -1,0 +1,79 @@
+/**
+ * The SQLite schema, as numbered migrations. A migration is never edited once released: a change is
+ * a new entry. Each runs in its own transaction and is recorded in schema_migrations.
+ */
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export const migrations: Migration[] = [
+  {
+    version: 1,
+    name: "profiles, clusters, jobs, events, idempotency",
+    sql: `
+      CREATE TABLE settings (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+      );
+      CREATE TABLE profiles (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        email TEXT NOT NULL,
+        token_hash TEXT NOT NULL UNIQUE,
+        aws_id TEXT,
+        aws_secret_sealed TEXT,
+        aws_region TEXT,
+        public_keys TEXT,
+        created_at TEXT NOT NULL
+      );
+      CREATE TABLE clusters (
+        id INTEGER PRIMARY KEY,
+        profile_id INTEGER NOT NULL REFERENCES profiles(id),
+        stack_name TEXT NOT NULL,
+        region TEXT NOT NULL,
+        account TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('creating', 'online', 'failed', 'deleting', 'deleted')),
+        cluster_size INTEGER NOT NULL,
+        options TEXT NOT NULL,
+        stack_id TEXT,
+        result TEXT,
+        reasons TEXT NOT NULL DEFAULT '[]',
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+      );
+      -- One active cluster of a name per AWS account and region, as CloudFormation has it.
+      CREATE UNIQUE INDEX clusters_active_name ON clusters (account, region, stack_name)
+        WHERE status IN ('creating', 'online', 'deleting');
+      CREATE INDEX clusters_by_owner ON clusters (profile_id, stack_name, region, id);
+      CREATE TABLE jobs (
+        id INTEGER PRIMARY KEY,
+        cluster_id INTEGER NOT NULL REFERENCES clusters(id),
+        kind TEXT NOT NULL CHECK (kind IN ('create', 'destroy')),
+        phase TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 1,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+      );
+      CREATE INDEX jobs_unfinished ON jobs (id) WHERE phase <> 'done';
+      CREATE TABLE events (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        cluster_id INTEGER NOT NULL REFERENCES clusters(id),
+        event TEXT NOT NULL
+      );
+      CREATE INDEX events_by_cluster ON events (cluster_id, seq);
+      CREATE TABLE idempotency (
+        profile_id INTEGER NOT NULL REFERENCES profiles(id),
+        key TEXT NOT NULL,
+        request_hash TEXT NOT NULL,
+        status_code INTEGER NOT NULL,
+        body TEXT NOT NULL,
+        location TEXT,
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (profile_id, key)
+      );
+      CREATE INDEX idempotency_age ON idempotency (created_at);
+    `,
+  },
+];

@@ -1,0 +1,401 @@
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import Database from "better-sqlite3";
+import type { CreateOptions } from "../../options.js";
+import { migrations } from "./migrations.js";
+import type {
+  ClusterPatch,
+  ClusterRecord,
+  ClusterStatus,
+  ClusterSummary,
+  ClusterView,
+  CreateClusterOutcome,
+  IdempotentAnswer,
+  JobPhase,
+  JobRecord,
+  NewCluster,
+  NewProfile,
+  ProfileRecord,
+  StartDestroyOutcome,
+  Store,
+  StoredEvent,
+} from "./types.js";
+
+interface ProfileRow extends Omit<ProfileRecord, "public_keys"> {
+  public_keys: string | null;
+}
+interface ClusterRow extends Omit<ClusterRecord, "options" | "result" | "reasons"> {
+  options: string;
+  result: string | null;
+  reasons: string;
+}
+interface ViewRow extends Omit<ClusterView, "result_json" | "reasons_json"> {
+  result: string | null;
+  reasons: string;
+}
+
+const now = (): string => new Date().toISOString();
+
+function toProfile(row: ProfileRow | undefined): ProfileRecord | undefined {
+  if (!row) return undefined;
+  return { ...row, public_keys: row.public_keys ? (JSON.parse(row.public_keys) as string[]) : null };
+}
+
+function toCluster(row: ClusterRow | undefined): ClusterRecord | undefined {
+  if (!row) return undefined;
+  return {
+    ...row,
+    options: JSON.parse(row.options) as CreateOptions,
+    result: row.result === null ? null : (JSON.parse(row.result) as unknown),
+    reasons: JSON.parse(row.reasons) as string[],
+  };
+}
+
+/** Prefer a cluster that still exists over a deleted one of the same name, then the newest. */
+const newestFirst = "ORDER BY (status = 'deleted'), id DESC LIMIT 1";
+
+/**
+ * The Store on one SQLite file through better-sqlite3: WAL journal (readers never wait for the
+ * writer, and a killed process loses no committed transaction), foreign keys on, and numbered
+ * migrations. better-sqlite3 is synchronous; each method is one statement or one transaction.
+ */
+export class SqliteStore implements Store {
+  readonly db: Database.Database;
+  private readonly statements = new Map<string, Database.Statement>();
+
+  constructor(path: string) {
+    if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+    this.db = new Database(path);
+    this.db.pragma("journal_mode = WAL");
+    this.db.pragma("synchronous = NORMAL");
+    this.db.pragma("foreign_keys = ON");
+    this.db.pragma("busy_timeout = 5000");
+  }
+
+  private stmt(sql: string): Database.Statement {
+    let statement = this.statements.get(sql);
+    if (!statement) {
+      statement = this.db.prepare(sql);
+      this.statements.set(sql, statement);
+    }
+    return statement;
+  }
+
+  /** Applies the migrations the file has not seen yet; returns the schema version. */
+  migrateSync(): number {
+    this.db.exec(
+      "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)",
+    );
+    const done = new Set(
+      (this.db.prepare("SELECT version FROM schema_migrations").all() as { version: number }[]).map(
+        (r) => r.version,
+      ),
+    );
+    for (const migration of migrations) {
+      if (done.has(migration.version)) continue;
+      this.db.transaction(() => {
+        this.db.exec(migration.sql);
+        this.db
+          .prepare("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)")
+          .run(migration.version, migration.name, now());
+      })();
+    }
+    const latest = Math.max(0, ...migrations.map((m) => m.version));
+    const known = Math.max(0, ...done);
+    if (known > latest) {
+      throw new Error(
+        `the database has schema version ${known}, newer than this pandacluster knows (${latest})`,
+      );
+    }
+    return latest;
+  }
+
+  async migrate(): Promise<void> {
+    this.migrateSync();
+  }
+
+  async close(): Promise<void> {
+    if (this.db.open) this.db.close();
+  }
+
+  async getSetting(key: string): Promise<string | undefined> {
+    const row = this.stmt("SELECT value FROM settings WHERE key = ?").get(key) as
+      | { value: string }
+      | undefined;
+    return row?.value;
+  }
+
+  async setSettingOnce(key: string, value: string): Promise<string> {
+    this.stmt("INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING").run(key, value);
+    return (await this.getSetting(key)) as string;
+  }
+
+  async createProfile(profile: NewProfile): Promise<ProfileRecord | "exists"> {
+    try {
+      const info = this.stmt(
+        `INSERT INTO profiles (name, email, token_hash, aws_id, aws_secret_sealed, aws_region, public_keys, created_at)
+         VALUES (@name, @email, @token_hash, @aws_id, @aws_secret_sealed, @aws_region, @public_keys, @created_at)`,
+      ).run({
+        ...profile,
+        public_keys: profile.public_keys ? JSON.stringify(profile.public_keys) : null,
+        created_at: now(),
+      });
+      return (await this.profileById(Number(info.lastInsertRowid))) as ProfileRecord;
+    } catch (error) {
+      if ((error as { code?: string }).code === "SQLITE_CONSTRAINT_UNIQUE") return "exists";
+      throw error;
+    }
+  }
+
+  async profileByTokenHash(tokenHash: string): Promise<ProfileRecord | undefined> {
+    return toProfile(this.stmt("SELECT * FROM profiles WHERE token_hash = ?").get(tokenHash) as ProfileRow);
+  }
+
+  async profileById(id: number): Promise<ProfileRecord | undefined> {
+    return toProfile(this.stmt("SELECT * FROM profiles WHERE id = ?").get(id) as ProfileRow);
+  }
+
+  async listProfiles(): Promise<ProfileRecord[]> {
+    return (this.stmt("SELECT * FROM profiles ORDER BY id").all() as ProfileRow[]).map(
+      (row) => toProfile(row) as ProfileRecord,
+    );
+  }
+
+  async deleteProfile(name: string): Promise<"deleted" | "missing" | "has_clusters"> {
+    return this.db.transaction((): "deleted" | "missing" | "has_clusters" => {
+      const profile = this.stmt("SELECT id FROM profiles WHERE name = ?").get(name) as
+        | { id: number }
+        | undefined;
+      if (!profile) return "missing";
+      const live = this.stmt(
+        "SELECT count(*) AS n FROM clusters WHERE profile_id = ? AND status <> 'deleted'",
+      ).get(profile.id) as { n: number };
+      if (live.n > 0) return "has_clusters";
+      for (const sql of [
+        "DELETE FROM events WHERE cluster_id IN (SELECT id FROM clusters WHERE profile_id = ?)",
+        "DELETE FROM jobs WHERE cluster_id IN (SELECT id FROM clusters WHERE profile_id = ?)",
+        "DELETE FROM clusters WHERE profile_id = ?",
+        "DELETE FROM idempotency WHERE profile_id = ?",
+        "DELETE FROM profiles WHERE id = ?",
+      ]) {
+        this.stmt(sql).run(profile.id);
+      }
+      return "deleted";
+    })();
+  }
+
+  async createCluster(
+    input: NewCluster,
+    idempotency: { key: string; request_hash: string } | undefined,
+    answer: (cluster: ClusterRecord) => Omit<IdempotentAnswer, "request_hash">,
+    firstEvent: Record<string, unknown>,
+  ): Promise<CreateClusterOutcome> {
+    return this.db.transaction((): CreateClusterOutcome => {
+      if (idempotency) {
+        const seen = this.stmt(
+          "SELECT request_hash, status_code, body, location FROM idempotency WHERE profile_id = ? AND key = ?",
+        ).get(input.profile_id, idempotency.key) as IdempotentAnswer | undefined;
+        if (seen) {
+          return seen.request_hash === idempotency.request_hash
+            ? { kind: "replay", answer: seen }
+            : { kind: "key_reused" };
+        }
+      }
+      const existing = toCluster(
+        this.stmt(
+          `SELECT * FROM clusters WHERE account = ? AND region = ? AND stack_name = ?
+             AND status IN ('creating', 'online', 'deleting')`,
+        ).get(input.account, input.region, input.stack_name) as ClusterRow | undefined,
+      );
+      if (existing) return { kind: "conflict", existing };
+      const at = now();
+      const info = this.stmt(
+        `INSERT INTO clusters (profile_id, stack_name, region, account, status, cluster_size, options, created_at, updated_at)
+         VALUES (?, ?, ?, ?, 'creating', ?, ?, ?, ?)`,
+      ).run(
+        input.profile_id,
+        input.stack_name,
+        input.region,
+        input.account,
+        input.cluster_size,
+        JSON.stringify(input.options),
+        at,
+        at,
+      );
+      const clusterId = Number(info.lastInsertRowid);
+      const job = this.insertJob(clusterId, "create", "launch", at);
+      this.insertEvent(clusterId, firstEvent);
+      const cluster = toCluster(
+        this.stmt("SELECT * FROM clusters WHERE id = ?").get(clusterId) as ClusterRow,
+      );
+      if (!cluster) throw new Error("cluster vanished inside its own transaction");
+      if (idempotency) {
+        const reply = answer(cluster);
+        this.stmt(
+          `INSERT INTO idempotency (profile_id, key, request_hash, status_code, body, location, created_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?)`,
+        ).run(
+          input.profile_id,
+          idempotency.key,
+          idempotency.request_hash,
+          reply.status_code,
+          reply.body,
+          reply.location,
+          at,
+        );
+      }
+      return { kind: "created", cluster, job };
+    })();
+  }
+
+  async startDestroy(clusterId: number, firstEvent: Record<string, unknown>): Promise<StartDestroyOutcome> {
+    return this.db.transaction((): StartDestroyOutcome => {
+      const cluster = toCluster(
+        this.stmt("SELECT * FROM clusters WHERE id = ?").get(clusterId) as ClusterRow,
+      );
+      if (!cluster) throw new Error(`no cluster ${clusterId}`);
+      if (cluster.status === "deleting" || cluster.status === "deleted")
+        return { kind: "unchanged", cluster };
+      if (cluster.status === "creating") return { kind: "busy", cluster };
+      try {
+        this.stmt("UPDATE clusters SET status = 'deleting', updated_at = ? WHERE id = ?").run(
+          now(),
+          clusterId,
+        );
+      } catch (error) {
+        // A failed cluster whose name a newer cluster took again: that one is the name's owner now.
+        if ((error as { code?: string }).code === "SQLITE_CONSTRAINT_UNIQUE")
+          return { kind: "busy", cluster };
+        throw error;
+      }
+      const job = this.insertJob(clusterId, "destroy", "delete", now());
+      this.insertEvent(clusterId, firstEvent);
+      return { kind: "started", cluster: { ...cluster, status: "deleting" }, job };
+    })();
+  }
+
+  private insertJob(clusterId: number, kind: "create" | "destroy", phase: JobPhase, at: string): JobRecord {
+    const info = this.stmt(
+      "INSERT INTO jobs (cluster_id, kind, phase, attempts, created_at, updated_at) VALUES (?, ?, ?, 1, ?, ?)",
+    ).run(clusterId, kind, phase, at, at);
+    return this.stmt("SELECT * FROM jobs WHERE id = ?").get(Number(info.lastInsertRowid)) as JobRecord;
+  }
+
+  private insertEvent(clusterId: number, event: Record<string, unknown>): void {
+    this.stmt("INSERT INTO events (cluster_id, event) VALUES (?, ?)").run(clusterId, JSON.stringify(event));
+  }
+
+  async clusterByName(
+    profileId: number,
+    stackName: string,
+    region?: string,
+  ): Promise<ClusterRecord | undefined> {
+    const row =
+      region === undefined
+        ? this.stmt(`SELECT * FROM clusters WHERE profile_id = ? AND stack_name = ? ${newestFirst}`).get(
+            profileId,
+            stackName,
+          )
+        : this.stmt(
+            `SELECT * FROM clusters WHERE profile_id = ? AND stack_name = ? AND region = ? ${newestFirst}`,
+          ).get(profileId, stackName, region);
+    return toCluster(row as ClusterRow | undefined);
+  }
+
+  async clusterViewByName(
+    profileId: number,
+    stackName: string,
+    region?: string,
+  ): Promise<ClusterView | undefined> {
+    const columns = "stack_name, region, status, cluster_size, result, reasons, created_at, updated_at";
+    const row = (
+      region === undefined
+        ? this.stmt(
+            `SELECT ${columns} FROM clusters WHERE profile_id = ? AND stack_name = ? ${newestFirst}`,
+          ).get(profileId, stackName)
+        : this.stmt(
+            `SELECT ${columns} FROM clusters WHERE profile_id = ? AND stack_name = ? AND region = ? ${newestFirst}`,
+          ).get(profileId, stackName, region)
+    ) as ViewRow | undefined;
+    if (!row) return undefined;
+    const { result, reasons, ...rest } = row;
+    return { ...rest, result_json: result, reasons_json: reasons };
+  }
+
+  async clusterById(id: number): Promise<ClusterRecord | undefined> {
+    return toCluster(this.stmt("SELECT * FROM clusters WHERE id = ?").get(id) as ClusterRow | undefined);
+  }
+
+  async listClusters(profileId: number, region?: string, includeDeleted = false): Promise<ClusterSummary[]> {
+    const sql = `SELECT stack_name, region, status, cluster_size, created_at FROM clusters c
+      WHERE profile_id = @profile_id ${region === undefined ? "" : "AND region = @region"}
+        ${includeDeleted ? "" : "AND status <> 'deleted'"}
+        AND id = (SELECT max(id) FROM clusters n
+                  WHERE n.profile_id = c.profile_id AND n.stack_name = c.stack_name AND n.region = c.region)
+      ORDER BY id DESC`;
+    const params: Record<string, unknown> = { profile_id: profileId };
+    if (region !== undefined) params.region = region;
+    return this.stmt(sql).all(params) as ClusterSummary[];
+  }
+
+  async updateCluster(id: number, patch: ClusterPatch): Promise<void> {
+    this.patchCluster(id, patch);
+  }
+
+  private patchCluster(id: number, patch: ClusterPatch): void {
+    const sets: string[] = ["updated_at = @updated_at"];
+    const params: Record<string, unknown> = { id, updated_at: now() };
+    if (patch.status !== undefined) {
+      sets.push("status = @status");
+      params.status = patch.status satisfies ClusterStatus;
+    }
+    if (patch.stack_id !== undefined) {
+      sets.push("stack_id = @stack_id");
+      params.stack_id = patch.stack_id;
+    }
+    if (patch.result !== undefined) {
+      sets.push("result = @result");
+      params.result = JSON.stringify(patch.result);
+    }
+    if (patch.reasons !== undefined) {
+      sets.push("reasons = @reasons");
+      params.reasons = JSON.stringify(patch.reasons);
+    }
+    this.stmt(`UPDATE clusters SET ${sets.join(", ")} WHERE id = @id`).run(params);
+  }
+
+  async addEvent(clusterId: number, event: Record<string, unknown>): Promise<void> {
+    this.insertEvent(clusterId, event);
+  }
+
+  async listEvents(clusterId: number, afterSeq = 0): Promise<StoredEvent[]> {
+    const rows = this.stmt("SELECT seq, event FROM events WHERE cluster_id = ? AND seq > ? ORDER BY seq").all(
+      clusterId,
+      afterSeq,
+    ) as { seq: number; event: string }[];
+    return rows.map((row) => ({ seq: row.seq, ...(JSON.parse(row.event) as Record<string, unknown>) }));
+  }
+
+  async unfinishedJobs(): Promise<JobRecord[]> {
+    return this.stmt("SELECT * FROM jobs WHERE phase <> 'done' ORDER BY id").all() as JobRecord[];
+  }
+
+  async setJobPhase(jobId: number, phase: JobPhase): Promise<JobRecord> {
+    this.stmt(
+      `UPDATE jobs SET attempts = CASE WHEN phase = @phase THEN attempts + 1 ELSE 1 END,
+         phase = @phase, updated_at = @at WHERE id = @id`,
+    ).run({ id: jobId, phase, at: now() });
+    return this.stmt("SELECT * FROM jobs WHERE id = ?").get(jobId) as JobRecord;
+  }
+
+  async completeJob(jobId: number, clusterId: number, patch: ClusterPatch): Promise<void> {
+    this.db.transaction(() => {
+      this.stmt("UPDATE jobs SET phase = 'done', updated_at = ? WHERE id = ?").run(now(), jobId);
+      this.patchCluster(clusterId, patch);
+    })();
+  }
+
+  async purgeIdempotency(olderThan: string): Promise<number> {
+    return this.stmt("DELETE FROM idempotency WHERE created_at < ?").run(olderThan).changes;
+  }
+}

@@ -1,0 +1,205 @@
+import type { CreateOptions } from "../../options.js";
+
+/**
+ * What the server keeps: profiles (who may call it), clusters (what they created), the jobs that
+ * create and destroy clusters, the progress events of those jobs, and idempotency answers.
+ *
+ * Every method returns a promise so that a store on a network database (PostgreSQL, for several
+ * server replicas) can implement the same interface; each method that changes more than one row is
+ * one transaction there too. The SQLite store (sqlite.ts) is the one that ships.
+ */
+
+export type ClusterStatus = "creating" | "online" | "failed" | "deleting" | "deleted";
+export const clusterStatuses: readonly ClusterStatus[] = [
+  "creating",
+  "online",
+  "failed",
+  "deleting",
+  "deleted",
+];
+
+export interface ProfileRecord {
+  id: number;
+  name: string;
+  email: string;
+  /** SHA-256 (hex) of the profile's bearer token; the token itself is never stored. */
+  token_hash: string;
+  /** AWS access key id, when the profile brings its own credentials. */
+  aws_id: string | null;
+  /** The AWS secret, encrypted (crypto.ts); never returned by any route. */
+  aws_secret_sealed: string | null;
+  aws_region: string | null;
+  public_keys: string[] | null;
+  created_at: string;
+}
+
+export interface NewProfile {
+  name: string;
+  email: string;
+  token_hash: string;
+  aws_id: string | null;
+  aws_secret_sealed: string | null;
+  aws_region: string | null;
+  public_keys: string[] | null;
+}
+
+export interface ClusterRecord {
+  id: number;
+  profile_id: number;
+  stack_name: string;
+  region: string;
+  /** Which AWS account the cluster lives in, as far as the server can tell (see accounts.ts). */
+  account: string;
+  status: ClusterStatus;
+  cluster_size: number;
+  /** The validated create options the cluster was asked with. */
+  options: CreateOptions;
+  stack_id: string | null;
+  /** The library's result object, once known. */
+  result: unknown | null;
+  reasons: string[];
+  created_at: string;
+  updated_at: string;
+}
+
+/**
+ * A cluster as GET /clusters/{name} returns it, with `result` still as stored JSON text so that the
+ * hot read path does not parse and re-serialise it.
+ */
+export interface ClusterView {
+  stack_name: string;
+  region: string;
+  status: ClusterStatus;
+  cluster_size: number;
+  result_json: string | null;
+  reasons_json: string;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface ClusterSummary {
+  stack_name: string;
+  region: string;
+  status: ClusterStatus;
+  cluster_size: number;
+  created_at: string;
+}
+
+export type JobKind = "create" | "destroy";
+
+/**
+ * Where a job is. A create goes launch → formation → finish; a destroy goes delete → deletion.
+ * `done` is final. A job in any other phase is resumed from that phase when the server starts.
+ */
+export type JobPhase = "launch" | "formation" | "finish" | "delete" | "deletion" | "done";
+
+export interface JobRecord {
+  id: number;
+  cluster_id: number;
+  kind: JobKind;
+  phase: JobPhase;
+  /** Times the job's current phase was started (a phase started before a crash is started again). */
+  attempts: number;
+  /** When the job was started: the create's timeout counts from here. */
+  created_at: string;
+  updated_at: string;
+}
+
+/** A progress event as stored: the lifecycle's ProgressEvent plus its sequence number. */
+export interface StoredEvent {
+  seq: number;
+  [key: string]: unknown;
+}
+
+export interface IdempotentAnswer {
+  request_hash: string;
+  status_code: number;
+  body: string;
+  location: string | null;
+}
+
+export interface NewCluster {
+  profile_id: number;
+  stack_name: string;
+  region: string;
+  account: string;
+  cluster_size: number;
+  options: CreateOptions;
+}
+
+export type CreateClusterOutcome =
+  | { kind: "created"; cluster: ClusterRecord; job: JobRecord }
+  /** Same name active for this account and region. */
+  | { kind: "conflict"; existing: ClusterRecord }
+  /** The Idempotency-Key was seen before with this same request: its first answer. */
+  | { kind: "replay"; answer: IdempotentAnswer }
+  /** The Idempotency-Key was seen before with a different request. */
+  | { kind: "key_reused" };
+
+export type StartDestroyOutcome =
+  | { kind: "started"; cluster: ClusterRecord; job: JobRecord }
+  /** Already deleting or deleted: nothing new started. */
+  | { kind: "unchanged"; cluster: ClusterRecord }
+  /** Still being created: a delete would race the create. */
+  | { kind: "busy"; cluster: ClusterRecord };
+
+export interface ClusterPatch {
+  status?: ClusterStatus;
+  stack_id?: string | null;
+  result?: unknown;
+  reasons?: string[];
+}
+
+export interface Store {
+  /** Applies pending migrations; safe to call on every start. */
+  migrate(): Promise<void>;
+  close(): Promise<void>;
+
+  getSetting(key: string): Promise<string | undefined>;
+  /** Sets the value only when the key has none; returns the value that is now stored. */
+  setSettingOnce(key: string, value: string): Promise<string>;
+
+  createProfile(profile: NewProfile): Promise<ProfileRecord | "exists">;
+  profileByTokenHash(tokenHash: string): Promise<ProfileRecord | undefined>;
+  profileById(id: number): Promise<ProfileRecord | undefined>;
+  listProfiles(): Promise<ProfileRecord[]>;
+  /** Deletes a profile that owns no cluster that still exists. */
+  deleteProfile(name: string): Promise<"deleted" | "missing" | "has_clusters">;
+
+  /**
+   * In one transaction: replay an Idempotency-Key's first answer; or refuse a name already active
+   * (any status but deleted/failed) for this account and region; or insert the cluster, its create
+   * job, the first event and (with a key) the answer `answer(cluster)` for later replays.
+   */
+  createCluster(
+    input: NewCluster,
+    idempotency: { key: string; request_hash: string } | undefined,
+    answer: (cluster: ClusterRecord) => Omit<IdempotentAnswer, "request_hash">,
+    firstEvent: Record<string, unknown>,
+  ): Promise<CreateClusterOutcome>;
+  /** In one transaction: mark the cluster deleting and insert its destroy job (see StartDestroyOutcome). */
+  startDestroy(clusterId: number, firstEvent: Record<string, unknown>): Promise<StartDestroyOutcome>;
+
+  /** The profile's newest cluster of that name (in that region, when given). */
+  clusterByName(profileId: number, stackName: string, region?: string): Promise<ClusterRecord | undefined>;
+  /** As clusterByName, shaped for the response without parsing the stored result. */
+  clusterViewByName(profileId: number, stackName: string, region?: string): Promise<ClusterView | undefined>;
+  clusterById(id: number): Promise<ClusterRecord | undefined>;
+  /** The profile's clusters, newest first: the newest record of each name and region, deleted ones only on request. */
+  listClusters(profileId: number, region?: string, includeDeleted?: boolean): Promise<ClusterSummary[]>;
+  updateCluster(id: number, patch: ClusterPatch): Promise<void>;
+
+  addEvent(clusterId: number, event: Record<string, unknown>): Promise<void>;
+  /** Oldest first; only those after `afterSeq` when given. */
+  listEvents(clusterId: number, afterSeq?: number): Promise<StoredEvent[]>;
+
+  /** Jobs not yet done, oldest first: what a starting server resumes. */
+  unfinishedJobs(): Promise<JobRecord[]>;
+  /** Moves a job to a phase (counting an attempt when the phase is entered again). */
+  setJobPhase(jobId: number, phase: JobPhase): Promise<JobRecord>;
+  /** In one transaction: the job is done and its cluster gets its final state. */
+  completeJob(jobId: number, clusterId: number, patch: ClusterPatch): Promise<void>;
+
+  /** Forgets idempotency answers older than the given ISO time. */
+  purgeIdempotency(olderThan: string): Promise<number>;
+}

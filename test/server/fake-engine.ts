@@ -1,0 +1,152 @@
+import type { ClusterResult } from "../../src/lifecycle/types.js";
+import type { Engine, StackState } from "../../src/server/engine.js";
+
+/**
+ * A stand-in for the library, for tests of the server's own machinery (jobs, the poller, restarts,
+ * auth, validation) that must count calls or control timing. It models stacks as CloudFormation
+ * lists them: launch() adds a stack in CREATE_IN_PROGRESS that completes after `completeAfterPolls`
+ * batched status calls; destroy() moves it to DELETE_IN_PROGRESS and then off the list.
+ * The end-to-end tests use the real library against moto instead.
+ */
+export class FakeEngine implements Engine {
+  readonly stacks = new Map<string, StackState & { region: string; polls: number; options: unknown }>();
+  readonly calls: Record<string, number> = {};
+  completeAfterPolls = 1;
+  /** Makes launch() fail with this message. */
+  failLaunch: string | undefined;
+  /** Makes the stack fail (ROLLBACK_COMPLETE) instead of completing. */
+  failStack: string | undefined;
+  /** Delay of launch(), ms. */
+  launchDelayMs = 0;
+  #next = 1;
+
+  #count(name: string): void {
+    this.calls[name] = (this.calls[name] ?? 0) + 1;
+  }
+
+  async create(): Promise<unknown> {
+    this.#count("create");
+    return { status: "success", message: "dry run", request: { StackName: "x" } };
+  }
+
+  async launch(_credentials: unknown, options: { stack_name: string; region?: string }) {
+    this.#count("launch");
+    if (this.launchDelayMs) await new Promise((r) => setTimeout(r, this.launchDelayMs));
+    if (this.failLaunch) throw new Error(this.failLaunch);
+    for (const stack of this.stacks.values()) {
+      if (stack.stack_name === options.stack_name && stack.region === options.region) {
+        throw new Error(`a stack named ${options.stack_name} already exists`);
+      }
+    }
+    const region = options.region ?? "us-east-1";
+    const stack_id = `arn:aws:cloudformation:${region}:123456789012:stack/${options.stack_name}/${this.#next++}`;
+    this.stacks.set(stack_id, {
+      stack_id,
+      stack_name: options.stack_name,
+      status: "CREATE_IN_PROGRESS",
+      region,
+      polls: 0,
+      options,
+    });
+    return { stack_id, stack_name: options.stack_name, region };
+  }
+
+  async finish(
+    _credentials: unknown,
+    ref: { stack_name: string; region?: string; stack_id?: string },
+  ): Promise<ClusterResult> {
+    this.#count("finish");
+    const stack = ref.stack_id ? this.stacks.get(ref.stack_id) : undefined;
+    const ok = stack?.status === "CREATE_COMPLETE";
+    return {
+      status: ok ? "success" : "failure",
+      message: ok ? "cluster is ready" : `stack ${stack?.status ?? "gone"}`,
+      cluster: {
+        stack_name: ref.stack_name,
+        stack_id: ref.stack_id ?? null,
+        region: ref.region ?? "us-east-1",
+        channel: "stable",
+        arch: "amd64",
+        instance_type: "t3.small",
+        cluster_size: 3,
+        image_id: "ami-0123456789abcdef0",
+        discovery_url: "http://127.0.0.1/abc",
+        nodes: [],
+        dns: null,
+      },
+      details: { launch: null, formation: null, nodes: null, customize: null },
+      reasons: ok ? [] : [stack?.reason ?? "the stack is gone"],
+      timings: {},
+    };
+  }
+
+  async destroy(_credentials: unknown, options: { stack_name: string; region?: string }) {
+    this.#count("destroy");
+    for (const stack of this.stacks.values()) {
+      if (stack.stack_name === options.stack_name && stack.region === options.region) {
+        stack.status = "DELETE_IN_PROGRESS";
+        stack.polls = 0;
+        return { status: "success", message: "deleting" };
+      }
+    }
+    throw new Error(`no cluster named ${options.stack_name}`);
+  }
+
+  async status() {
+    this.#count("status");
+    return { status: "success" };
+  }
+
+  async list() {
+    this.#count("list");
+    return { clusters: [] };
+  }
+
+  async wait() {
+    this.#count("wait");
+    return { status: "success" };
+  }
+
+  async stackStatuses(_credentials: unknown, region: string): Promise<Map<string, StackState>> {
+    this.#count("stackStatuses");
+    const out = new Map<string, StackState>();
+    for (const [id, stack] of this.stacks) {
+      if (stack.region !== region) continue;
+      stack.polls += 1;
+      if (stack.status === "CREATE_IN_PROGRESS" && stack.polls >= this.completeAfterPolls) {
+        stack.status = this.failStack ? "ROLLBACK_COMPLETE" : "CREATE_COMPLETE";
+        if (this.failStack) stack.reason = this.failStack;
+      }
+      if (stack.status === "DELETE_IN_PROGRESS" && stack.polls >= this.completeAfterPolls) {
+        this.stacks.delete(id);
+        continue;
+      }
+      out.set(id, {
+        stack_id: id,
+        stack_name: stack.stack_name,
+        status: stack.status,
+        ...(stack.reason ? { reason: stack.reason } : {}),
+      });
+    }
+    return out;
+  }
+
+  async resolveRegion(_credentials: unknown, options: { region?: string }): Promise<string> {
+    this.#count("resolveRegion");
+    return options.region ?? "us-east-1";
+  }
+
+  async build_template(): ReturnType<Engine["build_template"]> {
+    this.#count("build_template");
+    const template = {
+      AWSTemplateFormatVersion: "2010-09-09",
+      Description: "fake",
+      Parameters: {},
+      Resources: {},
+      Outputs: {},
+    };
+    return { template, bytes: 40, image_map: {}, body: "{}", notices: [] } as unknown as Awaited<
+      ReturnType<Engine["build_template"]>
+    >;
+  }
+}
