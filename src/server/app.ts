@@ -174,30 +174,24 @@ function buildRoutes(app: FastifyInstance, parts: ServerParts, box: SecretBox, a
       return reply.code(error.statusCode).headers(error.headers).send(error.body());
     }
     if (error instanceof UsageError) {
-      return reply
-        .code(400)
-        .send({
-          error: "invalid request",
-          messages: error.problems.map((p) => (p.argument ? `${p.argument}: ${p.message}` : p.message)),
-        });
+      return reply.code(400).send({
+        error: "invalid request",
+        messages: error.problems.map((p) => (p.argument ? `${p.argument}: ${p.message}` : p.message)),
+      });
     }
     const fastifyError = error as { code?: string; statusCode?: number; message?: string };
     switch (fastifyError.code) {
       case "FST_ERR_CTP_INVALID_JSON_BODY":
       case "FST_ERR_CTP_EMPTY_JSON_BODY":
-        return reply
-          .code(400)
-          .send({
-            error: "invalid request",
-            messages: [`the request body is not JSON: ${fastifyError.message}`],
-          });
+        return reply.code(400).send({
+          error: "invalid request",
+          messages: [`the request body is not JSON: ${fastifyError.message}`],
+        });
       case "FST_ERR_CTP_INVALID_MEDIA_TYPE":
-        return reply
-          .code(415)
-          .send({
-            error: "unsupported media type",
-            messages: ["send the body as JSON (Content-Type: application/json)"],
-          });
+        return reply.code(415).send({
+          error: "unsupported media type",
+          messages: ["send the body as JSON (Content-Type: application/json)"],
+        });
       case "FST_ERR_CTP_BODY_TOO_LARGE":
         return reply.code(413).send({ error: "request body too large", messages: ["at most 1 MiB"] });
     }
@@ -209,12 +203,10 @@ function buildRoutes(app: FastifyInstance, parts: ServerParts, box: SecretBox, a
     if (error instanceof PandaError) {
       // The library refused or failed (AWS said no, a service was down): the caller's request is fine.
       request.log.warn({ error: error.message }, "operation failed");
-      return reply
-        .code(502)
-        .send({
-          error: "operation failed",
-          messages: [error.message, ...((error as { reasons?: string[] }).reasons ?? [])],
-        });
+      return reply.code(502).send({
+        error: "operation failed",
+        messages: [error.message, ...((error as { reasons?: string[] }).reasons ?? [])],
+      });
     }
     request.log.error({ err: error }, "request failed");
     return reply.code(500).send({ error: "internal error", messages: ["the server failed; see its log"] });
