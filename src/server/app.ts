@@ -47,6 +47,8 @@ export interface ServerOptions {
   engine?: Engine;
   /** Fastify's logger option; default: JSON lines at PANDACLUSTER_LOG_LEVEL (info), secrets redacted. */
   logger?: FastifyServerOptions["logger"];
+  /** Where the default logger writes (default standard output). */
+  logStream?: NodeJS.WritableStream;
   /** Poll cycle of the stack status poller, ms (default 5000; PANDACLUSTER_POLL_MS). */
   pollIntervalMs?: number;
   /** Library steps running at once over all jobs (default 8; PANDACLUSTER_JOB_CONCURRENCY). */
@@ -115,6 +117,7 @@ export async function createServer(options: ServerOptions = {}): Promise<Server>
       logger: options.logger ?? {
         level: env.PANDACLUSTER_LOG_LEVEL || "info",
         redact: { paths: redactPaths, censor: "[redacted]" },
+        ...(options.logStream ? { stream: options.logStream } : {}),
       },
       bodyLimit: 1024 * 1024,
     });
@@ -168,6 +171,8 @@ export async function createServer(options: ServerOptions = {}): Promise<Server>
 
 function buildRoutes(app: FastifyInstance, parts: ServerParts, box: SecretBox, adminTokenHash: string): void {
   registerAuth(app, parts.store, adminTokenHash);
+  // JSON only: a text/plain body would otherwise arrive as a string.
+  app.removeContentTypeParser("text/plain");
 
   app.setErrorHandler((error: unknown, request, reply) => {
     if (error instanceof HttpError) {

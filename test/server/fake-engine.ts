@@ -1,3 +1,4 @@
+import type { Config } from "../../src/config.js";
 import type { ClusterResult } from "../../src/lifecycle/types.js";
 import type { Engine, StackState } from "../../src/server/engine.js";
 
@@ -131,9 +132,9 @@ export class FakeEngine implements Engine {
     return out;
   }
 
-  async resolveRegion(_credentials: unknown, options: { region?: string }): Promise<string> {
+  async resolveRegion(credentials: Config | undefined, options: { region?: string }): Promise<string> {
     this.#count("resolveRegion");
-    return options.region ?? "us-east-1";
+    return options.region ?? credentials?.aws?.region ?? "us-east-1";
   }
 
   async build_template(): ReturnType<Engine["build_template"]> {

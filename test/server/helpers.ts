@@ -1,0 +1,63 @@
+import { Writable } from "node:stream";
+import { createServer, type Server, type ServerOptions } from "../../src/server/app.js";
+
+export const ADMIN_TOKEN = "test-admin-token-0123456789abcdef";
+export const admin = { authorization: `Bearer ${ADMIN_TOKEN}` };
+
+/** Everything the server logged, as text (to check that no secret is in it). */
+export class LogCapture extends Writable {
+  text = "";
+  override _write(chunk: Buffer, _encoding: string, done: () => void): void {
+    this.text += chunk.toString();
+    done();
+  }
+}
+
+export interface TestServer {
+  server: Server;
+  log: LogCapture;
+  /** Creates a profile with the admin token; returns its Authorization header. */
+  profile(name: string, extra?: Record<string, unknown>): Promise<{ authorization: string }>;
+  close(): Promise<void>;
+}
+
+export async function testServer(options: ServerOptions = {}): Promise<TestServer> {
+  const log = new LogCapture();
+  const server = await createServer({
+    db: ":memory:",
+    pollIntervalMs: 20,
+    logStream: log,
+    ...options,
+    env: { PANDACLUSTER_ADMIN_TOKEN: ADMIN_TOKEN, ...options.env },
+  });
+  return {
+    server,
+    log,
+    async profile(name, extra = {}) {
+      const answer = await server.app.inject({
+        method: "POST",
+        url: "/profiles",
+        headers: admin,
+        payload: { name, email: `${name}@example.com`, ...extra },
+      });
+      if (answer.statusCode !== 201) throw new Error(`profile ${name}: ${answer.statusCode} ${answer.body}`);
+      return { authorization: `Bearer ${answer.json<{ token: string }>().token}` };
+    },
+    close: () => server.close(),
+  };
+}
+
+/** Polls until check() returns a value (not undefined), or fails after timeoutMs. */
+export async function eventually<T>(
+  check: () => Promise<T | undefined>,
+  timeoutMs = 10_000,
+  what = "condition",
+): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
