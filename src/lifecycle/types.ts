@@ -18,6 +18,11 @@ export interface ProgressEvent {
   reason?: string;
   /** Seconds since the flow started. */
   elapsed?: number;
+  /**
+   * What the line is: a CloudFormation stack event, a step of ours starting or ending, a note
+   * about a long wait (what is still in progress), or a warning (throttling, a retry).
+   */
+  kind?: "stack_event" | "step" | "waiting" | "warning";
 }
 
 /** What a caller may pass to follow and steer a flow. */
@@ -25,6 +30,11 @@ export interface Hooks {
   onEvent?: (event: ProgressEvent) => void;
   /** Aborting stops waiting (not the work in AWS); the flow then rejects with InterruptedError. */
   signal?: AbortSignal;
+  /**
+   * How fast to poll AWS while waiting: the first pause and the longest (defaults 2 s and 15 s).
+   * Pauses grow while nothing happens, get a random jitter, and go back to the first when events arrive.
+   */
+  poll?: { initial_ms?: number; max_ms?: number };
 }
 
 export interface NodeInfo {
@@ -79,4 +89,89 @@ export interface ClusterResult {
   reasons: string[];
   /** Seconds each step took, and the total. */
   timings: Record<string, number>;
+}
+
+/** What `launch` returns as soon as CreateStack has answered: enough to `finish` later. */
+export interface Launched {
+  stack_id: string;
+  stack_name: string;
+  region: string;
+  profile?: string;
+  image_id: string;
+  discovery_url: string;
+  /** The CreateStack input, without the template body (summarised) or anything secret. */
+  request: Record<string, unknown>;
+  /** How the image, the discovery URL and the template were found; notices to show the user. */
+  resolved: {
+    image: { image_id: string; source: "option" | "describe_images" | "feed"; name?: string };
+    discovery: { url: string; source: "option" | "service"; service?: string };
+    template: { source: "built" | "file"; path?: string; bytes: number };
+    key_pair: string;
+    notices: string[];
+  };
+  timings: Record<string, number>;
+}
+
+export interface DestroyResult {
+  status: "success" | "failure";
+  message: string;
+  stack_name: string;
+  stack_id: string | null;
+  region: string;
+  /** The stack was already deleted (or never finished creating) before this destroy. */
+  already_gone: boolean;
+  /** What was removed besides the stack: the private zone, DNS records. */
+  removed: string[];
+  reasons: string[];
+  timings: Record<string, number>;
+}
+
+export interface StatusResult {
+  stack_name: string;
+  stack_id: string;
+  region: string;
+  stack_status: string;
+  status_reason: string | null;
+  created_at: string | null;
+  channel: string | null;
+  arch: string | null;
+  instance_type: string | null;
+  cluster_size: number | null;
+  image_id: string | null;
+  discovery_url: string | null;
+  nodes: NodeInfo[];
+  dns: DnsInfo | null;
+  outputs: Record<string, string>;
+  reasons: string[];
+}
+
+export interface ClusterSummary {
+  stack_name: string;
+  stack_id: string;
+  stack_status: string;
+  created_at: string | null;
+  cluster_size: number | null;
+  channel: string | null;
+  arch: string | null;
+}
+
+export interface ListResult {
+  region: string;
+  clusters: ClusterSummary[];
+}
+
+/** One stack's status as the region-wide batch read (stackStatuses) sees it. */
+export interface StackStatusEntry {
+  stack_id: string;
+  stack_name: string;
+  status: string;
+  reason?: string;
+}
+
+/** Where a cluster is, for `finish` to pick it up (from `launch`, or from a store after a crash). */
+export interface StackRef {
+  stack_name: string;
+  region?: string;
+  stack_id?: string;
+  profile?: string;
 }

@@ -1,0 +1,142 @@
+import { AutoScalingClient } from "@aws-sdk/client-auto-scaling";
+import { CloudFormationClient, type CloudFormationClientConfig } from "@aws-sdk/client-cloudformation";
+import { EC2Client } from "@aws-sdk/client-ec2";
+import { Route53Client } from "@aws-sdk/client-route-53";
+import { fromNodeProviderChain } from "@aws-sdk/credential-providers";
+import type { Config } from "../config.js";
+import { UsageError } from "../errors.js";
+
+/** Where the AWS calls go: a region, and the shared-config profile when one was named. */
+export interface AwsTarget {
+  region: string;
+  profile?: string;
+}
+
+/** The SDK v3 clients one flow uses, all for one region and one set of credentials. */
+export interface AwsClients {
+  region: string;
+  profile?: string;
+  cloudformation: CloudFormationClient;
+  ec2: EC2Client;
+  autoscaling: AutoScalingClient;
+  route53: Route53Client;
+}
+
+/**
+ * The SDK retries throttling ("Rate exceeded"), 5xx answers and dropped connections by itself;
+ * adaptive mode also slows down when AWS says we call too often. Six attempts ride out a short
+ * outage without hiding a real one for minutes.
+ */
+const retry = { maxAttempts: 6, retryMode: "adaptive" } as const;
+
+/** A connection that does not open in 5 s is dead; the retry strategy then tries again. */
+const requestHandler = { connectionTimeout: 5_000, requestTimeout: 60_000 };
+
+let totalCalls = 0;
+
+/** How many AWS API operations this process has sent (each SDK command once, retries not counted). */
+export function apiCallCount(): number {
+  return totalCalls;
+}
+
+// Clients are cached per credentials object, region and profile, so that a long-lived caller
+// (the server's pollers) resolves credentials (SSO, instance role…) once and reuses connections.
+const byConfig = new WeakMap<Config, Map<string, AwsClients>>();
+const withoutConfig = new Map<string, AwsClients>();
+
+/**
+ * The clients for a region. Credentials: the config file's aws {id, secret} when present, else
+ * the standard chain (environment, --profile / AWS_PROFILE, shared files, SSO, instance role).
+ * The endpoint is never set here: the SDK honours AWS_ENDPOINT_URL and its per-service variants.
+ */
+export function awsClients(credentials: Config | undefined, target: AwsTarget): AwsClients {
+  const cache = credentials ? cacheFor(credentials) : withoutConfig;
+  const key = `${target.region}\u0000${target.profile ?? ""}`;
+  let clients = cache.get(key);
+  if (!clients) {
+    clients = makeClients(credentials, target);
+    cache.set(key, clients);
+  }
+  return clients;
+}
+
+function cacheFor(config: Config): Map<string, AwsClients> {
+  let cache = byConfig.get(config);
+  if (!cache) {
+    cache = new Map();
+    byConfig.set(config, cache);
+  }
+  return cache;
+}
+
+function makeClients(credentials: Config | undefined, target: AwsTarget): AwsClients {
+  const shared = {
+    region: target.region,
+    credentials: credentialsFor(credentials, target.profile),
+    ...(target.profile ? { profile: target.profile } : {}),
+    ...retry,
+    requestHandler,
+  };
+  const clients: AwsClients = {
+    region: target.region,
+    cloudformation: new CloudFormationClient(shared),
+    ec2: new EC2Client(shared),
+    autoscaling: new AutoScalingClient(shared),
+    route53: new Route53Client(shared),
+  };
+  if (target.profile) clients.profile = target.profile;
+  clients.cloudformation.middlewareStack.add(countCall, counting);
+  clients.ec2.middlewareStack.add(countCall, counting);
+  clients.autoscaling.middlewareStack.add(countCall, counting);
+  clients.route53.middlewareStack.add(countCall, counting);
+  return clients;
+}
+
+const counting = { step: "initialize", name: "pandaclusterCallCounter" } as const;
+
+/** Counts each command once, at the start of the stack (before the retry middleware). */
+function countCall<A, R>(next: (args: A) => R): (args: A) => R {
+  return (args) => {
+    totalCalls += 1;
+    return next(args);
+  };
+}
+
+/** Static keys or a provider, as every SDK v3 client accepts them. */
+type Credentials = NonNullable<CloudFormationClientConfig["credentials"]>;
+
+function credentialsFor(config: Config | undefined, profile: string | undefined): Credentials {
+  if (config?.aws?.id && config.aws.secret) {
+    return { accessKeyId: config.aws.id, secretAccessKey: config.aws.secret };
+  }
+  // One provider shared by the four clients: the chain is walked once, its answer cached.
+  return fromNodeProviderChain(profile ? { profile } : {});
+}
+
+/**
+ * The region to work in: the option (--region) first, then the config file's aws.region, then
+ * what the SDK finds in the environment (AWS_REGION) or the profile. None → a UsageError.
+ */
+export async function resolveRegion(
+  credentials: Config | undefined,
+  options: { region?: string; profile?: string },
+): Promise<string> {
+  if (options.region) return options.region;
+  if (credentials?.aws?.region) return credentials.aws.region;
+  try {
+    // The SDK's own region chain (environment, then the profile's shared config), asked through a
+    // client that never sends anything.
+    const probe = new CloudFormationClient(options.profile ? { profile: options.profile } : {});
+    const region = await probe.config.region();
+    probe.destroy();
+    if (region) return region;
+  } catch {
+    // "Region is missing": fall through to our own message, which says where a region can come from.
+  }
+  const where = options.profile
+    ? `a region for profile ${options.profile} in ~/.aws/config`
+    : "a profile's region";
+  throw new UsageError(
+    `no AWS region: pass --region (-r), set aws.region in ~/.pandacluster.cson, or set AWS_REGION or ${where}`,
+  );
+}

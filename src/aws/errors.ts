@@ -1,0 +1,86 @@
+import { OperationError, PandaError } from "../errors.js";
+
+interface AwsLikeError {
+  name?: string;
+  message?: string;
+  code?: string;
+  $metadata?: { httpStatusCode?: number };
+  $retryable?: { throttling?: boolean };
+}
+
+const networkCodes = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "EPIPE",
+  "ETIMEDOUT",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "TimeoutError",
+  "RequestTimeout",
+]);
+
+const throttlingNames = new Set([
+  "Throttling",
+  "ThrottlingException",
+  "ThrottledException",
+  "RequestThrottled",
+  "RequestThrottledException",
+  "TooManyRequestsException",
+  "RequestLimitExceeded",
+  "PriorRequestNotComplete",
+  "SlowDown",
+]);
+
+/** AWS said "Rate exceeded" (or one of its other ways of saying slow down). */
+export function isThrottling(error: unknown): boolean {
+  const e = error as AwsLikeError;
+  return (
+    throttlingNames.has(e.name ?? "") ||
+    e.$retryable?.throttling === true ||
+    e.$metadata?.httpStatusCode === 429 ||
+    /rate exceeded/i.test(e.message ?? "")
+  );
+}
+
+/** The connection failed or timed out: nothing AWS decided, worth trying again later. */
+export function isNetworkError(error: unknown): boolean {
+  const e = error as AwsLikeError;
+  return networkCodes.has(e.code ?? "") || networkCodes.has(e.name ?? "") || isServerError(e);
+}
+
+function isServerError(e: AwsLikeError): boolean {
+  const status = e.$metadata?.httpStatusCode;
+  return status !== undefined && status >= 500;
+}
+
+/** A failure a polling loop waits out rather than reports: throttling, network, 5xx. */
+export function isTransient(error: unknown): boolean {
+  return isThrottling(error) || isNetworkError(error);
+}
+
+/**
+ * What an AWS error says, in words for a person. Never includes credentials: the SDK's messages
+ * name the operation and the problem, and for missing credentials we say where they can come from.
+ */
+export function awsMessage(error: unknown): string {
+  const e = error as AwsLikeError;
+  if (e.name === "CredentialsProviderError" || /could not load credentials/i.test(e.message ?? "")) {
+    return (
+      "no AWS credentials found: put aws: {id, secret} in ~/.pandacluster.cson, or use --profile, " +
+      "AWS_PROFILE, AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or `aws sso login`"
+    );
+  }
+  if (isNetworkError(error) && !isServerError(e)) {
+    return `cannot reach AWS (${e.message ?? e.code ?? e.name}); check the network, the region, and AWS_ENDPOINT_URL if set`;
+  }
+  const message = e.message && e.message !== "UnknownError" ? e.message : (e.name ?? String(error));
+  return e.name && !message.includes(e.name) && e.name !== "Error" ? `${e.name}: ${message}` : message;
+}
+
+/** Turns any AWS failure into an OperationError that says what was being done. Ours pass through. */
+export function awsFailure(doing: string, error: unknown): PandaError {
+  if (error instanceof PandaError) return error;
+  return new OperationError(`${doing} failed: ${awsMessage(error)}`);
+}

@@ -1,0 +1,53 @@
+import { DescribeImagesCommand, type EC2Client } from "@aws-sdk/client-ec2";
+import type { Arch, Channel } from "../options.js";
+import { awsFailure } from "./errors.js";
+
+/** The AWS account that publishes Flatcar Container Linux images. */
+export const FLATCAR_OWNER = "075585003325";
+
+export interface FoundImage {
+  image_id: string;
+  name: string;
+  creation_date: string | null;
+}
+
+/** EC2 says x86_64 where Flatcar (and Debian) say amd64. */
+export function ec2Architecture(arch: Arch): "x86_64" | "arm64" {
+  return arch === "arm64" ? "arm64" : "x86_64";
+}
+
+/**
+ * The newest available Flatcar image of a channel and architecture in the client's region, found
+ * with DescribeImages (owner 075585003325, name Flatcar-<channel>-*), or undefined when there is none.
+ */
+export async function newestFlatcarImage(
+  ec2: EC2Client,
+  channel: Channel,
+  arch: Arch,
+): Promise<FoundImage | undefined> {
+  let images: { ImageId?: string; Name?: string; CreationDate?: string; State?: string }[];
+  try {
+    const answer = await ec2.send(
+      new DescribeImagesCommand({
+        Owners: [FLATCAR_OWNER],
+        Filters: [
+          { Name: "name", Values: [`Flatcar-${channel}-*`] },
+          { Name: "architecture", Values: [ec2Architecture(arch)] },
+          { Name: "state", Values: ["available"] },
+          { Name: "virtualization-type", Values: ["hvm"] },
+        ],
+      }),
+    );
+    images = answer.Images ?? [];
+  } catch (error) {
+    throw awsFailure("looking up Flatcar images (DescribeImages)", error);
+  }
+  // The filters are applied again here: a cheap guard against an endpoint that ignores some of them.
+  const candidates = images.filter(
+    (i) => i.ImageId && i.Name?.startsWith(`Flatcar-${channel}-`) && (i.State ?? "available") === "available",
+  );
+  candidates.sort((a, b) => (b.CreationDate ?? "").localeCompare(a.CreationDate ?? ""));
+  const newest = candidates[0];
+  if (!newest?.ImageId || !newest.Name) return undefined;
+  return { image_id: newest.ImageId, name: newest.Name, creation_date: newest.CreationDate ?? null };
+}

@@ -1,0 +1,88 @@
+import { type AutoScalingClient, DescribeAutoScalingGroupsCommand } from "@aws-sdk/client-auto-scaling";
+import { DescribeInstancesCommand, type EC2Client, type Instance } from "@aws-sdk/client-ec2";
+import type { NodeInfo } from "../lifecycle/types.js";
+
+/** A node as EC2 sees it right now: NodeInfo plus the instance state ("pending", "running"…). */
+export interface NodeState extends NodeInfo {
+  state: string;
+}
+
+export interface GroupState {
+  /** How many instances the group wants. */
+  desired: number;
+  nodes: NodeState[];
+}
+
+/**
+ * The instances of an Auto Scaling group. The group is the source of truth for which instances
+ * belong to the cluster: instance tags such as aws:cloudformation:stack-name are not always there
+ * (emulators leave them out) and may be changed by hand.
+ */
+export async function groupNodes(
+  autoscaling: AutoScalingClient,
+  ec2: EC2Client,
+  groupName: string,
+): Promise<GroupState | undefined> {
+  const answer = await autoscaling.send(
+    new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: [groupName] }),
+  );
+  const group = answer.AutoScalingGroups?.[0];
+  if (!group) return undefined;
+  const ids = (group.Instances ?? [])
+    .filter((i) => i.InstanceId && !/^Terminat/.test(i.LifecycleState ?? ""))
+    .map((i) => i.InstanceId as string);
+  const nodes = ids.length > 0 ? await describeNodes(ec2, ids) : [];
+  return { desired: group.DesiredCapacity ?? 0, nodes };
+}
+
+/** DescribeInstances for the given ids, in batches (the API takes many ids per call). */
+export async function describeNodes(ec2: EC2Client, ids: string[]): Promise<NodeState[]> {
+  const nodes: NodeState[] = [];
+  for (let start = 0; start < ids.length; start += 100) {
+    let token: string | undefined;
+    do {
+      const page = await ec2.send(
+        new DescribeInstancesCommand({ InstanceIds: ids.slice(start, start + 100), NextToken: token }),
+      );
+      for (const reservation of page.Reservations ?? []) {
+        for (const instance of reservation.Instances ?? []) nodes.push(nodeOf(instance));
+      }
+      token = page.NextToken;
+    } while (token);
+  }
+  return sortNodes(nodes);
+}
+
+function nodeOf(instance: Instance): NodeState {
+  return {
+    instance_id: instance.InstanceId ?? "",
+    availability_zone: instance.Placement?.AvailabilityZone ?? "",
+    public_ip: instance.PublicIpAddress || null,
+    private_ip: instance.PrivateIpAddress || null,
+    public_dns: instance.PublicDnsName || null,
+    private_dns: instance.PrivateDnsName || null,
+    state: instance.State?.Name ?? "unknown",
+  };
+}
+
+/**
+ * A stable order, so that node-1, node-2… name the same machines every time they are listed:
+ * by private address (numerically), then by instance id.
+ */
+export function sortNodes<N extends NodeInfo>(nodes: N[]): N[] {
+  return [...nodes].sort((a, b) => {
+    const byIp = ipNumber(a.private_ip) - ipNumber(b.private_ip);
+    return byIp !== 0 ? byIp : a.instance_id.localeCompare(b.instance_id);
+  });
+}
+
+function ipNumber(ip: string | null): number {
+  if (!ip) return Number.MAX_SAFE_INTEGER;
+  return ip.split(".").reduce((sum, octet) => sum * 256 + Number(octet), 0);
+}
+
+/** NodeInfo without the transient state, as results carry it. */
+export function nodeInfo(node: NodeState): NodeInfo {
+  const { state: _state, ...info } = node;
+  return info;
+}

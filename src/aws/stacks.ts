@@ -1,0 +1,174 @@
+import {
+  type CloudFormationClient,
+  CreateStackCommand,
+  type CreateStackCommandInput,
+  DeleteStackCommand,
+  DescribeStackEventsCommand,
+  DescribeStackResourcesCommand,
+  DescribeStacksCommand,
+  ListStacksCommand,
+  type Stack,
+  type StackEvent,
+  type StackResource,
+  type StackSummary,
+} from "@aws-sdk/client-cloudformation";
+import { OperationError } from "../errors.js";
+import { awsMessage } from "./errors.js";
+
+export type { Stack, StackEvent };
+
+/** CreateStack was refused because a stack of that name already exists in the region. */
+export class StackExistsError extends OperationError {
+  readonly stack_name: string;
+  constructor(stackName: string, region: string) {
+    super(
+      `a stack named ${stackName} already exists in ${region}: choose another name, ` +
+        `or remove it first with: pandacluster destroy -n ${stackName} -r ${region}`,
+    );
+    this.name = "StackExistsError";
+    this.stack_name = stackName;
+  }
+}
+
+/** Sends CreateStack and returns the new stack's id. Its ClientRequestToken makes retries safe. */
+export async function createStack(
+  cf: CloudFormationClient,
+  input: CreateStackCommandInput & { StackName: string },
+  region: string,
+): Promise<string> {
+  try {
+    const answer = await cf.send(new CreateStackCommand(input));
+    if (!answer.StackId)
+      throw new OperationError("CloudFormation accepted the stack but returned no StackId");
+    return answer.StackId;
+  } catch (error) {
+    if (error instanceof OperationError) throw error;
+    if ((error as { name?: string }).name === "AlreadyExistsException") {
+      throw new StackExistsError(input.StackName, region);
+    }
+    throw new OperationError(
+      `CloudFormation refused to create stack ${input.StackName}: ${awsMessage(error)}`,
+    );
+  }
+}
+
+/**
+ * The stack named or identified, or undefined when there is none. By name only live stacks are
+ * found; by StackId a deleted stack still answers (as DELETE_COMPLETE), which is why flows poll by id.
+ */
+export async function describeStack(cf: CloudFormationClient, nameOrId: string): Promise<Stack | undefined> {
+  try {
+    const answer = await cf.send(new DescribeStacksCommand({ StackName: nameOrId }));
+    return answer.Stacks?.[0];
+  } catch (error) {
+    if (isMissingStack(error)) return undefined;
+    throw error;
+  }
+}
+
+/** "Stack with id X does not exist" comes back as a ValidationError. */
+export function isMissingStack(error: unknown): boolean {
+  const e = error as { name?: string; message?: string };
+  return e.name === "ValidationError" && /does not exist/i.test(e.message ?? "");
+}
+
+/**
+ * The stack's events that are not in `seen`, oldest first. AWS lists events newest first, so the
+ * pages are read only until the first event already seen.
+ */
+export async function newStackEvents(
+  cf: CloudFormationClient,
+  stackId: string,
+  seen: ReadonlySet<string>,
+): Promise<StackEvent[]> {
+  const fresh: StackEvent[] = [];
+  let token: string | undefined;
+  do {
+    const page = await cf.send(new DescribeStackEventsCommand({ StackName: stackId, NextToken: token }));
+    for (const event of page.StackEvents ?? []) {
+      if (event.EventId && seen.has(event.EventId)) return fresh.reverse();
+      fresh.push(event);
+    }
+    token = page.NextToken;
+  } while (token);
+  return fresh.reverse();
+}
+
+/** The id of the stack's newest event: what a delete starts from, so that only its own events show. */
+export async function newestEventId(cf: CloudFormationClient, stackId: string): Promise<string | undefined> {
+  const page = await cf.send(new DescribeStackEventsCommand({ StackName: stackId }));
+  return page.StackEvents?.[0]?.EventId;
+}
+
+export async function deleteStack(cf: CloudFormationClient, stackId: string, token: string): Promise<void> {
+  try {
+    await cf.send(new DeleteStackCommand({ StackName: stackId, ClientRequestToken: token }));
+  } catch (error) {
+    throw new OperationError(`CloudFormation refused to delete stack ${stackId}: ${awsMessage(error)}`);
+  }
+}
+
+/** The stack's resources, optionally of one type (AWS::AutoScaling::AutoScalingGroup…). */
+export async function stackResources(
+  cf: CloudFormationClient,
+  stackId: string,
+  type?: string,
+): Promise<StackResource[]> {
+  const answer = await cf.send(new DescribeStackResourcesCommand({ StackName: stackId }));
+  return (answer.StackResources ?? []).filter((r) => !type || r.ResourceType === type);
+}
+
+/** Every live stack in the region, all pages of one DescribeStacks without a name. */
+export async function allStacks(cf: CloudFormationClient): Promise<Stack[]> {
+  const stacks: Stack[] = [];
+  let token: string | undefined;
+  do {
+    const page = await cf.send(new DescribeStacksCommand({ NextToken: token }));
+    stacks.push(...(page.Stacks ?? []));
+    token = page.NextToken;
+  } while (token);
+  return stacks;
+}
+
+/** The most recently deleted stack of that name (AWS remembers them for 90 days), if any. */
+export async function deletedStack(
+  cf: CloudFormationClient,
+  name: string,
+): Promise<StackSummary | undefined> {
+  let newest: StackSummary | undefined;
+  let token: string | undefined;
+  do {
+    const page = await cf.send(
+      new ListStacksCommand({ StackStatusFilter: ["DELETE_COMPLETE"], NextToken: token }),
+    );
+    for (const summary of page.StackSummaries ?? []) {
+      if (summary.StackName !== name) continue;
+      if (!newest || time(summary.DeletionTime) > time(newest.DeletionTime)) newest = summary;
+    }
+    token = page.NextToken;
+  } while (token);
+  return newest;
+}
+
+function time(date: Date | undefined): number {
+  return date ? date.getTime() : 0;
+}
+
+export function tagOf(stack: Stack, key: string): string | undefined {
+  return stack.Tags?.find((t) => t.Key === key)?.Value;
+}
+
+export function parameterOf(stack: Stack, key: string): string | undefined {
+  return stack.Parameters?.find((p) => p.ParameterKey === key)?.ParameterValue;
+}
+
+export function outputOf(stack: Stack, key: string): string | undefined {
+  return stack.Outputs?.find((o) => o.OutputKey === key)?.OutputValue;
+}
+
+/** Every output as a plain object. */
+export function outputsOf(stack: Stack): Record<string, string> {
+  const outputs: Record<string, string> = {};
+  for (const o of stack.Outputs ?? []) if (o.OutputKey) outputs[o.OutputKey] = o.OutputValue ?? "";
+  return outputs;
+}

@@ -1,0 +1,157 @@
+import {
+  bareName,
+  changeStatus,
+  createPrivateZone,
+  findClusterZones,
+  findPublicZone,
+  upsertRecords,
+  type Zone,
+} from "../aws/dns.js";
+import { awsFailure, isTransient } from "../aws/errors.js";
+import { type Stack, stackResources } from "../aws/stacks.js";
+import { OperationError } from "../errors.js";
+import { type ClusterFacts, vpcOutput } from "./facts.js";
+import { type ClusterRef, interrupted, timedOut } from "./hints.js";
+import { Aborted, Pace, pause } from "./pace.js";
+import type { Session } from "./session.js";
+import type { DnsInfo, DnsRecord, NodeInfo } from "./types.js";
+
+/** node-1.<zone>, node-2.<zone>… for each node's private address, and etcd.<zone> for all of them. */
+export function privateRecords(zone: string, nodes: NodeInfo[]): DnsRecord[] {
+  const withIp = nodes.filter((n) => n.private_ip);
+  const records: DnsRecord[] = withIp.map((node, i) => ({
+    name: `node-${i + 1}.${zone}`,
+    type: "A",
+    values: [node.private_ip as string],
+  }));
+  if (withIp.length > 0)
+    records.push({ name: `etcd.${zone}`, type: "A", values: withIp.map((n) => n.private_ip as string) });
+  return records;
+}
+
+/** <stack_name>.<domain> for the nodes' public addresses. */
+export function publicName(stackName: string, domain: string): string {
+  return `${stackName.toLowerCase()}.${bareName(domain)}`;
+}
+
+/**
+ * The seed's "customise the cluster" step: names the nodes in a private Route 53 zone associated
+ * with the cluster's VPC (created once, marked with the cluster's name and region so that destroy
+ * finds it, and reused when a create is resumed), optionally under a public name, and waits until
+ * Route 53 has the changes on all its servers.
+ */
+export async function customize(
+  session: Session,
+  facts: ClusterFacts,
+  stack: Stack,
+  nodes: NodeInfo[],
+  wait: { deadline: number; timeout_minutes: number; ref: ClusterRef; public_zone?: Zone | null },
+): Promise<DnsInfo & { changes: string[] }> {
+  const r53 = session.clients.route53;
+  const zoneName = bareName(facts.private_domain);
+  try {
+    let zone = (await findClusterZones(r53, facts.stack_name, session.region)).find(
+      (z) => z.name === zoneName,
+    );
+    if (zone) session.emit("customize", `private zone ${zone.name} (${zone.id}) already there`);
+    else {
+      const vpc = vpcOutput(stack) ?? (await stackVpc(session, stack));
+      if (!vpc)
+        throw new OperationError(
+          `stack ${facts.stack_name} has no VPC to attach the private zone ${zoneName} to`,
+        );
+      zone = await createPrivateZone(r53, {
+        name: zoneName,
+        vpc_id: vpc,
+        region: session.region,
+        stack_name: facts.stack_name,
+      });
+      session.emit("customize", `created private zone ${zone.name} (${zone.id}) in ${vpc}`);
+    }
+    const records = privateRecords(zone.name, nodes);
+    const changes = [await upsertRecords(r53, zone.id, records)];
+    session.emit(
+      "customize",
+      `named ${nodes.length} nodes: node-1…node-${nodes.length}.${zone.name}, etcd.${zone.name}`,
+    );
+
+    const dns: DnsInfo & { changes: string[] } = {
+      private_zone_id: zone.id,
+      private_zone: zone.name,
+      records,
+      public_name: null,
+      changes,
+    };
+    if (facts.public_domain) {
+      const publicZone = wait.public_zone ?? (await findPublicZone(r53, facts.public_domain));
+      if (!publicZone)
+        throw new OperationError(`no public Route 53 hosted zone named ${facts.public_domain}`);
+      const name = publicName(facts.stack_name, publicZone.name);
+      const addresses = nodes.map((n) => n.public_ip).filter((ip): ip is string => Boolean(ip));
+      if (addresses.length === 0) {
+        session.emit("customize", `no node has a public address: ${name} not created`, { kind: "warning" });
+      } else {
+        const record: DnsRecord = { name, type: "A", values: addresses };
+        changes.push(await upsertRecords(r53, publicZone.id, [record]));
+        dns.records.push(record);
+        dns.public_name = name;
+        dns.public_zone_id = publicZone.id;
+        session.emit("customize", `public name ${name} → ${addresses.join(", ")}`);
+      }
+    }
+    await waitInSync(session, changes, wait);
+    return dns;
+  } catch (error) {
+    throw awsFailure("naming the nodes in Route 53", error);
+  }
+}
+
+async function stackVpc(session: Session, stack: Stack): Promise<string | undefined> {
+  const vpcs = await stackResources(session.clients.cloudformation, stack.StackId ?? "", "AWS::EC2::VPC");
+  return vpcs[0]?.PhysicalResourceId;
+}
+
+/** Route 53 changes are PENDING until every name server has them; then the names resolve. */
+async function waitInSync(
+  session: Session,
+  changes: string[],
+  wait: { deadline: number; timeout_minutes: number; ref: ClusterRef },
+): Promise<void> {
+  const pace = new Pace(session.hooks.poll?.initial_ms, session.hooks.poll?.max_ms);
+  let pending = changes.filter(Boolean);
+  let told = false;
+  while (pending.length > 0) {
+    if (session.hooks.signal?.aborted) throw interrupted(wait.ref, "created");
+    const still: string[] = [];
+    for (const id of pending) {
+      try {
+        if ((await changeStatus(session.clients.route53, id)) !== "INSYNC") still.push(id);
+      } catch (error) {
+        if (!isTransient(error)) throw error;
+        still.push(id);
+      }
+    }
+    pending = still;
+    if (pending.length === 0) break;
+    if (!told) {
+      told = true;
+      session.emit("customize", "waiting for Route 53 to publish the names", { kind: "waiting" });
+    }
+    const now = Date.now();
+    if (now >= wait.deadline)
+      throw timedOut(
+        wait.ref,
+        wait.timeout_minutes,
+        "CREATE_COMPLETE, its DNS names still PENDING",
+        "created",
+      );
+    pace.slower();
+    try {
+      await pause(Math.min(pace.next(), wait.deadline - now), session.hooks.signal);
+    } catch (error) {
+      if (error instanceof Aborted) throw interrupted(wait.ref, "created");
+      throw error;
+    }
+  }
+  session.emit("customize", "DNS names in sync");
+}

@@ -1,0 +1,37 @@
+import { bareName, deleteRecords, deleteZone, findClusterZones, findPublicZone } from "../aws/dns.js";
+import { publicName } from "./customize.js";
+import type { Session } from "./session.js";
+
+/**
+ * Removes the DNS names create made: the private zones marked with the cluster's name and region
+ * (records first, then the zone) and the public record <stack_name>.<domain>. Returns what went.
+ */
+export async function removeDns(
+  session: Session,
+  stackName: string,
+  publicDomain: string | null,
+): Promise<string[]> {
+  const r53 = session.clients.route53;
+  const removed: string[] = [];
+  for (const zone of await findClusterZones(r53, stackName, session.region)) {
+    await deleteZone(r53, zone);
+    removed.push(`private zone ${zone.name} (${zone.id})`);
+    session.emit("destroy", `deleted private zone ${zone.name} (${zone.id})`);
+  }
+  if (publicDomain) {
+    const zone = await findPublicZone(r53, publicDomain);
+    if (zone) {
+      const name = publicName(stackName, zone.name);
+      const count = await deleteRecords(
+        r53,
+        zone.id,
+        (set) => !(set.Type === "A" && bareName(set.Name ?? "") === name),
+      );
+      if (count > 0) {
+        removed.push(`public record ${name}`);
+        session.emit("destroy", `deleted public record ${name}`);
+      }
+    }
+  }
+  return removed;
+}

@@ -1,0 +1,42 @@
+import { InterruptedError, OperationError } from "../errors.js";
+
+/** Enough to name a cluster on the command line. */
+export interface ClusterRef {
+  stack_name: string;
+  region: string;
+  profile?: string;
+}
+
+/** The exact command a person types to act on this cluster again. */
+export function command(verb: "wait" | "destroy" | "status", ref: ClusterRef): string {
+  const profile = ref.profile ? ` --profile ${ref.profile}` : "";
+  return `pandacluster ${verb} -n ${ref.stack_name} -r ${ref.region}${profile}`;
+}
+
+/**
+ * Stopping our wait does not stop CloudFormation: say what still runs in AWS and how to pick it up
+ * again or remove it.
+ */
+export function interrupted(ref: ClusterRef, doing: "created" | "deleted"): InterruptedError {
+  const lines = [
+    `Interrupted. The stack ${ref.stack_name} is still being ${doing} in AWS (${ref.region}); stopping here does not stop it.`,
+    `  to follow it and finish:  ${command("wait", ref)}`,
+  ];
+  if (doing === "created") lines.push(`  to remove it:            ${command("destroy", ref)}`);
+  return new InterruptedError(lines.join("\n"));
+}
+
+/** Before CreateStack nothing exists in AWS: an interrupt then has nothing to explain. */
+export function interruptedBeforeLaunch(): InterruptedError {
+  return new InterruptedError("Interrupted before anything was created in AWS.");
+}
+
+export function timedOut(ref: ClusterRef, minutes: number, status: string, doing: "created" | "deleted") {
+  const next =
+    doing === "created"
+      ? `keep waiting with: ${command("wait", ref)}, or remove it with: ${command("destroy", ref)}`
+      : `keep waiting with: ${command("wait", ref)}`;
+  return new OperationError(
+    `gave up after ${minutes} minute${minutes === 1 ? "" : "s"}: the stack ${ref.stack_name} is still ${status} in AWS (${ref.region}); ${next}`,
+  );
+}

@@ -1,0 +1,20 @@
+/**
+ * The cluster lifecycle, as the CLI, the library API and the server use it. Functions take options
+ * already validated against src/argument_definitions.cson (validateOptions).
+ *
+ *   create  = launch (checks, resolution, CreateStack) + finish (follow → nodes → customise → result)
+ *   destroy   DNS names, then DeleteStack, followed to DELETE_COMPLETE
+ *   status, list, wait, and stackStatuses for a poller that watches many stacks
+ */
+export { apiCallCount } from "../aws/clients.js";
+export { StackExistsError } from "../aws/stacks.js";
+export { create } from "./create.js";
+export { destroy } from "./destroy.js";
+export { TAG as STACK_TAGS } from "./facts.js";
+export { finish } from "./finish.js";
+export { launch } from "./launch.js";
+export { list } from "./list.js";
+export { status } from "./status.js";
+export { resolveRegion, stackStatuses } from "./statuses.js";
+export type * from "./types.js";
+export { wait } from "./wait.js";

@@ -1,0 +1,99 @@
+import { bareName, findClusterZones, findPublicZone, listRecords } from "../aws/dns.js";
+import { awsFailure } from "../aws/errors.js";
+import { groupNodes, nodeInfo } from "../aws/nodes.js";
+import { deletedStack, describeStack, newStackEvents, outputsOf, type Stack } from "../aws/stacks.js";
+import type { Config } from "../config.js";
+import { OperationError } from "../errors.js";
+import type { StackOptions } from "../options.js";
+import { publicName } from "./customize.js";
+import { clusterFacts } from "./facts.js";
+import { nodeGroup } from "./nodes.js";
+import { failureReasons } from "./reasons.js";
+import { openSession, type Session } from "./session.js";
+import type { DnsInfo, NodeInfo, StatusResult } from "./types.js";
+
+/** A cluster's stack status, its nodes as EC2 sees them now, and its DNS names. */
+export async function status(credentials: Config | undefined, options: StackOptions): Promise<StatusResult> {
+  const session = await openSession(credentials, options);
+  try {
+    const stack = await describeStack(session.clients.cloudformation, options.stack_name);
+    if (!stack) throw await notFound(session, options.stack_name);
+    const facts = clusterFacts(stack);
+    const failed = /FAILED|ROLLBACK/.test(stack.StackStatus ?? "");
+    const [nodes, dns, reasons] = await Promise.all([
+      currentNodes(session, stack),
+      currentDns(session, facts.stack_name, facts.public_domain),
+      failed
+        ? newStackEvents(session.clients.cloudformation, facts.stack_id, new Set()).then((e) =>
+            failureReasons(e, stack),
+          )
+        : [],
+    ]);
+    return {
+      stack_name: facts.stack_name,
+      stack_id: facts.stack_id,
+      region: session.region,
+      stack_status: stack.StackStatus ?? "UNKNOWN",
+      status_reason: stack.StackStatusReason ?? null,
+      created_at: facts.created_at,
+      channel: facts.channel,
+      arch: facts.arch,
+      instance_type: facts.instance_type,
+      cluster_size: facts.cluster_size,
+      image_id: facts.image_id,
+      discovery_url: facts.discovery_url,
+      nodes,
+      dns,
+      outputs: outputsOf(stack),
+      reasons,
+    };
+  } catch (error) {
+    throw awsFailure(`reading the status of ${options.stack_name}`, error);
+  }
+}
+
+async function notFound(session: Session, name: string): Promise<OperationError> {
+  const gone = await deletedStack(session.clients.cloudformation, name);
+  const when = gone?.DeletionTime ? ` (it was deleted on ${gone.DeletionTime.toISOString()})` : "";
+  return new OperationError(`no cluster named ${name} in ${session.region}${when}`);
+}
+
+/** The group's instances that are not on their way out; none while the group does not exist. */
+async function currentNodes(session: Session, stack: Stack): Promise<NodeInfo[]> {
+  if (!/COMPLETE|IN_PROGRESS/.test(stack.StackStatus ?? "") || stack.StackStatus?.startsWith("DELETE"))
+    return [];
+  const group = await nodeGroup(session, stack);
+  if (!group) return [];
+  const state = await groupNodes(session.clients.autoscaling, session.clients.ec2, group);
+  return (state?.nodes ?? []).filter((n) => n.state === "pending" || n.state === "running").map(nodeInfo);
+}
+
+async function currentDns(
+  session: Session,
+  stackName: string,
+  publicDomain: string | null,
+): Promise<DnsInfo | null> {
+  const r53 = session.clients.route53;
+  const zone = (await findClusterZones(r53, stackName, session.region))[0];
+  if (!zone && !publicDomain) return null;
+  const records = zone ? await listRecords(r53, zone.id) : [];
+  const dns: DnsInfo = {
+    private_zone_id: zone?.id ?? null,
+    private_zone: zone?.name ?? null,
+    records,
+    public_name: null,
+  };
+  if (publicDomain) {
+    const publicZone = await findPublicZone(r53, publicDomain);
+    const name = publicZone ? publicName(stackName, publicZone.name) : null;
+    const record = publicZone
+      ? (await listRecords(r53, publicZone.id)).find((r) => bareName(r.name) === name)
+      : undefined;
+    if (record && publicZone) {
+      dns.records.push(record);
+      dns.public_name = record.name;
+      dns.public_zone_id = publicZone.id;
+    }
+  }
+  return dns;
+}
