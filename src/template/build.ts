@@ -1,0 +1,139 @@
+import type { Config } from "../config.js";
+import { OperationError, UsageError } from "../errors.js";
+import type { Arch, BuildTemplateOptions, Channel } from "../options.js";
+import { userData } from "./cloud_config.js";
+import { group } from "./group.js";
+import { fetchImageFeed, regionMap } from "./images.js";
+import { imageIdValue, launchTemplate } from "./launch_template.js";
+import { network } from "./network.js";
+import { outputs } from "./outputs.js";
+import { parameters } from "./parameters.js";
+import { security } from "./security.js";
+import type { CfnTemplate } from "./types.js";
+import { defaultUnits, loadUnits } from "./units.js";
+import { templateVariables } from "./variables.js";
+
+export type { CfnTemplate } from "./types.js";
+
+/** CloudFormation's limit on a TemplateBody sent inline with CreateStack. */
+export const TEMPLATE_BODY_LIMIT = 51_200;
+
+export interface ImageMapInfo {
+  /** "feed": the template has a RegionMap from the channel's image feed; "none": it has no map. */
+  source: "feed" | "none";
+  channel: Channel;
+  arch: Arch;
+  /** The Flatcar release the map holds, when the feed said. */
+  version?: string;
+  /** How many regions the map has (0 without a map). */
+  regions: number;
+  /** Why there is no map. */
+  reason?: string;
+}
+
+export interface BuiltTemplate {
+  template: CfnTemplate;
+  /** JSON text (what goes to CreateStack's TemplateBody, and into the written file). */
+  body: string;
+  /** Buffer.byteLength(body) */
+  bytes: number;
+  image_map: ImageMapInfo;
+  /** Things to tell the user (on stderr): no image map and why, no SSH keys, … */
+  notices: string[];
+}
+
+/**
+ * Builds the cluster's CloudFormation template: network, security group, launch template with the
+ * nodes' cloud-config (units, SSH keys, etcd discovery) and the Auto Scaling group. Online it fetches
+ * the channel's image feed for a RegionMap; offline, or when the feed cannot be fetched, the template
+ * has no map and needs the ImageId parameter.
+ *
+ * `extraVariables` adds to the `{{variable}}` placeholders unit files may use (create passes
+ * stack_name, cluster_size, …); channel and arch are always there.
+ *
+ * Throws UsageError for a bad units file, an unknown placeholder, or a template over 51,200 bytes.
+ */
+export async function buildTemplate(
+  options: Pick<BuildTemplateOptions, "channel" | "arch" | "units" | "region" | "offline">,
+  config: Config,
+  extraVariables?: Record<string, string>,
+): Promise<BuiltTemplate> {
+  const { channel, arch } = options;
+  const variables = templateVariables({ channel, arch }, extraVariables);
+  const units = loadUnits(options.units ?? defaultUnits(), variables);
+  const dockerPort = portOf(variables.docker_port);
+  const notices: string[] = [];
+
+  const images = await imageMap(options);
+  if (images.map === undefined) {
+    const why = images.info.reason === "offline" ? "offline:" : `${images.info.reason};`;
+    notices.push(`${why} the template has no image map; pass the image id as ImageId`);
+  }
+  const publicKeys = config.public_keys ?? [];
+  if (publicKeys.length === 0) {
+    notices.push("no public_keys in the config: the nodes accept SSH only with the EC2 key pair");
+  }
+
+  const withMap = images.map !== undefined;
+  const version = images.info.version ? `, Flatcar ${images.info.version}` : "";
+  const template: CfnTemplate = {
+    AWSTemplateFormatVersion: "2010-09-09",
+    Description: `pandacluster: a Flatcar Container Linux cluster (channel ${channel}, arch ${arch}${version})`,
+    Parameters: parameters(arch, withMap),
+    ...(withMap
+      ? {
+          Mappings: { RegionMap: images.map as Record<string, Record<string, string>> },
+          Conditions: { HasImageId: { "Fn::Not": [{ "Fn::Equals": [{ Ref: "ImageId" }, ""] }] } },
+        }
+      : {}),
+    Resources: {
+      ...network().resources,
+      ...security(dockerPort).resources,
+      ...launchTemplate(imageIdValue(withMap), userData(units, publicKeys)).resources,
+      ...group().resources,
+    },
+    Outputs: outputs(),
+  };
+  const body = JSON.stringify(template, null, 2);
+  const bytes = Buffer.byteLength(body);
+  if (bytes > TEMPLATE_BODY_LIMIT) throw new UsageError(tooBig(bytes));
+  return { template, body, bytes, image_map: images.info, notices };
+}
+
+export function tooBig(bytes: number): string {
+  const n = (value: number) => value.toLocaleString("en-US");
+  return (
+    `template is ${n(bytes)} bytes; CloudFormation accepts at most ${n(TEMPLATE_BODY_LIMIT)} in TemplateBody ` +
+    `(${n(bytes - TEMPLATE_BODY_LIMIT)} over): put fewer or smaller units on the nodes`
+  );
+}
+
+async function imageMap(
+  options: Pick<BuildTemplateOptions, "channel" | "arch" | "region" | "offline">,
+): Promise<{ map?: Record<string, Record<string, string>>; info: ImageMapInfo }> {
+  const { channel, arch, region } = options;
+  const none = (reason: string, version?: string) => ({
+    info: { source: "none" as const, channel, arch, regions: 0, reason, ...(version ? { version } : {}) },
+  });
+  if (options.offline) return none("offline");
+  let feed: Awaited<ReturnType<typeof fetchImageFeed>>;
+  try {
+    feed = await fetchImageFeed(channel, arch);
+  } catch (error) {
+    if (!(error instanceof OperationError)) throw error;
+    return none(error.message.replace(/^cannot/, "could not"));
+  }
+  const map = regionMap(feed.amis, region);
+  if (!map) return none(`the ${channel} ${arch} image feed has no image for ${region}`, feed.version);
+  const info: ImageMapInfo = { source: "feed", channel, arch, regions: Object.keys(map).length };
+  if (feed.version) info.version = feed.version;
+  return { map, info };
+}
+
+function portOf(value: string | undefined): number {
+  const port = Number(value);
+  if (!value || !/^\d+$/.test(value) || port < 1 || port > 65535) {
+    throw new UsageError(`docker_port must be a TCP port number (1-65535), not ${JSON.stringify(value)}`);
+  }
+  return port;
+}

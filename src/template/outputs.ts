@@ -1,0 +1,15 @@
+import { SUBNETS } from "./network.js";
+import { type CfnOutput, getAtt, ref } from "./types.js";
+
+/** What the stack reports once created: `create`, `status` and `destroy` read these. */
+export function outputs(): Record<string, CfnOutput> {
+  return {
+    VpcId: { Description: "the cluster's VPC", Value: ref("VPC") },
+    SubnetIds: {
+      Description: "the cluster's subnets, comma-separated",
+      Value: { "Fn::Join": [",", SUBNETS.map((s) => ref(s.name))] },
+    },
+    SecurityGroupId: { Description: "the nodes' security group", Value: getAtt("SecurityGroup", "GroupId") },
+    AutoScalingGroupName: { Description: "the nodes' Auto Scaling group", Value: ref("AutoScalingGroup") },
+  };
+}

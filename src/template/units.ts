@@ -1,0 +1,214 @@
+import { readFileSync } from "node:fs";
+import { isAbsolute, resolve } from "node:path";
+import { readCsonFile } from "../cson.js";
+import { type Problem, UsageError } from "../errors.js";
+import type { UnitsInput } from "../options.js";
+import { packagePath } from "../paths.js";
+import { fillPlaceholders } from "./variables.js";
+
+/**
+ * A units file lists the systemd units every node gets (coreos-cloudinit's `coreos.units`):
+ *
+ *   - name: "docker-tcp.socket"      # required: the unit's name
+ *     command: "start"               # optional: start | stop | restart | reload | try-restart | …
+ *     enable: true                   # optional: systemctl enable it (its [Install] section)
+ *     runtime: true                  # optional: put it in /run (gone after a reboot) not /etc
+ *     mask: false                    # optional: mask the unit
+ *     content: "docker-tcp.socket"   # optional: file holding the unit, relative to the units file
+ *     content_text: "[Unit]\n…"      # optional, instead of content: the unit's text itself
+ *     drop_ins: [                    # optional: drop-in files for the unit
+ *       {name: "10-limits.conf", content: "limits.conf"}     # or content_text: "…"
+ *     ]
+ *
+ * Over HTTP a units list has no folder to read from, so its entries carry content_text only.
+ */
+export interface UnitEntry {
+  name: string;
+  command?: UnitCommand;
+  enable?: boolean;
+  runtime?: boolean;
+  mask?: boolean;
+  content?: string;
+  drop_ins?: { name: string; content: string }[];
+}
+
+export const UNIT_COMMANDS = [
+  "start",
+  "stop",
+  "restart",
+  "reload",
+  "try-restart",
+  "reload-or-restart",
+  "reload-or-try-restart",
+] as const;
+export type UnitCommand = (typeof UNIT_COMMANDS)[number];
+
+const UNIT_KEYS = ["name", "command", "enable", "runtime", "mask", "content", "content_text", "drop_ins"];
+const DROP_IN_KEYS = ["name", "content", "content_text"];
+const UNIT_NAME =
+  /^[A-Za-z0-9:_.@\\-]+\.(service|socket|device|mount|automount|swap|target|path|timer|slice|scope)$/;
+const DROP_IN_NAME = /^[A-Za-z0-9:_.@-]+\.conf$/;
+
+/** The units file shipped with the package, used when no units file is given. */
+export function defaultUnitsPath(): string {
+  return packagePath("units", "unit-config.cson");
+}
+
+export function defaultUnits(): UnitsInput {
+  const path = defaultUnitsPath();
+  return { units: readCsonFile(path), base_dir: packagePath("units"), source: path };
+}
+
+/**
+ * Checks a units list and reads every unit's content, with the placeholders filled. Every problem
+ * found is a UsageError naming the units file and the entry (units[index]).
+ */
+export function loadUnits(input: UnitsInput, variables: Record<string, string>): UnitEntry[] {
+  const problems: Problem[] = [];
+  const where = (index: number, name?: unknown, detail = "") =>
+    `${input.source}: units[${index}]${typeof name === "string" && name ? ` (${name})` : ""}${detail}`;
+
+  if (!Array.isArray(input.units)) {
+    throw new UsageError([
+      { argument: input.source, message: "must hold a list of units ([{name, content, …}, …])" },
+    ]);
+  }
+  const entries: UnitEntry[] = [];
+  const seen = new Map<string, number>();
+  input.units.forEach((raw: unknown, index: number) => {
+    const at = (message: string, detail = "") =>
+      problems.push({ argument: where(index, (raw as { name?: unknown } | null)?.name, detail), message });
+    if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
+      at("must be an object with at least a name");
+      return;
+    }
+    const entry = raw as Record<string, unknown>;
+    const before = problems.length;
+    for (const key of Object.keys(entry)) {
+      if (!UNIT_KEYS.includes(key)) at(`unknown key "${key}"; use ${UNIT_KEYS.join(", ")}`);
+    }
+    const name = entry.name;
+    if (typeof name !== "string" || name === "")
+      at("needs a name (the unit's file name, such as docker.service)");
+    else if (!UNIT_NAME.test(name)) at(`"${name}" is not a systemd unit name (name.service, name.socket, …)`);
+    else if (seen.has(name)) at(`is listed twice (also units[${seen.get(name)}])`);
+    else seen.set(name, index);
+    if (entry.command !== undefined && !(UNIT_COMMANDS as readonly unknown[]).includes(entry.command)) {
+      at(`command must be one of ${UNIT_COMMANDS.join(", ")}`);
+    }
+    for (const flag of ["enable", "runtime", "mask"] as const) {
+      if (entry[flag] !== undefined && typeof entry[flag] !== "boolean") at(`${flag} must be true or false`);
+    }
+    const content = readContent(entry, input, variables, (message) => at(message));
+    let dropIns: UnitEntry["drop_ins"];
+    if (entry.drop_ins !== undefined) {
+      if (!Array.isArray(entry.drop_ins)) at("drop_ins must be a list of {name, content}");
+      else {
+        dropIns = [];
+        const names = new Set<string>();
+        entry.drop_ins.forEach((rawDropIn: unknown, dropIndex: number) => {
+          const atDropIn = (message: string) => at(message, `.drop_ins[${dropIndex}]`);
+          if (typeof rawDropIn !== "object" || rawDropIn === null || Array.isArray(rawDropIn)) {
+            atDropIn("must be an object {name, content}");
+            return;
+          }
+          const dropIn = rawDropIn as Record<string, unknown>;
+          for (const key of Object.keys(dropIn)) {
+            if (!DROP_IN_KEYS.includes(key)) atDropIn(`unknown key "${key}"; use ${DROP_IN_KEYS.join(", ")}`);
+          }
+          if (typeof dropIn.name !== "string" || !DROP_IN_NAME.test(dropIn.name)) {
+            atDropIn("needs a name ending in .conf");
+          } else if (names.has(dropIn.name)) atDropIn(`"${dropIn.name}" is listed twice`);
+          else names.add(dropIn.name);
+          const text = readContent(dropIn, input, variables, atDropIn);
+          if (text === undefined && dropIn.content === undefined && dropIn.content_text === undefined) {
+            atDropIn("needs content (a file) or content_text");
+          }
+          if (typeof dropIn.name === "string" && text !== undefined)
+            dropIns?.push({ name: dropIn.name, content: text });
+        });
+      }
+    }
+    if (problems.length > before) return;
+    const unit: UnitEntry = { name: name as string };
+    if (entry.command !== undefined) unit.command = entry.command as UnitCommand;
+    if (entry.enable !== undefined) unit.enable = entry.enable as boolean;
+    if (entry.runtime !== undefined) unit.runtime = entry.runtime as boolean;
+    if (entry.mask !== undefined) unit.mask = entry.mask as boolean;
+    if (content !== undefined) unit.content = content;
+    if (dropIns !== undefined) unit.drop_ins = dropIns;
+    entries.push(unit);
+  });
+  if (problems.length > 0) throw new UsageError(problems);
+  return entries;
+}
+
+/** The text of `content` (a file) or `content_text`, placeholders filled; undefined when neither. */
+function readContent(
+  entry: Record<string, unknown>,
+  input: UnitsInput,
+  variables: Record<string, string>,
+  problem: (message: string) => void,
+): string | undefined {
+  const { content, content_text } = entry;
+  if (content !== undefined && content_text !== undefined) {
+    problem("give content (a file) or content_text, not both");
+    return undefined;
+  }
+  if (content_text !== undefined) {
+    if (typeof content_text !== "string") {
+      problem("content_text must be a string");
+      return undefined;
+    }
+    return fill(content_text, variables, `${input.source}: content_text of ${String(entry.name)}`, problem);
+  }
+  if (content === undefined) return undefined;
+  if (typeof content !== "string" || content === "") {
+    problem("content must be the path of the unit's file");
+    return undefined;
+  }
+  if (input.base_dir === undefined && !isAbsolute(content)) {
+    problem(`content "${content}" is a file path, but these units came without a folder; use content_text`);
+    return undefined;
+  }
+  const path = resolve(input.base_dir ?? "/", content);
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(path);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const why =
+      code === "ENOENT"
+        ? "no such file"
+        : code === "EACCES"
+          ? "permission denied"
+          : code === "EISDIR"
+            ? "is a folder"
+            : (error as Error).message;
+    problem(`cannot read content ${path}: ${why}`);
+    return undefined;
+  }
+  let text: string;
+  try {
+    text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(bytes);
+  } catch {
+    problem(`content ${path} is not UTF-8 text`);
+    return undefined;
+  }
+  return fill(text, variables, path, problem);
+}
+
+function fill(
+  text: string,
+  variables: Record<string, string>,
+  source: string,
+  problem: (message: string) => void,
+): string | undefined {
+  try {
+    return fillPlaceholders(text, variables, source);
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    for (const p of error.problems) problem(`${p.argument}: ${p.message}`);
+    return undefined;
+  }
+}
