@@ -1,0 +1,201 @@
+/**
+ * The built template, created as a stack in the moto AWS emulator (a real CloudFormation
+ * implementation, test/helpers/services.ts): it must be accepted whole, evaluate its intrinsic
+ * functions (Fn::Join in UserData, Fn::If/FindInMap for the image, GetAtt GroupId, Fn::GetAZs), and
+ * create what the template says. Plain moto, without pandacluster's moto fixes: what plain moto does
+ * not show (MapPublicIpOnLaunch, the VPC's DNS attributes, the launch template's groups) is checked
+ * on the template itself in shape.test.ts.
+ */
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { after, before, describe, it } from "node:test";
+import {
+  CloudFormationClient,
+  CreateStackCommand,
+  DescribeStackResourcesCommand,
+  DescribeStacksCommand,
+  type Parameter,
+} from "@aws-sdk/client-cloudformation";
+import {
+  DescribeInstancesCommand,
+  DescribeLaunchTemplateVersionsCommand,
+  DescribeSecurityGroupsCommand,
+  DescribeSubnetsCommand,
+  EC2Client,
+} from "@aws-sdk/client-ec2";
+import YAML from "yaml";
+import type { UnitsInput } from "../../src/options.js";
+import { validateOptions } from "../../src/options.js";
+import { buildTemplate } from "../../src/template/build.js";
+import { FEED_BASE_VARIABLE } from "../../src/template/images.js";
+import { type Moto, startMoto } from "../helpers/services.js";
+import { type FeedServer, fixture, KEYS, startFeedServer } from "./support.js";
+
+const DISCOVERY = "http://127.0.0.1:2379/0123456789abcdef0123456789abcdef";
+
+describe("the template in the moto AWS emulator", () => {
+  let moto: Moto | undefined;
+  let feed: FeedServer;
+  let skip = "";
+  let cfn: CloudFormationClient;
+  let ec2: EC2Client;
+
+  before(async () => {
+    try {
+      moto = await startMoto();
+    } catch (error) {
+      skip = `moto is not available: ${(error as Error).message.split("\n")[0]}`;
+      return;
+    }
+    const config = {
+      endpoint: moto.endpoint,
+      region: "us-east-1",
+      credentials: { accessKeyId: "testing", secretAccessKey: "testing" },
+    };
+    cfn = new CloudFormationClient(config);
+    ec2 = new EC2Client(config);
+    feed = await startFeedServer();
+  });
+  after(async () => {
+    await moto?.stop();
+    await feed?.close();
+  });
+
+  async function createStack(name: string, body: string, parameters: Record<string, string>) {
+    const Parameters: Parameter[] = Object.entries(parameters).map(([ParameterKey, ParameterValue]) => ({
+      ParameterKey,
+      ParameterValue,
+    }));
+    await cfn.send(new CreateStackCommand({ StackName: name, TemplateBody: body, Parameters }));
+    const stack = (await cfn.send(new DescribeStacksCommand({ StackName: name }))).Stacks?.[0];
+    const resources =
+      (await cfn.send(new DescribeStackResourcesCommand({ StackName: name }))).StackResources ?? [];
+    const physical = (logical: string) =>
+      resources.find((r) => r.LogicalResourceId === logical)?.PhysicalResourceId;
+    const instances = (
+      await ec2.send(
+        new DescribeInstancesCommand({ Filters: [{ Name: "tag:pandacluster:cluster", Values: [name] }] }),
+      )
+    ).Reservations?.flatMap((r) => r.Instances ?? []);
+    return { stack, resources, physical, instances: instances ?? [] };
+  }
+
+  it("offline template: the stack is created with every resource, outputs, and the nodes", async (t) => {
+    if (skip) return t.skip(skip);
+    const units = validateOptions("build_template", { units: fixture("units", "nasty.cson") }, "library")
+      .units as UnitsInput;
+    const built = await buildTemplate(
+      { channel: "stable", arch: "amd64", offline: true, units },
+      { public_keys: KEYS },
+    );
+    const { stack, resources, physical, instances } = await createStack("offline", built.body, {
+      DiscoveryURL: DISCOVERY,
+      KeyPair: "mykey",
+      ImageId: "ami-0123456789abcdef0",
+    });
+    assert.equal(stack?.StackStatus, "CREATE_COMPLETE");
+    assert.deepEqual(
+      resources.map((r) => r.LogicalResourceId).sort(),
+      Object.keys(built.template.Resources).sort(),
+    );
+    assert.ok(resources.every((r) => r.ResourceStatus === "CREATE_COMPLETE"));
+    const outputs = Object.fromEntries((stack?.Outputs ?? []).map((o) => [o.OutputKey, o.OutputValue]));
+    assert.match(outputs.VpcId ?? "", /^vpc-/);
+    assert.match(outputs.SecurityGroupId ?? "", /^sg-/);
+    assert.equal(outputs.AutoScalingGroupName, physical("AutoScalingGroup"));
+    assert.equal(outputs.SubnetIds, `${physical("SubnetA")},${physical("SubnetB")}`);
+
+    // Subnets: in the stack's VPC, two different zones.
+    const subnets =
+      (await ec2.send(new DescribeSubnetsCommand({ SubnetIds: outputs.SubnetIds?.split(",") }))).Subnets ??
+      [];
+    assert.equal(subnets.length, 2);
+    assert.ok(subnets.every((s) => s.VpcId === outputs.VpcId));
+    assert.equal(new Set(subnets.map((s) => s.AvailabilityZone)).size, 2);
+
+    // Security group: SSH from anywhere (the default), etcd and Docker from the group itself, by id.
+    const group = (
+      await ec2.send(new DescribeSecurityGroupsCommand({ GroupIds: [outputs.SecurityGroupId as string] }))
+    ).SecurityGroups?.[0];
+    assert.equal(group?.VpcId, outputs.VpcId);
+    const rules = (group?.IpPermissions ?? []).map((p) => ({
+      ports: `${p.FromPort}-${p.ToPort}`,
+      cidrs: (p.IpRanges ?? []).map((r) => r.CidrIp),
+      groups: (p.UserIdGroupPairs ?? []).map((g) => g.GroupId),
+    }));
+    assert.deepEqual(
+      rules.sort((a, b) => a.ports.localeCompare(b.ports)),
+      [
+        { ports: "22-22", cidrs: ["0.0.0.0/0"], groups: [] },
+        { ports: "2375-2375", cidrs: [], groups: [outputs.SecurityGroupId] },
+        { ports: "2379-2380", cidrs: [], groups: [outputs.SecurityGroupId] },
+      ],
+    );
+
+    // Launch template: IMDSv2, the key, the image, and user data as CloudFormation evaluated it.
+    const version = (
+      await ec2.send(
+        new DescribeLaunchTemplateVersionsCommand({
+          LaunchTemplateId: physical("LaunchTemplate"),
+          Versions: ["$Latest"],
+        }),
+      )
+    ).LaunchTemplateVersions?.[0]?.LaunchTemplateData;
+    assert.deepEqual(version?.MetadataOptions, {
+      HttpTokens: "required",
+      HttpEndpoint: "enabled",
+      HttpPutResponseHopLimit: 2,
+    });
+    assert.equal(version?.KeyName, "mykey");
+    assert.equal(version?.ImageId, "ami-0123456789abcdef0");
+    const raw = version?.UserData ?? "";
+    // moto keeps Fn::Base64's input as it is; AWS would hold the base64 text.
+    const text = raw.startsWith("#cloud-config") ? raw : Buffer.from(raw, "base64").toString("utf8");
+    const config = YAML.parse(text) as {
+      ssh_authorized_keys: string[];
+      coreos: { units: { name: string; content?: string; drop_ins?: { content: string }[] }[] };
+    };
+    assert.deepEqual(config.ssh_authorized_keys, KEYS);
+    const nasty = config.coreos.units.find((u) => u.name === "nasty.service");
+    assert.equal(nasty?.content, readFileSync(fixture("units", "nasty.service"), "utf8"));
+    const etcd = config.coreos.units.find((u) => u.name === "etcd-member.service");
+    assert.ok(etcd?.drop_ins?.[0]?.content.includes(`Environment="ETCD_DISCOVERY=${DISCOVERY}"\n`));
+
+    // The nodes: ClusterSize (3 by default) instances, tagged by the group.
+    assert.equal(instances.length, 3);
+    for (const instance of instances) {
+      const tags = Object.fromEntries((instance.Tags ?? []).map((tag) => [tag.Key, tag.Value]));
+      assert.equal(tags.Name, "offline");
+      assert.equal(tags["pandacluster:cluster"], "offline");
+      assert.equal(instance.ImageId, "ami-0123456789abcdef0");
+      assert.ok(subnets.some((s) => s.SubnetId === instance.SubnetId));
+    }
+  });
+
+  it("template with the feed's map: the region's image unless ImageId is given; ClusterSize sizes the group", async (t) => {
+    if (skip) return t.skip(skip);
+    process.env[FEED_BASE_VARIABLE] = feed.base;
+    try {
+      const built = await buildTemplate({ channel: "stable", arch: "amd64", offline: false }, {});
+      assert.equal(built.image_map.source, "feed");
+      const fromMap = await createStack("mapped", built.body, {
+        DiscoveryURL: DISCOVERY,
+        KeyPair: "k",
+        ClusterSize: "4",
+      });
+      assert.equal(fromMap.stack?.StackStatus, "CREATE_COMPLETE");
+      assert.equal(fromMap.instances.length, 4);
+      for (const instance of fromMap.instances) assert.equal(instance.ImageId, "ami-0a1b2c3d4e5f60001");
+
+      const given = await createStack("given", built.body, {
+        DiscoveryURL: DISCOVERY,
+        KeyPair: "k",
+        ImageId: "ami-0fedcba9876543210",
+      });
+      assert.equal(given.instances.length, 3);
+      for (const instance of given.instances) assert.equal(instance.ImageId, "ami-0fedcba9876543210");
+    } finally {
+      delete process.env[FEED_BASE_VARIABLE];
+    }
+  });
+});

@@ -1,0 +1,275 @@
+import assert from "node:assert/strict";
+import { before, describe, it } from "node:test";
+import { type BuiltTemplate, buildTemplate } from "../../src/template/build.js";
+import type { CfnResource } from "../../src/template/types.js";
+import { KEYS } from "./support.js";
+
+type Props = Record<string, unknown>;
+const props = (resource: CfnResource | undefined): Props => {
+  assert.ok(resource, "resource missing");
+  return resource.Properties as Props;
+};
+const ofType = (built: BuiltTemplate, type: string) =>
+  Object.entries(built.template.Resources).filter(([, r]) => r.Type === type);
+const nameTag = { Key: "Name", Value: { Ref: "AWS::StackName" } };
+const clusterTag = { Key: "pandacluster:cluster", Value: { Ref: "AWS::StackName" } };
+
+describe("the template's shape (offline build)", () => {
+  let built: BuiltTemplate;
+  before(async () => {
+    built = await buildTemplate({ channel: "stable", arch: "amd64", offline: true }, { public_keys: KEYS });
+  });
+
+  it("is a CloudFormation template whose Description names pandacluster, channel and arch", () => {
+    assert.equal(built.template.AWSTemplateFormatVersion, "2010-09-09");
+    assert.match(built.template.Description, /pandacluster/);
+    assert.match(built.template.Description, /stable/);
+    assert.match(built.template.Description, /amd64/);
+    assert.ok(built.template.Description.length <= 1024);
+  });
+
+  it("body is the template's JSON and bytes its UTF-8 length", () => {
+    assert.deepEqual(JSON.parse(built.body), built.template);
+    assert.equal(built.bytes, Buffer.byteLength(built.body));
+    assert.equal(built.body, JSON.stringify(built.template, null, 2));
+  });
+
+  it("has the parameters, with KeyPair a plain String and the definitions' defaults", () => {
+    const p = built.template.Parameters;
+    assert.deepEqual(Object.keys(p).sort(), [
+      "AllowSSHFrom",
+      "ClusterSize",
+      "DiscoveryURL",
+      "ImageId",
+      "InstanceType",
+      "KeyPair",
+    ]);
+    assert.equal(p.KeyPair?.Type, "String");
+    assert.equal(p.KeyPair?.Default, undefined);
+    assert.equal(p.ClusterSize?.Type, "Number");
+    assert.equal(p.ClusterSize?.Default, 3);
+    assert.equal(p.ClusterSize?.MinValue, 3);
+    assert.equal(p.ClusterSize?.MaxValue, 12);
+    assert.equal(p.InstanceType?.Default, "t3.small");
+    assert.equal(p.AllowSSHFrom?.Default, "0.0.0.0/0");
+    assert.equal(p.DiscoveryURL?.Default, undefined);
+    const discovery = new RegExp(p.DiscoveryURL?.AllowedPattern as string);
+    assert.ok(discovery.test("https://discovery.etcd.io/0123456789abcdef0123456789abcdef"));
+    assert.ok(discovery.test("http://127.0.0.1:8087/abc"));
+    for (const bad of ['https://x/a"b', "https://x/a b", "https://x/a%41", "ftp://x/a", "https://x/\\"]) {
+      assert.ok(!discovery.test(bad), bad);
+    }
+  });
+
+  it("offline: ImageId is required (no default, an AMI pattern), used as it is, no map, and a notice says so", () => {
+    const image = built.template.Parameters.ImageId;
+    assert.equal(image?.Default, undefined);
+    assert.ok(new RegExp(image?.AllowedPattern as string).test("ami-0123456789abcdef0"));
+    assert.ok(!new RegExp(image?.AllowedPattern as string).test(""));
+    assert.equal(built.template.Mappings, undefined);
+    const data = props(built.template.Resources.LaunchTemplate).LaunchTemplateData as Props;
+    assert.deepEqual(data.ImageId, { Ref: "ImageId" });
+    assert.deepEqual(built.image_map, {
+      source: "none",
+      channel: "stable",
+      arch: "amd64",
+      regions: 0,
+      reason: "offline",
+    });
+    assert.ok(
+      built.notices.some((n) => /^offline: .*no image map.*ImageId/.test(n)),
+      built.notices.join("\n"),
+    );
+  });
+
+  it("never has a launch configuration", () => {
+    assert.equal(ofType(built, "AWS::AutoScaling::LaunchConfiguration").length, 0);
+    assert.doesNotMatch(built.body, /LaunchConfiguration/);
+  });
+
+  it("has its own VPC with DNS support and host names", () => {
+    const vpc = props(built.template.Resources.VPC);
+    assert.equal(built.template.Resources.VPC?.Type, "AWS::EC2::VPC");
+    assert.equal(vpc.CidrBlock, "10.0.0.0/16");
+    assert.equal(vpc.EnableDnsSupport, true);
+    assert.equal(vpc.EnableDnsHostnames, true);
+  });
+
+  it("has public subnets in different availability zones of the VPC, each associated with the route table", () => {
+    const subnets = ofType(built, "AWS::EC2::Subnet");
+    assert.ok(subnets.length >= 2);
+    const zones = subnets.map(([, s]) => {
+      const p = s.Properties as Props;
+      assert.deepEqual(p.VpcId, { Ref: "VPC" });
+      assert.equal(p.MapPublicIpOnLaunch, true);
+      const select = (p.AvailabilityZone as { "Fn::Select": [number, unknown] })["Fn::Select"];
+      assert.deepEqual(select[1], { "Fn::GetAZs": "" });
+      return select[0];
+    });
+    assert.equal(new Set(zones).size, subnets.length, "every subnet in its own zone");
+    const cidrs = subnets.map(([, s]) => (s.Properties as Props).CidrBlock);
+    assert.equal(new Set(cidrs).size, subnets.length);
+    const associations = ofType(built, "AWS::EC2::SubnetRouteTableAssociation").map(
+      ([, a]) => a.Properties as Props,
+    );
+    for (const [name] of subnets) {
+      assert.ok(
+        associations.some(
+          (a) =>
+            (a.SubnetId as { Ref: string }).Ref === name &&
+            (a.RouteTableId as { Ref: string }).Ref === "RouteTable",
+        ),
+        `${name} associated`,
+      );
+    }
+  });
+
+  it("has an internet gateway attached and a default route that waits for the attachment", () => {
+    assert.equal(built.template.Resources.InternetGateway?.Type, "AWS::EC2::InternetGateway");
+    const attachment = ofType(built, "AWS::EC2::VPCGatewayAttachment");
+    assert.equal(attachment.length, 1);
+    const [attachmentName, attachmentResource] = attachment[0] as [string, CfnResource];
+    assert.deepEqual(attachmentResource.Properties, {
+      VpcId: { Ref: "VPC" },
+      InternetGatewayId: { Ref: "InternetGateway" },
+    });
+    assert.equal(built.template.Resources.RouteTable?.Type, "AWS::EC2::RouteTable");
+    const routes = ofType(built, "AWS::EC2::Route");
+    assert.equal(routes.length, 1);
+    const [, route] = routes[0] as [string, CfnResource];
+    assert.equal((route.Properties as Props).DestinationCidrBlock, "0.0.0.0/0");
+    assert.deepEqual((route.Properties as Props).GatewayId, { Ref: "InternetGateway" });
+    assert.ok([route.DependsOn].flat().includes(attachmentName));
+  });
+
+  it("has a security group in the VPC: SSH from AllowSSHFrom, etcd and Docker only from the group, by group id", () => {
+    const group = props(built.template.Resources.SecurityGroup);
+    assert.deepEqual(group.VpcId, { Ref: "VPC" });
+    assert.deepEqual(group.SecurityGroupIngress, [
+      { IpProtocol: "tcp", FromPort: 22, ToPort: 22, CidrIp: { Ref: "AllowSSHFrom" }, Description: "SSH" },
+    ]);
+    const groupId = { "Fn::GetAtt": ["SecurityGroup", "GroupId"] };
+    const ingress = ofType(built, "AWS::EC2::SecurityGroupIngress").map(([, r]) => r.Properties as Props);
+    const ports = ingress.map((i) => {
+      assert.deepEqual(i.GroupId, groupId);
+      assert.deepEqual(i.SourceSecurityGroupId, groupId);
+      assert.equal(i.SourceSecurityGroupName, undefined);
+      assert.equal(i.CidrIp, undefined);
+      return `${i.FromPort}-${i.ToPort}`;
+    });
+    assert.deepEqual(ports.sort(), ["2375-2375", "2379-2380"]);
+    assert.doesNotMatch(built.body, /SourceSecurityGroupName|"GroupName"/);
+  });
+
+  it("has a launch template: IMDSv2 required with hop limit 2, public address, the group's id, tags, UserData", () => {
+    const resource = built.template.Resources.LaunchTemplate;
+    assert.equal(resource?.Type, "AWS::EC2::LaunchTemplate");
+    const data = props(resource).LaunchTemplateData as Props;
+    assert.deepEqual(data.InstanceType, { Ref: "InstanceType" });
+    assert.deepEqual(data.KeyName, { Ref: "KeyPair" });
+    assert.deepEqual(data.MetadataOptions, {
+      HttpTokens: "required",
+      HttpEndpoint: "enabled",
+      HttpPutResponseHopLimit: 2,
+    });
+    const [nic, ...others] = data.NetworkInterfaces as Props[];
+    assert.equal(others.length, 0);
+    assert.equal(nic?.DeviceIndex, 0);
+    assert.equal(nic?.AssociatePublicIpAddress, true);
+    assert.deepEqual(nic?.Groups, [{ "Fn::GetAtt": ["SecurityGroup", "GroupId"] }]);
+    assert.equal(data.SecurityGroups, undefined, "groups go on the interface, not by name");
+    const specs = data.TagSpecifications as { ResourceType: string; Tags: unknown[] }[];
+    const instance = specs.find((s) => s.ResourceType === "instance");
+    assert.deepEqual(instance?.Tags, [nameTag, clusterTag]);
+    assert.ok("Fn::Base64" in (data.UserData as Props));
+  });
+
+  it("has an Auto Scaling group of exactly ClusterSize nodes, from the launch template's latest version, across the subnets", () => {
+    const groups = ofType(built, "AWS::AutoScaling::AutoScalingGroup");
+    assert.equal(groups.length, 1);
+    const [, asg] = groups[0] as [string, CfnResource];
+    const p = asg.Properties as Props;
+    assert.deepEqual(p.LaunchTemplate, {
+      LaunchTemplateId: { Ref: "LaunchTemplate" },
+      Version: { "Fn::GetAtt": ["LaunchTemplate", "LatestVersionNumber"] },
+    });
+    for (const key of ["MinSize", "MaxSize", "DesiredCapacity"])
+      assert.deepEqual(p[key], { Ref: "ClusterSize" }, key);
+    const subnets = ofType(built, "AWS::EC2::Subnet").map(([name]) => ({ Ref: name }));
+    assert.deepEqual(p.VPCZoneIdentifier, subnets);
+    assert.equal(p.LaunchConfigurationName, undefined);
+    assert.ok([asg.DependsOn].flat().includes("PublicRoute"));
+  });
+
+  it("tags the group's instances Name and pandacluster:cluster with propagation at launch", () => {
+    const p = props(built.template.Resources.AutoScalingGroup);
+    assert.deepEqual(p.Tags, [
+      { ...nameTag, PropagateAtLaunch: true },
+      { ...clusterTag, PropagateAtLaunch: true },
+    ]);
+  });
+
+  it("has outputs for the VPC, the subnets, the security group and the Auto Scaling group", () => {
+    const out = built.template.Outputs;
+    assert.deepEqual(out.VpcId?.Value, { Ref: "VPC" });
+    assert.deepEqual(out.AutoScalingGroupName?.Value, { Ref: "AutoScalingGroup" });
+    assert.deepEqual(out.SecurityGroupId?.Value, { "Fn::GetAtt": ["SecurityGroup", "GroupId"] });
+    assert.deepEqual(out.SubnetIds?.Value, { "Fn::Join": [",", [{ Ref: "SubnetA" }, { Ref: "SubnetB" }]] });
+  });
+
+  it("every Ref and GetAtt names a parameter, a pseudo parameter or a resource of the template", () => {
+    const known = new Set([
+      ...Object.keys(built.template.Parameters),
+      ...Object.keys(built.template.Resources),
+    ]);
+    const walk = (value: unknown): void => {
+      if (Array.isArray(value)) value.forEach(walk);
+      else if (value && typeof value === "object") {
+        for (const [key, inner] of Object.entries(value)) {
+          if (key === "Ref" && typeof inner === "string" && !inner.startsWith("AWS::")) {
+            assert.ok(known.has(inner), `Ref ${inner}`);
+          }
+          if (key === "Fn::GetAtt") assert.ok(known.has((inner as string[])[0] as string), `GetAtt ${inner}`);
+          walk(inner);
+        }
+      }
+    };
+    walk(built.template.Resources);
+    walk(built.template.Outputs);
+    for (const r of Object.values(built.template.Resources)) {
+      for (const dep of [r.DependsOn ?? []].flat()) assert.ok(known.has(dep), `DependsOn ${dep}`);
+    }
+  });
+});
+
+describe("arch and variables change the template", () => {
+  it("arm64 defaults InstanceType to t4g.small and says arm64", async () => {
+    const built = await buildTemplate({ channel: "beta", arch: "arm64", offline: true }, {});
+    assert.equal(built.template.Parameters.InstanceType?.Default, "t4g.small");
+    assert.match(built.template.Description, /beta/);
+    assert.match(built.template.Description, /arm64/);
+  });
+
+  it("without public keys a notice says the nodes take only the EC2 key pair", async () => {
+    const built = await buildTemplate({ channel: "stable", arch: "amd64", offline: true }, {});
+    assert.ok(built.notices.some((n) => /public_keys/.test(n)));
+  });
+
+  it("a docker_port variable moves the Docker ingress rule", async () => {
+    const built = await buildTemplate(
+      { channel: "stable", arch: "amd64", offline: true },
+      {},
+      { docker_port: "2376" },
+    );
+    const docker = props(built.template.Resources.DockerIngress);
+    assert.equal(docker.FromPort, 2376);
+    assert.equal(docker.ToPort, 2376);
+  });
+
+  it("a docker_port that is not a port is a UsageError", async () => {
+    await assert.rejects(
+      buildTemplate({ channel: "stable", arch: "amd64", offline: true }, {}, { docker_port: "http" }),
+      { name: "UsageError", message: /docker_port/ },
+    );
+  });
+});
