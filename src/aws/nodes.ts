@@ -1,4 +1,3 @@
-import { type AutoScalingClient, DescribeAutoScalingGroupsCommand } from "@aws-sdk/client-auto-scaling";
 import { DescribeInstancesCommand, type EC2Client, type Instance } from "@aws-sdk/client-ec2";
 import type { NodeInfo } from "../lifecycle/types.js";
 
@@ -7,32 +6,34 @@ export interface NodeState extends NodeInfo {
   state: string;
 }
 
-export interface GroupState {
-  /** How many instances the group wants. */
-  desired: number;
-  nodes: NodeState[];
-}
-
 /**
- * The instances of an Auto Scaling group. The group is the source of truth for which instances
- * belong to the cluster: instance tags such as aws:cloudformation:stack-name are not always there
- * (emulators leave them out) and may be changed by hand.
+ * The live (pending or running) instances of an Auto Scaling group, found by the
+ * aws:autoscaling:groupName tag that Auto Scaling itself puts on every instance it launches: one
+ * DescribeInstances call. Instance tags that CloudFormation would add (aws:cloudformation:*) are not
+ * used: they are not always there (emulators leave them out).
+ *
+ * Why not DescribeAutoScalingGroups → ids → DescribeInstances: it costs a second call per poll, and
+ * the group's instance list says nothing about addresses anyway.
  */
-export async function groupNodes(
-  autoscaling: AutoScalingClient,
-  ec2: EC2Client,
-  groupName: string,
-): Promise<GroupState | undefined> {
-  const answer = await autoscaling.send(
-    new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: [groupName] }),
-  );
-  const group = answer.AutoScalingGroups?.[0];
-  if (!group) return undefined;
-  const ids = (group.Instances ?? [])
-    .filter((i) => i.InstanceId && !/^Terminat/.test(i.LifecycleState ?? ""))
-    .map((i) => i.InstanceId as string);
-  const nodes = ids.length > 0 ? await describeNodes(ec2, ids) : [];
-  return { desired: group.DesiredCapacity ?? 0, nodes };
+export async function groupNodes(ec2: EC2Client, groupName: string): Promise<NodeState[]> {
+  const nodes: NodeState[] = [];
+  let token: string | undefined;
+  do {
+    const page = await ec2.send(
+      new DescribeInstancesCommand({
+        Filters: [
+          { Name: "tag:aws:autoscaling:groupName", Values: [groupName] },
+          { Name: "instance-state-name", Values: ["pending", "running"] },
+        ],
+        NextToken: token,
+      }),
+    );
+    for (const reservation of page.Reservations ?? []) {
+      for (const instance of reservation.Instances ?? []) nodes.push(nodeOf(instance));
+    }
+    token = page.NextToken;
+  } while (token);
+  return sortNodes(nodes);
 }
 
 /** DescribeInstances for the given ids, in batches (the API takes many ids per call). */

@@ -49,15 +49,15 @@ export async function waitForNodes(
     if (session.hooks.signal?.aborted) throw interrupted(wait.ref, "created");
     try {
       polls += 1;
-      const state = await groupNodes(session.clients.autoscaling, session.clients.ec2, group);
-      const ready = (state?.nodes ?? []).filter((n) => n.state === "running" && n.private_ip);
+      const all = await groupNodes(session.clients.ec2, group);
+      const ready = all.filter((n) => n.state === "running" && n.private_ip);
       if (ready.length >= size) {
         session.emit("nodes", `${ready.length} nodes running`);
         return { auto_scaling_group: group, nodes: ready.map(nodeInfo), polls };
       }
       if (ready.length !== lastCount) {
         lastCount = ready.length;
-        const pending = (state?.nodes.length ?? 0) - ready.length;
+        const pending = all.length - ready.length;
         session.emit(
           "nodes",
           `${ready.length}/${size} nodes running${pending > 0 ? `, ${pending} starting` : ""}`,

@@ -64,8 +64,7 @@ async function currentNodes(session: Session, stack: Stack): Promise<NodeInfo[]>
     return [];
   const group = await nodeGroup(session, stack);
   if (!group) return [];
-  const state = await groupNodes(session.clients.autoscaling, session.clients.ec2, group);
-  return (state?.nodes ?? []).filter((n) => n.state === "pending" || n.state === "running").map(nodeInfo);
+  return (await groupNodes(session.clients.ec2, group)).map(nodeInfo);
 }
 
 async function currentDns(
