@@ -1,3 +1,4 @@
+import { setMaxListeners } from "node:events";
 import type { Config } from "../../config.js";
 import { OperationError } from "../../errors.js";
 import type { ClusterResult, Hooks, ProgressEvent, Step } from "../../lifecycle/types.js";
@@ -100,6 +101,16 @@ export class JobRunner {
   constructor(options: RunnerOptions) {
     this.#o = options;
     this.#slots = new Slots(options.concurrency);
+    // Every job in flight listens to this one signal.
+    setMaxListeners(0, this.#controller.signal);
+  }
+
+  /** Runs a library step in a slot, unless the runner is stopping (then the job stays where it is). */
+  #step<T>(work: () => Promise<T>): Promise<T> {
+    return this.#slots.run(async () => {
+      if (this.#stopping) throw new Error("the server is shutting down");
+      return work();
+    });
   }
 
   /** Resumes every unfinished job in the store; returns how many. */
@@ -227,7 +238,7 @@ export class JobRunner {
         }
       }
       if (!stackId) {
-        const launched = await this.#slots.run(() => engine.launch(c.credentials, options, c.hooks));
+        const launched = await this.#step(() => engine.launch(c.credentials, options, c.hooks));
         stackId = launched.stack_id;
       }
       await store.updateCluster(cluster.id, { stack_id: stackId });
@@ -271,7 +282,7 @@ export class JobRunner {
         Math.ceil((Date.parse(job.created_at) + options.timeout * 60_000 - Date.now()) / 60_000),
       );
       const ref = { stack_name: cluster.stack_name, region: cluster.region, stack_id: stackId };
-      const result: ClusterResult = await this.#slots.run(() =>
+      const result: ClusterResult = await this.#step(() =>
         engine.finish(c.credentials, ref, { ...c.hooks, timeout_minutes: remaining }),
       );
       const online = result.status === "success";
@@ -294,7 +305,7 @@ export class JobRunner {
 
     if (job.phase === "delete") {
       try {
-        await this.#slots.run(() =>
+        await this.#step(() =>
           engine.destroy(
             c.credentials,
             { stack_name: cluster.stack_name, region: cluster.region, no_wait: true, timeout },

@@ -1,0 +1,247 @@
+/**
+ * The server's job machinery with the library replaced by FakeEngine (calls counted, stacks that
+ * complete after a set number of batched polls): calls per poll cycle, resuming after a restart,
+ * adopting a stack launched just before a crash, failures and deadlines. The real-library versions
+ * (moto, a killed `pandacluster serve`) are in e2e.test.ts.
+ */
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, describe, it } from "node:test";
+import type { SqliteStore } from "../../src/server/store/sqlite.js";
+import { FakeEngine } from "./fake-engine.js";
+import { eventually, testServer } from "./helpers.js";
+
+const dirs: string[] = [];
+function tempDb(): string {
+  const dir = mkdtempSync(join(tmpdir(), "pandacluster-jobs-"));
+  dirs.push(dir);
+  return join(dir, "server.db");
+}
+after(() => {
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
+
+const env = { PANDACLUSTER_SECRET_KEY: "11".repeat(32) };
+
+describe("jobs (library replaced by FakeEngine)", () => {
+  it("N clusters in flight cost one status call per region per cycle, not N", async () => {
+    const engine = new FakeEngine();
+    engine.completeAfterPolls = 4;
+    const t = await testServer({ engine, pollIntervalMs: 30 });
+    try {
+      const headers = await t.profile("alice");
+      const regions = ["us-east-1", "eu-west-1"];
+      const answers = await Promise.all(
+        Array.from({ length: 40 }, (_, i) =>
+          t.server.app.inject({
+            method: "POST",
+            url: "/clusters",
+            headers,
+            payload: { stack_name: `c${i}`, key_pair: "k", region: regions[i % 2] },
+          }),
+        ),
+      );
+      assert.ok(answers.every((a) => a.statusCode === 202));
+      await eventually(
+        async () => {
+          const list = (await t.server.app.inject({ method: "GET", url: "/clusters", headers })).json() as {
+            status: string;
+          }[];
+          return list.length === 40 && list.every((c) => c.status === "online") ? true : undefined;
+        },
+        20_000,
+        "40 clusters online",
+      );
+      const stats = t.server.poller.stats();
+      assert.ok(stats.max_watched >= 10, `only ${stats.max_watched} stacks were ever watched at once`);
+      assert.ok(stats.max_calls_per_cycle <= regions.length, JSON.stringify(stats));
+      assert.equal(stats.calls, engine.calls.stackStatuses);
+      // Four polls complete a stack; 40 stacks polled one by one would need 160 calls.
+      assert.ok(
+        (engine.calls.stackStatuses ?? 0) < 40,
+        `${engine.calls.stackStatuses} status calls for 40 stacks`,
+      );
+      assert.equal(engine.calls.launch, 40);
+      assert.equal(engine.calls.finish, 40);
+    } finally {
+      await t.close();
+    }
+  });
+
+  it("a graceful stop leaves jobs stored; the next start resumes them to online", async () => {
+    const db = tempDb();
+    const engine = new FakeEngine();
+    engine.completeAfterPolls = 1_000_000; // never completes while the first server runs
+    const first = await testServer({ engine, db, env });
+    const headers = await first.profile("alice");
+    await first.server.app.inject({
+      method: "POST",
+      url: "/clusters",
+      headers,
+      payload: { stack_name: "resume", key_pair: "k" },
+    });
+    await eventually(async () => (engine.calls.stackStatuses ? true : undefined));
+    await first.close();
+
+    engine.completeAfterPolls = 1;
+    for (const stack of engine.stacks.values()) stack.polls = 0;
+    const second = await testServer({ engine, db, env });
+    try {
+      const cluster = await eventually(async () => {
+        const got = (
+          await second.server.app.inject({ method: "GET", url: "/clusters/resume", headers })
+        ).json();
+        return got.status === "online" ? got : undefined;
+      });
+      assert.equal(cluster.result.status, "success");
+      assert.equal(engine.calls.launch, 1, "the stack was launched twice");
+      const messages = (
+        (
+          await second.server.app.inject({ method: "GET", url: "/clusters/resume/events", headers })
+        ).json() as {
+          message: string;
+        }[]
+      ).map((e) => e.message);
+      assert.ok(
+        messages.some((m) => m.startsWith("server restarted: resuming the create at its formation step")),
+        messages.join("\n"),
+      );
+      assert.equal(messages.at(-1), "cluster is online");
+    } finally {
+      await second.close();
+    }
+  });
+
+  it("a launch cut off before its stack id was stored adopts the stack instead of launching again", async () => {
+    const db = tempDb();
+    const engine = new FakeEngine();
+    const first = await testServer({ engine, db, env, resume: false });
+    const headers = await first.profile("alice");
+    // The state a kill -9 inside launch() leaves: the cluster and its job stored in phase launch,
+    // CreateStack gone through, the stack id never stored.
+    const outcome = await first.server.store.createCluster(
+      {
+        profile_id: 1,
+        stack_name: "cut",
+        region: "us-east-1",
+        account: "server",
+        cluster_size: 3,
+        options: { stack_name: "cut", key_pair: "k", cluster_size: 3, timeout: 30 } as never,
+      },
+      undefined,
+      () => ({ status_code: 202, body: "{}", location: null }),
+      { step: "launch", message: "create requested" },
+    );
+    assert.equal(outcome.kind, "created");
+    await first.close();
+    await engine.launch(undefined, { stack_name: "cut", region: "us-east-1" });
+    const launches = engine.calls.launch;
+
+    const second = await testServer({ engine, db, env });
+    try {
+      await eventually(async () => {
+        const got = (await second.server.app.inject({ method: "GET", url: "/clusters/cut", headers })).json();
+        return got.status === "online" ? got : undefined;
+      });
+      assert.equal(engine.calls.launch, launches, "launched again after the restart");
+      const messages = (
+        (await second.server.app.inject({ method: "GET", url: "/clusters/cut/events", headers })).json() as {
+          message: string;
+        }[]
+      ).map((e) => e.message);
+      assert.ok(
+        messages.some((m) => m.startsWith("found the stack that was being created before the restart")),
+      );
+    } finally {
+      await second.close();
+    }
+  });
+
+  it("a stack that rolls back → failed, with the library's reasons", async () => {
+    const engine = new FakeEngine();
+    engine.failStack = "The following resource(s) failed to create: [NodeGroup]";
+    const t = await testServer({ engine });
+    try {
+      const headers = await t.profile("alice");
+      await t.server.app.inject({
+        method: "POST",
+        url: "/clusters",
+        headers,
+        payload: { stack_name: "rb", key_pair: "k" },
+      });
+      const cluster = await eventually(async () => {
+        const got = (await t.server.app.inject({ method: "GET", url: "/clusters/rb", headers })).json();
+        return got.status === "failed" ? got : undefined;
+      });
+      assert.deepEqual(cluster.reasons, [engine.failStack]);
+      assert.equal(cluster.result.status, "failure");
+    } finally {
+      await t.close();
+    }
+  });
+
+  it("a stack that never completes fails at the create's timeout", async () => {
+    const engine = new FakeEngine();
+    engine.completeAfterPolls = 1_000_000;
+    const db = tempDb();
+    const t = await testServer({ engine, db, env, resume: false });
+    try {
+      const headers = await t.profile("alice");
+      await t.server.app.inject({
+        method: "POST",
+        url: "/clusters",
+        headers,
+        payload: { stack_name: "slow", key_pair: "k", timeout: 1 },
+      });
+      await eventually(async () => (engine.calls.stackStatuses ? true : undefined));
+      // Age the job by two minutes rather than wait one.
+      const store = t.server.store as SqliteStore;
+      await t.server.runner.stop(0);
+      store.db.prepare("UPDATE jobs SET created_at = ?").run(new Date(Date.now() - 120_000).toISOString());
+      await t.close();
+      const again = await testServer({ engine, db, env });
+      try {
+        const cluster = await eventually(async () => {
+          const got = (
+            await again.server.app.inject({ method: "GET", url: "/clusters/slow", headers })
+          ).json();
+          return got.status === "failed" ? got : undefined;
+        });
+        assert.match(cluster.reasons[0], /did not finish creating within 1 minutes/);
+      } finally {
+        await again.close();
+      }
+    } finally {
+      await t.close();
+    }
+  });
+
+  it("status poll errors back off and are not fatal", async () => {
+    const engine = new FakeEngine();
+    let failures = 3;
+    const real = engine.stackStatuses.bind(engine);
+    engine.stackStatuses = async (credentials, region) => {
+      if (failures-- > 0) throw new Error("Rate exceeded");
+      return real(credentials, region);
+    };
+    const t = await testServer({ engine });
+    try {
+      const headers = await t.profile("alice");
+      await t.server.app.inject({
+        method: "POST",
+        url: "/clusters",
+        headers,
+        payload: { stack_name: "thr", key_pair: "k" },
+      });
+      await eventually(async () => {
+        const got = (await t.server.app.inject({ method: "GET", url: "/clusters/thr", headers })).json();
+        return got.status === "online" ? got : undefined;
+      });
+      assert.ok(t.log.text.includes("stack status poll failed; backing off"));
+    } finally {
+      await t.close();
+    }
+  });
+});
