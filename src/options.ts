@@ -185,8 +185,14 @@ function checkObject(arg: ArgumentSpec, raw: unknown, face: Face): Checked {
     if (face === "http") return { problem: "must be given inline as an object, not a file path" };
     if (raw === "") return { problem: "needs a file path" };
     const path = resolve(raw);
-    const parsed = readCsonFile(path, face === "cli" ? flagLabel(arg) : arg.name);
-    return { value: { units: parsed, base_dir: dirname(path), source: path } satisfies UnitsInput };
+    try {
+      return {
+        value: { units: readCsonFile(path), base_dir: dirname(path), source: path } satisfies UnitsInput,
+      };
+    } catch (error) {
+      if (error instanceof UsageError) return { problem: error.message };
+      throw error;
+    }
   }
   if (typeof raw === "object" && raw !== null) {
     if (isUnitsInput(raw)) return { value: raw };

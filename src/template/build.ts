@@ -33,7 +33,7 @@ export interface ImageMapInfo {
 
 export interface BuiltTemplate {
   template: CfnTemplate;
-  /** JSON text (what goes to CreateStack's TemplateBody, and into the written file). */
+  /** Compact JSON text: what goes to CreateStack's TemplateBody, whose limit counts bytes. */
   body: string;
   /** Buffer.byteLength(body) */
   bytes: number;
@@ -94,7 +94,7 @@ export async function buildTemplate(
     },
     Outputs: outputs(),
   };
-  const body = JSON.stringify(template, null, 2);
+  const body = JSON.stringify(template);
   const bytes = Buffer.byteLength(body);
   if (bytes > TEMPLATE_BODY_LIMIT) throw new UsageError(tooBig(bytes));
   return { template, body, bytes, image_map: images.info, notices };

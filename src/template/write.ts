@@ -15,7 +15,7 @@ export interface BuildTemplateResult {
   written_to?: string;
   bytes: number;
   image_map: BuiltTemplate["image_map"];
-  /** The template's JSON text, as written (without the final newline the file gets). */
+  /** The template's compact JSON text, as CreateStack gets it (the file is indented for people). */
   body: string;
   /** The notices also given to hooks.notice. */
   notices: string[];
@@ -47,7 +47,7 @@ export async function build_template(
   if (path === undefined || path === null || path === false || path === "-") return result;
   if (typeof path !== "string" || path === "")
     throw new UsageError([{ argument: "write_path", message: "needs a file path" }]);
-  result.written_to = await writeAtomically(resolve(path), `${built.body}\n`);
+  result.written_to = await writeAtomically(resolve(path), `${JSON.stringify(built.template, null, 2)}\n`);
   return result;
 }
 

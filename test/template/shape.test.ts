@@ -28,10 +28,10 @@ describe("the template's shape (offline build)", () => {
     assert.ok(built.template.Description.length <= 1024);
   });
 
-  it("body is the template's JSON and bytes its UTF-8 length", () => {
+  it("body is the template's compact JSON (the limit counts bytes) and bytes its UTF-8 length", () => {
     assert.deepEqual(JSON.parse(built.body), built.template);
     assert.equal(built.bytes, Buffer.byteLength(built.body));
-    assert.equal(built.body, JSON.stringify(built.template, null, 2));
+    assert.equal(built.body, JSON.stringify(built.template));
   });
 
   it("has the parameters, with KeyPair a plain String and the definitions' defaults", () => {

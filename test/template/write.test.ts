@@ -26,7 +26,7 @@ describe("build_template (the library's)", () => {
     const result = await build_template({ ...base, write_path: path }, { public_keys: KEYS });
     assert.equal(result.written_to, path);
     const text = readFileSync(path, "utf8");
-    assert.equal(text, `${result.body}\n`);
+    assert.equal(text, `${JSON.stringify(result.template, null, 2)}\n`, "indented for people, final newline");
     assert.deepEqual(JSON.parse(text), result.template);
     assert.equal(result.bytes, Buffer.byteLength(result.body));
     assert.equal(result.image_map.source, "none");
