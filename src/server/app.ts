@@ -8,7 +8,7 @@ import { PandaError, UsageError } from "../errors.js";
 import { Accounts } from "./accounts.js";
 import { registerAuth } from "./auth.js";
 import { hashToken, loadSecretKey, newToken, SecretBox } from "./crypto.js";
-import { defaultEngine, type Engine } from "./engine.js";
+import { type Engine, libraryEngine } from "./engine.js";
 import { HttpError } from "./http.js";
 import { StackPoller } from "./jobs/poller.js";
 import { JobRunner } from "./jobs/runner.js";
@@ -112,7 +112,7 @@ export async function createServer(options: ServerOptions = {}): Promise<Server>
       }
     }
 
-    const engine = options.engine ?? (await defaultEngine());
+    const engine = options.engine ?? libraryEngine;
     const app = Fastify({
       logger: options.logger ?? {
         level: env.PANDACLUSTER_LOG_LEVEL || "info",

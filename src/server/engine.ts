@@ -1,5 +1,15 @@
 import type { Config } from "../config.js";
-import type { ClusterResult, Hooks } from "../lifecycle/types.js";
+import * as lifecycle from "../lifecycle/index.js";
+import type {
+  ClusterResult,
+  DestroyResult,
+  Hooks,
+  Launched,
+  ListResult,
+  StackRef,
+  StackStatusEntry,
+  StatusResult,
+} from "../lifecycle/types.js";
 import type {
   BuildTemplateOptions,
   CreateOptions,
@@ -7,48 +17,38 @@ import type {
   ListOptions,
   StackOptions,
 } from "../options.js";
-import type { BuildTemplateResult } from "../template/write.js";
+import { type BuildTemplateResult, build_template } from "../template/write.js";
 
 /** A stack's state as one batched DescribeStacks call sees it. */
-export interface StackState {
-  stack_id: string;
-  stack_name: string;
-  status: string;
-  reason?: string;
-}
-
-/** What launch() answers once CreateStack has: enough to follow the stack from then on. */
-export interface LaunchedStack {
-  stack_id: string;
-  stack_name: string;
-  region: string;
-  [key: string]: unknown;
-}
-
-/** A destroy's result, as far as the server reads it. */
-export interface DestroyOutcome {
-  status?: string;
-  message?: string;
-  reasons?: string[];
-  [key: string]: unknown;
-}
+export type StackState = StackStatusEntry;
 
 /**
  * The library operations the server runs: the lifecycle's flows and build_template. The server
  * takes them as one object so that tests of the server's own machinery (jobs, poller, restarts)
- * can count or slow calls; the shipped server uses the library itself (defaultEngine).
+ * can count or slow calls; the shipped server uses the library itself (libraryEngine).
  */
 export interface Engine {
-  create(credentials: Config | undefined, options: CreateOptions, hooks?: Hooks): Promise<unknown>;
-  launch(credentials: Config | undefined, options: CreateOptions, hooks?: Hooks): Promise<LaunchedStack>;
+  create(credentials: Config | undefined, options: CreateOptions, hooks?: Hooks): Promise<ClusterResult>;
+  launch(
+    credentials: Config | undefined,
+    options: CreateOptions,
+    hooks?: Hooks,
+  ): Promise<Pick<Launched, "stack_id" | "stack_name" | "region">>;
   finish(
     credentials: Config | undefined,
-    ref: { stack_name: string; region?: string; stack_id?: string; profile?: string },
+    ref: StackRef,
     hooks?: Hooks & { timeout_minutes?: number },
   ): Promise<ClusterResult>;
-  destroy(credentials: Config | undefined, options: DestroyOptions, hooks?: Hooks): Promise<DestroyOutcome>;
-  status(credentials: Config | undefined, options: StackOptions): Promise<unknown>;
-  list(credentials: Config | undefined, options: ListOptions): Promise<unknown>;
+  destroy(
+    credentials: Config | undefined,
+    options: DestroyOptions,
+    hooks?: Hooks,
+  ): Promise<Partial<DestroyResult>>;
+  status(
+    credentials: Config | undefined,
+    options: StackOptions,
+  ): Promise<StatusResult | Record<string, unknown>>;
+  list(credentials: Config | undefined, options: ListOptions): Promise<ListResult | Record<string, unknown>>;
   wait(credentials: Config | undefined, options: StackOptions, hooks?: Hooks): Promise<unknown>;
   stackStatuses(
     credentials: Config | undefined,
@@ -66,25 +66,16 @@ export interface Engine {
   ): Promise<BuildTemplateResult>;
 }
 
-// TODO(server): a static import once src/lifecycle/index.ts has landed.
-const lifecycleModule = "../lifecycle/index.js";
-
-/** The library itself, loaded on first use. */
-export async function defaultEngine(): Promise<Engine> {
-  const [lifecycle, template] = await Promise.all([
-    import(lifecycleModule) as Promise<Omit<Engine, "build_template">>,
-    import("../template/write.js"),
-  ]);
-  return {
-    create: lifecycle.create,
-    launch: lifecycle.launch,
-    finish: lifecycle.finish,
-    destroy: lifecycle.destroy,
-    status: lifecycle.status,
-    list: lifecycle.list,
-    wait: lifecycle.wait,
-    stackStatuses: lifecycle.stackStatuses,
-    resolveRegion: lifecycle.resolveRegion,
-    build_template: template.build_template,
-  };
-}
+/** The library itself. */
+export const libraryEngine: Engine = {
+  create: lifecycle.create,
+  launch: lifecycle.launch,
+  finish: lifecycle.finish,
+  destroy: lifecycle.destroy,
+  status: lifecycle.status,
+  list: lifecycle.list,
+  wait: lifecycle.wait,
+  stackStatuses: lifecycle.stackStatuses,
+  resolveRegion: lifecycle.resolveRegion,
+  build_template,
+};

@@ -25,9 +25,16 @@ export class FakeEngine implements Engine {
     this.calls[name] = (this.calls[name] ?? 0) + 1;
   }
 
-  async create(): Promise<unknown> {
+  async create(
+    _credentials: unknown,
+    options: { stack_name: string; region?: string },
+  ): Promise<ClusterResult> {
     this.#count("create");
-    return { status: "success", message: "dry run", request: { StackName: "x" } };
+    const result = await this.finish(undefined, {
+      stack_name: options.stack_name,
+      region: options.region ?? "us-east-1",
+    });
+    return { ...result, status: "success", message: "dry run: nothing created", reasons: [] };
   }
 
   async launch(_credentials: unknown, options: { stack_name: string; region?: string }) {
@@ -87,7 +94,7 @@ export class FakeEngine implements Engine {
       if (stack.stack_name === options.stack_name && stack.region === options.region) {
         stack.status = "DELETE_IN_PROGRESS";
         stack.polls = 0;
-        return { status: "success", message: "deleting" };
+        return { status: "success" as const, message: "deleting" };
       }
     }
     throw new Error(`no cluster named ${options.stack_name}`);
