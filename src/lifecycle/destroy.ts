@@ -129,7 +129,7 @@ export async function alreadyGone(session: Session, name: string, clean = true):
   const cleaned = removed.length > 0 ? `; removed what was left: ${removed.join(", ")}` : "";
   return {
     status: "success",
-    message: `${name} was already deleted${when}${cleaned}`,
+    message: `cluster ${name} was already deleted${when}${cleaned}`,
     stack_name: name,
     stack_id: gone?.StackId ?? null,
     region: session.region,

@@ -1,0 +1,22 @@
+import { ExitCode } from "../../errors.js";
+import type { ClusterResult, DestroyResult } from "../../lifecycle/types.js";
+import type { CliContext } from "../context.js";
+import { clusterSummary, dryRunSummary } from "./cluster.js";
+import { destroySummary } from "./destroy.js";
+import { printFailure, printJson, printLines } from "./output.js";
+
+/** Prints a create/wait result (JSON or the summary) and returns the exit code it means. */
+export function showCluster(context: CliContext, result: ClusterResult, dryRun = false): number {
+  if (context.json) printJson(context, result);
+  else if (result.status === "success")
+    printLines(context, dryRun ? dryRunSummary(result) : clusterSummary(result));
+  else printFailure(context, result.message, result.reasons);
+  return result.status === "success" ? ExitCode.ok : ExitCode.failed;
+}
+
+export function showDestroy(context: CliContext, result: DestroyResult): number {
+  if (context.json) printJson(context, result);
+  else if (result.status === "success") printLines(context, destroySummary(result));
+  else printFailure(context, result.message, result.reasons);
+  return result.status === "success" ? ExitCode.ok : ExitCode.failed;
+}

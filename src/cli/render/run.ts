@@ -1,0 +1,32 @@
+import type { CliContext } from "../context.js";
+import { type Progress, progressPrinter } from "./progress.js";
+
+/**
+ * What every lifecycle command does around the library call: progress on stderr while it runs,
+ * the spinner gone before anything else is printed, errors left to the CLI's reporter (which maps
+ * them to exit codes 1, 2 or 130) — in --json mode after a JSON error document on stdout, so that
+ * a script always gets JSON.
+ */
+export async function withProgress<T>(
+  context: CliContext,
+  work: (progress: Progress) => Promise<T>,
+): Promise<T> {
+  // The SDK's notice about future Node versions is for developers, not for the CLI's users.
+  context.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
+  const progress = progressPrinter(context.stderr, context.isTTY);
+  try {
+    return await work(progress);
+  } catch (error) {
+    progress.stop();
+    if (context.json) {
+      const e = error as { name?: string; message?: string; reasons?: string[]; exitCode?: number };
+      context.stdout.write(
+        `${JSON.stringify({ status: "failure", error: { type: e.name ?? "Error", message: e.message ?? String(error), reasons: e.reasons ?? [], exit_code: e.exitCode ?? 1 } }, null, 2)}\n`,
+      );
+    }
+    throw error;
+  } finally {
+    progress.stop();
+  }
+}

@@ -1,0 +1,39 @@
+import type { ListResult, StatusResult } from "../../lifecycle/types.js";
+import { dnsLines, nodeTable } from "./nodes.js";
+import { table } from "./table.js";
+
+export function statusSummary(status: StatusResult): string[] {
+  const kind = [status.channel && `Flatcar ${status.channel}`, status.arch, status.instance_type]
+    .filter(Boolean)
+    .join(" ");
+  const lines = [
+    `${status.stack_name}  ${status.stack_status}  ${status.region}${status.created_at ? `  created ${status.created_at}` : ""}`,
+    "",
+    `  stack         ${status.stack_id}`,
+    `  nodes         ${status.nodes.length}${status.cluster_size !== null ? ` of ${status.cluster_size}` : ""}${kind ? ` (${kind})` : ""}`,
+    `  image         ${status.image_id ?? "-"}`,
+    `  discovery     ${status.discovery_url ?? "-"}`,
+    ...dnsLines(status.dns),
+  ];
+  if (status.status_reason) lines.push(`  reason        ${status.status_reason}`);
+  if (status.nodes.length > 0) lines.push("", nodeTable(status.nodes, status.dns));
+  if (status.reasons.length > 0) lines.push("", "Why it failed:", ...status.reasons.map((r) => `  - ${r}`));
+  return lines;
+}
+
+export function listSummary(result: ListResult): string[] {
+  if (result.clusters.length === 0) return [`No pandacluster clusters in ${result.region}.`];
+  const rows = result.clusters.map((c) => [
+    c.stack_name,
+    c.stack_status,
+    c.cluster_size === null ? "-" : String(c.cluster_size),
+    c.channel ?? "-",
+    c.arch ?? "-",
+    c.created_at ?? "-",
+  ]);
+  return [
+    `Clusters in ${result.region}:`,
+    "",
+    table(["NAME", "STATUS", "SIZE", "CHANNEL", "ARCH", "CREATED"], rows),
+  ];
+}
