@@ -213,6 +213,10 @@ if [ "$FORCE" = 1 ] || [ ! -f "$PCTS_STAMP" ] || [ "$(cat "$PCTS_STAMP")" != "$(
     say "apt-get update (trixie lists in $APTDIR, system apt state untouched; mirror $MIRROR)"
     apt-get "${APT_OPTS[@]}" update -qq >"$APTDIR/update.log" 2>&1 \
       || { tail -20 "$APTDIR/update.log" >&2; die "trixie apt-get update failed (log: $APTDIR/update.log)"; }
+    if ! ls "$APTDIR"/lists/*trixie*_Packages* >/dev/null 2>&1; then
+      tail -20 "$APTDIR/update.log" >&2
+      die "trixie apt-get update got no package list from $MIRROR (log: $APTDIR/update.log)"
+    fi
     touch "$APTDIR/updated.stamp"
   }
   # Refresh the trixie lists when absent or updated more than a day ago (a failed download

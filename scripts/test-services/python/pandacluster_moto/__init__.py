@@ -1,0 +1,606 @@
+"""Fixes that bring moto 5.1.x (Debian trixie's python3-moto) closer to AWS for what pandacluster
+does (its CloudFormation template, the AWS SDK for JavaScript v3, Route 53).
+
+Run the server with them:  python3 -m pandacluster_moto -H 127.0.0.1 -p PORT
+(the arguments are moto.server's). test/helpers/services.ts startMoto() does so unless given
+{ fixes: false }; `python3 -m moto.server` runs moto unchanged.
+
+Each fix is small, applied only when the moto class looks as expected, and listed in
+FIXES / printed at start-up. What they change (all verified against moto 5.1.1):
+
+  delete-network-resources  DeleteStack of a stack with an InternetGateway +
+      VPCGatewayAttachment, RouteTable, Route or SubnetRouteTableAssociation fails in plain moto
+      with "DependencyViolation: The vpc vpc-... has dependencies and cannot be deleted."
+      because those resource types have no CloudFormation delete. Adds the deletes.
+  stack-lifecycle           Plain moto: a failing resource makes CreateStack itself return the
+      resource's error and leaves the stack CREATE_PENDING, after which DescribeStacks (by name
+      or without a name) re-runs the failed creation and returns that error again; describing a
+      DELETE_COMPLETE stack that has Outputs re-creates all its resources (VPC, group, running
+      instances); a failed DeleteStack drops the stack (DescribeStacks by StackId: "does not
+      exist"); stack events are only the stack's own two; ClientRequestToken is ignored.
+      With the fix: CreateStack answers with the StackId and the stack goes CREATE_FAILED ->
+      ROLLBACK_IN_PROGRESS -> ROLLBACK_COMPLETE (OnFailure=ROLLBACK, the default),
+      CREATE_FAILED (DO_NOTHING or DisableRollback) or DELETE_COMPLETE (DELETE), with
+      StackStatusReason "The following resource(s) failed to create: [X]. ..."; a failed
+      DeleteStack leaves DELETE_FAILED with the reason; finished stacks never re-create
+      anything; there are per-resource events (CREATE_IN_PROGRESS/CREATE_COMPLETE/
+      CREATE_FAILED/DELETE_IN_PROGRESS/DELETE_COMPLETE) carrying the request's
+      ClientRequestToken; a CreateStack retried with the same name and ClientRequestToken answers
+      with the same StackId; DeletionTime is rendered; template errors (bad JSON/YAML, Ref to an
+      unknown resource, missing mapping key) are a 400 ValidationError "Template format error:
+      ..." instead of an HTTP 500, and leave no stack behind.
+  get-azs                   Fn::GetAZs answers us-east-1a..d whatever the stack's region, and takes
+      {"Ref": "AWS::Region"} as a literal region name. Answers the region's zones instead.
+  validate-template         ValidateTemplate needs cfn-lint (not packaged for Debian): plain moto
+      answers HTTP 500. With the fix it parses the template (JSON/YAML, Resources present).
+  subnet-association        AWS::EC2::SubnetRouteTableAssociation records the association but
+      DescribeRouteTables shows none. Makes it a real association.
+  subnet-map-public-ip      AWS::EC2::Subnet ignores MapPublicIpOnLaunch, and its
+      Fn::GetAtt AvailabilityZone is not implemented. Honours both.
+  route53-create-zone       CreateHostedZone with a HostedZoneConfig but no Comment fails with HTTP
+      500 (KeyError 'Comment'); a VPC without HostedZoneConfig gives a public zone and drops the
+      VPC. Accepts the first; makes the second a private zone with that VPC, as AWS does.
+  asg-created-time          DescribeAutoScalingGroups' CreatedTime is the server's start time in local
+      time without a zone ("2026-11-26T05:00:57.115004"), which the AWS SDK for JavaScript v3
+      rejects ("Invalid RFC3339 timestamp format"): the whole call fails. Gives the real creation
+      time in UTC with a Z.
+  asg-launch-template       Instances that an Auto Scaling group launches from a launch template
+      get only ImageId/InstanceType/UserData from it; they all land in the first subnet and never
+      get a public IP, the key pair or the template's security groups. Makes them honour
+      KeyName, SecurityGroupIds, NetworkInterfaces[0].AssociatePublicIpAddress/Groups, and
+      spreads them over the group's subnets (round robin) like AWS spreads them over AZs.
+
+Still not like AWS (see scripts/test-services/README.md): CreateStack/DeleteStack complete
+before the call returns (no IN_PROGRESS phase to poll), resource events come in moto's lazy
+creation order, parameters (AllowedValues, Min/MaxValue, KeyPair types) are not validated,
+stack names and template size are not checked, MetadataOptions are not shown on instances,
+instances get no aws:cloudformation:* tags.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import sys
+import threading
+from typing import Any, Callable, Dict, List
+
+FIXES: List[str] = []
+SKIPPED: List[str] = []
+
+
+def _truthy(value: Any) -> bool:
+    return str(value).lower() == "true"
+
+
+def _fix(name: str) -> Callable[[Callable[[], None]], Callable[[], None]]:
+    def register(fn: Callable[[], None]) -> Callable[[], None]:
+        def run() -> None:
+            try:
+                fn()
+                FIXES.append(name)
+            except Exception as exc:  # moto changed shape: run unfixed rather than not at all
+                SKIPPED.append(f"{name}: {exc!r}")
+
+        _ALL.append(run)
+        return run
+
+    return register
+
+
+_ALL: List[Callable[[], None]] = []
+
+
+@_fix("delete-network-resources")
+def _delete_network_resources() -> None:
+    from moto.ec2.models import ec2_backends
+    from moto.ec2.models.internet_gateways import InternetGateway
+    from moto.ec2.models.route_tables import Route, RouteTable
+    from moto.ec2.models.subnets import SubnetRouteTableAssociation
+    from moto.ec2.models.vpn_gateway import VPCGatewayAttachment
+
+    for cls in (InternetGateway, Route, RouteTable, SubnetRouteTableAssociation, VPCGatewayAttachment):
+        if "delete" in cls.__dict__:
+            raise RuntimeError(f"{cls.__name__} already has delete(); fix not needed?")
+
+    def igw_delete(self: Any, account_id: str, region_name: str) -> None:
+        ec2_backends[account_id][region_name].delete_internet_gateway(self.id)
+
+    def attachment_delete(self: Any, account_id: str, region_name: str) -> None:
+        backend = ec2_backends[account_id][region_name]
+        gateway_id = self.gateway_id or ""
+        if gateway_id.startswith("igw-"):
+            igw = backend.get_internet_gateway(gateway_id)
+            if igw.vpc is not None and igw.vpc.id == self.vpc_id:
+                backend.detach_internet_gateway(gateway_id, self.vpc_id)
+        elif gateway_id.startswith("vgw-"):
+            backend.detach_vpn_gateway(gateway_id, self.vpc_id)
+
+    def route_table_delete(self: Any, account_id: str, region_name: str) -> None:
+        ec2_backends[account_id][region_name].delete_route_table(self.id)
+
+    def route_delete(self: Any, account_id: str, region_name: str) -> None:
+        backend = ec2_backends[account_id][region_name]
+        if self.route_table.id not in backend.route_tables:
+            return
+        backend.delete_route(
+            self.route_table.id,
+            self.destination_cidr_block,
+            destination_ipv6_cidr_block=self.destination_ipv6_cidr_block,
+        )
+
+    def association_delete(self: Any, account_id: str, region_name: str) -> None:
+        backend = ec2_backends[account_id][region_name]
+        table = backend.route_tables.get(self.route_table_id)
+        if table is not None:
+            for association_id, subnet_id in list(table.associations.items()):
+                if subnet_id == self.subnet_id:
+                    backend.disassociate_route_table(association_id)
+        backend.subnet_associations.pop(f"{self.route_table_id}:{self.subnet_id}", None)
+
+    InternetGateway.delete = igw_delete
+    VPCGatewayAttachment.delete = attachment_delete
+    RouteTable.delete = route_table_delete
+    Route.delete = route_delete
+    SubnetRouteTableAssociation.delete = association_delete
+
+
+@_fix("subnet-association")
+def _subnet_association() -> None:
+    from moto.ec2.models.subnets import SubnetBackend
+
+    original = SubnetBackend.create_subnet_association
+
+    def create_subnet_association(self: Any, route_table_id: str, subnet_id: str) -> Any:
+        association = original(self, route_table_id, subnet_id)
+        self.associate_route_table(route_table_id, subnet_id=subnet_id)
+        return association
+
+    SubnetBackend.create_subnet_association = create_subnet_association
+
+
+@_fix("subnet-map-public-ip")
+def _subnet_map_public_ip() -> None:
+    from moto.ec2.models.subnets import Subnet
+
+    original = Subnet.create_from_cloudformation_json.__func__  # type: ignore[attr-defined]
+
+    def create_from_cloudformation_json(cls: Any, resource_name: str, cloudformation_json: Any,
+                                        account_id: str, region_name: str, **kwargs: Any) -> Any:
+        subnet = original(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
+        value = cloudformation_json.get("Properties", {}).get("MapPublicIpOnLaunch")
+        if value is not None:
+            subnet.map_public_ip_on_launch = "true" if _truthy(value) else "false"
+        return subnet
+
+    Subnet.create_from_cloudformation_json = classmethod(create_from_cloudformation_json)
+
+    # Fn::GetAtt [Subnet, AvailabilityZone] is declared but raises NotImplementedError in moto.
+    original_attr = Subnet.get_cfn_attribute
+
+    def get_cfn_attribute(self: Any, attribute_name: str) -> Any:
+        if attribute_name == "AvailabilityZone":
+            return self.availability_zone
+        return original_attr(self, attribute_name)
+
+    Subnet.get_cfn_attribute = get_cfn_attribute
+
+
+_REQUEST = threading.local()
+
+
+def _request_value(name: str) -> Any:
+    return getattr(_REQUEST, name, None)
+
+
+def _error_message(exc: BaseException) -> str:
+    return str(getattr(exc, "message", None) or exc)
+
+
+@_fix("stack-lifecycle")
+def _stack_lifecycle() -> None:
+    import moto.cloudformation.parsing as parsing
+    import moto.cloudformation.responses as responses
+    from moto.cloudformation.exceptions import UnformattedGetAttTemplateException, ValidationError
+    from moto.cloudformation.models import CloudFormationBackend, FakeEvent, FakeStack
+    from moto.cloudformation.parsing import ResourceMap
+    from moto.core.exceptions import RESTError
+
+    # -- ClientRequestToken: remembered per request, put on the events it causes, rendered.
+    original_event_init = FakeEvent.__init__
+
+    def event_init(self: Any, *args: Any, **kwargs: Any) -> None:
+        original_event_init(self, *args, **kwargs)
+        self.client_request_token = _request_value("token")
+
+    FakeEvent.__init__ = event_init
+    marker = "<ResourceType>{{ event.resource_type }}</ResourceType>"
+    if marker not in responses.DESCRIBE_STACK_EVENTS_RESPONSE:
+        raise RuntimeError("DESCRIBE_STACK_EVENTS_RESPONSE changed")
+    responses.DESCRIBE_STACK_EVENTS_RESPONSE = responses.DESCRIBE_STACK_EVENTS_RESPONSE.replace(
+        marker,
+        marker + "\n        {% if event.client_request_token %}<ClientRequestToken>{{ event.client_request_token }}"
+        "</ClientRequestToken>{% endif %}",
+    )
+
+    # StackStatusReason and DeletionTime (plain moto renders neither).
+    status_marker = "<StackStatus>{{ stack.status }}</StackStatus>"
+    extra = ("{% if stack._pc_status_reason %}<StackStatusReason>{{ stack._pc_status_reason }}</StackStatusReason>{% endif %}"
+             "{% if stack._pc_deletion_time %}<DeletionTime>{{ stack._pc_deletion_time }}</DeletionTime>{% endif %}")
+    for template_name in ("DESCRIBE_STACKS_TEMPLATE", "LIST_STACKS_RESPONSE"):
+        text = getattr(responses, template_name)
+        if text.count(status_marker) != 1:
+            raise RuntimeError(f"{template_name} changed")
+        setattr(responses, template_name, text.replace(status_marker, status_marker + extra))
+    FakeStack._pc_status_reason = None
+    FakeStack._pc_deletion_time = None
+
+    def set_status(stack: Any, status: str, reason: Any = None) -> None:
+        stack.status = status
+        stack._pc_status_reason = reason
+        if status == "DELETE_COMPLETE":
+            stack._pc_deletion_time = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+    def with_request(method: Callable[..., Any], kind: str) -> Callable[..., Any]:
+        def wrapper(self: Any) -> Any:
+            _REQUEST.token = self._get_param("ClientRequestToken")
+            _REQUEST.on_failure = self._get_param("OnFailure") if kind == "create" else None
+            _REQUEST.disable_rollback = str(self._get_param("DisableRollback", "false")).lower() == "true"
+            try:
+                if kind == "create" and _REQUEST.token:
+                    # Idempotent retry: same name and token as a live stack -> same answer.
+                    name = self._get_param("StackName")
+                    for stack in self.cloudformation_backend.stacks.values():
+                        if stack.name == name and getattr(stack, "_pc_create_token", None) == _REQUEST.token:
+                            if self.request_json:
+                                return json.dumps({"CreateStackResponse": {"CreateStackResult": {"StackId": stack.stack_id}}})
+                            return self.response_template(responses.CREATE_STACK_RESPONSE_TEMPLATE).render(stack=stack)
+                return method(self)
+            finally:
+                _REQUEST.token = None
+                _REQUEST.on_failure = None
+                _REQUEST.disable_rollback = False
+
+        return wrapper
+
+    responses.CloudFormationResponse.create_stack = with_request(responses.CloudFormationResponse.create_stack, "create")
+    responses.CloudFormationResponse.delete_stack = with_request(responses.CloudFormationResponse.delete_stack, "delete")
+
+    # -- Resource events (AWS shows one per resource and step; moto only the stack's own).
+    def stack_of(resources_map: Any, account_id: str, region_name: str) -> Any:
+        from moto.cloudformation.models import cloudformation_backends
+
+        backend = cloudformation_backends[account_id][region_name]
+        return backend.stacks.get(resources_map.stack_id)
+
+    def add_event(stack: Any, logical_id: str, resource_type: str, status: str,
+                  physical_id: str = "", reason: Any = None) -> None:
+        event = FakeEvent(stack_id=stack.stack_id, stack_name=stack.name, logical_resource_id=logical_id,
+                          physical_resource_id=physical_id, resource_type=resource_type,
+                          resource_status=status, resource_status_reason=reason, resource_properties=None)
+        stack.events.append(event)
+
+    original_create = parsing.parse_and_create_resource
+
+    def parse_and_create_resource(logical_id: str, resource_json: Dict[str, Any], resources_map: Any,
+                                  account_id: str, region_name: str) -> Any:
+        if getattr(resources_map, "_pc_frozen", False):
+            raise KeyError(logical_id)  # never re-create resources of a finished stack
+        stack = stack_of(resources_map, account_id, region_name)
+        condition = resource_json.get("Condition")
+        skipped = condition and not resources_map.lazy_condition_map[condition]
+        rtype = resource_json.get("Type", "")
+        if stack is not None and not skipped:
+            add_event(stack, logical_id, rtype, "CREATE_IN_PROGRESS")
+        try:
+            resource = original_create(logical_id, resource_json, resources_map, account_id, region_name)
+        except Exception as exc:
+            if stack is not None and not skipped:
+                failed = getattr(stack, "_pc_failed", None)
+                if failed is None:
+                    stack._pc_failed = [logical_id]
+                    add_event(stack, logical_id, rtype, "CREATE_FAILED", reason=_error_message(exc))
+                else:
+                    add_event(stack, logical_id, rtype, "CREATE_FAILED", reason="Resource creation cancelled")
+            raise
+        if stack is not None and resource is not None:
+            add_event(stack, logical_id, rtype, "CREATE_COMPLETE",
+                      physical_id=str(getattr(resource, "physical_resource_id", "") or ""))
+        return resource
+
+    parsing.parse_and_create_resource = parse_and_create_resource
+
+    original_delete_resource = ResourceMap._delete_resource
+
+    def _delete_resource(self: Any, parsed_resource: Any, resource_json: Dict[str, Any]) -> None:
+        stack = stack_of(self, self._account_id, self._region_name)
+        logical_id = getattr(parsed_resource, "logical_resource_id", None) or ""
+        physical_id = str(getattr(parsed_resource, "physical_resource_id", "") or "")
+        started = getattr(self, "_pc_delete_started", set())
+        self._pc_delete_started = started
+        if stack is not None and logical_id not in started:
+            started.add(logical_id)
+            add_event(stack, logical_id, resource_json.get("Type", ""), "DELETE_IN_PROGRESS", physical_id)
+        original_delete_resource(self, parsed_resource, resource_json)
+        if stack is not None:
+            add_event(stack, logical_id, resource_json.get("Type", ""), "DELETE_COMPLETE", physical_id)
+
+    ResourceMap._delete_resource = _delete_resource
+
+    # -- Finished stacks: never re-create resources when described (plain moto does, when a
+    #    deleted stack with Outputs is described: VPC, group and instances come back).
+    class FrozenOutputs(dict):
+        exports: List[Any] = []
+
+    def freeze(stack: Any) -> None:
+        if getattr(stack.resource_map, "_pc_frozen", False):
+            return
+        stack.resource_map._pc_frozen = True  # first: evaluating outputs must create nothing
+        outputs: List[Any] = []
+        for key in list(getattr(stack.output_map, "outputs", [])):
+            try:
+                output = stack.output_map[key]
+            except Exception:
+                output = None
+            if output:
+                outputs.append(output)
+        stack.output_map = FrozenOutputs((o.key, o) for o in outputs)
+
+    def stack_resources(self: Any) -> Any:
+        rm = self.resource_map
+        if getattr(rm, "_pc_frozen", False):
+            return [r for k, r in rm._parsed_resources.items() if k in rm._resource_json_map and r is not None]
+        return rm.values()
+
+    FakeStack.stack_resources = property(stack_resources)
+
+    def rollback(stack: Any, final_status: str, reason: Any = None) -> None:
+        freeze(stack)
+        stack.resource_map.delete()
+        set_status(stack, final_status, reason)
+
+    # -- CreateStack: a failing resource -> CREATE_FAILED, then rollback as OnFailure says.
+    original_backend_create = CloudFormationBackend.create_stack
+
+    def create_stack(self: Any, name: str, *args: Any, **kwargs: Any) -> Any:
+        try:
+            stack = original_backend_create(self, name, *args, **kwargs)
+        except Exception as exc:
+            stack = next((s for s in self.stacks.values()
+                          if s.name == name and s.status in ("CREATE_PENDING", "CREATE_IN_PROGRESS")), None)
+            template_error = isinstance(exc, (ValidationError, UnformattedGetAttTemplateException, KeyError)) \
+                or not isinstance(exc, RESTError)
+            if stack is not None and template_error:
+                # A template error: AWS rejects CreateStack itself. Undo what got created.
+                try:
+                    rollback(stack, "DELETE_COMPLETE")
+                except Exception:
+                    pass
+                self.stacks.pop(stack.stack_id, None)
+            if stack is None or template_error:
+                if isinstance(exc, RESTError):
+                    raise
+                # Plain moto answers these with HTTP 500; AWS with a ValidationError.
+                if isinstance(exc, KeyError):
+                    detail = f"Unresolved reference or mapping key {exc}"
+                else:
+                    detail = _error_message(exc).splitlines()[0]
+                raise ValidationError(name, message=f"Template format error: {detail}") from exc
+            failed = getattr(stack, "_pc_failed", None) or ["(unknown)"]
+            on_failure = (_request_value("on_failure")
+                          or ("DO_NOTHING" if _request_value("disable_rollback") else "ROLLBACK")).upper()
+            reason = f"The following resource(s) failed to create: [{', '.join(failed)}]."
+            stack._pc_create_token = _request_value("token")
+            if on_failure == "DO_NOTHING":
+                freeze(stack)
+                set_status(stack, "CREATE_FAILED", reason)
+                stack._add_stack_event("CREATE_FAILED", resource_status_reason=reason)
+            elif on_failure == "DELETE":
+                stack._add_stack_event("CREATE_FAILED", resource_status_reason=reason)
+                stack._add_stack_event("DELETE_IN_PROGRESS", resource_status_reason=reason + " Delete requested by user.")
+                try:
+                    rollback(stack, "DELETE_COMPLETE", reason + " Delete requested by user.")
+                    stack._add_stack_event("DELETE_COMPLETE")
+                    self.stacks.pop(stack.stack_id, None)
+                    self.deleted_stacks[stack.stack_id] = stack
+                except Exception as delete_exc:
+                    set_status(stack, "DELETE_FAILED", _error_message(delete_exc))
+                    stack._add_stack_event("DELETE_FAILED", resource_status_reason=_error_message(delete_exc))
+            else:
+                stack._add_stack_event("ROLLBACK_IN_PROGRESS",
+                                       resource_status_reason=reason + " Rollback requested by user.")
+                try:
+                    rollback(stack, "ROLLBACK_COMPLETE", reason + " Rollback requested by user.")
+                    stack._add_stack_event("ROLLBACK_COMPLETE")
+                except Exception as rollback_exc:
+                    set_status(stack, "ROLLBACK_FAILED", _error_message(rollback_exc))
+                    stack._add_stack_event("ROLLBACK_FAILED", resource_status_reason=_error_message(rollback_exc))
+            for export in list(self.exports.values()):
+                if export.exporting_stack_id == stack.stack_id:
+                    self.exports.pop(export.name, None)
+            return stack
+        stack._pc_create_token = _request_value("token")
+        return stack
+
+    CloudFormationBackend.create_stack = create_stack
+
+    # -- DeleteStack: failure -> DELETE_FAILED kept (plain moto loses the stack); by name or id;
+    #    unknown/deleted stacks succeed silently, as on AWS.
+    def delete_stack(self: Any, name_or_stack_id: str) -> None:
+        stack = self.stacks.get(name_or_stack_id) or next(
+            (s for s in self.stacks.values() if s.name == name_or_stack_id), None)
+        if stack is None:
+            return
+        try:
+            export_names = [export.name for export in stack.exports]
+        except Exception:
+            export_names = [e.name for e in self.exports.values() if e.exporting_stack_id == stack.stack_id]
+        freeze(stack)
+        try:
+            stack.delete()
+        except Exception as exc:
+            set_status(stack, "DELETE_FAILED", _error_message(exc))
+            stack._add_stack_event("DELETE_FAILED", resource_status_reason=_error_message(exc))
+            return
+        set_status(stack, "DELETE_COMPLETE")
+        self.stacks.pop(stack.stack_id, None)
+        self.deleted_stacks[stack.stack_id] = stack
+        for export_name in export_names:
+            self.exports.pop(export_name, None)
+
+    CloudFormationBackend.delete_stack = delete_stack
+
+
+@_fix("get-azs")
+def _get_azs() -> None:
+    import moto.cloudformation.parsing as parsing
+    from moto.ec2.models import ec2_backends
+
+    original = parsing.clean_json
+
+    def clean_json(resource_json: Any, resources_map: Any) -> Any:
+        if isinstance(resource_json, dict) and len(resource_json) == 1 and "Fn::GetAZs" in resource_json:
+            argument = resource_json["Fn::GetAZs"]
+            region = original(argument, resources_map) if argument else None
+            region = region or resources_map._region_name
+            backend = ec2_backends[resources_map._account_id][region]
+            return sorted(zone.name for zone in backend.describe_availability_zones())
+        return original(resource_json, resources_map)
+
+    parsing.clean_json = clean_json
+
+
+@_fix("validate-template")
+def _validate_template() -> None:
+    from moto.cloudformation.exceptions import ValidationError
+    from moto.cloudformation.models import CloudFormationBackend, FakeStack
+
+    original = CloudFormationBackend.validate_template
+
+    def validate_template(self: Any, template: str) -> Any:
+        try:
+            return original(self, template)
+        except ImportError:  # cfn-lint is not packaged here: at least parse the template
+            try:
+                parsed = FakeStack.parse_template(template)
+            except Exception as exc:
+                raise ValidationError(message=f"Template format error: {_error_message(exc).splitlines()[0]}")
+            if not isinstance(parsed, dict) or not isinstance(parsed.get("Resources"), dict) or not parsed["Resources"]:
+                raise ValidationError(message="Template format error: At least one Resources member must be defined.")
+            return []
+
+    CloudFormationBackend.validate_template = validate_template
+
+
+@_fix("route53-create-zone")
+def _route53_create_zone() -> None:
+    import xmltodict
+    from moto.route53.responses import Route53
+
+    original = Route53.create_hosted_zone
+
+    def create_hosted_zone(self: Any) -> Any:
+        body = self.body.decode() if isinstance(self.body, bytes) else self.body
+        elements = xmltodict.parse(body)
+        request = elements.get("CreateHostedZoneRequest") or {}
+        changed = False
+        if request.get("VPC") and "HostedZoneConfig" not in request:
+            request["HostedZoneConfig"] = {"PrivateZone": "true"}  # a VPC makes the zone private
+            changed = True
+        config = request.get("HostedZoneConfig")
+        if isinstance(config, dict) and "Comment" not in config:
+            config["Comment"] = None
+            changed = True
+        if changed:
+            self.body = xmltodict.unparse(elements)
+        return original(self)
+
+    Route53.create_hosted_zone = create_hosted_zone
+
+
+@_fix("asg-created-time")
+def _asg_created_time() -> None:
+    from moto.autoscaling.models import FakeAutoScalingGroup
+    from moto.core.utils import iso_8601_datetime_with_milliseconds, utcnow
+
+    original = FakeAutoScalingGroup.__init__
+
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
+        self.created_time = iso_8601_datetime_with_milliseconds(utcnow())
+
+    FakeAutoScalingGroup.__init__ = __init__
+
+
+@_fix("asg-launch-template")
+def _asg_launch_template() -> None:
+    from moto.autoscaling.models import ASG_NAME_TAG, FakeAutoScalingGroup, InstanceState
+    from moto.moto_api._internal import mock_random as random
+
+    original = FakeAutoScalingGroup.replace_autoscaling_group_instances
+
+    def replace_autoscaling_group_instances(self: Any, count_needed: int,
+                                            propagated_tags: Dict[str, str]) -> None:
+        if not self.launch_template:
+            return original(self, count_needed, propagated_tags)
+        propagated_tags[ASG_NAME_TAG] = self.name
+        propagated_tags.update(self.instance_tags)
+        data = self.launch_template.get_version(self.launch_template_version).data
+        nics = data.get("NetworkInterfaces") or data.get("NetworkInterface") or []
+        if isinstance(nics, dict):
+            nics = list(nics.values())
+        primary = next((n for n in nics if str(n.get("DeviceIndex", "0")) == "0"), None)
+        group_ids: List[str] = list(data.get("SecurityGroupIds") or data.get("SecurityGroupId") or [])
+        associate_public_ip = None
+        if primary is not None:
+            groups = primary.get("Groups") or primary.get("SecurityGroupId") or []
+            if isinstance(groups, dict):
+                groups = list(groups.values())
+            group_ids += [g for g in groups if g not in group_ids]
+            if primary.get("AssociatePublicIpAddress") is not None:
+                associate_public_ip = _truthy(primary.get("AssociatePublicIpAddress"))
+        subnets = [s for s in (self.vpc_zone_identifier or "").split(",") if s]
+        ec2_backend = self.autoscaling_backend.ec2_backend
+        start = len(self.instance_states)
+        for i in range(count_needed):
+            subnet_id = subnets[(start + i) % len(subnets)] if subnets else None
+            reservation = ec2_backend.run_instances(
+                self.image_id,
+                1,
+                self.user_data,
+                self.security_groups,
+                instance_type=self.instance_type,
+                tags={"instance": dict(propagated_tags)},
+                placement=None if subnet_id else random.choice(self.availability_zones),
+                launch_config=None,
+                is_instance_type_default=False,
+                associate_public_ip=associate_public_ip,
+                subnet_id=subnet_id,
+                key_name=data.get("KeyName"),
+                security_group_ids=list(group_ids),
+            )
+            for instance in reservation.instances:
+                instance.autoscaling_group = self
+                self.instance_states.append(
+                    InstanceState(instance, protected_from_scale_in=self.new_instances_protected_from_scale_in)
+                )
+
+    FakeAutoScalingGroup.replace_autoscaling_group_instances = replace_autoscaling_group_instances
+
+
+def apply() -> List[str]:
+    """Apply every fix once; returns the names applied."""
+    if not FIXES and not SKIPPED:
+        for run in _ALL:
+            run()
+    return FIXES
+
+
+def main(argv: List[str] | None = None) -> None:
+    apply()
+    print(f"pandacluster_moto: fixes applied: {', '.join(FIXES) or 'none'}", file=sys.stderr, flush=True)
+    for skipped in SKIPPED:
+        print(f"pandacluster_moto: fix NOT applied: {skipped}", file=sys.stderr, flush=True)
+    from moto.server import main as moto_main
+
+    moto_main(argv)

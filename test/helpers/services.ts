@@ -1,0 +1,500 @@
+/**
+ * Real test services for pandacluster's tests: moto (the AWS emulator, from Debian trixie's
+ * python3-moto, run by bookworm's /usr/bin/python3), and etcd + the etcd discovery service
+ * (Debian's etcd-server and etcd-discovery). Install them first with
+ * `bash scripts/test-services/install.sh` (npm's pretest does). See scripts/test-services/README.md
+ * for what moto does and does not do like AWS.
+ *
+ * Every service listens on 127.0.0.1 only, on a free port picked at start, writes its output to a
+ * log file in its own temporary folder (named in every start-up error), and is killed by stop(),
+ * when this process exits, and (through setpriv's parent-death signal) when this process dies.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { appendFileSync, closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
+import { request } from "node:http";
+import { createServer } from "node:net";
+import { homedir, tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+/** Bookworm's python: the pyenv python3 first on PATH lacks Flask & co. */
+export const SYSTEM_PYTHON = "/usr/bin/python3";
+export const ETCD_BIN = "/usr/bin/etcd";
+export const DISCOVERY_BIN = "/usr/bin/discovery.etcd.io";
+const SETPRIV = "/usr/bin/setpriv";
+const START_TIMEOUT_MS = 30_000;
+const HOST = "127.0.0.1";
+
+// ---------------------------------------------------------------- paths
+
+/** The folder install.sh fills (same rule as scripts/test-services/common.sh). */
+export function servicesHome(): string {
+  const fromEnv = process.env.PANDACLUSTER_TEST_SERVICES_DIR;
+  if (fromEnv) return fromEnv;
+  if (existsSync("/opt/pandacluster-test-services")) return "/opt/pandacluster-test-services";
+  const cache = process.env.XDG_CACHE_HOME || join(homedir(), ".cache");
+  return join(cache, "pandacluster-test-services");
+}
+
+/** Trixie's moto & co., unpacked by install.sh. */
+export function motoPythonPath(): string {
+  return join(servicesHome(), "pylib");
+}
+
+/** Walks up from this module (test/helpers/ or dist/test/helpers/) to the repository root. */
+function findRepoFile(relative: string): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const candidate = join(dir, relative);
+    if (existsSync(candidate)) return candidate;
+    const parent = dirname(dir);
+    if (parent === dir) throw new Error(`cannot find ${relative} above ${fileURLToPath(import.meta.url)}`);
+    dir = parent;
+  }
+}
+
+/** test/fixtures/flatcar-amis.json: Flatcar-like images for MOTO_AMIS_PATH (owner 075585003325). */
+export function flatcarAmisFixture(): string {
+  return findRepoFile(join("test", "fixtures", "flatcar-amis.json"));
+}
+
+/** The fixture's entries, e.g. to compute the newest stable image a test expects. */
+export interface FixtureImage {
+  ami_id: string;
+  name: string;
+  owner_id: string;
+  architecture: "x86_64" | "arm64";
+  creation_date: string;
+  [key: string]: unknown;
+}
+
+export function flatcarAmis(): FixtureImage[] {
+  return JSON.parse(readFileSync(flatcarAmisFixture(), "utf8")) as FixtureImage[];
+}
+
+function checkInstalled(): void {
+  const missing: string[] = [];
+  if (!existsSync(SYSTEM_PYTHON)) missing.push(SYSTEM_PYTHON);
+  if (!existsSync(join(motoPythonPath(), "moto", "__init__.py")))
+    missing.push(join(motoPythonPath(), "moto"));
+  if (!existsSync(ETCD_BIN)) missing.push(ETCD_BIN);
+  if (!existsSync(DISCOVERY_BIN)) missing.push(DISCOVERY_BIN);
+  if (missing.length > 0) {
+    throw new Error(
+      `test services are not installed (missing: ${missing.join(", ")}); run: bash scripts/test-services/install.sh`,
+    );
+  }
+}
+
+// ---------------------------------------------------------------- processes
+
+interface Managed {
+  name: string;
+  child: ChildProcess;
+  logPath: string;
+  exited: Promise<void>;
+  exitInfo: { code: number | null; signal: NodeJS.Signals | null } | null;
+}
+
+const running = new Set<Managed>();
+let exitHookInstalled = false;
+
+function installExitHook(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.on("exit", () => {
+    for (const managed of running) {
+      try {
+        managed.child.kill("SIGKILL");
+      } catch {
+        // already gone
+      }
+    }
+  });
+}
+
+function launch(
+  name: string,
+  command: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  logPath: string,
+): Managed {
+  installExitHook();
+  const fd = openSync(logPath, "a");
+  // setpriv --pdeathsig: the service dies with this process even when it is SIGKILLed.
+  const [file, argv] = existsSync(SETPRIV)
+    ? [SETPRIV, ["--pdeathsig", "KILL", "--", command, ...args]]
+    : [command, args];
+  let child: ChildProcess;
+  try {
+    child = spawn(file, argv, { env, stdio: ["ignore", fd, fd] });
+  } finally {
+    closeSync(fd);
+  }
+  const managed: Managed = { name, child, logPath, exitInfo: null, exited: Promise.resolve() };
+  managed.exited = new Promise<void>((done) => {
+    child.once("exit", (code, signal) => {
+      managed.exitInfo = { code, signal };
+      running.delete(managed);
+      done();
+    });
+    child.once("error", (error) => {
+      managed.exitInfo = { code: null, signal: null };
+      running.delete(managed);
+      try {
+        appendFileSync(logPath, `\n${name}: cannot start ${command}: ${error.message}\n`);
+      } catch {
+        // the log folder is gone; nothing more to say
+      }
+      done();
+    });
+  });
+  running.add(managed);
+  return managed;
+}
+
+async function terminate(managed: Managed, graceMs = 5_000): Promise<void> {
+  if (managed.exitInfo) return;
+  managed.child.kill("SIGTERM");
+  const timer = setTimeout(() => managed.child.kill("SIGKILL"), graceMs);
+  await managed.exited;
+  clearTimeout(timer);
+}
+
+function logTail(logPath: string, lines = 25): string {
+  try {
+    const text = readFileSync(logPath, "utf8").trimEnd().split("\n");
+    return text.slice(-lines).join("\n");
+  } catch {
+    return "(no log)";
+  }
+}
+
+/** A port that was free a moment ago on 127.0.0.1 (callers retry on the rare collision). */
+export function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.unref();
+    server.once("error", reject);
+    server.listen(0, HOST, () => {
+      const address = server.address();
+      const port = typeof address === "object" && address ? address.port : 0;
+      server.close(() => (port ? resolvePort(port) : reject(new Error("no port assigned"))));
+    });
+  });
+}
+
+interface HttpAnswer {
+  status: number;
+  body: string;
+}
+
+function httpCall(method: string, url: string, timeoutMs = 2_000): Promise<HttpAnswer> {
+  return new Promise((resolveCall, reject) => {
+    const req = request(url, { method, timeout: timeoutMs }, (res) => {
+      let body = "";
+      res.setEncoding("utf8");
+      res.on("data", (chunk: string) => {
+        body += chunk;
+      });
+      res.on("end", () => resolveCall({ status: res.statusCode ?? 0, body }));
+      res.on("error", reject);
+    });
+    req.on("timeout", () => req.destroy(new Error(`timeout after ${timeoutMs} ms`)));
+    req.on("error", reject);
+    req.end();
+  });
+}
+
+const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
+
+/**
+ * Polls until `ready` resolves true, the process exits (then "exited"), or the deadline passes.
+ */
+async function waitUntil(
+  managed: Managed,
+  ready: () => Promise<boolean>,
+  timeoutMs: number,
+): Promise<"ready" | "exited" | "timeout"> {
+  const deadline = Date.now() + timeoutMs;
+  let delay = 50;
+  while (Date.now() < deadline) {
+    if (managed.exitInfo) return "exited";
+    try {
+      if (await ready()) return "ready";
+    } catch {
+      // not listening yet
+    }
+    await sleep(delay);
+    delay = Math.min(delay * 2, 500);
+  }
+  return managed.exitInfo ? "exited" : "timeout";
+}
+
+function looksLikePortClash(logPath: string): boolean {
+  return /address already in use|EADDRINUSE|bind: address/i.test(logTail(logPath, 80));
+}
+
+function startupError(what: string, outcome: string, managed: Managed, hint = ""): Error {
+  const how =
+    outcome === "exited"
+      ? `exited (code ${managed.exitInfo?.code ?? "?"}, signal ${managed.exitInfo?.signal ?? "none"})`
+      : `did not answer within ${START_TIMEOUT_MS / 1000} s`;
+  return new Error(
+    `${what} ${how}; log: ${managed.logPath}${hint}\n--- last lines of the log ---\n${logTail(managed.logPath)}`,
+  );
+}
+
+/** A minimal environment for the services: nothing of the caller's AWS settings leaks in. */
+function baseEnv(extra: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  return {
+    PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+    HOME: tmpdir(),
+    LANG: "C.UTF-8",
+    TMPDIR: tmpdir(),
+    ...extra,
+  };
+}
+
+// ---------------------------------------------------------------- moto
+
+export interface MotoOptions {
+  /** MOTO_AMIS_PATH: replaces moto's image list (e.g. flatcarAmisFixture()). */
+  amisPath?: string;
+  /**
+   * Default true: run moto through scripts/test-services/python/pandacluster_moto (python3 -m
+   * pandacluster_moto), which fixes where moto 5.1.1 breaks pandacluster's flow: without it the
+   * AWS SDK v3 cannot even parse DescribeAutoScalingGroups ("Invalid RFC3339 timestamp"),
+   * DeleteStack of a VPC+IGW stack fails, describing a deleted stack re-creates its resources, a
+   * failing resource poisons DescribeStacks, group instances get no public IP/key/security group.
+   * The module's docstring and scripts/test-services/README.md list every fix.
+   * false: plain `python3 -m moto.server`.
+   */
+  fixes?: boolean;
+  /**
+   * MOTO_ENABLE_KEYPAIR_VALIDATION and MOTO_ENABLE_AMI_VALIDATION: RunInstances (and, with
+   * `fixes`, instances of Auto Scaling groups, so CreateStack) then fail for an unknown key pair
+   * or image, as on AWS. Default false (moto accepts any key name and image id).
+   */
+  strict?: boolean;
+  /** Extra environment for the server (e.g. other MOTO_* settings). */
+  env?: NodeJS.ProcessEnv;
+}
+
+export interface Moto {
+  /** http://127.0.0.1:PORT — use as AWS_ENDPOINT_URL (see awsEnv()). */
+  endpoint: string;
+  port: number;
+  /** The server's output. */
+  logPath: string;
+  /** Whether pandacluster_moto's fixes are on. */
+  fixes: boolean;
+  /** POST /moto-api/reset: forget every resource in every service and region. */
+  reset(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** Starts a moto server on a free loopback port and waits until it answers (~2-3 s). */
+export async function startMoto(options: MotoOptions = {}): Promise<Moto> {
+  checkInstalled();
+  const dir = mkdtempSync(join(tmpdir(), "pandacluster-moto-"));
+  const logPath = join(dir, "moto.log");
+  const pythonPath = [motoPythonPath()];
+  const fixes = options.fixes ?? true;
+  if (fixes) pythonPath.push(findRepoFile(join("scripts", "test-services", "python")));
+  const env = baseEnv({
+    PYTHONPATH: pythonPath.join(":"),
+    PYTHONNOUSERSITE: "1",
+    PYTHONDONTWRITEBYTECODE: "1",
+    PYTHONUNBUFFERED: "1",
+    ...(options.amisPath ? { MOTO_AMIS_PATH: resolve(options.amisPath) } : {}),
+    ...(options.strict ? { MOTO_ENABLE_KEYPAIR_VALIDATION: "true", MOTO_ENABLE_AMI_VALIDATION: "true" } : {}),
+    ...options.env,
+  });
+  if (options.amisPath && !existsSync(options.amisPath)) {
+    throw new Error(`amisPath ${options.amisPath} does not exist`);
+  }
+  const module = fixes ? "pandacluster_moto" : "moto.server";
+  let lastError: Error | undefined;
+  for (let attempt = 1; attempt <= 5; attempt++) {
+    const port = await freePort();
+    const managed = launch(
+      "moto",
+      SYSTEM_PYTHON,
+      ["-m", module, "-H", HOST, "-p", String(port)],
+      env,
+      logPath,
+    );
+    const endpoint = `http://${HOST}:${port}`;
+    const outcome = await waitUntil(
+      managed,
+      async () => (await httpCall("GET", `${endpoint}/moto-api/`)).status < 500,
+      START_TIMEOUT_MS,
+    );
+    if (outcome === "ready") {
+      return {
+        endpoint,
+        port,
+        logPath,
+        fixes,
+        async reset() {
+          const answer = await httpCall("POST", `${endpoint}/moto-api/reset`, 10_000);
+          if (answer.status !== 200) {
+            throw new Error(`moto reset answered HTTP ${answer.status}: ${answer.body}; log: ${logPath}`);
+          }
+        },
+        async stop() {
+          await terminate(managed);
+          if (!process.env.PANDACLUSTER_KEEP_SERVICE_LOGS) rmSync(dir, { recursive: true, force: true });
+        },
+      };
+    }
+    await terminate(managed, 1_000);
+    lastError = startupError(`moto (${module}) on ${endpoint}`, outcome, managed);
+    if (!(outcome === "exited" && looksLikePortClash(logPath))) break;
+  }
+  throw lastError ?? new Error(`moto did not start; log: ${logPath}`);
+}
+
+// ---------------------------------------------------------------- etcd + discovery
+
+export interface Discovery {
+  /** The discovery service, e.g. http://127.0.0.1:PORT; GET {url}/new?size=N gives a token URL. */
+  url: string;
+  /** The etcd behind it (v2 API enabled), e.g. http://127.0.0.1:PORT. */
+  etcdEndpoint: string;
+  /** Both services' output, in one folder. */
+  logDir: string;
+  stop(): Promise<void>;
+}
+
+/** Starts etcd (v2 API on) and the discovery service on free loopback ports (~1-2 s). */
+export async function startDiscovery(): Promise<Discovery> {
+  checkInstalled();
+  const dir = mkdtempSync(join(tmpdir(), "pandacluster-discovery-"));
+  const env = baseEnv({});
+  let etcd: Managed | undefined;
+  let etcdEndpoint = "";
+  let lastError: Error | undefined;
+
+  for (let attempt = 1; attempt <= 5 && !etcd; attempt++) {
+    const [clientPort, peerPort] = [await freePort(), await freePort()];
+    if (clientPort === peerPort) continue;
+    const client = `http://${HOST}:${clientPort}`;
+    const peer = `http://${HOST}:${peerPort}`;
+    const dataDir = join(dir, `etcd-data-${attempt}`);
+    const logPath = join(dir, "etcd.log");
+    const managed = launch(
+      "etcd",
+      ETCD_BIN,
+      [
+        "--name=pandacluster-test",
+        `--data-dir=${dataDir}`,
+        "--enable-v2=true",
+        `--listen-client-urls=${client}`,
+        `--advertise-client-urls=${client}`,
+        `--listen-peer-urls=${peer}`,
+        `--initial-advertise-peer-urls=${peer}`,
+        `--initial-cluster=pandacluster-test=${peer}`,
+        "--initial-cluster-state=new",
+        "--initial-cluster-token=pandacluster-test",
+      ],
+      env,
+      logPath,
+    );
+    const outcome = await waitUntil(
+      managed,
+      async () => {
+        const answer = await httpCall("GET", `${client}/v2/keys/`);
+        return answer.status === 200;
+      },
+      START_TIMEOUT_MS,
+    );
+    if (outcome === "ready") {
+      etcd = managed;
+      etcdEndpoint = client;
+      break;
+    }
+    await terminate(managed, 1_000);
+    lastError = startupError(`etcd on ${client}`, outcome, managed);
+    if (!(outcome === "exited" && looksLikePortClash(logPath))) break;
+  }
+  if (!etcd) throw lastError ?? new Error(`etcd did not start; logs in ${dir}`);
+
+  const stopAll = async (...managed: Managed[]) => {
+    await Promise.all(managed.map((m) => terminate(m)));
+  };
+
+  for (let attempt = 1; attempt <= 5; attempt++) {
+    const port = await freePort();
+    const url = `http://${HOST}:${port}`;
+    const logPath = join(dir, "discovery.log");
+    const managed = launch(
+      "discovery",
+      DISCOVERY_BIN,
+      ["--etcd", etcdEndpoint, "--host", url, "--addr", `${HOST}:${port}`],
+      env,
+      logPath,
+    );
+    const outcome = await waitUntil(
+      managed,
+      async () => {
+        const answer = await httpCall("GET", `${url}/new?size=3`);
+        return answer.status === 200 && answer.body.trim().startsWith(`${url}/`);
+      },
+      START_TIMEOUT_MS,
+    );
+    if (outcome === "ready") {
+      const etcdProcess = etcd;
+      return {
+        url,
+        etcdEndpoint,
+        logDir: dir,
+        async stop() {
+          await stopAll(managed, etcdProcess);
+          if (!process.env.PANDACLUSTER_KEEP_SERVICE_LOGS) rmSync(dir, { recursive: true, force: true });
+        },
+      };
+    }
+    await terminate(managed, 1_000);
+    lastError = startupError(`discovery on ${url} (etcd ${etcdEndpoint})`, outcome, managed);
+    if (!(outcome === "exited" && looksLikePortClash(logPath))) break;
+  }
+  await stopAll(etcd);
+  throw lastError ?? new Error(`discovery did not start; logs in ${dir}`);
+}
+
+// ---------------------------------------------------------------- AWS client environment
+
+/**
+ * Environment that points the AWS SDK v3 and the aws CLI at moto and away from any real account:
+ * fixed test credentials, us-east-1, no shared config/credentials files, no profile, no IMDS.
+ * Merge it over a minimal environment (PATH, HOME of your choosing) when spawning the CLI.
+ */
+export function awsEnv(endpoint: string, region = "us-east-1"): Record<string, string> {
+  return {
+    AWS_ENDPOINT_URL: endpoint,
+    AWS_ACCESS_KEY_ID: "testing",
+    AWS_SECRET_ACCESS_KEY: "testing",
+    AWS_REGION: region,
+    AWS_DEFAULT_REGION: region,
+    AWS_CONFIG_FILE: "/dev/null",
+    AWS_SHARED_CREDENTIALS_FILE: "/dev/null",
+    AWS_EC2_METADATA_DISABLED: "true",
+    AWS_PAGER: "",
+  };
+}
+
+/**
+ * process.env without any AWS_* variable (a developer's AWS_PROFILE, AWS_SESSION_TOKEN, role or
+ * container credentials must not leak in) and with awsEnv(endpoint) on top: the environment to
+ * give a child process (the CLI, the server) that must talk to moto only.
+ */
+export function isolatedAwsProcessEnv(endpoint: string, region = "us-east-1"): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [key, value] of Object.entries(process.env)) {
+    if (!key.startsWith("AWS_")) env[key] = value;
+  }
+  return { ...env, ...awsEnv(endpoint, region) };
+}
