@@ -148,6 +148,9 @@ const clusterSummarySchema: JsonSchema = {
     status: statusSchema,
     cluster_size: { type: "integer" },
     created_at: { type: "string", format: "date-time" },
+    stack_id: { type: ["string", "null"] },
+    channel: { type: ["string", "null"] },
+    arch: { type: ["string", "null"] },
   },
 };
 

@@ -166,13 +166,16 @@ export function clusterRoutes(app: FastifyInstance, parts: ServerParts): void {
       if (!flag(request.query.live, "live")) {
         return reply.type("application/json; charset=utf-8").send(viewJson(view));
       }
-      let live: unknown;
+      const cluster = JSON.parse(viewJson(view)) as object;
       try {
-        live = await engine.status(accounts.credentialsFor(profile), { stack_name, region: view.region });
+        const live = await engine.status(accounts.credentialsFor(profile), {
+          stack_name,
+          region: view.region,
+        });
+        return reply.send({ ...cluster, live });
       } catch (error) {
-        live = { status: "failure", message: (error as Error).message };
+        return reply.send({ ...cluster, live: null, live_error: (error as Error).message });
       }
-      return reply.send({ ...(JSON.parse(viewJson(view)) as object), live });
     },
   );
 

@@ -1,4 +1,4 @@
-import { mkdirSync } from "node:fs";
+import { closeSync, mkdirSync, openSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
 import type { CreateOptions } from "../../options.js";
@@ -64,7 +64,12 @@ export class SqliteStore implements Store {
   private readonly statements = new Map<string, Database.Statement>();
 
   constructor(path: string) {
-    if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+    if (path !== ":memory:") {
+      mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+      // Token digests and sealed secrets: readable by the server's user only (SQLite gives its
+      // -wal and -shm files the database file's mode).
+      closeSync(openSync(path, "a", 0o600));
+    }
     this.db = new Database(path);
     this.db.pragma("journal_mode = WAL");
     this.db.pragma("synchronous = NORMAL");
@@ -327,7 +332,9 @@ export class SqliteStore implements Store {
   }
 
   async listClusters(profileId: number, region?: string, includeDeleted = false): Promise<ClusterSummary[]> {
-    const sql = `SELECT stack_name, region, status, cluster_size, created_at FROM clusters c
+    const sql = `SELECT stack_name, region, status, cluster_size, created_at, stack_id,
+        json_extract(options, '$.channel') AS channel, json_extract(options, '$.arch') AS arch
+      FROM clusters c
       WHERE profile_id = @profile_id ${region === undefined ? "" : "AND region = @region"}
         ${includeDeleted ? "" : "AND status <> 'deleted'"}
         AND id = (SELECT max(id) FROM clusters n

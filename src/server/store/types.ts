@@ -83,6 +83,9 @@ export interface ClusterSummary {
   status: ClusterStatus;
   cluster_size: number;
   created_at: string;
+  stack_id: string | null;
+  channel: string | null;
+  arch: string | null;
 }
 
 export type JobKind = "create" | "destroy";

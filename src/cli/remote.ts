@@ -1,0 +1,468 @@
+import { randomUUID } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { resolve } from "node:path";
+import type { CommandName } from "../definitions.js";
+import { ExitCode, InterruptedError, OperationError, UsageError } from "../errors.js";
+import type {
+  ClusterResult,
+  DestroyResult,
+  ListResult,
+  ProgressEvent,
+  StatusResult,
+} from "../lifecycle/types.js";
+import type { UnitsInput } from "../options.js";
+import type { CliContext } from "./context.js";
+import { printJson, printLines } from "./render/output.js";
+import type { Progress } from "./render/progress.js";
+import { showCluster, showDestroy } from "./render/results.js";
+import { withProgress } from "./render/run.js";
+import { listSummary, statusSummary } from "./render/status.js";
+
+/**
+ * The CLI as a client of a pandacluster API server (--server URL or PANDACLUSTER_SERVER, with
+ * PANDACLUSTER_TOKEN): create, destroy, status, list and wait go through the API, follow the
+ * server's job through its events, and print what the local mode prints, with its exit codes.
+ */
+
+interface ServerCluster {
+  stack_name: string;
+  region: string;
+  status: "creating" | "online" | "failed" | "deleting" | "deleted";
+  cluster_size: number;
+  result: ClusterResult | null;
+  reasons: string[];
+  created_at: string;
+  updated_at: string;
+  live?: StatusResult | null;
+  live_error?: string;
+}
+
+interface ServerSummary {
+  stack_name: string;
+  region: string;
+  status: string;
+  cluster_size: number;
+  created_at: string;
+  stack_id: string | null;
+  channel: string | null;
+  arch: string | null;
+}
+
+interface StoredEvent extends ProgressEvent {
+  seq: number;
+}
+
+class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly error: string,
+    readonly messages: string[],
+  ) {
+    super(messages[0] ?? error);
+  }
+}
+
+/** The server's JSON API, with the caller's token. */
+class Client {
+  constructor(
+    readonly base: string,
+    private readonly token: string,
+    private readonly signal: AbortSignal,
+  ) {}
+
+  async call<T>(
+    method: string,
+    path: string,
+    body?: unknown,
+    headers: Record<string, string> = {},
+  ): Promise<{ status: number; body: T }> {
+    const url = new URL(path, this.base).href;
+    let answer: Response;
+    try {
+      answer = await fetch(url, {
+        method,
+        headers: {
+          authorization: `Bearer ${this.token}`,
+          accept: "application/json",
+          ...(body === undefined ? {} : { "content-type": "application/json" }),
+          ...headers,
+        },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        signal: this.signal,
+      });
+    } catch (error) {
+      if (this.signal.aborted) throw new Aborted();
+      const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+      throw new NetworkError(
+        `cannot reach the pandacluster server at ${this.base}: ${cause?.code ?? cause?.message ?? (error as Error).message}`,
+      );
+    }
+    const text = await answer.text();
+    let parsed: unknown;
+    try {
+      parsed = text ? JSON.parse(text) : undefined;
+    } catch {
+      throw new OperationError(
+        `the server at ${this.base} answered ${answer.status} with something that is not JSON`,
+      );
+    }
+    if (answer.status >= 400) {
+      const error = parsed as { error?: string; messages?: string[] } | undefined;
+      throw new ApiError(answer.status, error?.error ?? `HTTP ${answer.status}`, error?.messages ?? []);
+    }
+    return { status: answer.status, body: parsed as T };
+  }
+}
+
+class Aborted extends Error {}
+class NetworkError extends OperationError {}
+
+const terminal = {
+  create: new Set(["online", "failed"]),
+  destroy: new Set(["deleted", "failed"]),
+};
+
+/** Runs a command on the server named by options.server; returns the exit code. */
+export async function runRemote(
+  command: CommandName,
+  options: Record<string, unknown>,
+  context: CliContext,
+): Promise<number> {
+  const server = String(options.server ?? context.env.PANDACLUSTER_SERVER ?? "");
+  const token = context.env.PANDACLUSTER_TOKEN;
+  if (!token) {
+    throw new UsageError(
+      `PANDACLUSTER_TOKEN is not set: the server at ${server} needs your profile's token (its admin creates it with POST /profiles)`,
+    );
+  }
+  const client = new Client(server.endsWith("/") ? server : `${server}/`, token, context.signal);
+  const remote = new Remote(client, context, server);
+  try {
+    switch (command) {
+      case "create":
+        return await remote.create(options);
+      case "destroy":
+        return await remote.destroy(options);
+      case "status":
+        return await remote.status(options);
+      case "list":
+        return await remote.list(options);
+      case "wait":
+        return await remote.wait(options);
+      default:
+        throw new UsageError(`${command} cannot be run through a server`);
+    }
+  } catch (error) {
+    throw translate(error, server);
+  }
+}
+
+/** API answers as the CLI's errors: bad input → exit 2, anything else that failed → exit 1. */
+function translate(error: unknown, server: string): unknown {
+  if (!(error instanceof ApiError)) return error;
+  if (error.status === 400) {
+    return new UsageError(error.messages.map((message) => ({ argument: "", message })));
+  }
+  if (error.status === 401) {
+    return new OperationError(`the server at ${server} did not accept PANDACLUSTER_TOKEN`, error.messages);
+  }
+  const [first, ...rest] = error.messages;
+  return new OperationError(first ?? `the server answered ${error.status} (${error.error})`, rest);
+}
+
+class Remote {
+  constructor(
+    private readonly client: Client,
+    private readonly context: CliContext,
+    private readonly server: string,
+  ) {}
+
+  private hint(verb: "wait" | "destroy", name: string, region: string): string {
+    return `pandacluster ${verb} -n ${name} -r ${region} --server ${this.server}`;
+  }
+
+  private query(region: unknown, extra: Record<string, string> = {}): string {
+    const params = new URLSearchParams(extra);
+    if (typeof region === "string") params.set("region", region);
+    const text = params.toString();
+    return text ? `?${text}` : "";
+  }
+
+  async create(options: Record<string, unknown>): Promise<number> {
+    for (const [name, flag] of [
+      ["template_path", "--template-path"],
+      ["profile", "--profile"],
+    ] as const) {
+      if (options[name] !== undefined) {
+        throw new UsageError(
+          `${flag} cannot be used with --server: it names something on this machine, and the cluster is created by the server`,
+        );
+      }
+    }
+    const body: Record<string, unknown> = {};
+    for (const [key, value] of Object.entries(options)) {
+      if (["json", "server"].includes(key) || value === undefined) continue;
+      body[key] = key === "units" ? inlineUnits(value as UnitsInput) : value;
+    }
+    return withProgress(this.context, async (progress) => {
+      // One key for this create: a retry after a dropped connection cannot create twice.
+      const key = randomUUID();
+      let answer:
+        | { status: number; body: { stack_name: string; region: string; result?: ClusterResult } }
+        | undefined;
+      for (let attempt = 1; !answer; attempt++) {
+        try {
+          answer = await this.client.call("POST", "clusters", body, { "idempotency-key": key });
+        } catch (error) {
+          if (!(error instanceof NetworkError) || attempt >= 3) throw this.interrupt(error, undefined);
+          await new Promise((r) => setTimeout(r, 500 * attempt));
+        }
+      }
+      if (answer.status === 200 && answer.body.result) {
+        progress.stop();
+        return showCluster(this.context, answer.body.result, true);
+      }
+      const { stack_name, region } = answer.body;
+      const cluster = await this.follow(stack_name, region, progress, terminal.create, "created");
+      progress.stop();
+      return this.showCreate(cluster);
+    });
+  }
+
+  private showCreate(cluster: ServerCluster): number {
+    if (cluster.result) return showCluster(this.context, cluster.result);
+    const [first, ...rest] = cluster.reasons;
+    throw new OperationError(first ?? `creating ${cluster.stack_name} failed`, rest);
+  }
+
+  async destroy(options: Record<string, unknown>): Promise<number> {
+    const name = String(options.stack_name);
+    return withProgress(this.context, async (progress) => {
+      const answer = await this.client.call<{ stack_name: string; region: string; status: string }>(
+        "DELETE",
+        `clusters/${encodeURIComponent(name)}${this.query(options.region)}`,
+      );
+      const { region } = answer.body;
+      if (answer.body.status === "deleted") {
+        progress.stop();
+        return showDestroy(
+          this.context,
+          destroyResult(name, region, "success", `${name} was already deleted`, true),
+        );
+      }
+      if (options.no_wait === true) {
+        progress.stop();
+        const message = `deleting ${name} in ${region}; follow it with: ${this.hint("wait", name, region)}`;
+        return showDestroy(this.context, destroyResult(name, region, "success", message));
+      }
+      const cluster = await this.follow(name, region, progress, terminal.destroy, "deleted");
+      progress.stop();
+      return this.showDeletion(cluster);
+    });
+  }
+
+  private showDeletion(cluster: ServerCluster): number {
+    const { stack_name: name, region } = cluster;
+    const result =
+      cluster.status === "deleted"
+        ? destroyResult(name, region, "success", `cluster ${name} deleted from ${region}`)
+        : destroyResult(
+            name,
+            region,
+            "failure",
+            `the stack ${name} could not be deleted; fix the cause below, then run: ${this.hint("destroy", name, region)}`,
+            false,
+            cluster.reasons,
+          );
+    result.timings.total = (Date.parse(cluster.updated_at) - Date.parse(cluster.created_at)) / 1000;
+    return showDestroy(this.context, result);
+  }
+
+  async status(options: Record<string, unknown>): Promise<number> {
+    const name = String(options.stack_name);
+    return withProgress(this.context, async (progress) => {
+      const { body } = await this.client.call<ServerCluster>(
+        "GET",
+        `clusters/${encodeURIComponent(name)}${this.query(options.region, { live: "true" })}`,
+      );
+      progress.stop();
+      if (!body.live) throw new OperationError(body.live_error ?? `no status for ${name}`);
+      if (this.context.json) printJson(this.context, body.live);
+      else printLines(this.context, statusSummary(body.live));
+      return ExitCode.ok;
+    });
+  }
+
+  async list(options: Record<string, unknown>): Promise<number> {
+    return withProgress(this.context, async (progress) => {
+      const { body } = await this.client.call<ServerSummary[]>(
+        "GET",
+        `clusters${this.query(options.region)}`,
+      );
+      progress.stop();
+      const result: ListResult = {
+        region: typeof options.region === "string" ? options.region : "all regions",
+        clusters: body.map((c) => ({
+          stack_name: c.stack_name,
+          stack_id: c.stack_id ?? "",
+          stack_status: c.status,
+          created_at: c.created_at,
+          cluster_size: c.cluster_size,
+          channel: c.channel,
+          arch: c.arch,
+        })),
+      };
+      if (this.context.json) printJson(this.context, result);
+      else printLines(this.context, listSummary(result));
+      return ExitCode.ok;
+    });
+  }
+
+  async wait(options: Record<string, unknown>): Promise<number> {
+    const name = String(options.stack_name);
+    return withProgress(this.context, async (progress) => {
+      const { body } = await this.client.call<ServerCluster>(
+        "GET",
+        `clusters/${encodeURIComponent(name)}${this.query(options.region)}`,
+      );
+      const deleting =
+        body.status === "deleting" ||
+        body.status === "deleted" ||
+        (body.status === "failed" && body.result?.status === "success");
+      const cluster =
+        body.status === "creating" || body.status === "deleting"
+          ? await this.follow(
+              name,
+              body.region,
+              progress,
+              deleting ? terminal.destroy : terminal.create,
+              deleting ? "deleted" : "created",
+            )
+          : body;
+      progress.stop();
+      return deleting ? this.showDeletion(cluster) : this.showCreate(cluster);
+    });
+  }
+
+  /**
+   * Prints the cluster's events as they come and returns the cluster once its status is one of
+   * `until`. Ctrl-C stops following (not the server's job) and says how to pick it up again.
+   */
+  private async follow(
+    name: string,
+    region: string,
+    progress: Progress,
+    until: Set<string>,
+    doing: "created" | "deleted",
+  ): Promise<ServerCluster> {
+    const path = `clusters/${encodeURIComponent(name)}`;
+    const where = this.query(region);
+    let after = 0;
+    let started: number | undefined;
+    const interval = Number(this.context.env.PANDACLUSTER_REMOTE_POLL_MS) || 1000;
+    try {
+      for (;;) {
+        const { body: cluster } = await this.client.call<ServerCluster>("GET", `${path}${where}`);
+        started ??= Date.parse(cluster.created_at);
+        // Events are stored before the status changes: after a final status, all are there.
+        const { body: events } = await this.client.call<StoredEvent[]>(
+          "GET",
+          `${path}/events${this.query(region, { after: String(after) })}`,
+        );
+        for (const event of events) {
+          after = Math.max(after, event.seq);
+          const { seq: _seq, ...progressEvent } = event;
+          progress.onEvent({
+            ...progressEvent,
+            elapsed: Math.max(0, (Date.parse(event.time) - started) / 1000),
+          });
+        }
+        if (until.has(cluster.status)) return cluster;
+        await sleep(interval, this.context.signal);
+      }
+    } catch (error) {
+      throw this.interrupt(error, { name, region, doing });
+    }
+  }
+
+  private interrupt(
+    error: unknown,
+    ref: { name: string; region: string; doing: "created" | "deleted" } | undefined,
+  ): unknown {
+    if (!(error instanceof Aborted) && !this.context.signal.aborted) return error;
+    if (!ref)
+      return new InterruptedError(
+        "Interrupted. The server may have received the request: see pandacluster list --server.",
+      );
+    const lines = [
+      `Interrupted. The cluster ${ref.name} is still being ${ref.doing} by the server at ${this.server}; stopping here does not stop it.`,
+      `  to follow it and finish:  ${this.hint("wait", ref.name, ref.region)}`,
+    ];
+    if (ref.doing === "created")
+      lines.push(`  to remove it:            ${this.hint("destroy", ref.name, ref.region)}`);
+    return new InterruptedError(lines.join("\n"));
+  }
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(new Aborted());
+    const timer = setTimeout(() => {
+      signal.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(new Aborted());
+    };
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
+function destroyResult(
+  name: string,
+  region: string,
+  status: DestroyResult["status"],
+  message: string,
+  alreadyGone = false,
+  reasons: string[] = [],
+): DestroyResult {
+  return {
+    status,
+    message,
+    stack_name: name,
+    stack_id: null,
+    region,
+    already_gone: alreadyGone,
+    removed: [],
+    reasons,
+    timings: {},
+  };
+}
+
+/**
+ * A units file read by the CLI names its unit files relative to itself; the server cannot read
+ * them, so their text goes inline (content_text), placeholders and all.
+ */
+export function inlineUnits(input: UnitsInput): unknown {
+  if (!Array.isArray(input.units) || !input.base_dir) return input.units;
+  const base = input.base_dir;
+  const inline = (entry: unknown): unknown => {
+    if (typeof entry !== "object" || entry === null || Array.isArray(entry)) return entry;
+    const copy: Record<string, unknown> = { ...(entry as Record<string, unknown>) };
+    if (typeof copy.content === "string" && copy.content_text === undefined) {
+      const path = resolve(base, copy.content);
+      try {
+        copy.content_text = readFileSync(path, "utf8");
+      } catch (error) {
+        throw new UsageError([
+          { argument: input.source, message: `cannot read ${path}: ${(error as Error).message}` },
+        ]);
+      }
+      delete copy.content;
+    }
+    if (Array.isArray(copy.drop_ins)) copy.drop_ins = copy.drop_ins.map(inline);
+    return copy;
+  };
+  return input.units.map(inline);
+}
