@@ -39,7 +39,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): LoadedConfig {
       return { config: {}, path: undefined, warnings: [] };
     throw new UsageError(`cannot read ${path}: ${(error as Error).message}`);
   }
-  const parsed = readCsonFile(path);
+  // Never cache a parsed secret: the parse cache is plain JSON on disk.
+  const parsed = readCsonFile(path, { cacheable: (value) => !JSON.stringify(value).includes('"secret"') });
   const config = checkConfig(parsed, path);
   const warnings: string[] = [];
   // As ssh does with private keys: a secret others can read is a secret others may have.

@@ -1,25 +1,80 @@
-import { readFileSync } from "node:fs";
-import CSON from "cson-parser";
+import { createHash } from "node:crypto";
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { homedir } from "node:os";
+import { join } from "node:path";
 import { UsageError } from "./errors.js";
 
+export interface CsonReadOptions {
+  /** The argument the file was given for, to name in messages. */
+  argument?: string;
+  /** Whether a parsed value may be kept in the parse cache; a value holding a secret must not. */
+  cacheable?: (value: unknown) => boolean;
+}
+
 /** Reads and parses a CSON file; any problem becomes a UsageError naming the file (and line). */
-export function readCsonFile(path: string, argument = ""): unknown {
+export function readCsonFile(path: string, options: CsonReadOptions = {}): unknown {
   let text: string;
   try {
     text = readFileSync(path, "utf8");
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     const why = code === "ENOENT" ? "no such file" : code === "EACCES" ? "permission denied" : String(error);
-    throw new UsageError([{ argument, message: `cannot read ${path}: ${why}` }]);
+    throw new UsageError([{ argument: options.argument ?? "", message: `cannot read ${path}: ${why}` }]);
   }
-  return parseCson(text, path, argument);
+  return parseCson(text, path, options);
 }
 
-export function parseCson(text: string, path: string, argument = ""): unknown {
+/**
+ * Parses CSON text. cson-parser compiles the text with CoffeeScript, which costs far more than the
+ * rest of a build-template run (about 100 ms for a 200-unit file), so parsed values are kept in a
+ * cache keyed by the text's SHA-256: the same text always parses to the same value, so an entry is
+ * never stale. The cache is best effort: any failure to read or write it only means parsing again.
+ */
+export function parseCson(text: string, path: string, options: CsonReadOptions = {}): unknown {
+  const key = createHash("sha256").update(text).digest("hex");
+  const cached = readCache(key);
+  if (cached !== undefined) return cached;
+  let value: unknown;
   try {
-    return CSON.parse(text);
+    value = csonParser().parse(text);
   } catch (error) {
-    throw new UsageError([{ argument, message: `${path}: ${describeSyntaxError(error)}` }]);
+    throw new UsageError([
+      { argument: options.argument ?? "", message: `${path}: ${describeSyntaxError(error)}` },
+    ]);
+  }
+  if (options.cacheable?.(value) ?? true) writeCache(key, value);
+  return value;
+}
+
+// Loaded on first use only: commands that read no CSON (help, --version) never pay for CoffeeScript.
+let parser: { parse(text: string): unknown } | undefined;
+function csonParser() {
+  parser ??= createRequire(import.meta.url)("cson-parser") as { parse(text: string): unknown };
+  return parser;
+}
+
+function cacheDir(): string {
+  return join(process.env.XDG_CACHE_HOME || join(homedir(), ".cache"), "pandacluster", "cson");
+}
+
+function readCache(key: string): unknown {
+  try {
+    return JSON.parse(readFileSync(join(cacheDir(), `${key}.json`), "utf8"));
+  } catch {
+    return undefined;
+  }
+}
+
+function writeCache(key: string, value: unknown): void {
+  try {
+    const dir = cacheDir();
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const temp = join(dir, `${key}.${process.pid}.tmp`);
+    writeFileSync(temp, JSON.stringify(value), { mode: 0o600 });
+    renameSync(temp, join(dir, `${key}.json`));
+  } catch {
+    // An unwritable cache (read-only home, full disk) only costs the next run a parse.
   }
 }
 

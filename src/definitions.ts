@@ -1,5 +1,4 @@
-import { readFileSync } from "node:fs";
-import CSON from "cson-parser";
+import { readCsonFile } from "./cson.js";
 import { packagePath } from "./paths.js";
 
 /** The sub-commands that src/argument_definitions.cson defines. */
@@ -57,7 +56,7 @@ let cached: Map<CommandName, CommandSpec> | undefined;
 export function definitions(): Map<CommandName, CommandSpec> {
   if (!cached) {
     const path = packagePath("src", "argument_definitions.cson");
-    cached = compile(CSON.parse(readFileSync(path, "utf8")) as RawDefinitions, path);
+    cached = compile(readCsonFile(path) as RawDefinitions, path);
   }
   return cached;
 }

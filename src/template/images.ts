@@ -1,5 +1,4 @@
-import { readFileSync } from "node:fs";
-import CSON from "cson-parser";
+import { readCsonFile } from "../cson.js";
 import { OperationError } from "../errors.js";
 import type { Arch, Channel } from "../options.js";
 import { packagePath } from "../paths.js";
@@ -26,7 +25,7 @@ let feeds: Record<string, Record<string, FeedUrls>> | undefined;
 export function feedUrls(channel: Channel, arch: Arch, env: NodeJS.ProcessEnv = process.env): FeedUrls {
   if (!feeds) {
     const path = packagePath("src", "templates.cson");
-    feeds = CSON.parse(readFileSync(path, "utf8")) as Record<string, Record<string, FeedUrls>>;
+    feeds = readCsonFile(path) as Record<string, Record<string, FeedUrls>>;
   }
   const urls = feeds[channel]?.[arch];
   if (!urls) throw new OperationError(`src/templates.cson has no image feed for ${channel} ${arch}`);

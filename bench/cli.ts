@@ -1,0 +1,55 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { interleavedMedians, ratioLine, timeCommand } from "./measure.js";
+
+/**
+ * The CLI's start-up cost, against `node -e 0` measured in the same run: `pandacluster --help`, and
+ * `build-template --offline` with 200 units and 50 SSH keys (a large but legal cluster config).
+ */
+const bin = fileURLToPath(new URL("../../bin/pandacluster", import.meta.url));
+const node = process.execPath;
+const rounds = Number(process.env.BENCH_ROUNDS ?? 21);
+
+const dir = mkdtempSync(join(tmpdir(), "pandacluster-bench-cli-"));
+try {
+  const unitsDir = join(dir, "units");
+  mkdirSync(unitsDir);
+  const entries: string[] = [];
+  for (let i = 0; i < 200; i++) {
+    const name = `bench-${i}.service`;
+    writeFileSync(join(unitsDir, name), `[Service]\nType=oneshot\nExecStart=/usr/bin/true ${i}\n`);
+    entries.push(`  {name: "${name}", command: "start", content: "${name}"}`);
+  }
+  writeFileSync(join(unitsDir, "unit-config.cson"), `[\n${entries.join("\n")}\n]\n`);
+  const keys = Array.from(
+    { length: 50 },
+    (_, i) => `  "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI${String(i).padStart(40, "K")} user${i}@bench"`,
+  );
+  const config = join(dir, "pandacluster.cson");
+  writeFileSync(config, `public_keys: [\n${keys.join("\n")}\n]\n`, { mode: 0o600 });
+  const env = { ...process.env, PANDACLUSTER_CONFIG: config };
+  const out = join(dir, "template.json");
+
+  const medians = interleavedMedians(
+    {
+      baseline: () => timeCommand(node, ["-e", "0"], env),
+      help: () => timeCommand(node, [bin, "--help"], env),
+      build: () =>
+        timeCommand(
+          node,
+          [bin, "build-template", "--offline", "-u", join(unitsDir, "unit-config.cson"), "-p", out],
+          env,
+        ),
+    },
+    rounds,
+  );
+  const base = medians.baseline as number;
+  console.log(`medians of ${rounds} interleaved runs each`);
+  console.log(ratioLine("node -e 0 (baseline)", base, base));
+  console.log(ratioLine("pandacluster --help", medians.help as number, base, 1.5));
+  console.log(ratioLine("build-template --offline, 200 units, 50 keys", medians.build as number, base, 2.5));
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}

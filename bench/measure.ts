@@ -1,0 +1,49 @@
+import { spawnSync } from "node:child_process";
+
+/** Median of a list of numbers. */
+export function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2
+    ? (sorted[mid] as number)
+    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+}
+
+/** Wall time in milliseconds of one run of a command; fails loudly if the command fails. */
+export function timeCommand(command: string, args: string[], env: NodeJS.ProcessEnv = process.env): number {
+  const start = process.hrtime.bigint();
+  const run = spawnSync(command, args, { env, stdio: ["ignore", "ignore", "pipe"] });
+  const ms = Number(process.hrtime.bigint() - start) / 1e6;
+  if (run.status !== 0) throw new Error(`${command} ${args.join(" ")} exited ${run.status}: ${run.stderr}`);
+  return ms;
+}
+
+/**
+ * Times several commands interleaved (a, b, c, a, b, c, ...) so that a slow moment of the machine
+ * hits all of them alike, and returns each one's median.
+ */
+export function interleavedMedians(
+  cases: Record<string, () => number>,
+  rounds: number,
+  warmup = 2,
+): Record<string, number> {
+  const samples: Record<string, number[]> = Object.fromEntries(Object.keys(cases).map((k) => [k, []]));
+  for (let round = 0; round < warmup + rounds; round++) {
+    for (const [name, run] of Object.entries(cases)) {
+      const ms = run();
+      if (round >= warmup) samples[name]?.push(ms);
+    }
+  }
+  return Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, median(v)]));
+}
+
+export function ratioLine(label: string, ms: number, baselineMs: number, target?: number): string {
+  const ratio = ms / baselineMs;
+  const verdict =
+    target === undefined
+      ? ""
+      : ratio <= target
+        ? `  (target <= ${target}x: met)`
+        : `  (target <= ${target}x: MISSED)`;
+  return `${label.padEnd(44)} ${ms.toFixed(1).padStart(8)} ms  ${ratio.toFixed(2)}x${verdict}`;
+}
