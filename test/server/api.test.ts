@@ -238,9 +238,12 @@ describe("HTTP API (library replaced by FakeEngine)", () => {
       const list = (await inject("GET", "/clusters", alice)).json() as Record<string, unknown>[];
       const web = list.find((c) => c.stack_name === "web");
       assert.deepEqual(Object.keys(web ?? {}).sort(), [
+        "arch",
+        "channel",
         "cluster_size",
         "created_at",
         "region",
+        "stack_id",
         "stack_name",
         "status",
       ]);
