@@ -1,0 +1,67 @@
+import assert from "node:assert/strict";
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, it } from "node:test";
+import { loadConfig } from "../src/config.js";
+import { parseCson, readCsonFile } from "../src/cson.js";
+import { UsageError } from "../src/errors.js";
+
+describe("CSON reading and its parse cache", () => {
+  let cache: string;
+  let saved: string | undefined;
+  beforeEach(() => {
+    saved = process.env.XDG_CACHE_HOME;
+    cache = mkdtempSync(join(tmpdir(), "pc-cache-"));
+    process.env.XDG_CACHE_HOME = cache;
+  });
+  afterEach(() => {
+    if (saved === undefined) delete process.env.XDG_CACHE_HOME;
+    else process.env.XDG_CACHE_HOME = saved;
+  });
+  const entries = () => readdirSync(join(cache, "pandacluster", "cson"));
+
+  it("parses CSON and keeps the value, keyed by the text, for the next read", () => {
+    const text = 'a: 1\nb: ["x", "y"]\n# comment\nc:\n  d: true\n';
+    assert.deepEqual(parseCson(text, "t.cson"), { a: 1, b: ["x", "y"], c: { d: true } });
+    assert.equal(entries().length, 1);
+    const [entry] = entries();
+    // A planted entry proves the second read comes from the cache, not from parsing again.
+    writeFileSync(join(cache, "pandacluster", "cson", entry as string), '{"from":"cache"}');
+    assert.deepEqual(parseCson(text, "t.cson"), { from: "cache" });
+    assert.deepEqual((parseCson(`${text}e: 2\n`, "t.cson") as { e: number }).e, 2, "other text, other entry");
+  });
+
+  it("works without a writable cache", () => {
+    const file = join(cache, "not-a-folder");
+    writeFileSync(file, "");
+    process.env.XDG_CACHE_HOME = file;
+    assert.deepEqual(parseCson("a: 2\n", "t.cson"), { a: 2 });
+  });
+
+  it("never caches a config that holds a secret", () => {
+    const path = join(cache, "config.cson");
+    writeFileSync(path, 'aws:\n  id: "AKIAEXAMPLE"\n  secret: "s3cr3t-value-never-cached"\n');
+    chmodSync(path, 0o600);
+    assert.equal(loadConfig({ PANDACLUSTER_CONFIG: path }).config.aws?.secret, "s3cr3t-value-never-cached");
+    const stored = readdirSync(cache, { recursive: true })
+      .map(String)
+      .filter((f) => f.endsWith(".json"));
+    for (const file of stored) assert.ok(!readFileSync(join(cache, file), "utf8").includes("s3cr3t"));
+  });
+
+  it("a syntax error names the file, line and column; a missing file says so", () => {
+    assert.throws(
+      () => parseCson("a: [\n  1,\n   b: ]\n", "bad.cson"),
+      (error: unknown) => {
+        assert.ok(error instanceof UsageError);
+        assert.match(error.message, /^bad\.cson: line 3, column \d+: /);
+        return true;
+      },
+    );
+    assert.throws(
+      () => readCsonFile("/nonexistent/x.cson"),
+      /cannot read \/nonexistent\/x\.cson: no such file/,
+    );
+  });
+});
