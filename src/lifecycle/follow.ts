@@ -57,8 +57,11 @@ export function judge(goal: Goal, status: string): "ok" | "failed" | "waiting" {
   return "waiting";
 }
 
-/** After this long without a new event, say what is still in progress (and again as often). */
-const QUIET_NOTE_MS = 60_000;
+/**
+ * After four of the longest pauses without a new event (a minute by default), say what is still
+ * in progress, and again as often: a long silent wait is what users of such tools complain of most.
+ */
+const QUIET_PAUSES = 4;
 
 /**
  * Follows a stack by its id until it reaches the goal or fails: DescribeStacks plus the new
@@ -74,6 +77,7 @@ export async function followStack(session: Session, options: FollowOptions): Pro
   const ref = { stack_name: options.stack_name, region: session.region, profile: session.profile };
   const seen = options.seen ?? new Set<string>();
   const pace = new Pace(session.hooks.poll?.initial_ms, session.hooks.poll?.max_ms);
+  const quietMs = QUIET_PAUSES * (session.hooks.poll?.max_ms ?? 15_000);
   const reported: StackEvent[] = [];
   const progress = new Map<string, { status: string; type: string; since: number }>();
   let lastActivity = Date.now();
@@ -151,7 +155,7 @@ export async function followStack(session: Session, options: FollowOptions): Pro
     }
     const now = Date.now();
     if (now >= options.deadline) throw timedOut(ref, options.timeout_minutes, status, doing);
-    if (now - lastActivity >= QUIET_NOTE_MS && now - lastQuietNote >= QUIET_NOTE_MS) {
+    if (now - lastActivity >= quietMs && now - lastQuietNote >= quietMs) {
       lastQuietNote = now;
       session.emit(step, quietNote(status, progress, now), { kind: "waiting", status });
     }

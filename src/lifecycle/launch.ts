@@ -30,53 +30,39 @@ function dryRunDiscovery(service: string, size: number): string {
 
 /**
  * Checks and resolves everything before anything is written: first what needs no AWS call (the
- * template and its size), then concurrently the key pair, the image, the public zone and the
- * discovery URL. A dry run also checks that the name is free, and does not ask for a discovery URL
- * (each one asked for is a cluster registered with the service).
+ * template and its size), then concurrently the key pair, the image and the public zone, and only
+ * when those are fine a new discovery URL (each one asked for is a cluster registered with the
+ * service, so none is asked for a create that cannot go ahead). A dry run also checks that the name
+ * is free, and asks for no discovery URL at all.
  */
 export async function plan(session: Session, options: CreateOptions, dryRun = false): Promise<Plan> {
   const config = session.credentials ?? {};
   const template = await loadTemplate(options, config);
   const notices = [...template.notices];
-  session.emit(
-    "launch",
-    `template ready (${template.source === "file" ? template.path : "built"}, ${template.bytes} bytes)`,
-  );
-  const service = discoveryService(options.discovery_service, config.discovery_service);
-  const signal = session.hooks.signal;
+  const from = template.source === "file" ? template.path : "built";
+  session.emit("launch", `template ready (${from}, ${template.bytes} bytes)`);
 
-  const [key, image, zone, discovery, existing] = await settleInOrder([
+  const [key, image, zone, existing] = await settleInOrder([
     checkKeyPair(session.clients.ec2, options.key_pair, session.region),
     resolveImage(session.clients, options, notices),
     options.public_domain ? publicZone(session, options.public_domain) : Promise.resolve(null),
-    options.discovery_url
-      ? Promise.resolve({ url: options.discovery_url, source: "option" as const })
-      : dryRun
-        ? Promise.resolve({
-            url: dryRunDiscovery(service, options.cluster_size),
-            source: "service" as const,
-            service,
-          })
-        : newDiscoveryUrl(service, options.cluster_size, signal ? { signal } : {}).then((url) => ({
-            url,
-            source: "service" as const,
-            service,
-          })),
     dryRun ? describeStack(session.clients.cloudformation, options.stack_name) : Promise.resolve(undefined),
   ]);
-  if (existing && existing.StackStatus !== "DELETE_COMPLETE")
+  if (existing && existing.StackStatus !== "DELETE_COMPLETE") {
     throw new StackExistsError(options.stack_name, session.region);
+  }
   session.emit("launch", `key pair ${key.key_name} found`);
   session.emit(
     "launch",
     `image ${image.image_id}${image.name ? ` (${image.name})` : ""} from ${image.source}`,
   );
+  const discovery = await discoveryUrl(session, options, dryRun);
   if (discovery.source === "service") {
     session.emit(
       "launch",
       dryRun
         ? "discovery URL: not requested in a dry run"
-        : `discovery URL from ${service} (size ${options.cluster_size})`,
+        : `discovery URL from ${discovery.service} (size ${options.cluster_size})`,
     );
   }
   for (const notice of notices) session.emit("launch", notice, { kind: "warning" });
@@ -114,6 +100,19 @@ export async function plan(session: Session, options: CreateOptions, dryRun = fa
     public_zone: zone,
     resolved: { image, discovery, template: templateInfo(template), key_pair: key.key_name, notices },
   };
+}
+
+async function discoveryUrl(
+  session: Session,
+  options: CreateOptions,
+  dryRun: boolean,
+): Promise<Launched["resolved"]["discovery"]> {
+  if (options.discovery_url) return { url: options.discovery_url, source: "option" };
+  const service = discoveryService(options.discovery_service, session.credentials?.discovery_service);
+  if (dryRun) return { url: dryRunDiscovery(service, options.cluster_size), source: "service", service };
+  const signal = session.hooks.signal;
+  const url = await newDiscoveryUrl(service, options.cluster_size, signal ? { signal } : {});
+  return { url, source: "service", service };
 }
 
 function templateInfo(template: LoadedTemplate): Launched["resolved"]["template"] {

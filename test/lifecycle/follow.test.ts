@@ -1,0 +1,292 @@
+/**
+ * The create and destroy flows against scripted AWS answers (aws-sdk-client-mock, see
+ * scenario.ts) for what the moto emulator cannot show: stacks that stay IN_PROGRESS for several
+ * polls, rollbacks with their reasons, throttling and dropped connections, timeouts, Ctrl-C, and a
+ * delete that fails.
+ */
+import assert from "node:assert/strict";
+import { afterEach, describe, it } from "node:test";
+import {
+  CreateStackCommand,
+  type CreateStackCommandInput,
+  DescribeStacksCommand,
+} from "@aws-sdk/client-cloudformation";
+import { GetChangeCommand } from "@aws-sdk/client-route-53";
+import { InterruptedError } from "../../src/errors.js";
+import { create, destroy, finish } from "../../src/lifecycle/index.js";
+import type { ProgressEvent } from "../../src/lifecycle/types.js";
+import {
+  awsError,
+  createOptions,
+  credentials,
+  event,
+  fastPoll,
+  type Mocks,
+  mockAws,
+  STACK_ID,
+} from "./scenario.js";
+
+let mocks: Mocks | undefined;
+afterEach(() => mocks?.restore());
+
+function collect() {
+  const events: ProgressEvent[] = [];
+  return { events, onEvent: (e: ProgressEvent) => events.push(e) };
+}
+
+const stackLines = (events: ProgressEvent[]) =>
+  events.filter((e) => e.kind === "stack_event").map((e) => `${e.resource} ${e.status}`);
+
+describe("create follows a slow stack (mocked: moto completes stacks at once)", () => {
+  it("reports each stack event once, as it arrives, then finds and names the nodes", async () => {
+    mocks = mockAws(
+      [
+        { status: "CREATE_IN_PROGRESS", events: [event("demo", "CREATE_IN_PROGRESS", "User Initiated")] },
+        { status: "CREATE_IN_PROGRESS", events: [event("VPC", "CREATE_IN_PROGRESS")] },
+        { status: "CREATE_IN_PROGRESS" },
+        { status: "CREATE_IN_PROGRESS", events: [event("VPC", "CREATE_COMPLETE")] },
+        { status: "CREATE_COMPLETE", events: [event("demo", "CREATE_COMPLETE")] },
+      ],
+      { getChangePending: 2 },
+    );
+    const { events, onEvent } = collect();
+    const result = await create(credentials, createOptions(), { onEvent, poll: fastPoll });
+
+    assert.equal(result.status, "success", result.message);
+    assert.deepEqual(stackLines(events), [
+      "demo CREATE_IN_PROGRESS",
+      "VPC CREATE_IN_PROGRESS",
+      "VPC CREATE_COMPLETE",
+      "demo CREATE_COMPLETE",
+    ]);
+    const elapsed = events.map((e) => e.elapsed ?? -1);
+    assert.deepEqual(
+      elapsed,
+      [...elapsed].sort((a, b) => a - b),
+      "elapsed times only grow",
+    );
+    assert.ok(mocks.cf.commandCalls(DescribeStacksCommand).length >= 5, "polled until complete");
+    assert.equal(mocks.r53.commandCalls(GetChangeCommand).length, 3, "waited for Route 53 to be in sync");
+    assert.deepEqual(
+      result.cluster.nodes.map((n) => n.private_ip),
+      ["10.0.0.1", "10.0.0.2", "10.0.0.3"],
+    );
+    assert.deepEqual(
+      result.cluster.dns?.records.map((r) => r.name),
+      ["node-1.demo.cluster", "node-2.demo.cluster", "node-3.demo.cluster", "etcd.demo.cluster"],
+    );
+    assert.equal((result.details.formation as { stack_status: string }).stack_status, "CREATE_COMPLETE");
+    for (const step of ["launch", "formation", "nodes", "customize", "total"]) {
+      assert.equal(typeof result.timings[step], "number", `timing for ${step}`);
+    }
+  });
+
+  it("sends CreateStack with a ClientRequestToken, OnFailure, the image and the cluster's tags", async () => {
+    mocks = mockAws([{ status: "CREATE_COMPLETE" }]);
+    await create(credentials, createOptions({ on_failure: "ROLLBACK", public_domain: undefined }), {
+      poll: fastPoll,
+    });
+    const input = mocks.cf.commandCalls(CreateStackCommand)[0]?.args[0].input as CreateStackCommandInput;
+    assert.match(input.ClientRequestToken ?? "", /^pandacluster-create-[0-9a-f-]{36}$/);
+    assert.equal(input.OnFailure, "ROLLBACK");
+    const parameters = Object.fromEntries(
+      (input.Parameters ?? []).map((p) => [p.ParameterKey, p.ParameterValue]),
+    );
+    assert.equal(parameters.ImageId, "ami-0123456789abcdef0");
+    assert.equal(parameters.ClusterSize, "3");
+    assert.equal(parameters.KeyPair, "k1");
+    const tags = Object.fromEntries((input.Tags ?? []).map((t) => [t.Key, t.Value]));
+    assert.equal(tags["pandacluster:cluster"], "demo");
+    assert.equal(tags["pandacluster:channel"], "stable");
+    assert.equal(tags["pandacluster:arch"], "amd64");
+    assert.match(tags["pandacluster:version"] ?? "", /^\d+\.\d+\.\d+/);
+    assert.ok(!JSON.stringify(input).includes("not-a-real-secret"), "no secret in the request");
+  });
+});
+
+describe("a stack that fails (mocked: moto has no rollback states)", () => {
+  it("returns a failure whose first reason is the root cause, collected before the stack is gone", async () => {
+    mocks = mockAws([
+      { status: "CREATE_IN_PROGRESS", events: [event("demo", "CREATE_IN_PROGRESS", "User Initiated")] },
+      {
+        status: "ROLLBACK_IN_PROGRESS",
+        events: [
+          event("LaunchTemplate", "CREATE_FAILED", "Resource creation cancelled", "AWS::EC2::LaunchTemplate"),
+          event(
+            "AutoScalingGroup",
+            "CREATE_FAILED",
+            "You have requested more vCPU capacity than your current vCPU limit of 2 allows",
+            "AWS::AutoScaling::AutoScalingGroup",
+          ),
+          event(
+            "demo",
+            "ROLLBACK_IN_PROGRESS",
+            "The following resource(s) failed to create: [AutoScalingGroup].",
+          ),
+        ],
+      },
+      { status: "ROLLBACK_COMPLETE", events: [event("demo", "ROLLBACK_COMPLETE")] },
+    ]);
+    const { events, onEvent } = collect();
+    const result = await create(credentials, createOptions({ on_failure: "ROLLBACK" }), {
+      onEvent,
+      poll: fastPoll,
+    });
+
+    assert.equal(result.status, "failure");
+    assert.match(result.message, /ROLLBACK_COMPLETE/);
+    assert.match(result.reasons[0] ?? "", /AutoScalingGroup .*CREATE_FAILED: You have requested more vCPU/);
+    assert.ok(
+      result.reasons.some((r) => /Resource creation cancelled/.test(r)),
+      "cascades come after",
+    );
+    assert.ok(
+      events.some((e) => e.kind === "warning" && /ROLLBACK_IN_PROGRESS/.test(e.message)),
+      "the failure is announced while the rollback runs",
+    );
+    assert.equal(result.cluster.nodes.length, 0);
+  });
+});
+
+describe("throttling and dropped connections (mocked: moto never throttles)", () => {
+  it("slows down and keeps following; never fatal", async () => {
+    const rateExceeded = awsError("ThrottlingException", "Rate exceeded", {
+      $retryable: { throttling: true },
+    });
+    const reset = awsError("Error", "socket hang up", { code: "ECONNRESET" });
+    mocks = mockAws([
+      { status: "CREATE_IN_PROGRESS", events: [event("demo", "CREATE_IN_PROGRESS")] },
+      { error: rateExceeded },
+      { error: rateExceeded },
+      { error: reset },
+      { status: "CREATE_COMPLETE", events: [event("demo", "CREATE_COMPLETE")] },
+    ]);
+    const { events, onEvent } = collect();
+    const result = await create(credentials, createOptions(), { onEvent, poll: fastPoll });
+    assert.equal(result.status, "success", result.message);
+    const warnings = events.filter((e) => e.kind === "warning").map((e) => e.message);
+    assert.equal(warnings.filter((w) => /throttling/.test(w)).length, 2);
+    assert.equal(warnings.filter((w) => /cannot reach AWS/.test(w)).length, 1);
+  });
+
+  it("but an error AWS means (access denied) ends the wait with its message", async () => {
+    mocks = mockAws([
+      { status: "CREATE_IN_PROGRESS" },
+      { error: awsError("AccessDenied", "User is not authorized to perform: cloudformation:DescribeStacks") },
+    ]);
+    const result = await create(credentials, createOptions(), { poll: fastPoll });
+    assert.equal(result.status, "failure");
+    assert.match(result.message, /not authorized to perform: cloudformation:DescribeStacks/);
+  });
+});
+
+describe("waiting ends", () => {
+  it("on the timeout, with the commands to resume or remove the stack", async () => {
+    mocks = mockAws([{ status: "CREATE_IN_PROGRESS" }]);
+    const result = await finish(
+      credentials,
+      { stack_name: "demo", stack_id: STACK_ID, region: "us-east-1" },
+      { poll: fastPoll, timeout_minutes: 0.001 },
+    );
+    assert.equal(result.status, "failure");
+    assert.match(result.message, /gave up after 0\.001 minutes: the stack demo is still CREATE_IN_PROGRESS/);
+    assert.ok(result.message.includes("pandacluster wait -n demo -r us-east-1"));
+    assert.ok(result.message.includes("pandacluster destroy -n demo -r us-east-1"));
+  });
+
+  it("on Ctrl-C (abort) with an InterruptedError that says what still runs and the exact commands", async () => {
+    mocks = mockAws([{ status: "CREATE_IN_PROGRESS" }]);
+    const controller = new AbortController();
+    let polls = 0;
+    const onEvent = () => {};
+    mocks.cf.on(DescribeStacksCommand).callsFake(() => {
+      polls += 1;
+      if (polls === 3) controller.abort();
+      return { Stacks: [{ StackId: STACK_ID, StackName: "demo", StackStatus: "CREATE_IN_PROGRESS" }] };
+    });
+    await assert.rejects(
+      create(credentials, createOptions({ profile: "work" }), {
+        onEvent,
+        poll: fastPoll,
+        signal: controller.signal,
+      }),
+      (error: unknown) => {
+        assert.ok(error instanceof InterruptedError);
+        assert.equal(error.exitCode, 130);
+        assert.match(error.message, /still being created in AWS \(us-east-1\)/);
+        assert.ok(error.message.includes("pandacluster wait -n demo -r us-east-1 --profile work"));
+        assert.ok(error.message.includes("pandacluster destroy -n demo -r us-east-1 --profile work"));
+        return true;
+      },
+    );
+  });
+
+  it("on Ctrl-C before CreateStack: nothing was created", async () => {
+    mocks = mockAws([{ status: "CREATE_COMPLETE" }]);
+    const controller = new AbortController();
+    controller.abort();
+    await assert.rejects(
+      create(credentials, createOptions(), { signal: controller.signal }),
+      /Interrupted before anything was created/,
+    );
+    assert.equal(mocks.cf.commandCalls(CreateStackCommand).length, 0);
+  });
+});
+
+describe("destroy (mocked: a delete that hangs, then fails)", () => {
+  it("shows only its own events, says what it still waits for, and returns DELETE_FAILED's reasons", async () => {
+    const history = [event("demo", "CREATE_IN_PROGRESS"), event("demo", "CREATE_COMPLETE")];
+    mocks = mockAws([
+      { status: "CREATE_COMPLETE", events: history },
+      { status: "DELETE_IN_PROGRESS", events: [event("demo", "DELETE_IN_PROGRESS", "User Initiated")] },
+      {
+        status: "DELETE_IN_PROGRESS",
+        events: [event("SecurityGroup", "DELETE_IN_PROGRESS", undefined, "AWS::EC2::SecurityGroup")],
+      },
+      { status: "DELETE_IN_PROGRESS" },
+      { status: "DELETE_IN_PROGRESS" },
+      { status: "DELETE_IN_PROGRESS" },
+      { status: "DELETE_IN_PROGRESS" },
+      { status: "DELETE_IN_PROGRESS" },
+      { status: "DELETE_IN_PROGRESS" },
+      { status: "DELETE_IN_PROGRESS" },
+      { status: "DELETE_IN_PROGRESS" },
+      { status: "DELETE_IN_PROGRESS" },
+      { status: "DELETE_IN_PROGRESS" },
+      {
+        status: "DELETE_FAILED",
+        events: [
+          event(
+            "SecurityGroup",
+            "DELETE_FAILED",
+            "resource sg-0abc has a dependent object",
+            "AWS::EC2::SecurityGroup",
+          ),
+          event("demo", "DELETE_FAILED", "The following resource(s) failed to delete: [SecurityGroup]."),
+        ],
+      },
+    ]);
+    const { events, onEvent } = collect();
+    const result = await destroy(
+      credentials,
+      { stack_name: "demo", region: "us-east-1", no_wait: false, timeout: 5 },
+      { onEvent, poll: { initial_ms: 5, max_ms: 5 } },
+    );
+    assert.equal(result.status, "failure");
+    assert.match(result.message, /could not be deleted \(DELETE_FAILED\)/);
+    assert.match(
+      result.reasons[0] ?? "",
+      /SecurityGroup .*DELETE_FAILED: resource sg-0abc has a dependent object/,
+    );
+    const lines = stackLines(events);
+    assert.ok(!lines.includes("demo CREATE_COMPLETE"), "events from before the delete are not shown");
+    assert.equal(lines[0], "demo DELETE_IN_PROGRESS");
+    const waiting = events.filter((e) => e.kind === "waiting").map((e) => e.message);
+    assert.ok(
+      waiting.some((w) =>
+        /waiting for: SecurityGroup \(AWS::EC2::SecurityGroup\) DELETE_IN_PROGRESS/.test(w),
+      ),
+      `says what it waits for (${waiting.join(" | ")})`,
+    );
+  });
+});
