@@ -1,0 +1,78 @@
+/** The small pieces of the lifecycle: pacing, abortable pauses, failure reasons, stack judgement. */
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { judge } from "../../src/lifecycle/follow.js";
+import { Aborted, Pace, pause } from "../../src/lifecycle/pace.js";
+import { failureReasons } from "../../src/lifecycle/reasons.js";
+import { event } from "./scenario.js";
+
+describe("Pace", () => {
+  it("starts at the first pause, grows to the cap while nothing happens, and resets", () => {
+    const pace = new Pace(2000, 15000);
+    const within = (ms: number, base: number) => ms >= base * 0.8 && ms <= base * 1.2;
+    assert.ok(within(pace.next(), 2000));
+    for (let i = 0; i < 20; i++) pace.slower();
+    for (let i = 0; i < 50; i++) assert.ok(within(pace.next(), 15000), "capped, with ±20 % jitter");
+    pace.reset();
+    assert.ok(within(pace.next(), 2000));
+  });
+
+  it("jitters: pauses differ between waiters", () => {
+    const pace = new Pace(2000, 15000);
+    const samples = new Set(Array.from({ length: 20 }, () => pace.next()));
+    assert.ok(samples.size > 5);
+  });
+});
+
+describe("pause", () => {
+  it("ends early with Aborted when the signal fires", async () => {
+    const controller = new AbortController();
+    const started = Date.now();
+    setTimeout(() => controller.abort(), 20);
+    await assert.rejects(pause(10_000, controller.signal), Aborted);
+    assert.ok(Date.now() - started < 1000);
+  });
+
+  it("rejects at once when already aborted", async () => {
+    await assert.rejects(pause(10_000, AbortSignal.abort()), Aborted);
+  });
+});
+
+describe("judge", () => {
+  it("knows when a create is done, failed or still going", () => {
+    assert.equal(judge("create", "CREATE_COMPLETE"), "ok");
+    assert.equal(judge("create", "CREATE_IN_PROGRESS"), "waiting");
+    assert.equal(judge("create", "ROLLBACK_IN_PROGRESS"), "waiting");
+    for (const s of ["ROLLBACK_COMPLETE", "CREATE_FAILED", "DELETE_COMPLETE", "ROLLBACK_FAILED"]) {
+      assert.equal(judge("create", s), "failed", s);
+    }
+  });
+
+  it("knows when a delete is done or failed", () => {
+    assert.equal(judge("delete", "DELETE_COMPLETE"), "ok");
+    assert.equal(judge("delete", "DELETE_FAILED"), "failed");
+    assert.equal(judge("delete", "DELETE_IN_PROGRESS"), "waiting");
+    assert.equal(judge("delete", "CREATE_COMPLETE"), "waiting", "DeleteStack not seen yet");
+  });
+});
+
+describe("failureReasons", () => {
+  it("puts root causes first, cascades and the stack's summary after, without duplicates", () => {
+    const events = [
+      event("LaunchTemplate", "CREATE_FAILED", "Resource creation cancelled"),
+      event("SubnetA", "CREATE_FAILED", "Value (us-east-1z) for parameter availabilityZone is invalid"),
+      event("demo", "ROLLBACK_IN_PROGRESS", "The following resource(s) failed to create: [SubnetA]."),
+      event("SubnetA", "CREATE_FAILED", "Value (us-east-1z) for parameter availabilityZone is invalid"),
+      event("VPC", "CREATE_COMPLETE"),
+    ];
+    const reasons = failureReasons(events);
+    assert.match(reasons[0] ?? "", /^SubnetA \(AWS::EC2::VPC\) CREATE_FAILED: Value \(us-east-1z\)/);
+    assert.match(reasons[1] ?? "", /LaunchTemplate .*Resource creation cancelled/);
+    assert.match(reasons[2] ?? "", /demo ROLLBACK_IN_PROGRESS: The following resource\(s\) failed/);
+    assert.equal(reasons.length, 3);
+  });
+
+  it("is empty when nothing failed", () => {
+    assert.deepEqual(failureReasons([event("VPC", "CREATE_COMPLETE")]), []);
+  });
+});
