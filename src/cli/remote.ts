@@ -237,6 +237,7 @@ class Remote {
 
   async destroy(options: Record<string, unknown>): Promise<number> {
     const name = String(options.stack_name);
+    const started = Date.now();
     return withProgress(this.context, async (progress) => {
       const answer = await this.client.call<{ stack_name: string; region: string; status: string }>(
         "DELETE",
@@ -257,11 +258,11 @@ class Remote {
       }
       const cluster = await this.follow(name, region, progress, terminal.destroy, "deleted");
       progress.stop();
-      return this.showDeletion(cluster);
+      return this.showDeletion(cluster, started);
     });
   }
 
-  private showDeletion(cluster: ServerCluster): number {
+  private showDeletion(cluster: ServerCluster, started?: number): number {
     const { stack_name: name, region } = cluster;
     const result =
       cluster.status === "deleted"
@@ -274,7 +275,7 @@ class Remote {
             false,
             cluster.reasons,
           );
-    result.timings.total = (Date.parse(cluster.updated_at) - Date.parse(cluster.created_at)) / 1000;
+    if (started !== undefined) result.timings.total = (Date.now() - started) / 1000;
     return showDestroy(this.context, result);
   }
 
@@ -320,6 +321,7 @@ class Remote {
 
   async wait(options: Record<string, unknown>): Promise<number> {
     const name = String(options.stack_name);
+    const started = Date.now();
     return withProgress(this.context, async (progress) => {
       const { body } = await this.client.call<ServerCluster>(
         "GET",
@@ -340,7 +342,7 @@ class Remote {
             )
           : body;
       progress.stop();
-      return deleting ? this.showDeletion(cluster) : this.showCreate(cluster);
+      return deleting ? this.showDeletion(cluster, started) : this.showCreate(cluster);
     });
   }
 

@@ -1,0 +1,389 @@
+/**
+ * The API server end to end with the real library, against the moto AWS emulator (with the
+ * pandacluster_moto fixes) and a local etcd discovery service (test/helpers/services.ts):
+ * a cluster's whole life over HTTP, 50 concurrent creates, a `pandacluster serve` child process
+ * killed with SIGKILL in the middle of a create and restarted, and the CLI's --server mode.
+ */
+import assert from "node:assert/strict";
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { CloudFormationClient, DescribeStacksCommand } from "@aws-sdk/client-cloudformation";
+import { CreateKeyPairCommand, DescribeInstancesCommand, EC2Client } from "@aws-sdk/client-ec2";
+import Database from "better-sqlite3";
+import { binPath, repoRoot, runCli } from "../helpers/cli.js";
+import {
+  awsEnv,
+  type Discovery,
+  isolatedAwsProcessEnv,
+  type Moto,
+  startDiscovery,
+} from "../helpers/services.js";
+import { ADMIN_TOKEN, admin, eventually, startSerialMoto, type TestServer, testServer } from "./helpers.js";
+
+let moto: Moto;
+let discovery: Discovery;
+const dirs: string[] = [];
+const tempDir = () => {
+  const dir = mkdtempSync(join(tmpdir(), "pandacluster-e2e-"));
+  dirs.push(dir);
+  return dir;
+};
+
+before(async () => {
+  [moto, discovery] = await Promise.all([startSerialMoto(), startDiscovery()]);
+  // The in-process servers (and the SDK clients below) talk to moto through the standard variables.
+  for (const key of Object.keys(process.env)) if (key.startsWith("AWS_")) delete process.env[key];
+  Object.assign(process.env, awsEnv(moto.endpoint), {
+    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
+  });
+  await new EC2Client({}).send(new CreateKeyPairCommand({ KeyName: "k" }));
+});
+after(async () => {
+  await Promise.all([moto?.stop(), discovery?.stop()]);
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
+
+interface ClusterJson {
+  stack_name: string;
+  region: string;
+  status: string;
+  reasons: string[];
+  result: {
+    status: string;
+    cluster: {
+      stack_id: string;
+      nodes: { instance_id: string; private_ip: string }[];
+      dns: { records: unknown[] };
+    };
+  } | null;
+}
+
+async function untilStatus(
+  t: TestServer,
+  headers: Record<string, string>,
+  name: string,
+  statuses: string[],
+  timeoutMs = 60_000,
+) {
+  return eventually(
+    async () => {
+      const got = (
+        await t.server.app.inject({ method: "GET", url: `/clusters/${name}`, headers })
+      ).json<ClusterJson>();
+      return statuses.includes(got.status) ? got : undefined;
+    },
+    timeoutMs,
+    `${name} to be ${statuses.join(" or ")}`,
+  );
+}
+
+describe("API server end to end (moto + local etcd discovery)", () => {
+  it("profile → create → online → events → DELETE → deleted, checked with an independent client", async () => {
+    const t = await testServer({ pollIntervalMs: 200 });
+    try {
+      const alice = await t.profile("alice");
+      const created = await t.server.app.inject({
+        method: "POST",
+        url: "/clusters",
+        headers: alice,
+        payload: { stack_name: "life", key_pair: "k", cluster_size: 4, discovery_service: discovery.url },
+      });
+      assert.equal(created.statusCode, 202, created.body);
+      assert.equal(created.headers.location, "/clusters/life");
+      const online = await untilStatus(t, alice, "life", ["online", "failed"]);
+      assert.equal(online.status, "online", JSON.stringify(online.reasons));
+      const result = online.result;
+      assert.ok(result);
+      assert.equal(result.status, "success");
+      assert.equal(result.cluster.nodes.length, 4);
+      // What the server says is what EC2 says.
+      const reservations = await new EC2Client({}).send(
+        new DescribeInstancesCommand({
+          InstanceIds: result.cluster.nodes.map((n) => n.instance_id),
+        }),
+      );
+      const instances = (reservations.Reservations ?? []).flatMap((r) => r.Instances ?? []);
+      assert.equal(instances.length, 4);
+      assert.deepEqual(
+        instances.map((i) => i.PrivateIpAddress).sort(),
+        result.cluster.nodes.map((n) => n.private_ip).sort(),
+      );
+
+      const events = (
+        await t.server.app.inject({ method: "GET", url: "/clusters/life/events", headers: alice })
+      ).json<{ seq: number; step: string; message: string }[]>();
+      const steps = new Set(events.map((e) => e.step));
+      for (const step of ["launch", "formation", "nodes", "customize"])
+        assert.ok(steps.has(step), `no ${step} event`);
+      assert.ok(
+        events.some((e) => /discovery URL from http:\/\/127\.0\.0\.1/.test(e.message)),
+        "discovery not from the local service",
+      );
+      assert.equal(events.at(-1)?.message, "cluster is online");
+
+      const deleting = await t.server.app.inject({ method: "DELETE", url: "/clusters/life", headers: alice });
+      assert.equal(deleting.statusCode, 202);
+      assert.equal(deleting.json().status, "deleting");
+      const deleted = await untilStatus(t, alice, "life", ["deleted", "failed"]);
+      assert.equal(deleted.status, "deleted", JSON.stringify(deleted.reasons));
+      const stack = await new CloudFormationClient({}).send(
+        new DescribeStacksCommand({ StackName: result.cluster.stack_id }),
+      );
+      assert.equal(stack.Stacks?.[0]?.StackStatus, "DELETE_COMPLETE");
+    } finally {
+      await t.close();
+    }
+  });
+
+  it("50 concurrent creates all reach online, with one stack-status call per poll cycle", async () => {
+    const t = await testServer({ pollIntervalMs: 250, concurrency: 8 });
+    try {
+      const alice = await t.profile("alice");
+      const names = Array.from({ length: 50 }, (_, i) => `many-${i}`);
+      const answers = await Promise.all(
+        names.map((name) =>
+          t.server.app.inject({
+            method: "POST",
+            url: "/clusters",
+            headers: alice,
+            payload: { stack_name: name, key_pair: "k", discovery_service: discovery.url },
+          }),
+        ),
+      );
+      assert.deepEqual(
+        answers.map((a) => a.statusCode),
+        names.map(() => 202),
+      );
+      await eventually(
+        async () => {
+          const list = (await t.server.app.inject({ method: "GET", url: "/clusters", headers: alice })).json<
+            { stack_name: string; status: string }[]
+          >();
+          const ours = list.filter((c) => c.stack_name.startsWith("many-"));
+          const failed = ours.filter((c) => c.status === "failed");
+          if (failed.length > 0) {
+            const why = (await untilStatus(t, alice, failed[0]?.stack_name ?? "", ["failed"])).reasons;
+            throw new Error(`${failed.length} failed, e.g. ${failed[0]?.stack_name}: ${why.join("; ")}`);
+          }
+          return ours.length === 50 && ours.every((c) => c.status === "online") ? true : undefined;
+        },
+        240_000,
+        "50 clusters online",
+      );
+      const stats = t.server.poller.stats();
+      assert.equal(stats.max_calls_per_cycle, 1, JSON.stringify(stats));
+    } finally {
+      await t.close();
+    }
+  });
+
+  it("kill -9 of `pandacluster serve` during a create: the restarted server brings the cluster online", async () => {
+    const dir = tempDir();
+    const db = join(dir, "server.db");
+    const env: NodeJS.ProcessEnv = {
+      ...isolatedAwsProcessEnv(moto.endpoint),
+      HOME: dir,
+      PANDACLUSTER_CONFIG: join(dir, "none.cson"),
+      PANDACLUSTER_ADMIN_TOKEN: ADMIN_TOKEN,
+      PANDACLUSTER_POLL_MS: "200",
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
+    };
+    const first = await serve(env, db);
+    let second: Served | undefined;
+    try {
+      const profile = await fetch(`${first.url}/profiles`, {
+        method: "POST",
+        headers: { ...admin, "content-type": "application/json" },
+        body: JSON.stringify({ name: "alice", email: "alice@example.com" }),
+      });
+      const headers = { authorization: `Bearer ${((await profile.json()) as { token: string }).token}` };
+      const created = await fetch(`${first.url}/clusters`, {
+        method: "POST",
+        headers: { ...headers, "content-type": "application/json" },
+        body: JSON.stringify({ stack_name: "crash", key_pair: "k", discovery_service: discovery.url }),
+      });
+      assert.equal(created.status, 202);
+      // Kill it the moment CreateStack has gone through: the job is between launch and online.
+      await eventually(
+        async () => {
+          const events = (await (await fetch(`${first.url}/clusters/crash/events`, { headers })).json()) as {
+            message: string;
+          }[];
+          return events.some((e) => e.message.startsWith("CreateStack accepted")) ? true : undefined;
+        },
+        30_000,
+        "CreateStack",
+      );
+      first.child.kill("SIGKILL");
+      await first.exited;
+      const store = new Database(db, { readonly: true });
+      const row = store.prepare("SELECT status FROM clusters WHERE stack_name = 'crash'").get() as {
+        status: string;
+      };
+      const job = store.prepare("SELECT phase FROM jobs").get() as { phase: string };
+      store.close();
+      assert.equal(row.status, "creating", "the create finished before the kill: nothing was tested");
+      assert.notEqual(job.phase, "done");
+
+      second = await serve(env, db);
+      const cluster = await eventually(
+        async () => {
+          const got = (await (
+            await fetch(`${second?.url}/clusters/crash`, { headers })
+          ).json()) as ClusterJson;
+          return got.status === "online" || got.status === "failed" ? got : undefined;
+        },
+        60_000,
+        "crash online",
+      );
+      assert.equal(cluster.status, "online", JSON.stringify(cluster.reasons));
+      assert.equal(cluster.result?.cluster.nodes.length, 3);
+      const events = (await (await fetch(`${second.url}/clusters/crash/events`, { headers })).json()) as {
+        message: string;
+      }[];
+      assert.ok(events.some((e) => e.message.startsWith("server restarted: resuming the create")));
+      assert.equal(
+        events.filter((e) => e.message.startsWith("create requested")).length,
+        1,
+        "an event was lost or doubled",
+      );
+      // Launched once, and the stack is there, complete.
+      assert.equal(events.filter((e) => e.message.startsWith("CreateStack accepted")).length, 1);
+      const stacks = await new CloudFormationClient({}).send(
+        new DescribeStacksCommand({ StackName: "crash" }),
+      );
+      assert.equal(stacks.Stacks?.[0]?.StackStatus, "CREATE_COMPLETE");
+      // SIGTERM: a graceful stop, exit 0.
+      second.child.kill("SIGTERM");
+      assert.equal(await second.exited, 0);
+    } finally {
+      first.child.kill("SIGKILL");
+      second?.child.kill("SIGKILL");
+    }
+  });
+
+  it("the CLI's --server mode: create, status, list, wait, destroy print what the local mode prints", async () => {
+    const t = await testServer({ pollIntervalMs: 200 });
+    await t.server.app.listen({ host: "127.0.0.1", port: 0 });
+    const address = t.server.app.server.address();
+    const url = `http://127.0.0.1:${typeof address === "object" && address ? address.port : 0}`;
+    try {
+      const token = (await t.profile("alice")).authorization.slice("Bearer ".length);
+      const env = {
+        ...isolatedAwsProcessEnv(moto.endpoint),
+        PANDACLUSTER_TOKEN: token,
+        PANDACLUSTER_REMOTE_POLL_MS: "100",
+        AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
+      };
+      const create = await runCli(
+        ["create", "-n", "cli", "-k", "k", "--discovery-service", discovery.url, "--server", url],
+        { env },
+      );
+      assert.equal(create.code, 0, create.stderr);
+      assert.match(
+        create.stdout,
+        /^Cluster cli is ready in us-east-1 in .*: 3 nodes, Flatcar stable amd64, t3\.small\./,
+      );
+      assert.match(create.stderr, /CreateStack accepted/);
+      assert.match(create.stderr, /cluster is online/);
+
+      // Ctrl-C stops following, not the server's job, and says how to pick it up again.
+      const interrupted = await runCli(
+        ["create", "-n", "cli-int", "-k", "k", "--discovery-service", discovery.url, "--server", url],
+        { env, signalWhen: { text: "create requested", signal: "SIGINT" } },
+      );
+      assert.equal(interrupted.code, 130, interrupted.stderr);
+      assert.match(interrupted.stderr, /still being created by the server/);
+      assert.match(
+        interrupted.stderr,
+        new RegExp(`pandacluster wait -n cli-int -r us-east-1 --server ${url}`),
+      );
+      const resumed = await runCli(["wait", "-n", "cli-int", "--server", url], { env });
+      assert.equal(resumed.code, 0, resumed.stderr);
+      assert.match(resumed.stdout, /^Cluster cli-int is ready/);
+
+      // The same command, locally and through the server: the same output.
+      const remote = await runCli(["status", "-n", "cli", "--server", url], { env });
+      const local = await runCli(["status", "-n", "cli"], { env: { ...env, PANDACLUSTER_SERVER: "" } });
+      assert.equal(remote.code, 0, remote.stderr);
+      assert.equal(local.code, 0, local.stderr);
+      assert.equal(remote.stdout, local.stdout);
+      assert.match(remote.stdout, /CREATE_COMPLETE/);
+
+      const json = await runCli(["status", "-n", "cli", "--json"], {
+        env: { ...env, PANDACLUSTER_SERVER: url },
+      });
+      assert.equal(json.code, 0, json.stderr);
+      assert.equal(JSON.parse(json.stdout).stack_name, "cli");
+
+      const list = await runCli(["list", "--server", url], { env });
+      assert.equal(list.code, 0, list.stderr);
+      assert.match(list.stdout, /^\s+cli\s+online\s+3\s+stable\s+amd64/m);
+
+      const waited = await runCli(["wait", "-n", "cli", "--server", url, "--json"], { env });
+      assert.equal(waited.code, 0, waited.stderr);
+      assert.equal(JSON.parse(waited.stdout).status, "success");
+
+      const duplicate = await runCli(["create", "-n", "cli", "-k", "k", "--server", url], { env });
+      assert.equal(duplicate.code, 1);
+      assert.match(duplicate.stderr, /already online in us-east-1/);
+
+      const badToken = await runCli(["list", "--server", url], {
+        env: { ...env, PANDACLUSTER_TOKEN: "pcp_wrong" },
+      });
+      assert.equal(badToken.code, 1);
+      assert.match(badToken.stderr, /did not accept PANDACLUSTER_TOKEN/);
+
+      const noToken = await runCli(["list", "--server", url], { env: { ...env, PANDACLUSTER_TOKEN: "" } });
+      assert.equal(noToken.code, 2);
+
+      const missing = await runCli(["destroy", "-n", "nope", "--server", url], { env });
+      assert.equal(missing.code, 1);
+      assert.match(missing.stderr, /no cluster named nope/);
+
+      const destroy = await runCli(["destroy", "-n", "cli", "--server", url], { env });
+      assert.equal(destroy.code, 0, destroy.stderr);
+      assert.match(destroy.stdout, /^cluster cli deleted from us-east-1 \(\d/i);
+      const again = await runCli(["destroy", "-n", "cli", "--server", url], { env });
+      assert.equal(again.code, 0, again.stderr);
+      assert.match(again.stdout, /already deleted/);
+    } finally {
+      await t.close();
+    }
+  });
+});
+
+interface Served {
+  child: ChildProcess;
+  url: string;
+  exited: Promise<number | null>;
+}
+
+/** Starts `pandacluster serve` on a free port; resolves once it listens. */
+function serve(env: NodeJS.ProcessEnv, db: string): Promise<Served> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [binPath, "serve", "--port", "0", "--db", db], {
+      env,
+      cwd: repoRoot,
+      stdio: ["ignore", "ignore", "pipe"],
+    });
+    const exited = new Promise<number | null>((done) => child.once("exit", (code) => done(code)));
+    let stderr = "";
+    const timer = setTimeout(() => reject(new Error(`serve did not start: ${stderr}`)), 20_000);
+    child.stderr?.on("data", (chunk: Buffer) => {
+      stderr += chunk.toString();
+      const match = /listening on (http:\/\/\S+)/.exec(stderr);
+      if (match?.[1]) {
+        clearTimeout(timer);
+        resolve({ child, url: match[1], exited });
+      }
+    });
+    child.once("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`serve exited with ${code}: ${stderr}`));
+    });
+  });
+}
