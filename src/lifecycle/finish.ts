@@ -8,6 +8,7 @@ import { clusterFacts } from "./facts.js";
 import { type Followed, followStack, judge } from "./follow.js";
 import { type ClusterRef, command } from "./hints.js";
 import { waitForNodes } from "./nodes.js";
+import { failedCreateMessage } from "./reasons.js";
 import { ResultBuilder } from "./result.js";
 import { openSession, type Session } from "./session.js";
 import type { ClusterResult, Hooks, Launched, StackRef } from "./types.js";
@@ -61,7 +62,7 @@ export async function finishIn(
     if (!formed.ok || !formed.stack) {
       const gone = formed.status === "ROLLBACK_COMPLETE" || formed.status === "DELETE_COMPLETE";
       const next = gone ? "" : `; remove what is left with: ${command("destroy", cref)}`;
-      return result.failure(`the stack ${facts.stack_name} failed: ${formed.status}${next}`, formed.reasons);
+      return result.failure(`${failedCreateMessage(facts.stack_name, formed.status)}${next}`, formed.reasons);
     }
     const size = facts.cluster_size ?? 1;
     const wait = { deadline, timeout_minutes: timeoutMinutes, ref: cref };

@@ -68,8 +68,23 @@ describe("failureReasons", () => {
     const reasons = failureReasons(events);
     assert.match(reasons[0] ?? "", /^SubnetA \(AWS::EC2::VPC\) CREATE_FAILED: Value \(us-east-1z\)/);
     assert.match(reasons[1] ?? "", /LaunchTemplate .*Resource creation cancelled/);
-    assert.match(reasons[2] ?? "", /demo ROLLBACK_IN_PROGRESS: The following resource\(s\) failed/);
-    assert.equal(reasons.length, 3);
+    assert.equal(reasons.length, 2, "the stack's own summary adds nothing here");
+  });
+
+  it("falls back on the stack's own events, then its status reason", () => {
+    const stackEvents = [
+      event("demo", "CREATE_IN_PROGRESS", "User Initiated"),
+      event("demo", "ROLLBACK_IN_PROGRESS", "Parameter validation failed: KeyPair"),
+    ];
+    assert.deepEqual(failureReasons(stackEvents), [
+      "demo ROLLBACK_IN_PROGRESS: Parameter validation failed: KeyPair",
+    ]);
+    const stack = {
+      StackName: "demo",
+      StackStatus: "ROLLBACK_COMPLETE" as const,
+      StackStatusReason: "Quota",
+    };
+    assert.deepEqual(failureReasons([], stack as never), ["demo ROLLBACK_COMPLETE: Quota"]);
   });
 
   it("is empty when nothing failed", () => {
