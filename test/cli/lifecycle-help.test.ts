@@ -1,0 +1,29 @@
+/** The help texts of the lifecycle commands: every flag of the definitions, at most 80 columns. */
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { helpText } from "../../src/cli/help.js";
+import { commandSpec } from "../../src/definitions.js";
+import { runCli } from "../helpers/cli.js";
+
+const commands = ["create", "destroy", "status", "list", "wait"] as const;
+
+describe("doc/ help texts", () => {
+  for (const command of commands) {
+    it(`doc/${command} documents every flag, short and long, within 80 columns`, () => {
+      const text = helpText(command);
+      for (const arg of commandSpec(command).arguments) {
+        const pattern = arg.flag ? `${arg.flag}, ${arg.long}` : arg.long;
+        assert.ok(text.includes(pattern), `${command}: ${pattern}`);
+      }
+      for (const line of text.split("\n")) assert.ok(line.length <= 80, `${command}: too wide: ${line}`);
+      assert.match(text, /Examples:\n {2}pandacluster /);
+      assert.match(text, /Exit codes:/);
+    });
+  }
+
+  it("`pandacluster create --help` prints doc/create", async () => {
+    const run = await runCli(["create", "--help"]);
+    assert.equal(run.code, 0);
+    assert.equal(run.stdout, helpText("create"));
+  });
+});
