@@ -10,14 +10,31 @@ import type { ProfileRecord } from "./store/types.js";
 export class Accounts {
   readonly #base: Config;
   readonly #box: SecretBox;
+  /** One credentials object per profile: the library caches its AWS clients per object. */
+  readonly #cache = new Map<number, { key: string; config: Config }>();
 
   constructor(base: Config, box: SecretBox) {
     this.#base = base;
     this.#box = box;
   }
 
-  /** The library's `credentials` argument for this profile. */
+  /** The library's `credentials` argument for this profile (the same object each time). */
   credentialsFor(profile: ProfileRecord): Config {
+    const key = JSON.stringify([
+      profile.name,
+      profile.aws_id,
+      profile.aws_secret_sealed,
+      profile.aws_region,
+      profile.public_keys,
+    ]);
+    const cached = this.#cache.get(profile.id);
+    if (cached?.key === key) return cached.config;
+    const config = this.#build(profile);
+    this.#cache.set(profile.id, { key, config });
+    return config;
+  }
+
+  #build(profile: ProfileRecord): Config {
     const config: Config = { ...this.#base };
     if (profile.aws_id && profile.aws_secret_sealed) {
       config.aws = {

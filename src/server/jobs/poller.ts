@@ -7,8 +7,9 @@ import type { Engine, StackState } from "../engine.js";
  * every watched stack its state, so N stacks in flight cost a number of calls per cycle that
  * depends on the regions (and accounts), not on N.
  *
- * A cycle runs every `intervalMs` (with jitter) while anything is watched, and soon after a new
- * stack is watched (after `settleMs`, so that a burst of new stacks shares one call). A region whose
+ * A cycle runs every `intervalMs` (with jitter) while anything is watched; a stack watched while
+ * the poller is idle starts the cycles after `settleMs` (so that a burst of new stacks shares the
+ * first call), and a stack watched while cycles run joins the next one. A region whose
  * call fails (throttling, a dropped connection) is backed off exponentially up to `maxIntervalMs`;
  * failures are never fatal to the watchers, whose own deadlines still apply.
  */
@@ -71,7 +72,6 @@ export class StackPoller {
   #timer: NodeJS.Timeout | undefined;
   #dueAt = 0;
   #running = false;
-  #soon = false;
   #stopped = false;
   #stats = emptyStats();
 
@@ -123,7 +123,8 @@ export class StackPoller {
       }
       signal?.addEventListener("abort", onAbort, { once: true });
       target.watchers.add(watcher);
-      this.#wake(this.#options.settleMs);
+      // Idle: start the cycles soon. Cycling: the next regular cycle takes this stack along.
+      if (!this.#timer && !this.#running) this.#wake(this.#options.settleMs);
     });
   }
 
@@ -150,11 +151,7 @@ export class StackPoller {
 
   /** Runs a cycle within delayMs (sooner if one is already due sooner). */
   #wake(delayMs: number): void {
-    if (this.#stopped) return;
-    if (this.#running) {
-      this.#soon = true;
-      return;
-    }
+    if (this.#stopped || this.#running) return;
     const due = Date.now() + delayMs;
     if (this.#timer && this.#dueAt <= due) return;
     if (this.#timer) clearTimeout(this.#timer);
@@ -184,15 +181,10 @@ export class StackPoller {
       }
     }
     for (const [key, group] of this.#groups) if (group.watchers.size === 0) this.#groups.delete(key);
-    if (this.#groups.size === 0) {
-      this.#soon = false;
-      return;
-    }
+    if (this.#groups.size === 0) return;
     const interval = this.#options.intervalMs * (0.8 + Math.random() * 0.4);
     const nextSkip = Math.min(...[...this.#groups.values()].map((g) => g.skipUntil));
-    const delay = this.#soon ? this.#options.settleMs : Math.max(interval, nextSkip - Date.now());
-    this.#soon = false;
-    this.#wake(Math.round(delay));
+    this.#wake(Math.round(Math.max(interval, nextSkip - Date.now())));
   }
 
   async #poll(group: Group): Promise<void> {
