@@ -1,10 +1,9 @@
-import { AutoScalingClient } from "@aws-sdk/client-auto-scaling";
-import { CloudFormationClient, type CloudFormationClientConfig } from "@aws-sdk/client-cloudformation";
-import { EC2Client } from "@aws-sdk/client-ec2";
-import { Route53Client } from "@aws-sdk/client-route-53";
-import { fromNodeProviderChain } from "@aws-sdk/credential-providers";
+import type { CloudFormationClient, CloudFormationClientConfig } from "@aws-sdk/client-cloudformation";
+import type { EC2Client } from "@aws-sdk/client-ec2";
+import type { Route53Client } from "@aws-sdk/client-route-53";
 import type { Config } from "../config.js";
 import { UsageError } from "../errors.js";
+import { sdk } from "./sdk.js";
 
 /** Where the AWS calls go: a region, and the shared-config profile when one was named. */
 export interface AwsTarget {
@@ -12,14 +11,16 @@ export interface AwsTarget {
   profile?: string;
 }
 
-/** The SDK v3 clients one flow uses, all for one region and one set of credentials. */
+/**
+ * The SDK v3 clients one flow uses, all for one region and one set of credentials. Each is made
+ * (and its SDK package loaded) on first use.
+ */
 export interface AwsClients {
-  region: string;
-  profile?: string;
-  cloudformation: CloudFormationClient;
-  ec2: EC2Client;
-  autoscaling: AutoScalingClient;
-  route53: Route53Client;
+  readonly region: string;
+  readonly profile?: string;
+  readonly cloudformation: CloudFormationClient;
+  readonly ec2: EC2Client;
+  readonly route53: Route53Client;
 }
 
 /**
@@ -70,26 +71,44 @@ function cacheFor(config: Config): Map<string, AwsClients> {
 }
 
 function makeClients(credentials: Config | undefined, target: AwsTarget): AwsClients {
-  const shared = {
+  let shared: CloudFormationClientConfig | undefined;
+  // Resolved once, on first use, and shared by all the clients (one walk of the credential chain).
+  const settings = () => {
+    shared ??= {
+      region: target.region,
+      credentials: credentialsFor(credentials, target.profile),
+      ...(target.profile ? { profile: target.profile } : {}),
+      ...retry,
+      requestHandler,
+    };
+    return shared;
+  };
+  const made: { cloudformation?: CloudFormationClient; ec2?: EC2Client; route53?: Route53Client } = {};
+  return {
     region: target.region,
-    credentials: credentialsFor(credentials, target.profile),
     ...(target.profile ? { profile: target.profile } : {}),
-    ...retry,
-    requestHandler,
+    get cloudformation() {
+      if (!made.cloudformation) {
+        made.cloudformation = new (sdk.cloudformation().CloudFormationClient)(settings());
+        made.cloudformation.middlewareStack.add(countCall, counting);
+      }
+      return made.cloudformation;
+    },
+    get ec2() {
+      if (!made.ec2) {
+        made.ec2 = new (sdk.ec2().EC2Client)(settings());
+        made.ec2.middlewareStack.add(countCall, counting);
+      }
+      return made.ec2;
+    },
+    get route53() {
+      if (!made.route53) {
+        made.route53 = new (sdk.route53().Route53Client)(settings());
+        made.route53.middlewareStack.add(countCall, counting);
+      }
+      return made.route53;
+    },
   };
-  const clients: AwsClients = {
-    region: target.region,
-    cloudformation: new CloudFormationClient(shared),
-    ec2: new EC2Client(shared),
-    autoscaling: new AutoScalingClient(shared),
-    route53: new Route53Client(shared),
-  };
-  if (target.profile) clients.profile = target.profile;
-  clients.cloudformation.middlewareStack.add(countCall, counting);
-  clients.ec2.middlewareStack.add(countCall, counting);
-  clients.autoscaling.middlewareStack.add(countCall, counting);
-  clients.route53.middlewareStack.add(countCall, counting);
-  return clients;
 }
 
 const counting = { step: "initialize", name: "pandaclusterCallCounter" } as const;
@@ -110,7 +129,7 @@ function credentialsFor(config: Config | undefined, profile: string | undefined)
     return { accessKeyId: config.aws.id, secretAccessKey: config.aws.secret };
   }
   // One provider shared by the four clients: the chain is walked once, its answer cached.
-  return fromNodeProviderChain(profile ? { profile } : {});
+  return sdk.credentials().fromNodeProviderChain(profile ? { profile } : {});
 }
 
 /**
@@ -126,6 +145,7 @@ export async function resolveRegion(
   try {
     // The SDK's own region chain (environment, then the profile's shared config), asked through a
     // client that never sends anything.
+    const { CloudFormationClient } = sdk.cloudformation();
     const probe = new CloudFormationClient(options.profile ? { profile: options.profile } : {});
     const region = await probe.config.region();
     probe.destroy();

@@ -1,19 +1,13 @@
 import { randomUUID } from "node:crypto";
-import {
-  ChangeResourceRecordSetsCommand,
-  CreateHostedZoneCommand,
-  DeleteHostedZoneCommand,
-  GetChangeCommand,
-  type HostedZone,
-  ListHostedZonesByNameCommand,
-  ListHostedZonesCommand,
-  ListResourceRecordSetsCommand,
-  type ResourceRecordSet,
-  type Route53Client,
-  type RRType,
-  type VPCRegion,
+import type {
+  HostedZone,
+  ResourceRecordSet,
+  Route53Client,
+  RRType,
+  VPCRegion,
 } from "@aws-sdk/client-route-53";
 import type { DnsRecord } from "../lifecycle/types.js";
+import { sdk } from "./sdk.js";
 
 /** Seconds resolvers may cache a node's name: short, since nodes are replaced. */
 const TTL = 60;
@@ -25,12 +19,24 @@ export interface Zone {
   comment: string;
 }
 
+/** A zone create made for a cluster. */
+export interface ClusterZone extends Zone {
+  /** Made for this stack (its id is in the comment). */
+  stack_id_tail: string | null;
+}
+
 /**
  * Written into the comment of the private zone create makes, so that destroy (and status) find it
- * again from the cluster's name and region alone, even after a crash lost everything else.
+ * again from the cluster's name and region alone, even after a crash lost everything else; the
+ * stack's id tells a resumed create its own zone from one a former cluster of that name left.
  */
 export function zoneMarker(stackName: string, region: string): string {
   return `pandacluster:cluster=${stackName} pandacluster:region=${region}`;
+}
+
+function stackMark(stackId: string): string {
+  // The id's last part (a UUID) is unique enough and keeps the comment under Route 53's 256 characters.
+  return `pandacluster:stack=${stackId.split("/").pop() ?? stackId}`;
 }
 
 /** Route 53 answers names with a final dot and ids with a /hostedzone/ prefix; we keep neither. */
@@ -53,25 +59,32 @@ function zoneOf(zone: HostedZone): Zone {
 
 /** The account's public hosted zone named `domain`, if there is one. */
 export async function findPublicZone(r53: Route53Client, domain: string): Promise<Zone | undefined> {
+  const { ListHostedZonesByNameCommand } = sdk.route53();
   const answer = await r53.send(new ListHostedZonesByNameCommand({ DNSName: domain, MaxItems: 100 }));
   return (answer.HostedZones ?? [])
     .map(zoneOf)
     .find((zone) => zone.name === bareName(domain) && !zone.private);
 }
 
-/** Every zone marked as the given cluster's (normally one). */
+/** Every zone marked as the given cluster's (normally one; more if an earlier one was left over). */
 export async function findClusterZones(
   r53: Route53Client,
   stackName: string,
   region: string,
-): Promise<Zone[]> {
+): Promise<ClusterZone[]> {
+  const { ListHostedZonesCommand } = sdk.route53();
   const marker = zoneMarker(stackName, region);
-  const zones: Zone[] = [];
+  const zones: ClusterZone[] = [];
   let marker_token: string | undefined;
   do {
     const page = await r53.send(new ListHostedZonesCommand({ Marker: marker_token }));
     for (const zone of (page.HostedZones ?? []).map(zoneOf)) {
-      if (zone.comment.split(/[;,]/)[0]?.trim() === marker) zones.push(zone);
+      const words = zone.comment.split(/[\s;]+/);
+      if (!zone.comment.startsWith(`${marker} `) && zone.comment !== marker) continue;
+      const tail = words
+        .find((w) => w.startsWith("pandacluster:stack="))
+        ?.slice("pandacluster:stack=".length);
+      zones.push({ ...zone, stack_id_tail: tail ?? null });
     }
     marker_token = page.IsTruncated ? page.NextMarker : undefined;
   } while (marker_token);
@@ -81,8 +94,9 @@ export async function findClusterZones(
 /** A private zone associated with the cluster's VPC, marked with the cluster's name and region. */
 export async function createPrivateZone(
   r53: Route53Client,
-  zone: { name: string; vpc_id: string; region: string; stack_name: string },
+  zone: { name: string; vpc_id: string; region: string; stack_name: string; stack_id: string },
 ): Promise<Zone> {
+  const { CreateHostedZoneCommand } = sdk.route53();
   const answer = await r53.send(
     new CreateHostedZoneCommand({
       Name: zone.name,
@@ -91,7 +105,7 @@ export async function createPrivateZone(
       VPC: { VPCId: zone.vpc_id, VPCRegion: zone.region as VPCRegion },
       HostedZoneConfig: {
         PrivateZone: true,
-        Comment: `${zoneMarker(zone.stack_name, zone.region)}; private names of the cluster's nodes`,
+        Comment: `${zoneMarker(zone.stack_name, zone.region)} ${stackMark(zone.stack_id)}`,
       },
     }),
   );
@@ -99,12 +113,18 @@ export async function createPrivateZone(
   return zoneOf(answer.HostedZone);
 }
 
-/** Creates or replaces A records in one change batch; returns the change's id to wait on. */
+/** Whether a zone was made for this stack (by its id in the zone's comment). */
+export function madeFor(zone: ClusterZone, stackId: string): boolean {
+  return zone.stack_id_tail !== null && zone.stack_id_tail === stackId.split("/").pop();
+}
+
+/** Creates or replaces A records in one change batch; returns the change to wait on and its status. */
 export async function upsertRecords(
   r53: Route53Client,
   zoneId: string,
   records: DnsRecord[],
-): Promise<string> {
+): Promise<{ id: string; status: string }> {
+  const { ChangeResourceRecordSetsCommand } = sdk.route53();
   const answer = await r53.send(
     new ChangeResourceRecordSetsCommand({
       HostedZoneId: zoneId,
@@ -122,11 +142,12 @@ export async function upsertRecords(
       },
     }),
   );
-  return answer.ChangeInfo?.Id ?? "";
+  return { id: answer.ChangeInfo?.Id ?? "", status: answer.ChangeInfo?.Status ?? "PENDING" };
 }
 
 /** "PENDING" until the change is on every Route 53 server, then "INSYNC". */
 export async function changeStatus(r53: Route53Client, changeId: string): Promise<string> {
+  const { GetChangeCommand } = sdk.route53();
   if (!changeId) return "INSYNC";
   const answer = await r53.send(new GetChangeCommand({ Id: changeId }));
   return answer.ChangeInfo?.Status ?? "INSYNC";
@@ -144,6 +165,7 @@ export async function listRecords(r53: Route53Client, zoneId: string): Promise<D
 }
 
 async function recordSets(r53: Route53Client, zoneId: string): Promise<ResourceRecordSet[]> {
+  const { ListResourceRecordSetsCommand } = sdk.route53();
   const sets: ResourceRecordSet[] = [];
   let next: { name?: string; type?: string } = {};
   for (;;) {
@@ -166,6 +188,7 @@ export async function deleteRecords(
   zoneId: string,
   keep: (set: ResourceRecordSet) => boolean,
 ): Promise<number> {
+  const { ChangeResourceRecordSetsCommand } = sdk.route53();
   const doomed = (await recordSets(r53, zoneId)).filter((set) => !keep(set));
   if (doomed.length === 0) return 0;
   await r53.send(
@@ -182,6 +205,7 @@ export async function deleteRecords(
 
 /** A zone can only be deleted once it holds nothing but its own SOA and apex NS records. */
 export async function deleteZone(r53: Route53Client, zone: Zone): Promise<void> {
+  const { DeleteHostedZoneCommand } = sdk.route53();
   await deleteRecords(
     r53,
     zone.id,

@@ -1,6 +1,7 @@
-import { DescribeImagesCommand, type EC2Client } from "@aws-sdk/client-ec2";
+import type { EC2Client } from "@aws-sdk/client-ec2";
 import type { Arch, Channel } from "../options.js";
 import { awsFailure } from "./errors.js";
+import { sdk } from "./sdk.js";
 
 /** The AWS account that publishes Flatcar Container Linux images. */
 export const FLATCAR_OWNER = "075585003325";
@@ -25,6 +26,7 @@ export async function newestFlatcarImage(
   channel: Channel,
   arch: Arch,
 ): Promise<FoundImage | undefined> {
+  const { DescribeImagesCommand } = sdk.ec2();
   let images: { ImageId?: string; Name?: string; CreationDate?: string; State?: string }[];
   try {
     const answer = await ec2.send(

@@ -1,6 +1,7 @@
-import { DescribeKeyPairsCommand, type EC2Client } from "@aws-sdk/client-ec2";
+import type { EC2Client } from "@aws-sdk/client-ec2";
 import { UsageError } from "../errors.js";
 import { awsFailure } from "./errors.js";
+import { sdk } from "./sdk.js";
 
 export interface KeyPairInfo {
   key_name: string;
@@ -14,6 +15,7 @@ export interface KeyPairInfo {
  * the ones that do exist.
  */
 export async function checkKeyPair(ec2: EC2Client, name: string, region: string): Promise<KeyPairInfo> {
+  const { DescribeKeyPairsCommand } = sdk.ec2();
   let pairs: { KeyName?: string; KeyPairId?: string; KeyType?: string }[];
   try {
     pairs = (await ec2.send(new DescribeKeyPairsCommand({}))).KeyPairs ?? [];

@@ -1,5 +1,6 @@
-import { DescribeInstancesCommand, type EC2Client, type Instance } from "@aws-sdk/client-ec2";
+import type { EC2Client, Instance } from "@aws-sdk/client-ec2";
 import type { NodeInfo } from "../lifecycle/types.js";
+import { sdk } from "./sdk.js";
 
 /** A node as EC2 sees it right now: NodeInfo plus the instance state ("pending", "running"…). */
 export interface NodeState extends NodeInfo {
@@ -16,6 +17,7 @@ export interface NodeState extends NodeInfo {
  * the group's instance list says nothing about addresses anyway.
  */
 export async function groupNodes(ec2: EC2Client, groupName: string): Promise<NodeState[]> {
+  const { DescribeInstancesCommand } = sdk.ec2();
   const nodes: NodeState[] = [];
   let token: string | undefined;
   do {
@@ -38,6 +40,7 @@ export async function groupNodes(ec2: EC2Client, groupName: string): Promise<Nod
 
 /** DescribeInstances for the given ids, in batches (the API takes many ids per call). */
 export async function describeNodes(ec2: EC2Client, ids: string[]): Promise<NodeState[]> {
+  const { DescribeInstancesCommand } = sdk.ec2();
   const nodes: NodeState[] = [];
   for (let start = 0; start < ids.length; start += 100) {
     let token: string | undefined;

@@ -1,19 +1,14 @@
-import {
-  type CloudFormationClient,
-  CreateStackCommand,
-  type CreateStackCommandInput,
-  DeleteStackCommand,
-  DescribeStackEventsCommand,
-  DescribeStackResourcesCommand,
-  DescribeStacksCommand,
-  ListStacksCommand,
-  type Stack,
-  type StackEvent,
-  type StackResource,
-  type StackSummary,
+import type {
+  CloudFormationClient,
+  CreateStackCommandInput,
+  Stack,
+  StackEvent,
+  StackResource,
+  StackSummary,
 } from "@aws-sdk/client-cloudformation";
 import { OperationError } from "../errors.js";
 import { awsMessage } from "./errors.js";
+import { sdk } from "./sdk.js";
 
 export type { Stack, StackEvent };
 
@@ -36,6 +31,7 @@ export async function createStack(
   input: CreateStackCommandInput & { StackName: string },
   region: string,
 ): Promise<string> {
+  const { CreateStackCommand } = sdk.cloudformation();
   try {
     const answer = await cf.send(new CreateStackCommand(input));
     if (!answer.StackId)
@@ -57,6 +53,7 @@ export async function createStack(
  * found; by StackId a deleted stack still answers (as DELETE_COMPLETE), which is why flows poll by id.
  */
 export async function describeStack(cf: CloudFormationClient, nameOrId: string): Promise<Stack | undefined> {
+  const { DescribeStacksCommand } = sdk.cloudformation();
   try {
     const answer = await cf.send(new DescribeStacksCommand({ StackName: nameOrId }));
     return answer.Stacks?.[0];
@@ -81,6 +78,7 @@ export async function newStackEvents(
   stackId: string,
   seen: ReadonlySet<string>,
 ): Promise<StackEvent[]> {
+  const { DescribeStackEventsCommand } = sdk.cloudformation();
   const fresh: StackEvent[] = [];
   let token: string | undefined;
   do {
@@ -94,13 +92,8 @@ export async function newStackEvents(
   return fresh.reverse();
 }
 
-/** The id of the stack's newest event: what a delete starts from, so that only its own events show. */
-export async function newestEventId(cf: CloudFormationClient, stackId: string): Promise<string | undefined> {
-  const page = await cf.send(new DescribeStackEventsCommand({ StackName: stackId }));
-  return page.StackEvents?.[0]?.EventId;
-}
-
 export async function deleteStack(cf: CloudFormationClient, stackId: string, token: string): Promise<void> {
+  const { DeleteStackCommand } = sdk.cloudformation();
   try {
     await cf.send(new DeleteStackCommand({ StackName: stackId, ClientRequestToken: token }));
   } catch (error) {
@@ -114,12 +107,14 @@ export async function stackResources(
   stackId: string,
   type?: string,
 ): Promise<StackResource[]> {
+  const { DescribeStackResourcesCommand } = sdk.cloudformation();
   const answer = await cf.send(new DescribeStackResourcesCommand({ StackName: stackId }));
   return (answer.StackResources ?? []).filter((r) => !type || r.ResourceType === type);
 }
 
 /** Every live stack in the region, all pages of one DescribeStacks without a name. */
 export async function allStacks(cf: CloudFormationClient): Promise<Stack[]> {
+  const { DescribeStacksCommand } = sdk.cloudformation();
   const stacks: Stack[] = [];
   let token: string | undefined;
   do {
@@ -135,6 +130,7 @@ export async function deletedStack(
   cf: CloudFormationClient,
   name: string,
 ): Promise<StackSummary | undefined> {
+  const { ListStacksCommand } = sdk.cloudformation();
   let newest: StackSummary | undefined;
   let token: string | undefined;
   do {

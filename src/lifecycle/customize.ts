@@ -4,6 +4,7 @@ import {
   createPrivateZone,
   findClusterZones,
   findPublicZone,
+  madeFor,
   upsertRecords,
   type Zone,
 } from "../aws/dns.js";
@@ -36,38 +37,27 @@ export function publicName(stackName: string, domain: string): string {
 
 /**
  * The seed's "customise the cluster" step: names the nodes in a private Route 53 zone associated
- * with the cluster's VPC (created once, marked with the cluster's name and region so that destroy
- * finds it, and reused when a create is resumed), optionally under a public name, and waits until
- * Route 53 has the changes on all its servers.
+ * with the cluster's VPC, optionally under a public name, and waits until Route 53 has the changes
+ * on all its servers. The zone is marked with the cluster's name, region and stack id so that
+ * destroy finds it; a resumed create (`resume`) looks for the one it made before instead of making
+ * a second.
  */
 export async function customize(
   session: Session,
   facts: ClusterFacts,
   stack: Stack,
   nodes: NodeInfo[],
-  wait: { deadline: number; timeout_minutes: number; ref: ClusterRef; public_zone?: Zone | null },
+  wait: {
+    deadline: number;
+    timeout_minutes: number;
+    ref: ClusterRef;
+    public_zone?: Zone | null;
+    resume: boolean;
+  },
 ): Promise<DnsInfo & { changes: string[] }> {
   const r53 = session.clients.route53;
-  const zoneName = bareName(facts.private_domain);
   try {
-    let zone = (await findClusterZones(r53, facts.stack_name, session.region)).find(
-      (z) => z.name === zoneName,
-    );
-    if (zone) session.emit("customize", `private zone ${zone.name} (${zone.id}) already there`);
-    else {
-      const vpc = vpcOutput(stack) ?? (await stackVpc(session, stack));
-      if (!vpc)
-        throw new OperationError(
-          `stack ${facts.stack_name} has no VPC to attach the private zone ${zoneName} to`,
-        );
-      zone = await createPrivateZone(r53, {
-        name: zoneName,
-        vpc_id: vpc,
-        region: session.region,
-        stack_name: facts.stack_name,
-      });
-      session.emit("customize", `created private zone ${zone.name} (${zone.id}) in ${vpc}`);
-    }
+    const zone = await privateZone(session, facts, stack, wait.resume);
     const records = privateRecords(zone.name, nodes);
     const changes = [await upsertRecords(r53, zone.id, records)];
     session.emit(
@@ -75,13 +65,7 @@ export async function customize(
       `named ${nodes.length} nodes: node-1…node-${nodes.length}.${zone.name}, etcd.${zone.name}`,
     );
 
-    const dns: DnsInfo & { changes: string[] } = {
-      private_zone_id: zone.id,
-      private_zone: zone.name,
-      records,
-      public_name: null,
-      changes,
-    };
+    const dns: DnsInfo = { private_zone_id: zone.id, private_zone: zone.name, records, public_name: null };
     if (facts.public_domain) {
       const publicZone = wait.public_zone ?? (await findPublicZone(r53, facts.public_domain));
       if (!publicZone)
@@ -99,11 +83,46 @@ export async function customize(
         session.emit("customize", `public name ${name} → ${addresses.join(", ")}`);
       }
     }
-    await waitInSync(session, changes, wait);
-    return dns;
+    await waitInSync(
+      session,
+      changes.filter((c) => c.status !== "INSYNC").map((c) => c.id),
+      wait,
+    );
+    return { ...dns, changes: changes.map((c) => c.id) };
   } catch (error) {
     throw awsFailure("naming the nodes in Route 53", error);
   }
+}
+
+/** The cluster's private zone: the one a resumed create made before, else a new one. */
+async function privateZone(
+  session: Session,
+  facts: ClusterFacts,
+  stack: Stack,
+  resume: boolean,
+): Promise<Zone> {
+  const r53 = session.clients.route53;
+  const name = bareName(facts.private_domain);
+  if (resume) {
+    const zones = await findClusterZones(r53, facts.stack_name, session.region);
+    const mine = zones.find((z) => z.name === name && madeFor(z, facts.stack_id));
+    if (mine) {
+      session.emit("customize", `private zone ${mine.name} (${mine.id}) already there`);
+      return mine;
+    }
+  }
+  const vpc = vpcOutput(stack) ?? (await stackVpc(session, stack));
+  if (!vpc)
+    throw new OperationError(`stack ${facts.stack_name} has no VPC to attach the private zone ${name} to`);
+  const zone = await createPrivateZone(r53, {
+    name,
+    vpc_id: vpc,
+    region: session.region,
+    stack_name: facts.stack_name,
+    stack_id: facts.stack_id,
+  });
+  session.emit("customize", `created private zone ${zone.name} (${zone.id}) in ${vpc}`);
+  return zone;
 }
 
 async function stackVpc(session: Session, stack: Stack): Promise<string | undefined> {
@@ -119,6 +138,10 @@ async function waitInSync(
 ): Promise<void> {
   const pace = new Pace(session.hooks.poll?.initial_ms, session.hooks.poll?.max_ms);
   let pending = changes.filter(Boolean);
+  if (pending.length === 0) {
+    session.emit("customize", "DNS names in sync");
+    return;
+  }
   let told = false;
   while (pending.length > 0) {
     if (session.hooks.signal?.aborted) throw interrupted(wait.ref, "created");

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { findClusterZones } from "../aws/dns.js";
 import { awsFailure } from "../aws/errors.js";
-import { deletedStack, deleteStack, describeStack, newestEventId, type Stack } from "../aws/stacks.js";
+import { deletedStack, deleteStack, describeStack, type Stack } from "../aws/stacks.js";
 import type { Config } from "../config.js";
 import { OperationError } from "../errors.js";
 import type { DestroyOptions } from "../options.js";
@@ -45,12 +45,14 @@ async function destroyStack(session: Session, stack: Stack, options: DestroyOpti
     );
   }
   const removed = await removeDns(session, facts.stack_name, facts.public_domain);
-  // Only this deletion's events are shown: everything up to the newest event now is history.
-  const baseline = await newestEventId(cf, facts.stack_id);
+  // Only this deletion's events are shown: those marked with its token (or, unmarked, from now on;
+  // a few seconds back in case our clock runs ahead of AWS's).
+  const token = `pandacluster-delete-${randomUUID()}`;
+  const since = new Date(Date.now() - 5_000);
   if (stack.StackStatus === "DELETE_IN_PROGRESS") {
     session.emit("destroy", `stack ${facts.stack_name} is already being deleted`);
   } else {
-    await deleteStack(cf, facts.stack_id, `pandacluster-delete-${randomUUID()}`);
+    await deleteStack(cf, facts.stack_id, token);
     session.emit("destroy", `DeleteStack sent for ${facts.stack_name} (${stack.StackStatus})`);
   }
   if (options.no_wait) {
@@ -58,7 +60,11 @@ async function destroyStack(session: Session, stack: Stack, options: DestroyOpti
     const message = `deleting ${facts.stack_name} in ${session.region}; follow it with: ${command("wait", ref)}`;
     return destroyResult(session, stack, "success", message, { removed });
   }
-  return followDeletion(session, stack, options.timeout ?? DEFAULT_TIMEOUT_MINUTES, { removed, baseline });
+  const operation = stack.StackStatus === "DELETE_IN_PROGRESS" ? {} : { token, since };
+  return followDeletion(session, stack, options.timeout ?? DEFAULT_TIMEOUT_MINUTES, {
+    removed,
+    ...operation,
+  });
 }
 
 /** Follows a deletion by StackId to DELETE_COMPLETE; DELETE_FAILED is a failure with its reasons. */
@@ -66,7 +72,7 @@ export async function followDeletion(
   session: Session,
   stack: Stack,
   timeoutMinutes: number,
-  more: { removed?: string[]; baseline?: string | undefined } = {},
+  more: { removed?: string[]; token?: string; since?: Date } = {},
 ): Promise<DestroyResult> {
   const name = stack.StackName ?? "";
   const ref = { stack_name: name, region: session.region, profile: session.profile };
@@ -76,9 +82,9 @@ export async function followDeletion(
     goal: "delete",
     deadline: Date.now() + timeoutMinutes * 60_000,
     timeout_minutes: timeoutMinutes,
-    seen: new Set(more.baseline ? [more.baseline] : []),
+    ...(more.token ? { token: more.token } : {}),
     // Re-attached to a deletion (wait): its events start when it did.
-    ...(stack.DeletionTime ? { since: stack.DeletionTime } : {}),
+    ...(more.since || stack.DeletionTime ? { since: more.since ?? stack.DeletionTime } : {}),
   });
   const removed = more.removed ?? [];
   if (followed.ok)

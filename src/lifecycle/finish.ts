@@ -74,9 +74,12 @@ export async function finishIn(
       polls: nodes.polls,
     });
 
+    // A create that goes on in this process made no zone yet; any other (wait, finish) may have.
+    const resume = launched === undefined;
     const dns = await customize(session, facts, formed.stack, nodes.nodes, {
       ...wait,
       public_zone: publicZone ?? null,
+      resume,
     });
     const { changes, ...info } = dns;
     result.withDns(info);

@@ -16,7 +16,11 @@ export interface FollowOptions {
   timeout_minutes: number;
   /** Ids of events not to report again: those seen before, or all those older than this operation. */
   seen?: Set<string>;
-  /** Events before this time belong to an earlier operation: not reported. */
+  /**
+   * Only this operation's events are reported: those carrying its ClientRequestToken (AWS marks
+   * every event an operation causes with it) or, for events without one, those from `since` on.
+   */
+  token?: string;
   since?: Date;
 }
 
@@ -90,7 +94,7 @@ export async function followStack(session: Session, options: FollowOptions): Pro
   const report = (events: StackEvent[]) => {
     for (const event of events) {
       if (event.EventId) seen.add(event.EventId);
-      if (options.since && event.Timestamp && event.Timestamp < options.since) continue;
+      if (!ofThisOperation(event, options)) continue;
       reported.push(event);
       trackProgress(progress, event, options.stack_name);
       const reason = event.ResourceStatusReason;
@@ -120,8 +124,12 @@ export async function followStack(session: Session, options: FollowOptions): Pro
       status = stack?.StackStatus ?? "DELETE_COMPLETE";
       const verdict = judge(options.goal, status);
       if (verdict !== "waiting") {
-        // The status may have moved on after the events were read: read the last ones once more.
-        report(await newStackEvents(cf, options.stack_id, seen).catch(() => []));
+        // The status may have moved on after the events were read: unless the stack's own final
+        // event is in, read the last ones once more.
+        const final = reported.some(
+          (e) => e.LogicalResourceId === options.stack_name && e.ResourceStatus === status,
+        );
+        if (!final) report(await newStackEvents(cf, options.stack_id, seen).catch(() => []));
         const ok = verdict === "ok";
         return {
           stack,
@@ -166,6 +174,11 @@ export async function followStack(session: Session, options: FollowOptions): Pro
       throw error;
     }
   }
+}
+
+function ofThisOperation(event: StackEvent, options: FollowOptions): boolean {
+  if (options.token && event.ClientRequestToken) return event.ClientRequestToken === options.token;
+  return !options.since || !event.Timestamp || event.Timestamp >= options.since;
 }
 
 function trackProgress(

@@ -1,6 +1,5 @@
 import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
-import YAML from "yaml";
 import type { Config } from "../config.js";
 import { UsageError } from "../errors.js";
 import type { CreateOptions } from "../options.js";
@@ -59,7 +58,8 @@ async function readTemplate(options: CreateOptions): Promise<LoadedTemplate> {
   if (bytes > TEMPLATE_BODY_LIMIT) throw problem(`${path}: ${tooBig(bytes).replace(/: put fewer.*$/, "")}`);
   let parsed: unknown;
   try {
-    parsed = body.trimStart().startsWith("{") ? JSON.parse(body) : YAML.parse(body);
+    // YAML is loaded only for a YAML template: most runs never need it.
+    parsed = body.trimStart().startsWith("{") ? JSON.parse(body) : (await import("yaml")).parse(body);
   } catch (error) {
     throw problem(`${path} is not a JSON or YAML template: ${(error as Error).message.split("\n")[0]}`);
   }

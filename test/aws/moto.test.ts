@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { after, before, beforeEach, describe, it } from "node:test";
-import { CreateAutoScalingGroupCommand } from "@aws-sdk/client-auto-scaling";
+import { AutoScalingClient, CreateAutoScalingGroupCommand } from "@aws-sdk/client-auto-scaling";
 import {
   CreateLaunchTemplateCommand,
   CreateSubnetCommand,
@@ -117,18 +117,21 @@ describe("Route 53 zones and records", () => {
       vpc_id: vpc,
       region: "us-east-1",
       stack_name: "demo",
+      stack_id: "arn:aws:cloudformation:us-east-1:123456789012:stack/demo/1111",
     });
     await createPrivateZone(clients.route53, {
       name: "other.cluster",
       vpc_id: vpc,
       region: "us-east-1",
       stack_name: "other",
+      stack_id: "s/other/2",
     });
     await createPrivateZone(clients.route53, {
       name: "demo.cluster",
       vpc_id: vpc,
       region: "eu-west-1",
       stack_name: "demo",
+      stack_id: "arn:aws:cloudformation:us-east-1:123456789012:stack/demo/1111",
     });
 
     const found = await findClusterZones(clients.route53, "demo", "us-east-1");
@@ -166,6 +169,7 @@ describe("Route 53 zones and records", () => {
       vpc_id: vpc,
       region: "us-east-1",
       stack_name: "x",
+      stack_id: "s/x/4",
     });
     assert.equal(await findPublicZone(clients.route53, "example.com"), undefined);
     await clients.route53.send(
@@ -189,8 +193,9 @@ describe("groupNodes", () => {
         LaunchTemplateData: { ImageId: "ami-84380cf42e2ae29d6", InstanceType: "t3.small" },
       }),
     );
+    const autoscaling = new AutoScalingClient({ region: "us-east-1" });
     for (const name of ["group-a", "group-b"]) {
-      await clients.autoscaling.send(
+      await autoscaling.send(
         new CreateAutoScalingGroupCommand({
           AutoScalingGroupName: name,
           LaunchTemplate: {

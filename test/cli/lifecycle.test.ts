@@ -152,6 +152,7 @@ describe("create → status → list → destroy", () => {
       assert.equal(destroyed.json.status, "success");
       assert.equal(destroyed.json.already_gone, false);
       assert.match(destroyed.run.stderr, /destroy +\S+ +DELETE_COMPLETE/);
+      assert.doesNotMatch(destroyed.run.stderr, /destroy +\S+ +CREATE_/, "only the deletion's events");
       await checkGone(created.json);
 
       const again = await world.cli(["destroy", "-n", name]);

@@ -235,7 +235,10 @@ describe("waiting ends", () => {
 
 describe("destroy (mocked: a delete that hangs, then fails)", () => {
   it("shows only its own events, says what it still waits for, and returns DELETE_FAILED's reasons", async () => {
-    const history = [event("demo", "CREATE_IN_PROGRESS"), event("demo", "CREATE_COMPLETE")];
+    const history = [event("demo", "CREATE_IN_PROGRESS"), event("demo", "CREATE_COMPLETE")].map((e) => ({
+      ...e,
+      ClientRequestToken: "pandacluster-create-earlier",
+    }));
     mocks = mockAws([
       { status: "CREATE_COMPLETE", events: history },
       { status: "DELETE_IN_PROGRESS", events: [event("demo", "DELETE_IN_PROGRESS", "User Initiated")] },

@@ -129,13 +129,19 @@ export function mockAws(timeline: Step[], options: { getChangePending?: number }
     position = Math.min(position + 1, timeline.length - 1);
     const step = timeline[position] as Step;
     if ("error" in step) throw step.error;
-    events.push(...(step.events ?? []));
+    // As on AWS, the events an operation causes carry its ClientRequestToken.
+    for (const e of step.events ?? [])
+      events.push(e.ClientRequestToken || !deleteToken ? e : { ...e, ClientRequestToken: deleteToken });
     step.events = []; // a repeated last step adds nothing new
     current = stack(step.status, step.extra);
     return { Stacks: [current] };
   });
   cf.on(DescribeStackEventsCommand).callsFake(() => ({ StackEvents: [...events].reverse() }));
-  cf.on(DeleteStackCommand).resolves({});
+  let deleteToken: string | undefined;
+  cf.on(DeleteStackCommand).callsFake((input: { ClientRequestToken?: string }) => {
+    deleteToken = input.ClientRequestToken;
+    return {};
+  });
   cf.on(ListStacksCommand).resolves({ StackSummaries: [] });
 
   ec2.on(DescribeKeyPairsCommand).resolves({ KeyPairs: [{ KeyName: "k1", KeyPairId: "key-1" }] });

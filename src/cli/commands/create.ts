@@ -1,4 +1,4 @@
-import { create } from "../../lifecycle/index.js";
+import { create } from "../../lifecycle/create.js";
 import type { CreateOptions } from "../../options.js";
 import type { CommandHandler } from "../context.js";
 import { showCluster } from "../render/results.js";

@@ -1,4 +1,4 @@
-import { destroy } from "../../lifecycle/index.js";
+import { destroy } from "../../lifecycle/destroy.js";
 import type { DestroyOptions } from "../../options.js";
 import type { CommandHandler } from "../context.js";
 import { showDestroy } from "../render/results.js";

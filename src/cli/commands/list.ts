@@ -1,5 +1,5 @@
 import { ExitCode } from "../../errors.js";
-import { list } from "../../lifecycle/index.js";
+import { list } from "../../lifecycle/list.js";
 import type { ListOptions } from "../../options.js";
 import type { CommandHandler } from "../context.js";
 import { printJson, printLines } from "../render/output.js";

@@ -1,5 +1,5 @@
 import { ExitCode } from "../../errors.js";
-import { status } from "../../lifecycle/index.js";
+import { status } from "../../lifecycle/status.js";
 import type { StackOptions } from "../../options.js";
 import type { CommandHandler } from "../context.js";
 import { printJson, printLines } from "../render/output.js";

@@ -1,4 +1,4 @@
-import { wait } from "../../lifecycle/index.js";
+import { wait } from "../../lifecycle/wait.js";
 import type { StackOptions } from "../../options.js";
 import type { CommandHandler } from "../context.js";
 import { showCluster, showDestroy } from "../render/results.js";

@@ -1,0 +1,20 @@
+import { createRequire } from "node:module";
+
+/**
+ * The AWS SDK packages, loaded with require() when first needed.
+ *
+ * Why not `import`: the SDK ships CommonJS, and an ES module importing CommonJS makes Node scan the
+ * whole file for its export names first. For @aws-sdk/client-ec2 (2 MB) that scan costs more than
+ * loading it (0.43 s against 0.22 s); a CLI command pays it on every run. And lazily: `list` and
+ * `destroy` never load EC2 at all. The classes are the same objects either way.
+ */
+const require = createRequire(import.meta.url);
+
+export const sdk = {
+  cloudformation: () =>
+    require("@aws-sdk/client-cloudformation") as typeof import("@aws-sdk/client-cloudformation"),
+  ec2: () => require("@aws-sdk/client-ec2") as typeof import("@aws-sdk/client-ec2"),
+  route53: () => require("@aws-sdk/client-route-53") as typeof import("@aws-sdk/client-route-53"),
+  credentials: () =>
+    require("@aws-sdk/credential-providers") as typeof import("@aws-sdk/credential-providers"),
+};
