@@ -261,6 +261,7 @@ async function creates(steps: number, count = 100): Promise<boolean> {
       PANDACLUSTER_ADMIN_TOKEN: ADMIN,
       PANDACLUSTER_SECRET_KEY: "33".repeat(32),
       PANDACLUSTER_LOG_LEVEL: "warn",
+      PANDACLUSTER_DISCOVERY_SERVICES: discovery.url,
     },
     pollIntervalMs: 1000,
     concurrency: steps,
@@ -326,6 +327,8 @@ async function creates(steps: number, count = 100): Promise<boolean> {
 
 if (process.argv.includes("--target")) {
   await target();
+} else if (process.argv.includes("--reads")) {
+  process.exit((await reads()) ? 0 : 1);
 } else if (process.argv.includes("--creates")) {
   process.exit((await creates(STEPS)) ? 0 : 1);
 } else {

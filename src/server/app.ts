@@ -9,7 +9,7 @@ import { Accounts } from "./accounts.js";
 import { registerAuth } from "./auth.js";
 import { hashToken, loadSecretKey, newToken, SecretBox } from "./crypto.js";
 import { type Engine, libraryEngine } from "./engine.js";
-import { HttpError } from "./http.js";
+import { HttpError, normaliseService } from "./http.js";
 import { StackPoller } from "./jobs/poller.js";
 import { JobRunner } from "./jobs/runner.js";
 import { clusterRoutes } from "./routes/clusters.js";
@@ -141,7 +141,23 @@ export async function createServer(options: ServerOptions = {}): Promise<Server>
         8,
       log,
     });
-    const parts: ServerParts = { store, engine, accounts, runner, version: packageVersion() };
+    const discoveryServices = new Set(
+      [
+        "https://discovery.etcd.io",
+        options.config?.discovery_service,
+        ...(env.PANDACLUSTER_DISCOVERY_SERVICES ?? "").split(","),
+      ]
+        .filter((url): url is string => Boolean(url?.trim()))
+        .map(normaliseService),
+    );
+    const parts: ServerParts = {
+      store,
+      engine,
+      accounts,
+      runner,
+      version: packageVersion(),
+      discoveryServices,
+    };
 
     buildRoutes(app, parts, box, adminTokenHash);
     await app.ready();

@@ -21,3 +21,8 @@ export class HttpError extends Error {
     return { error: this.message, messages: this.messages };
   }
 }
+
+/** A discovery service URL as compared with the allowed ones: no trailing slash. */
+export function normaliseService(url: string): string {
+  return url.trim().replace(/\/+$/, "");
+}

@@ -106,6 +106,7 @@ export function validateBody<C extends CommandName>(command: C, body: unknown): 
       messages.push(`${key}: ${refused}`);
     else input[key] = value;
   }
+  messages.push(...inlineOnly(input));
   try {
     const options = validateOptions(command, input, "http");
     if (messages.length === 0) return options;
@@ -115,6 +116,37 @@ export function validateBody<C extends CommandName>(command: C, body: unknown): 
   }
   throw new HttpError(400, "invalid request", messages);
 }
+
+/**
+ * Inline object arguments (units) may not name files either: a unit's or drop-in's `content` is a
+ * path the template builder would read — on the server. Over HTTP only content_text is accepted.
+ */
+function inlineOnly(input: Record<string, unknown>): string[] {
+  const messages: string[] = [];
+  const units = input.units;
+  if (!Array.isArray(units)) return messages;
+  units.forEach((unit: unknown, index) => {
+    if (typeof unit !== "object" || unit === null) return;
+    const entry = unit as Record<string, unknown>;
+    if (entry.content !== undefined) {
+      messages.push(`units[${index}].content: ${fileRefused}`);
+    }
+    if (Array.isArray(entry.drop_ins)) {
+      entry.drop_ins.forEach((dropIn: unknown, dropIndex) => {
+        if (
+          typeof dropIn === "object" &&
+          dropIn !== null &&
+          (dropIn as Record<string, unknown>).content !== undefined
+        ) {
+          messages.push(`units[${index}].drop_ins[${dropIndex}].content: ${fileRefused}`);
+        }
+      });
+    }
+  });
+  return messages;
+}
+
+const fileRefused = "is not accepted over HTTP: it names a file on the server; give the text as content_text";
 
 /** Checks one query-string value against an argument's definition (e.g. ?region=). */
 export function validateQueryValue(command: CommandName, name: string, raw: unknown): string | undefined {

@@ -182,6 +182,48 @@ describe("HTTP API (library replaced by FakeEngine)", () => {
       ]);
     });
 
+    it("discovery_service must be one the server may call (no fetching of arbitrary URLs)", async () => {
+      const answer = await inject("POST", "/clusters", alice, {
+        ...valid,
+        discovery_service: "http://169.254.169.254/latest/meta-data#",
+      });
+      assert.equal(answer.statusCode, 400);
+      const { messages } = answer.json() as { messages: string[] };
+      assert.equal(messages.length, 1);
+      assert.match(
+        messages[0] ?? "",
+        /^discovery_service: http:\/\/169\.254\.169\.254\/latest\/meta-data# is not a discovery service this server calls \(it calls https:\/\/discovery\.etcd\.io\)/,
+      );
+      const allowed = await inject("POST", "/clusters", alice, {
+        ...valid,
+        stack_name: "disc-ok",
+        discovery_service: "https://discovery.etcd.io/",
+      });
+      assert.equal(allowed.statusCode, 202);
+    });
+
+    it("inline units may carry unit text only, never a path on the server (create and templates)", async () => {
+      const units = [
+        { name: "leak.service", content: "/etc/passwd" },
+        {
+          name: "ok.service",
+          content_text: "[Unit]\n",
+          drop_ins: [{ name: "10-x.conf", content: "/etc/shadow" }],
+        },
+      ];
+      for (const [url, body] of [
+        ["/clusters", { ...valid, units }],
+        ["/templates", { units }],
+      ] as const) {
+        const answer = await inject("POST", url, alice, body);
+        assert.equal(answer.statusCode, 400, answer.body);
+        assert.deepEqual((answer.json() as { messages: string[] }).messages, [
+          "units[0].content: is not accepted over HTTP: it names a file on the server; give the text as content_text",
+          "units[1].drop_ins[0].content: is not accepted over HTTP: it names a file on the server; give the text as content_text",
+        ]);
+      }
+    });
+
     it("a body that is not a JSON object → 400; not JSON → 400; another media type → 415", async () => {
       assert.equal((await inject("POST", "/clusters", alice, [1, 2])).statusCode, 400);
       const notJson = await t.server.app.inject({

@@ -82,7 +82,10 @@ async function untilStatus(
 
 describe("API server end to end (moto + local etcd discovery)", () => {
   it("profile → create → online → events → DELETE → deleted, checked with an independent client", async () => {
-    const t = await testServer({ pollIntervalMs: 200 });
+    const t = await testServer({
+      pollIntervalMs: 200,
+      env: { PANDACLUSTER_DISCOVERY_SERVICES: discovery.url },
+    });
     try {
       const alice = await t.profile("alice");
       const created = await t.server.app.inject({
@@ -139,7 +142,11 @@ describe("API server end to end (moto + local etcd discovery)", () => {
   });
 
   it("50 concurrent creates all reach online, with one stack-status call per poll cycle", async () => {
-    const t = await testServer({ pollIntervalMs: 250, concurrency: 8 });
+    const t = await testServer({
+      pollIntervalMs: 250,
+      concurrency: 8,
+      env: { PANDACLUSTER_DISCOVERY_SERVICES: discovery.url },
+    });
     try {
       const alice = await t.profile("alice");
       const names = Array.from({ length: 50 }, (_, i) => `many-${i}`);
@@ -189,6 +196,7 @@ describe("API server end to end (moto + local etcd discovery)", () => {
       PANDACLUSTER_CONFIG: join(dir, "none.cson"),
       PANDACLUSTER_ADMIN_TOKEN: ADMIN_TOKEN,
       PANDACLUSTER_POLL_MS: "200",
+      PANDACLUSTER_DISCOVERY_SERVICES: discovery.url,
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
     };
     const first = await serve(env, db);
@@ -266,7 +274,10 @@ describe("API server end to end (moto + local etcd discovery)", () => {
   });
 
   it("the CLI's --server mode: create, status, list, wait, destroy print what the local mode prints", async () => {
-    const t = await testServer({ pollIntervalMs: 200 });
+    const t = await testServer({
+      pollIntervalMs: 200,
+      env: { PANDACLUSTER_DISCOVERY_SERVICES: discovery.url },
+    });
     await t.server.app.listen({ host: "127.0.0.1", port: 0 });
     const address = t.server.app.server.address();
     const url = `http://127.0.0.1:${typeof address === "object" && address ? address.port : 0}`;

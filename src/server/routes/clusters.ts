@@ -3,7 +3,7 @@ import type { FastifyInstance } from "fastify";
 import { UsageError } from "../../errors.js";
 import type { CreateOptions } from "../../options.js";
 import { callerProfile } from "../auth.js";
-import { HttpError } from "../http.js";
+import { HttpError, normaliseService } from "../http.js";
 import { validateBody, validateQueryValue } from "../schemas.js";
 import type { ClusterRecord, ClusterView } from "../store/types.js";
 import type { ServerParts } from "./types.js";
@@ -58,6 +58,14 @@ export function clusterRoutes(app: FastifyInstance, parts: ServerParts): void {
   app.post("/clusters", { config: { access: "profile" } }, async (request, reply) => {
     const profile = callerProfile(request);
     const options: CreateOptions = validateBody("create", request.body);
+    if (
+      options.discovery_service &&
+      !parts.discoveryServices.has(normaliseService(options.discovery_service))
+    ) {
+      throw new HttpError(400, "invalid request", [
+        `discovery_service: ${options.discovery_service} is not a discovery service this server calls (it calls ${[...parts.discoveryServices].join(", ")}); its admin can allow more with PANDACLUSTER_DISCOVERY_SERVICES, or give a ready discovery_url`,
+      ]);
+    }
     const credentials = accounts.credentialsFor(profile);
 
     if (options.dry_run) {

@@ -10,4 +10,10 @@ export interface ServerParts {
   accounts: Accounts;
   runner: JobRunner;
   version: string;
+  /**
+   * etcd discovery services the server may be asked to call (it fetches {service}/new and shows
+   * what a failing one answered, so an arbitrary URL would let a caller make the server fetch
+   * internal addresses): the public service, the server's config's, and PANDACLUSTER_DISCOVERY_SERVICES.
+   */
+  discoveryServices: Set<string>;
 }
