@@ -8,7 +8,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { after, before, beforeEach, describe, it } from "node:test";
-import type { ClusterResult } from "../../src/lifecycle/types.js";
+import type { ClusterResult, ListResult, StatusResult } from "../../src/lifecycle/types.js";
 import { freePort } from "../helpers/services.js";
 import { startWorld, type World } from "../lifecycle/e2e.js";
 
@@ -186,6 +186,41 @@ describe("failed operations: exit 1", () => {
       /error: the stack failing2 failed to create \(CREATE_FAILED\); remove what is left with: pandacluster destroy -n failing2 -r us-east-1/,
     );
     assert.match(human.stderr, /^ {2}- Subnet \(AWS::EC2::Subnet\) CREATE_FAILED: The CIDR/m);
+
+    const status = await world.cliJson<StatusResult>(["status", "-n", "failing2"]);
+    assert.equal(status.run.code, 0, status.run.stderr);
+    assert.equal(status.json.stack_status, "CREATE_FAILED");
+    assert.match(status.json.reasons[0] ?? "", /^Subnet .*The CIDR '10\.99\.0\.0\/24' is invalid/);
+  });
+
+  it("destroy leaves alone a stack pandacluster did not make, and list does not show it", async () => {
+    const path = join(world.dir, "foreign.json");
+    writeFileSync(
+      path,
+      JSON.stringify({
+        Resources: { VPC: { Type: "AWS::EC2::VPC", Properties: { CidrBlock: "10.0.0.0/16" } } },
+      }),
+    );
+    await world.aws([
+      "cloudformation",
+      "create-stack",
+      "--stack-name",
+      "foreign",
+      "--template-body",
+      `file://${path}`,
+    ]);
+    const run = await world.cli(["destroy", "-n", "foreign"]);
+    assert.equal(run.code, 1, run.stderr);
+    assert.match(run.stderr, /the stack foreign in us-east-1 was not created by pandacluster/);
+    const stacks = await world.aws<{ Stacks: { StackStatus: string }[] }>([
+      "cloudformation",
+      "describe-stacks",
+      "--stack-name",
+      "foreign",
+    ]);
+    assert.equal(stacks.Stacks[0]?.StackStatus, "CREATE_COMPLETE");
+    const listed = await world.cliJson<ListResult>(["list"]);
+    assert.deepEqual(listed.json.clusters, []);
   });
 });
 
