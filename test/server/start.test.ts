@@ -1,0 +1,81 @@
+/** `pandacluster serve`'s start-up: the admin token, loopback by default, graceful stop. */
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, describe, it } from "node:test";
+import { startServer } from "../../src/server/start.js";
+import { FakeEngine } from "./fake-engine.js";
+import { LogCapture } from "./helpers.js";
+
+const dir = mkdtempSync(join(tmpdir(), "pandacluster-start-"));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+async function start(env: NodeJS.ProcessEnv) {
+  const stderr = new LogCapture();
+  const log = new LogCapture();
+  const running = await startServer({
+    host: "127.0.0.1",
+    port: 0,
+    db: join(dir, "server.db"),
+    env,
+    stderr,
+    handleSignals: false,
+    server: { engine: new FakeEngine(), logStream: log },
+  });
+  return { running, stderr, log };
+}
+
+describe("serve start-up", () => {
+  it("generates the admin token on the first start, prints it once, keeps only its digest", async () => {
+    const first = await start({});
+    const match = /admin token \(shown only now[^)]*\): (\S+)/.exec(first.stderr.text);
+    assert.ok(match?.[1], first.stderr.text);
+    const token = match[1];
+    assert.match(first.stderr.text, /listening on http:\/\/127\.0\.0\.1:\d+/);
+    const address = first.running.server.app.server.address();
+    assert.equal(typeof address === "object" && address ? address.address : "", "127.0.0.1");
+    const created = await fetch(`${first.running.url}/profiles`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+      body: JSON.stringify({ name: "alice", email: "alice@example.com" }),
+    });
+    assert.equal(created.status, 201);
+    await first.running.shutdown("test");
+    await first.running.closed;
+    assert.ok(!first.log.text.includes(token), "the admin token is in the log");
+    assert.equal(statSync(join(dir, "server.key")).mode & 0o777, 0o600);
+    assert.equal(statSync(join(dir, "server.db")).mode & 0o777, 0o600);
+
+    const second = await start({});
+    try {
+      assert.doesNotMatch(second.stderr.text, /admin token/);
+      const listed = await fetch(`${second.running.url}/profiles`, {
+        headers: { authorization: `Bearer ${token}` },
+      });
+      assert.equal(listed.status, 200);
+      const wrong = await fetch(`${second.running.url}/profiles`, {
+        headers: { authorization: "Bearer pca_other" },
+      });
+      assert.equal(wrong.status, 401);
+    } finally {
+      await second.running.shutdown("test");
+    }
+  });
+
+  it("PANDACLUSTER_ADMIN_TOKEN wins over a stored one and is never printed", async () => {
+    const env = { PANDACLUSTER_ADMIN_TOKEN: "env-admin-token-0123456789abcdef" };
+    const { running, stderr } = await start(env);
+    try {
+      assert.doesNotMatch(stderr.text, /admin token/);
+      assert.ok(!stderr.text.includes(env.PANDACLUSTER_ADMIN_TOKEN));
+      const listed = await fetch(`${running.url}/profiles`, {
+        headers: { authorization: `Bearer ${env.PANDACLUSTER_ADMIN_TOKEN}` },
+      });
+      assert.equal(listed.status, 200);
+    } finally {
+      await running.shutdown("test");
+    }
+    await assert.rejects(start({ PANDACLUSTER_ADMIN_TOKEN: "short" }), /at least 16 characters/);
+  });
+});
