@@ -60,7 +60,7 @@ describe("bad input: exit 2, nothing created", () => {
   });
 
   it("no region anywhere", async () => {
-    const run = await world.cli(["list"], { env: { AWS_REGION: "", AWS_DEFAULT_REGION: "" } });
+    const run = await world.cli(["list"], { env: { AWS_REGION: undefined, AWS_DEFAULT_REGION: undefined } });
     assert.equal(run.code, 2, run.stderr);
     assert.match(run.stderr, /no AWS region: pass --region \(-r\)/);
   });

@@ -3,6 +3,8 @@
  * etcd discovery service; what the tool reports is checked with the AWS CLI and etcd directly.
  */
 import assert from "node:assert/strict";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { after, before, beforeEach, describe, it } from "node:test";
 import type { ClusterResult, DestroyResult, ListResult, StatusResult } from "../../src/lifecycle/types.js";
 import { startWorld, type World } from "../lifecycle/e2e.js";
@@ -185,6 +187,37 @@ describe("human output", () => {
 
     const listed = await world.cli(["list"]);
     assert.match(listed.stdout, /people +CREATE_COMPLETE +3 +stable +amd64/);
+  });
+});
+
+describe("where AWS is", () => {
+  it("--profile gives the credentials and the region; --region wins over it", async () => {
+    const files = join(world.dir, "aws");
+    mkdirSync(files, { recursive: true });
+    writeFileSync(join(files, "config"), "[profile work]\nregion = eu-west-1\n");
+    writeFileSync(
+      join(files, "credentials"),
+      "[work]\naws_access_key_id = AKIDWORK\naws_secret_access_key = s\n",
+    );
+    const env = {
+      AWS_CONFIG_FILE: join(files, "config"),
+      AWS_SHARED_CREDENTIALS_FILE: join(files, "credentials"),
+      // Unset (spawn leaves out variables whose value is undefined).
+      AWS_ACCESS_KEY_ID: undefined,
+      AWS_SECRET_ACCESS_KEY: undefined,
+      AWS_REGION: undefined,
+      AWS_DEFAULT_REGION: undefined,
+    };
+    const fromProfile = await world.cliJson<ListResult>(["list", "--profile", "work"], { env });
+    assert.equal(fromProfile.run.code, 0, fromProfile.run.stderr);
+    assert.equal(fromProfile.json.region, "eu-west-1");
+    const overridden = await world.cliJson<ListResult>(["list", "--profile", "work", "-r", "ap-south-1"], {
+      env,
+    });
+    assert.equal(overridden.json.region, "ap-south-1");
+    const none = await world.cli(["list", "--profile", "nobody"], { env });
+    assert.equal(none.code, 2, none.stderr);
+    assert.match(none.stderr, /no AWS region/);
   });
 });
 
