@@ -145,7 +145,7 @@ async function target(): Promise<void> {
     "SELECT stack_name, region, status, cluster_size, result, reasons, created_at, updated_at FROM clusters WHERE profile_id = ? AND stack_name = ? ORDER BY id DESC LIMIT 1",
   );
   const listBy = bareDb.prepare(
-    "SELECT stack_name, region, status, cluster_size, created_at FROM clusters WHERE profile_id = ? ORDER BY id DESC",
+    "SELECT stack_name, region, status, cluster_size, created_at, stack_id, channel, arch FROM clusters WHERE profile_id = ? ORDER BY id DESC",
   );
   const bare = Fastify();
   const caller = (authorization: string | undefined) => {

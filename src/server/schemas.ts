@@ -172,7 +172,7 @@ const statusSchema: JsonSchema = {
   enum: ["creating", "online", "failed", "deleting", "deleted"],
 };
 
-const clusterSummarySchema: JsonSchema = {
+export const clusterSummarySchema: JsonSchema = {
   type: "object",
   properties: {
     stack_name: { type: "string" },

@@ -4,6 +4,7 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs"
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
+import Database from "better-sqlite3";
 import { hashToken, loadSecretKey, parseKey, SecretBox, sameDigest } from "../../src/server/crypto.js";
 import { migrations } from "../../src/server/store/migrations.js";
 import { SqliteStore } from "../../src/server/store/sqlite.js";
@@ -31,6 +32,34 @@ describe("SqliteStore", () => {
       migrations.length,
     );
     await again.close();
+  });
+
+  it("upgrades a version-1 database in place, keeping its clusters", async () => {
+    const path = join(dir, "v1.db");
+    const old = new Database(path);
+    old.exec(migrations[0]?.sql ?? "");
+    old.exec(
+      "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)",
+    );
+    old.prepare("INSERT INTO schema_migrations VALUES (1, 'v1', 'x')").run();
+    old
+      .prepare("INSERT INTO profiles (name, email, token_hash, created_at) VALUES ('p', 'p@e.x', 'h', 'x')")
+      .run();
+    const insert = old.prepare(
+      `INSERT INTO clusters (profile_id, stack_name, region, account, status, cluster_size, options, created_at, updated_at)
+       VALUES (1, 'same', 'us-east-1', 'server', ?, 3, '{"channel":"beta","arch":"arm64"}', 'x', 'x')`,
+    );
+    insert.run("failed");
+    insert.run("online");
+    old.close();
+    const store = new SqliteStore(path);
+    await store.migrate();
+    const listed = await store.listClusters(1);
+    assert.equal(listed.length, 1);
+    assert.equal(listed[0]?.status, "online");
+    assert.equal(listed[0]?.channel, "beta");
+    assert.equal(listed[0]?.arch, "arm64");
+    await store.close();
   });
 
   it("refuses a database from a newer pandacluster", async () => {

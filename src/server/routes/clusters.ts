@@ -4,7 +4,7 @@ import { UsageError } from "../../errors.js";
 import type { CreateOptions } from "../../options.js";
 import { callerProfile } from "../auth.js";
 import { HttpError, normaliseService } from "../http.js";
-import { validateBody, validateQueryValue } from "../schemas.js";
+import { clusterSummarySchema, validateBody, validateQueryValue } from "../schemas.js";
 import type { ClusterRecord, ClusterView } from "../store/types.js";
 import type { ServerParts } from "./types.js";
 
@@ -150,7 +150,11 @@ export function clusterRoutes(app: FastifyInstance, parts: ServerParts): void {
 
   app.get<{ Querystring: RegionQuery & { include_deleted?: string } }>(
     "/clusters",
-    { config: { access: "profile" } },
+    // A response schema: Fastify serialises the list with a compiled serialiser.
+    {
+      config: { access: "profile" },
+      schema: { response: { 200: { type: "array", items: clusterSummarySchema } } },
+    },
     async (request, reply) => {
       const profile = callerProfile(request);
       const region = validateQueryValue("list", "region", request.query.region);

@@ -76,4 +76,18 @@ export const migrations: Migration[] = [
       CREATE INDEX idempotency_age ON idempotency (created_at);
     `,
   },
+  {
+    version: 2,
+    name: "list columns: channel, arch, superseded",
+    sql: `
+      ALTER TABLE clusters ADD COLUMN channel TEXT;
+      ALTER TABLE clusters ADD COLUMN arch TEXT;
+      -- 1 once a newer cluster of the same owner, name and region exists: lists skip it.
+      ALTER TABLE clusters ADD COLUMN superseded INTEGER NOT NULL DEFAULT 0;
+      UPDATE clusters SET channel = json_extract(options, '$.channel'), arch = json_extract(options, '$.arch');
+      UPDATE clusters SET superseded = 1 WHERE id < (SELECT max(id) FROM clusters n
+        WHERE n.profile_id = clusters.profile_id AND n.stack_name = clusters.stack_name AND n.region = clusters.region);
+      CREATE INDEX clusters_listed ON clusters (profile_id, superseded, id);
+    `,
+  },
 ];

@@ -214,9 +214,13 @@ export class SqliteStore implements Store {
       );
       if (existing) return { kind: "conflict", existing };
       const at = now();
+      this.stmt(
+        "UPDATE clusters SET superseded = 1 WHERE profile_id = ? AND stack_name = ? AND region = ? AND superseded = 0",
+      ).run(input.profile_id, input.stack_name, input.region);
       const info = this.stmt(
-        `INSERT INTO clusters (profile_id, stack_name, region, account, status, cluster_size, options, created_at, updated_at)
-         VALUES (?, ?, ?, ?, 'creating', ?, ?, ?, ?)`,
+        `INSERT INTO clusters (profile_id, stack_name, region, account, status, cluster_size, options, channel, arch,
+           created_at, updated_at)
+         VALUES (?, ?, ?, ?, 'creating', ?, ?, ?, ?, ?, ?)`,
       ).run(
         input.profile_id,
         input.stack_name,
@@ -224,6 +228,8 @@ export class SqliteStore implements Store {
         input.account,
         input.cluster_size,
         JSON.stringify(input.options),
+        input.options.channel ?? null,
+        input.options.arch ?? null,
         at,
         at,
       );
@@ -332,13 +338,9 @@ export class SqliteStore implements Store {
   }
 
   async listClusters(profileId: number, region?: string, includeDeleted = false): Promise<ClusterSummary[]> {
-    const sql = `SELECT stack_name, region, status, cluster_size, created_at, stack_id,
-        json_extract(options, '$.channel') AS channel, json_extract(options, '$.arch') AS arch
-      FROM clusters c
-      WHERE profile_id = @profile_id ${region === undefined ? "" : "AND region = @region"}
+    const sql = `SELECT stack_name, region, status, cluster_size, created_at, stack_id, channel, arch FROM clusters
+      WHERE profile_id = @profile_id AND superseded = 0 ${region === undefined ? "" : "AND region = @region"}
         ${includeDeleted ? "" : "AND status <> 'deleted'"}
-        AND id = (SELECT max(id) FROM clusters n
-                  WHERE n.profile_id = c.profile_id AND n.stack_name = c.stack_name AND n.region = c.region)
       ORDER BY id DESC`;
     const params: Record<string, unknown> = { profile_id: profileId };
     if (region !== undefined) params.region = region;
