@@ -1,5 +1,6 @@
 import { awsFailure, awsMessage, isThrottling, isTransient } from "../aws/errors.js";
 import { describeStack, newStackEvents, type Stack, type StackEvent } from "../aws/stacks.js";
+import { StackEventLog } from "./event_log.js";
 import { interrupted, timedOut } from "./hints.js";
 import { Aborted, Pace, pause } from "./pace.js";
 import { failureReasons } from "./reasons.js";
@@ -79,80 +80,48 @@ export async function followStack(session: Session, options: FollowOptions): Pro
   const step = options.goal === "create" ? "formation" : "destroy";
   const doing = options.goal === "create" ? "created" : "deleted";
   const ref = { stack_name: options.stack_name, region: session.region, profile: session.profile };
-  const seen = options.seen ?? new Set<string>();
+  const log = new StackEventLog(
+    session,
+    step,
+    options.stack_name,
+    (e) => ofThisOperation(e, options),
+    options.seen ?? new Set(),
+  );
   const pace = new Pace(session.hooks.poll?.initial_ms, session.hooks.poll?.max_ms);
   const quietMs = QUIET_PAUSES * (session.hooks.poll?.max_ms ?? 15_000);
-  const reported: StackEvent[] = [];
-  const progress = new Map<string, { status: string; type: string; since: number }>();
-  let lastActivity = Date.now();
-  let lastQuietNote = Date.now();
+  let lastNote = Date.now();
   let warnedFailure = false;
   let polls = 0;
-  let stack: Stack | undefined;
   let status = "UNKNOWN";
-
-  const report = (events: StackEvent[]) => {
-    for (const event of events) {
-      if (event.EventId) seen.add(event.EventId);
-      if (!ofThisOperation(event, options)) continue;
-      reported.push(event);
-      trackProgress(progress, event, options.stack_name);
-      const reason = event.ResourceStatusReason;
-      session.emit(step, `${event.LogicalResourceId} ${event.ResourceStatus}${reason ? `: ${reason}` : ""}`, {
-        kind: "stack_event",
-        time: (event.Timestamp ?? new Date()).toISOString(),
-        ...(event.LogicalResourceId ? { resource: event.LogicalResourceId } : {}),
-        ...(event.ResourceType ? { resource_type: event.ResourceType } : {}),
-        ...(event.ResourceStatus ? { status: event.ResourceStatus } : {}),
-        ...(reason ? { reason } : {}),
-      });
-    }
-    if (events.length > 0) lastActivity = Date.now();
-  };
 
   for (;;) {
     if (session.hooks.signal?.aborted) throw interrupted(ref, doing);
     try {
       polls += 1;
-      const [described, events] = await Promise.all([
+      const [stack, events] = await Promise.all([
         describeStack(cf, options.stack_id),
-        newStackEvents(cf, options.stack_id, seen),
+        newStackEvents(cf, options.stack_id, log.seen),
       ]);
-      report(events);
-      stack = described;
+      const fresh = log.add(events);
       // A stack id always resolves, even once deleted; an emulator may forget it: that is deleted too.
       status = stack?.StackStatus ?? "DELETE_COMPLETE";
       const verdict = judge(options.goal, status);
       if (verdict !== "waiting") {
-        // The status may have moved on after the events were read: unless the stack's own final
-        // event is in, read the last ones once more.
-        const final = reported.some(
-          (e) => e.LogicalResourceId === options.stack_name && e.ResourceStatus === status,
-        );
-        if (!final) report(await newStackEvents(cf, options.stack_id, seen).catch(() => []));
+        // The status may have moved on after the events were read: read them once more, unless the
+        // stack's own final event is already in.
+        if (!log.hasFinal(status))
+          log.add(await newStackEvents(cf, options.stack_id, log.seen).catch(() => []));
         const ok = verdict === "ok";
-        return {
-          stack,
-          status,
-          ok,
-          events: reported,
-          reasons: ok ? [] : failureReasons(reported, stack),
-          polls,
-        };
+        const reasons = ok ? [] : failureReasons(log.events, stack);
+        return { stack, status, ok, events: log.events, reasons, polls };
       }
       if (options.goal === "create" && !warnedFailure && /ROLLBACK|DELETE/.test(status)) {
         warnedFailure = true;
-        const first = failureReasons(reported, stack)[0];
-        session.emit(
-          step,
-          `the stack failed (${status}); CloudFormation is cleaning up${first ? `: ${first}` : ""}`,
-          {
-            kind: "warning",
-            status,
-          },
-        );
+        const first = failureReasons(log.events, stack)[0];
+        const message = `the stack failed (${status}); CloudFormation is cleaning up${first ? `: ${first}` : ""}`;
+        session.emit(step, message, { kind: "warning", status });
       }
-      if (events.length > 0) pace.reset();
+      if (fresh > 0) pace.reset();
       else pace.slower();
     } catch (error) {
       if (!isTransient(error)) throw awsFailure(`following stack ${options.stack_name}`, error);
@@ -163,9 +132,9 @@ export async function followStack(session: Session, options: FollowOptions): Pro
     }
     const now = Date.now();
     if (now >= options.deadline) throw timedOut(ref, options.timeout_minutes, status, doing);
-    if (now - lastActivity >= quietMs && now - lastQuietNote >= quietMs) {
-      lastQuietNote = now;
-      session.emit(step, quietNote(status, progress, now), { kind: "waiting", status });
+    if (now - log.lastActivity >= quietMs && now - lastNote >= quietMs) {
+      lastNote = now;
+      session.emit(step, log.waitingNote(status, now), { kind: "waiting", status });
     }
     try {
       await pause(Math.min(pace.next(), Math.max(0, options.deadline - now)), session.hooks.signal);
@@ -176,46 +145,8 @@ export async function followStack(session: Session, options: FollowOptions): Pro
   }
 }
 
+/** An event of the operation followed: marked with its token, or (unmarked) not older than it. */
 function ofThisOperation(event: StackEvent, options: FollowOptions): boolean {
   if (options.token && event.ClientRequestToken) return event.ClientRequestToken === options.token;
   return !options.since || !event.Timestamp || event.Timestamp >= options.since;
-}
-
-function trackProgress(
-  progress: Map<string, { status: string; type: string; since: number }>,
-  event: StackEvent,
-  stackName: string,
-): void {
-  const id = event.LogicalResourceId;
-  if (!id || id === stackName) return;
-  if (event.ResourceStatus?.endsWith("_IN_PROGRESS")) {
-    progress.set(id, {
-      status: event.ResourceStatus,
-      type: event.ResourceType ?? "",
-      since: (event.Timestamp ?? new Date()).getTime(),
-    });
-  } else progress.delete(id);
-}
-
-/** "still DELETE_IN_PROGRESS, waiting for: InternetGateway (AWS::EC2::InternetGateway) DELETE_IN_PROGRESS for 4m10s" */
-function quietNote(
-  status: string,
-  progress: Map<string, { status: string; type: string; since: number }>,
-  now: number,
-): string {
-  const busy = [...progress.entries()]
-    .sort((a, b) => a[1].since - b[1].since)
-    .slice(0, 5)
-    .map(([id, p]) => `${id} (${p.type}) ${p.status} for ${duration((now - p.since) / 1000)}`);
-  return busy.length > 0
-    ? `still ${status}, waiting for: ${busy.join("; ")}`
-    : `still ${status}, no new events`;
-}
-
-export function duration(totalSeconds: number): string {
-  const s = Math.max(0, Math.round(totalSeconds));
-  if (s < 60) return `${s}s`;
-  const m = Math.floor(s / 60);
-  if (m < 60) return `${m}m${String(s % 60).padStart(2, "0")}s`;
-  return `${Math.floor(m / 60)}h${String(m % 60).padStart(2, "0")}m`;
 }

@@ -1,0 +1,141 @@
+import type { CreateStackCommandInput } from "@aws-sdk/client-cloudformation";
+import { findPublicZone, type Zone } from "../aws/dns.js";
+import { awsFailure } from "../aws/errors.js";
+import { checkKeyPair } from "../aws/keys.js";
+import { describeStack, StackExistsError } from "../aws/stacks.js";
+import { discoveryService, newDiscoveryUrl } from "../discovery.js";
+import { UsageError } from "../errors.js";
+import type { CreateOptions } from "../options.js";
+import { interruptedBeforeLaunch } from "./hints.js";
+import { resolveImage } from "./image.js";
+import { createStackInput } from "./request.js";
+import type { Session } from "./session.js";
+import { type LoadedTemplate, loadTemplate } from "./template.js";
+import type { Launched } from "./types.js";
+
+/** Everything CreateStack needs, resolved and checked, with nothing created yet. */
+export interface Plan {
+  input: CreateStackCommandInput & { StackName: string };
+  template: LoadedTemplate;
+  resolved: Launched["resolved"];
+  public_zone: Zone | null;
+}
+
+/** plan(), with an interrupt during the checks reported as "nothing was created". */
+export async function planChecked(session: Session, options: CreateOptions, dryRun = false): Promise<Plan> {
+  session.emit("launch", `checking ${options.stack_name} in ${session.region}`);
+  try {
+    const planned = await plan(session, options, dryRun);
+    if (session.hooks.signal?.aborted) throw interruptedBeforeLaunch();
+    return planned;
+  } catch (error) {
+    if (session.hooks.signal?.aborted) throw interruptedBeforeLaunch();
+    throw error;
+  }
+}
+
+/**
+ * Checks and resolves everything before anything is written: first what needs no AWS call (the
+ * template and its size), then concurrently the key pair, the image and the public zone, and only
+ * when those are fine a new discovery URL (each one asked for is a cluster registered with the
+ * service, so none is asked for a create that cannot go ahead). A dry run also checks that the name
+ * is free, and asks for no discovery URL at all.
+ */
+export async function plan(session: Session, options: CreateOptions, dryRun = false): Promise<Plan> {
+  const config = session.credentials ?? {};
+  const template = await loadTemplate(options, config);
+  const notices = [...template.notices];
+  const from = template.source === "file" ? template.path : "built";
+  session.emit("launch", `template ready (${from}, ${template.bytes} bytes)`);
+
+  const [key, image, zone, existing] = await settleInOrder([
+    checkKeyPair(session.clients.ec2, options.key_pair, session.region),
+    resolveImage(session.clients, options, notices),
+    options.public_domain ? publicZone(session, options.public_domain) : Promise.resolve(null),
+    dryRun ? describeStack(session.clients.cloudformation, options.stack_name) : Promise.resolve(undefined),
+  ]);
+  if (existing && existing.StackStatus !== "DELETE_COMPLETE") {
+    throw new StackExistsError(options.stack_name, session.region);
+  }
+  session.emit("launch", `key pair ${key.key_name} found`);
+  session.emit(
+    "launch",
+    `image ${image.image_id}${image.name ? ` (${image.name})` : ""} from ${image.source}`,
+  );
+  const discovery = await discoveryUrl(session, options, dryRun);
+  if (discovery.source === "service") {
+    session.emit(
+      "launch",
+      dryRun
+        ? "discovery URL: not requested in a dry run"
+        : `discovery URL from ${discovery.service} (size ${options.cluster_size})`,
+    );
+  }
+  for (const notice of notices) session.emit("launch", notice, { kind: "warning" });
+
+  const input = createStackInput(options, template, image.image_id, discovery.url);
+  return {
+    input,
+    template,
+    public_zone: zone,
+    resolved: { image, discovery, template: templateInfo(template), key_pair: key.key_name, notices },
+  };
+}
+
+/** Shown in place of the discovery URL that a dry run does not ask for (asking registers a cluster). */
+function dryRunDiscovery(service: string, size: number): string {
+  return `<a new URL from ${service}/new?size=${size}, requested by create>`;
+}
+
+async function discoveryUrl(
+  session: Session,
+  options: CreateOptions,
+  dryRun: boolean,
+): Promise<Launched["resolved"]["discovery"]> {
+  if (options.discovery_url) return { url: options.discovery_url, source: "option" };
+  const service = discoveryService(options.discovery_service, session.credentials?.discovery_service);
+  if (dryRun) return { url: dryRunDiscovery(service, options.cluster_size), source: "service", service };
+  const signal = session.hooks.signal;
+  const url = await newDiscoveryUrl(service, options.cluster_size, signal ? { signal } : {});
+  return { url, source: "service", service };
+}
+
+function templateInfo(template: LoadedTemplate): Launched["resolved"]["template"] {
+  return {
+    source: template.source,
+    bytes: template.bytes,
+    ...(template.path ? { path: template.path } : {}),
+  };
+}
+
+/** The public zone must exist before anything is created: its absence is bad input. */
+async function publicZone(session: Session, domain: string): Promise<Zone> {
+  let zone: Zone | undefined;
+  try {
+    zone = await findPublicZone(session.clients.route53, domain);
+  } catch (error) {
+    throw awsFailure(`looking up the public zone ${domain}`, error);
+  }
+  if (!zone) {
+    throw new UsageError([
+      {
+        argument: "public_domain",
+        message: `no public Route 53 hosted zone named ${domain} in this account`,
+      },
+    ]);
+  }
+  return zone;
+}
+
+/**
+ * Awaits every promise, then throws the first failure in the order given (not the order they
+ * failed in), so that the same bad input always gets the same message.
+ */
+async function settleInOrder<T extends readonly unknown[]>(
+  promises: { [K in keyof T]: Promise<T[K]> },
+): Promise<T> {
+  const settled = await Promise.allSettled(promises);
+  const failed = settled.find((s) => s.status === "rejected");
+  if (failed) throw (failed as PromiseRejectedResult).reason;
+  return settled.map((s) => (s as PromiseFulfilledResult<unknown>).value) as unknown as T;
+}

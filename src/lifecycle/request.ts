@@ -1,0 +1,54 @@
+import { randomUUID } from "node:crypto";
+import type { CreateStackCommandInput } from "@aws-sdk/client-cloudformation";
+import type { CreateOptions } from "../options.js";
+import { clusterTags, defaultPrivateDomain } from "./facts.js";
+import type { LoadedTemplate } from "./template.js";
+
+/**
+ * The CreateStack request: the template, the parameters it declares, what CloudFormation does on
+ * failure, a token that makes retries idempotent, and the tags from which status, list, wait and
+ * destroy recover the cluster.
+ */
+export function createStackInput(
+  options: CreateOptions,
+  template: LoadedTemplate,
+  imageId: string,
+  discoveryUrl: string,
+): CreateStackCommandInput & { StackName: string } {
+  const values: Record<string, string> = {
+    InstanceType: options.instance_type,
+    ClusterSize: String(options.cluster_size),
+    DiscoveryURL: discoveryUrl,
+    KeyPair: options.key_pair,
+    AllowSSHFrom: options.allow_ssh_from,
+    ImageId: imageId,
+  };
+  return {
+    StackName: options.stack_name,
+    TemplateBody: template.body,
+    Parameters: Object.entries(values)
+      .filter(([key]) => template.parameters.has(key))
+      .map(([ParameterKey, ParameterValue]) => ({ ParameterKey, ParameterValue })),
+    OnFailure: options.on_failure,
+    // Makes the SDK's retries of this CreateStack idempotent, and marks the events it causes.
+    ClientRequestToken: `pandacluster-create-${randomUUID()}`,
+    Tags: clusterTags({
+      stack_name: options.stack_name,
+      channel: options.channel,
+      arch: options.arch,
+      private_domain: options.private_domain ?? defaultPrivateDomain(options.stack_name),
+      ...(options.public_domain ? { public_domain: options.public_domain } : {}),
+    }),
+    ...(template.needs_iam ? { Capabilities: ["CAPABILITY_IAM"] } : {}),
+  };
+}
+
+/** The CreateStack input as it may be shown or stored: the template body summarised. */
+export function printableRequest(
+  input: CreateStackCommandInput,
+  template: LoadedTemplate,
+): Record<string, unknown> {
+  const { TemplateBody: _body, ...rest } = input;
+  const from = template.source === "file" ? `from ${template.path}` : "built by pandacluster";
+  return { ...rest, TemplateBody: `<${template.bytes} bytes of template ${from}>` };
+}
