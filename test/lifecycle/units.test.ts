@@ -1,10 +1,14 @@
-/** The small pieces of the lifecycle: pacing, abortable pauses, failure reasons, stack judgement. */
+/** The small pieces of the lifecycle: pacing, abortable pauses, failure reasons, stack judgement, templates. */
 import assert from "node:assert/strict";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, it } from "node:test";
 import { judge } from "../../src/lifecycle/follow.js";
 import { Aborted, Pace, pause } from "../../src/lifecycle/pace.js";
 import { failureReasons } from "../../src/lifecycle/reasons.js";
-import { event } from "./scenario.js";
+import { loadTemplate } from "../../src/lifecycle/template.js";
+import { createOptions, event } from "./scenario.js";
 
 describe("Pace", () => {
   it("starts at the first pause, grows to the cap while nothing happens, and resets", () => {
@@ -89,5 +93,38 @@ describe("failureReasons", () => {
 
   it("is empty when nothing failed", () => {
     assert.deepEqual(failureReasons([event("VPC", "CREATE_COMPLETE")]), []);
+  });
+});
+
+describe("loadTemplate with --template-path", () => {
+  const dir = mkdtempSync(join(tmpdir(), "pandacluster-template-"));
+  const options = (template_path: string) => createOptions({ template_path });
+
+  it("reads a YAML template and passes only the parameters it declares", async () => {
+    const path = join(dir, "t.yaml");
+    writeFileSync(
+      path,
+      "Parameters:\n  KeyPair: {Type: String}\n  ImageId: {Type: String}\nResources:\n  R: {Type: AWS::SNS::Topic}\n",
+    );
+    const loaded = await loadTemplate(options(path), {});
+    assert.equal(loaded.source, "file");
+    assert.deepEqual([...loaded.parameters].sort(), ["ImageId", "KeyPair"]);
+    assert.equal(loaded.needs_iam, false);
+  });
+
+  it("asks for CAPABILITY_IAM when the template makes IAM resources", async () => {
+    const path = join(dir, "iam.json");
+    writeFileSync(path, JSON.stringify({ Resources: { Role: { Type: "AWS::IAM::Role", Properties: {} } } }));
+    assert.equal((await loadTemplate(options(path), {})).needs_iam, true);
+  });
+
+  it("refuses a file that is not a template, naming the option", async () => {
+    const path = join(dir, "nope.json");
+    writeFileSync(path, "{ not json");
+    await assert.rejects(
+      loadTemplate(options(path), {}),
+      /template_path: .*nope\.json is not a JSON or YAML template/,
+    );
+    await assert.rejects(loadTemplate(options(join(dir, "missing.json")), {}), /no such file/);
   });
 });
