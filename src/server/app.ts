@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { homedir } from "node:os";
+import { homedir, hostname } from "node:os";
 import { dirname, join } from "node:path";
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from "fastify";
 import { packageVersion } from "../cli/help.js";
@@ -53,6 +53,8 @@ export interface ServerOptions {
   pollIntervalMs?: number;
   /** Library steps running at once over all jobs (default 8; PANDACLUSTER_JOB_CONCURRENCY). */
   concurrency?: number;
+  /** Job lease duration, ms (default 60 s): how long a crashed server's jobs wait for another server. */
+  leaseMs?: number;
   /** Resume unfinished jobs on start (default true). */
   resume?: boolean;
 }
@@ -135,6 +137,8 @@ export async function createServer(options: ServerOptions = {}): Promise<Server>
       engine,
       accounts,
       poller,
+      owner: env.PANDACLUSTER_SERVER_ID || hostname(),
+      ...(options.leaseMs ? { leaseMs: options.leaseMs } : {}),
       concurrency:
         options.concurrency ??
         positiveInt(env.PANDACLUSTER_JOB_CONCURRENCY, "PANDACLUSTER_JOB_CONCURRENCY") ??

@@ -159,6 +159,56 @@ describe("jobs (library replaced by FakeEngine)", () => {
     }
   });
 
+  it("servers sharing a store: a job leased by another server is left alone until its lease runs out", async () => {
+    const db = tempDb();
+    const engine = new FakeEngine();
+    const a = await testServer({
+      engine,
+      db,
+      env: { ...env, PANDACLUSTER_SERVER_ID: "server-a" },
+      resume: false,
+    });
+    const headers = await a.profile("alice");
+    const outcome = await a.server.store.createCluster(
+      {
+        profile_id: 1,
+        stack_name: "shared",
+        region: "us-east-1",
+        account: "server",
+        cluster_size: 3,
+        options: { stack_name: "shared", key_pair: "k", cluster_size: 3, timeout: 30 } as never,
+      },
+      undefined,
+      () => ({ status_code: 202, body: "{}", location: null }),
+      { step: "launch", message: "create requested" },
+    );
+    assert.equal(outcome.kind, "created");
+    // Server A took the job and then died (no release): its lease runs for 1.5 s more.
+    const taken = await a.server.store.claimJobs("server-a", new Date(Date.now() + 1500).toISOString());
+    assert.equal(taken.length, 1);
+    const store = a.server.store as SqliteStore;
+    await store.close();
+
+    const b = await testServer({
+      engine,
+      db,
+      env: { ...env, PANDACLUSTER_SERVER_ID: "server-b" },
+      leaseMs: 300,
+    });
+    try {
+      await new Promise((r) => setTimeout(r, 500));
+      assert.equal(engine.calls.launch ?? 0, 0, "server B ran a job that server A holds");
+      const cluster = await eventually(async () => {
+        const got = (await b.server.app.inject({ method: "GET", url: "/clusters/shared", headers })).json();
+        return got.status === "online" ? got : undefined;
+      });
+      assert.equal(cluster.result.status, "success");
+      assert.equal(engine.calls.launch, 1);
+    } finally {
+      await b.close();
+    }
+  });
+
   it("a stack that rolls back → failed, with the library's reasons", async () => {
     const engine = new FakeEngine();
     engine.failStack = "The following resource(s) failed to create: [NodeGroup]";

@@ -29,6 +29,13 @@ export interface RunnerOptions {
   poller: StackPoller;
   /** Most library steps (launch, finish, destroy) running at once, over all jobs. */
   concurrency: number;
+  /**
+   * This server's name on job leases: stable across its restarts (so that after a crash it takes
+   * its jobs back at once) and different from other servers sharing the store.
+   */
+  owner: string;
+  /** How long a lease lasts without renewal (default 60 s); renewed every third of it. */
+  leaseMs?: number;
   log: {
     info(fields: Record<string, unknown>, message: string): void;
     warn(fields: Record<string, unknown>, message: string): void;
@@ -96,11 +103,14 @@ export class JobRunner {
   readonly #slots: Slots;
   readonly #controller = new AbortController();
   readonly #running = new Map<number, Promise<void>>();
+  readonly #leaseMs: number;
+  #sweeper: NodeJS.Timeout | undefined;
   #stopping = false;
 
   constructor(options: RunnerOptions) {
     this.#o = options;
     this.#slots = new Slots(options.concurrency);
+    this.#leaseMs = options.leaseMs ?? 60_000;
     // Every job in flight listens to this one signal.
     setMaxListeners(0, this.#controller.signal);
   }
@@ -113,18 +123,51 @@ export class JobRunner {
     });
   }
 
-  /** Resumes every unfinished job in the store; returns how many. */
+  #until(): string {
+    return new Date(Date.now() + this.#leaseMs).toISOString();
+  }
+
+  /**
+   * Resumes every unfinished job this server may take (its own, and those whose lease ran out),
+   * then keeps renewing its leases and taking over jobs that another server sharing the store left
+   * behind. Returns how many jobs it resumed now.
+   */
   async resumeAll(): Promise<number> {
-    const jobs = await this.#o.store.unfinishedJobs();
-    for (const job of jobs) this.start(job, true);
-    if (jobs.length > 0) this.#o.log.info({ jobs: jobs.length }, "resuming unfinished jobs");
+    const jobs = await this.#o.store.claimJobs(this.#o.owner, this.#until());
+    for (const job of jobs) this.#launch(job, true);
+    if (jobs.length > 0)
+      this.#o.log.info({ jobs: jobs.length, owner: this.#o.owner }, "resuming unfinished jobs");
+    this.#sweeper ??= setInterval(() => void this.#sweep(), Math.max(50, Math.floor(this.#leaseMs / 3)));
+    this.#sweeper.unref();
     return jobs.length;
   }
 
-  /** Starts a job (once: a job already running is left alone). */
-  start(job: JobRecord, resumed = false): void {
+  async #sweep(): Promise<void> {
+    if (this.#stopping) return;
+    try {
+      await this.#o.store.renewLeases(this.#o.owner, this.#until());
+      for (const job of await this.#o.store.claimJobs(this.#o.owner, this.#until())) {
+        if (!this.#running.has(job.id)) this.#launch(job, true);
+      }
+    } catch (error) {
+      this.#o.log.error({ error: (error as Error).message }, "could not renew job leases");
+    }
+  }
+
+  /** Starts a new job (once: a job already running is left alone). */
+  start(job: JobRecord): void {
     if (this.#stopping || this.#running.has(job.id)) return;
-    const run = this.#run(job, resumed).finally(() => this.#running.delete(job.id));
+    this.#launch(job, false);
+  }
+
+  #launch(job: JobRecord, resumed: boolean): void {
+    const run = (async () => {
+      if (!resumed) {
+        const taken = await this.#o.store.claimJobs(this.#o.owner, this.#until(), job.id);
+        if (taken.length === 0) return;
+      }
+      await this.#run(job, resumed);
+    })().finally(() => this.#running.delete(job.id));
     this.#running.set(job.id, run);
   }
 
@@ -144,6 +187,7 @@ export class JobRunner {
    * put themselves down.
    */
   async stop(graceMs = 10_000): Promise<void> {
+    if (this.#sweeper) clearInterval(this.#sweeper);
     this.#stopping = true;
     this.#controller.abort(new Error("the server is shutting down"));
     this.#o.poller.stop();
@@ -151,6 +195,8 @@ export class JobRunner {
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([settled, new Promise((resolve) => (timer = setTimeout(resolve, graceMs)))]);
     if (timer) clearTimeout(timer);
+    // Another server sharing the store may take the jobs over at once (this one, restarted, too).
+    await this.#o.store.releaseLeases(this.#o.owner).catch(() => {});
   }
 
   async #run(job: JobRecord, resumed: boolean): Promise<void> {

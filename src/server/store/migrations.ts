@@ -90,4 +90,12 @@ export const migrations: Migration[] = [
       CREATE INDEX clusters_listed ON clusters (profile_id, superseded, id);
     `,
   },
+  {
+    version: 3,
+    name: "job leases (several servers on one store)",
+    sql: `
+      ALTER TABLE jobs ADD COLUMN lease_owner TEXT;
+      ALTER TABLE jobs ADD COLUMN lease_until TEXT;
+    `,
+  },
 ];

@@ -389,6 +389,29 @@ export class SqliteStore implements Store {
     return this.stmt("SELECT * FROM jobs WHERE phase <> 'done' ORDER BY id").all() as JobRecord[];
   }
 
+  async claimJobs(owner: string, until: string, jobId?: number): Promise<JobRecord[]> {
+    const at = now();
+    return this.db.transaction(() => {
+      const free = `phase <> 'done' AND (lease_owner IS NULL OR lease_owner = @owner OR lease_until < @at)`;
+      const where = jobId === undefined ? free : `id = @id AND ${free}`;
+      const params = { owner, until, at, id: jobId ?? null };
+      const ids = (
+        this.stmt(`SELECT id FROM jobs WHERE ${where} ORDER BY id`).all(params) as { id: number }[]
+      ).map((row) => row.id);
+      const take = this.stmt("UPDATE jobs SET lease_owner = @owner, lease_until = @until WHERE id = @id");
+      for (const id of ids) take.run({ owner, until, id });
+      return ids.map((id) => this.stmt("SELECT * FROM jobs WHERE id = ?").get(id) as JobRecord);
+    })();
+  }
+
+  async renewLeases(owner: string, until: string): Promise<void> {
+    this.stmt("UPDATE jobs SET lease_until = ? WHERE lease_owner = ? AND phase <> 'done'").run(until, owner);
+  }
+
+  async releaseLeases(owner: string): Promise<void> {
+    this.stmt("UPDATE jobs SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = ?").run(owner);
+  }
+
   async setJobPhase(jobId: number, phase: JobPhase): Promise<JobRecord> {
     this.stmt(
       `UPDATE jobs SET attempts = CASE WHEN phase = @phase THEN attempts + 1 ELSE 1 END,

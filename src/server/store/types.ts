@@ -196,8 +196,18 @@ export interface Store {
   /** Oldest first; only those after `afterSeq` when given. */
   listEvents(clusterId: number, afterSeq?: number): Promise<StoredEvent[]>;
 
-  /** Jobs not yet done, oldest first: what a starting server resumes. */
+  /** Jobs not yet done, oldest first. */
   unfinishedJobs(): Promise<JobRecord[]>;
+  /**
+   * Leases for servers sharing one store: takes every unfinished job whose lease has run out (or
+   * that `owner` already holds), or only `jobId`, until `until`; returns the jobs taken. A server
+   * runs only jobs it holds, renews its leases while it runs, and releases them when it stops.
+   */
+  claimJobs(owner: string, until: string, jobId?: number): Promise<JobRecord[]>;
+  /** Extends the owner's leases on unfinished jobs. */
+  renewLeases(owner: string, until: string): Promise<void>;
+  /** Gives the owner's leases up (a graceful stop): another server may take the jobs at once. */
+  releaseLeases(owner: string): Promise<void>;
   /** Moves a job to a phase (counting an attempt when the phase is entered again). */
   setJobPhase(jobId: number, phase: JobPhase): Promise<JobRecord>;
   /** In one transaction: the job is done and its cluster gets its final state. */
