@@ -36,6 +36,7 @@ export interface ArgumentSpec {
   default_when?: { when: Record<string, string>; value: string | number | boolean }[];
   description: string;
   cli_only: boolean;
+  http_refused?: string;
 }
 
 export interface CommandSpec {

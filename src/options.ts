@@ -22,6 +22,8 @@ export interface UnitsInput {
   base_dir?: string;
   /** Where the units came from, for messages. */
   source: string;
+  /** Over HTTP: unit files may not be named at all (they would be read on the server). */
+  inline_only?: boolean;
 }
 
 export interface BuildTemplateOptions {
@@ -110,12 +112,18 @@ export function validateOptions<C extends CommandName>(
   const spec = commandSpec(command);
   const problems: Problem[] = [];
   const output: Record<string, unknown> = {};
-  const known = new Set(spec.arguments.filter((a) => face === "cli" || !a.cli_only).map((a) => a.name));
+  const known = new Set(
+    spec.arguments
+      .filter((a) => face === "cli" || !a.cli_only)
+      .filter((a) => face !== "http" || !a.http_refused)
+      .map((a) => a.name),
+  );
 
   for (const key of Object.keys(input)) {
-    if (!known.has(key) && input[key] !== undefined) {
-      problems.push({ argument: key, message: "unknown option" });
-    }
+    if (input[key] === undefined) continue;
+    const refused = face === "http" ? spec.arguments.find((a) => a.name === key)?.http_refused : undefined;
+    if (refused) problems.push({ argument: key, message: `is not accepted over HTTP: ${refused}` });
+    else if (!known.has(key)) problems.push({ argument: key, message: "unknown option" });
   }
   for (const arg of spec.arguments) {
     if (!known.has(arg.name)) continue;
@@ -196,7 +204,9 @@ function checkObject(arg: ArgumentSpec, raw: unknown, face: Face): Checked {
   }
   if (typeof raw === "object" && raw !== null) {
     if (isUnitsInput(raw)) return { value: raw };
-    return { value: { units: raw, source: arg.name } satisfies UnitsInput };
+    const units: UnitsInput = { units: raw, source: arg.name };
+    if (face === "http") units.inline_only = true;
+    return { value: units };
   }
   return { problem: `must be a CSON file path or an object (got ${show(raw)})` };
 }

@@ -10,17 +10,6 @@ import { HttpError } from "./http.js";
  * clients, in the OpenAPI document served at GET /.
  */
 
-/**
- * Arguments a remote caller may not give: they name files or AWS profiles on the server's own
- * machine, which a team member must not be able to read, write or use through the API.
- */
-export const serverSideOnly: Readonly<Record<string, string>> = {
-  template_path: "is not accepted over HTTP: it names a file on the server",
-  write_path: "is not accepted over HTTP: it names a file on the server; the template is returned",
-  profile:
-    "is not accepted over HTTP: it names an AWS profile of the server's machine; clusters use the caller's profile credentials or the server's own",
-};
-
 export type JsonSchema = Record<string, unknown>;
 
 /** The JSON schema of one argument. */
@@ -72,7 +61,7 @@ export function argumentSchema(arg: ArgumentSpec): JsonSchema {
 
 /** The arguments of a command that an HTTP caller may give. */
 export function httpArguments(command: CommandName): ArgumentSpec[] {
-  return commandSpec(command).arguments.filter((arg) => !arg.cli_only && !(arg.name in serverSideOnly));
+  return commandSpec(command).arguments.filter((arg) => !arg.cli_only && !arg.http_refused);
 }
 
 /** The JSON schema of a command's request body, from the definitions. */
@@ -98,14 +87,8 @@ export function validateBody<C extends CommandName>(command: C, body: unknown): 
   if (typeof body !== "object" || body === null || Array.isArray(body)) {
     throw new HttpError(400, "invalid request", ["the request body must be a JSON object"]);
   }
-  const input: Record<string, unknown> = {};
+  const input = body as Record<string, unknown>;
   const messages: string[] = [];
-  for (const [key, value] of Object.entries(body)) {
-    const refused = serverSideOnly[key];
-    if (refused && commandSpec(command).arguments.some((arg) => arg.name === key))
-      messages.push(`${key}: ${refused}`);
-    else input[key] = value;
-  }
   messages.push(...inlineOnly(input));
   try {
     const options = validateOptions(command, input, "http");

@@ -167,7 +167,7 @@ function readContent(
     problem("content must be the path of the unit's file");
     return undefined;
   }
-  if (input.base_dir === undefined && !isAbsolute(content)) {
+  if (input.inline_only || (input.base_dir === undefined && !isAbsolute(content))) {
     problem(`content "${content}" is a file path, but these units came without a folder; use content_text`);
     return undefined;
   }

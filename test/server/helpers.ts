@@ -1,8 +1,6 @@
-import { join } from "node:path";
 import { Writable } from "node:stream";
 import { createServer, type Server, type ServerOptions } from "../../src/server/app.js";
-import { repoRoot } from "../helpers/cli.js";
-import { flatcarAmisFixture, type Moto, motoPythonPath, startMoto } from "../helpers/services.js";
+import { flatcarAmisFixture, type Moto, startMoto } from "../helpers/services.js";
 
 export const ADMIN_TOKEN = "test-admin-token-0123456789abcdef";
 export const admin = { authorization: `Bearer ${ADMIN_TOKEN}` };
@@ -65,19 +63,7 @@ export async function eventually<T>(
   }
 }
 
-/**
- * moto with the pandacluster_moto fixes and Flatcar-like images, answering one request at a time
- * (test/server/moto-serial/sitecustomize.py says why).
- */
+/** moto with the pandacluster_moto fixes (one request at a time among them) and Flatcar-like images. */
 export async function startSerialMoto(): Promise<Moto> {
-  const pythonPath = [
-    motoPythonPath(),
-    join(repoRoot, "scripts", "test-services", "python"),
-    join(repoRoot, "test", "server", "moto-serial"),
-  ];
-  return startMoto({
-    fixes: true,
-    amisPath: flatcarAmisFixture(),
-    env: { PYTHONPATH: pythonPath.join(":") },
-  });
+  return startMoto({ fixes: true, amisPath: flatcarAmisFixture() });
 }

@@ -518,6 +518,23 @@ def _route53_create_zone() -> None:
     Route53.create_hosted_zone = create_hosted_zone
 
 
+@_fix("serial-requests")
+def _serial_requests() -> None:
+    """moto.server runs werkzeug with threaded=True, but moto's backends are not thread-safe: with
+    tens of concurrent CreateStack calls one now and then fails with "Template format error:
+    dictionary changed size during iteration", an emulator artefact AWS never shows. Requests are
+    answered one at a time instead; they queue, as they would in one moto thread."""
+    import werkzeug.serving as serving
+
+    original = serving.run_simple
+
+    def run_simple(*args: Any, **kwargs: Any) -> Any:
+        kwargs["threaded"] = False
+        return original(*args, **kwargs)
+
+    serving.run_simple = run_simple
+
+
 @_fix("asg-created-time")
 def _asg_created_time() -> None:
     from moto.autoscaling.models import FakeAutoScalingGroup
