@@ -38,8 +38,8 @@ export async function planChecked(session: Session, options: CreateOptions, dryR
  * Checks and resolves everything before anything is written: first what needs no AWS call (the
  * template and its size), then concurrently the key pair, the image and the public zone, and only
  * when those are fine a new discovery URL (each one asked for is a cluster registered with the
- * service, so none is asked for a create that cannot go ahead). A dry run also checks that the name
- * is free, and asks for no discovery URL at all.
+ * service, so none is asked for a create that cannot go ahead: that is also why a name already
+ * taken is found here, not only by CreateStack). A dry run asks for no discovery URL at all.
  */
 export async function plan(session: Session, options: CreateOptions, dryRun = false): Promise<Plan> {
   const config = session.credentials ?? {};
@@ -52,7 +52,7 @@ export async function plan(session: Session, options: CreateOptions, dryRun = fa
     checkKeyPair(session.clients.ec2, options.key_pair, session.region),
     resolveImage(session.clients, options, notices),
     options.public_domain ? publicZone(session, options.public_domain) : Promise.resolve(null),
-    dryRun ? describeStack(session.clients.cloudformation, options.stack_name) : Promise.resolve(undefined),
+    describeStack(session.clients.cloudformation, options.stack_name),
   ]);
   if (existing && existing.StackStatus !== "DELETE_COMPLETE") {
     throw new StackExistsError(options.stack_name, session.region);

@@ -199,7 +199,12 @@ describe("waiting ends", () => {
     const controller = new AbortController();
     let polls = 0;
     const onEvent = () => {};
-    mocks.cf.on(DescribeStacksCommand).callsFake(() => {
+    mocks.cf.on(DescribeStacksCommand).callsFake((input: { StackName?: string }) => {
+      if (!input.StackName?.startsWith("arn:")) {
+        throw Object.assign(new Error(`Stack with id ${input.StackName} does not exist`), {
+          name: "ValidationError",
+        });
+      }
       polls += 1;
       if (polls === 3) controller.abort();
       return { Stacks: [{ StackId: STACK_ID, StackName: "demo", StackStatus: "CREATE_IN_PROGRESS" }] };
@@ -239,36 +244,39 @@ describe("destroy (mocked: a delete that hangs, then fails)", () => {
       ...e,
       ClientRequestToken: "pandacluster-create-earlier",
     }));
-    mocks = mockAws([
-      { status: "CREATE_COMPLETE", events: history },
-      { status: "DELETE_IN_PROGRESS", events: [event("demo", "DELETE_IN_PROGRESS", "User Initiated")] },
-      {
-        status: "DELETE_IN_PROGRESS",
-        events: [event("SecurityGroup", "DELETE_IN_PROGRESS", undefined, "AWS::EC2::SecurityGroup")],
-      },
-      { status: "DELETE_IN_PROGRESS" },
-      { status: "DELETE_IN_PROGRESS" },
-      { status: "DELETE_IN_PROGRESS" },
-      { status: "DELETE_IN_PROGRESS" },
-      { status: "DELETE_IN_PROGRESS" },
-      { status: "DELETE_IN_PROGRESS" },
-      { status: "DELETE_IN_PROGRESS" },
-      { status: "DELETE_IN_PROGRESS" },
-      { status: "DELETE_IN_PROGRESS" },
-      { status: "DELETE_IN_PROGRESS" },
-      {
-        status: "DELETE_FAILED",
-        events: [
-          event(
-            "SecurityGroup",
-            "DELETE_FAILED",
-            "resource sg-0abc has a dependent object",
-            "AWS::EC2::SecurityGroup",
-          ),
-          event("demo", "DELETE_FAILED", "The following resource(s) failed to delete: [SecurityGroup]."),
-        ],
-      },
-    ]);
+    mocks = mockAws(
+      [
+        { status: "CREATE_COMPLETE", events: history },
+        { status: "DELETE_IN_PROGRESS", events: [event("demo", "DELETE_IN_PROGRESS", "User Initiated")] },
+        {
+          status: "DELETE_IN_PROGRESS",
+          events: [event("SecurityGroup", "DELETE_IN_PROGRESS", undefined, "AWS::EC2::SecurityGroup")],
+        },
+        { status: "DELETE_IN_PROGRESS" },
+        { status: "DELETE_IN_PROGRESS" },
+        { status: "DELETE_IN_PROGRESS" },
+        { status: "DELETE_IN_PROGRESS" },
+        { status: "DELETE_IN_PROGRESS" },
+        { status: "DELETE_IN_PROGRESS" },
+        { status: "DELETE_IN_PROGRESS" },
+        { status: "DELETE_IN_PROGRESS" },
+        { status: "DELETE_IN_PROGRESS" },
+        { status: "DELETE_IN_PROGRESS" },
+        {
+          status: "DELETE_FAILED",
+          events: [
+            event(
+              "SecurityGroup",
+              "DELETE_FAILED",
+              "resource sg-0abc has a dependent object",
+              "AWS::EC2::SecurityGroup",
+            ),
+            event("demo", "DELETE_FAILED", "The following resource(s) failed to delete: [SecurityGroup]."),
+          ],
+        },
+      ],
+      { stackExists: true },
+    );
     const { events, onEvent } = collect();
     const result = await destroy(
       credentials,

@@ -118,14 +118,27 @@ const mocks = () => ({
 
 export type Mocks = ReturnType<typeof mocks> & { restore(): void };
 
-export function mockAws(timeline: Step[], options: { getChangePending?: number } = {}): Mocks {
+export function mockAws(
+  timeline: Step[],
+  options: { getChangePending?: number; stackExists?: boolean } = {},
+): Mocks {
   const { cf, ec2, r53 } = mocks();
   const events: StackEvent[] = [];
   let position = -1;
   let current: Stack | undefined;
 
-  cf.on(CreateStackCommand).resolves({ StackId: STACK_ID });
-  cf.on(DescribeStacksCommand).callsFake(() => {
+  // Before CreateStack the name is free: create's check that it is must not use up a step.
+  let created = options.stackExists ?? false;
+  cf.on(CreateStackCommand).callsFake(() => {
+    created = true;
+    return { StackId: STACK_ID };
+  });
+  cf.on(DescribeStacksCommand).callsFake((input: { StackName?: string }) => {
+    if (!created && input.StackName && !input.StackName.startsWith("arn:")) {
+      throw Object.assign(new Error(`Stack with id ${input.StackName} does not exist`), {
+        name: "ValidationError",
+      });
+    }
     position = Math.min(position + 1, timeline.length - 1);
     const step = timeline[position] as Step;
     if ("error" in step) throw step.error;
