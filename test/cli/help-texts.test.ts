@@ -1,14 +1,12 @@
-/** The help texts of the lifecycle commands: every flag of the definitions, at most 80 columns. */
+/** The help texts of every command: every flag of the definitions, at most 80 columns. */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { helpText } from "../../src/cli/help.js";
-import { commandSpec } from "../../src/definitions.js";
+import { commandNames, commandSpec } from "../../src/definitions.js";
 import { runCli } from "../helpers/cli.js";
 
-const commands = ["create", "destroy", "status", "list", "wait"] as const;
-
 describe("doc/ help texts", () => {
-  for (const command of commands) {
+  for (const command of commandNames) {
     it(`doc/${command} documents every flag, short and long, within 80 columns`, () => {
       const text = helpText(command);
       for (const arg of commandSpec(command).arguments) {
