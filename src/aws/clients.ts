@@ -1,6 +1,7 @@
 import type { CloudFormationClient, CloudFormationClientConfig } from "@aws-sdk/client-cloudformation";
 import type { EC2Client } from "@aws-sdk/client-ec2";
 import type { Route53Client } from "@aws-sdk/client-route-53";
+import type { STSClient } from "@aws-sdk/client-sts";
 import type { Config } from "../config.js";
 import { UsageError } from "../errors.js";
 import { sdk } from "./sdk.js";
@@ -21,6 +22,8 @@ export interface AwsClients {
   readonly cloudformation: CloudFormationClient;
   readonly ec2: EC2Client;
   readonly route53: Route53Client;
+  /** STS, for GetCallerIdentity (which AWS account the credentials belong to). */
+  readonly sts: STSClient;
 }
 
 /**
@@ -83,7 +86,12 @@ function makeClients(credentials: Config | undefined, target: AwsTarget): AwsCli
     };
     return shared;
   };
-  const made: { cloudformation?: CloudFormationClient; ec2?: EC2Client; route53?: Route53Client } = {};
+  const made: {
+    cloudformation?: CloudFormationClient;
+    ec2?: EC2Client;
+    route53?: Route53Client;
+    sts?: STSClient;
+  } = {};
   return {
     region: target.region,
     ...(target.profile ? { profile: target.profile } : {}),
@@ -108,6 +116,25 @@ function makeClients(credentials: Config | undefined, target: AwsTarget): AwsCli
       }
       return made.route53;
     },
+    get sts() {
+      if (!made.sts) {
+        // Asked while an HTTP request waits (the API server's create): fewer attempts than the
+        // other clients, so that an unreachable STS is reported in seconds rather than a minute.
+        // The shared settings are passed field by field: their CloudFormation-typed extensions
+        // do not type-check as STS's. The credentials are the same object (the chain walked once).
+        const { region, credentials, profile } = settings();
+        made.sts = new (sdk.sts().STSClient)({
+          region,
+          credentials,
+          ...(profile ? { profile } : {}),
+          retryMode: retry.retryMode,
+          maxAttempts: 3,
+          requestHandler,
+        });
+        made.sts.middlewareStack.add(countCall, counting);
+      }
+      return made.sts;
+    },
   };
 }
 
@@ -128,7 +155,7 @@ function credentialsFor(config: Config | undefined, profile: string | undefined)
   if (config?.aws?.id && config.aws.secret) {
     return { accessKeyId: config.aws.id, secretAccessKey: config.aws.secret };
   }
-  // One provider shared by the four clients: the chain is walked once, its answer cached.
+  // One provider shared by the clients: the chain is walked once, its answer cached.
   return sdk.credentials().fromNodeProviderChain(profile ? { profile } : {});
 }
 

@@ -15,6 +15,7 @@ export const sdk = {
     require("@aws-sdk/client-cloudformation") as typeof import("@aws-sdk/client-cloudformation"),
   ec2: () => require("@aws-sdk/client-ec2") as typeof import("@aws-sdk/client-ec2"),
   route53: () => require("@aws-sdk/client-route-53") as typeof import("@aws-sdk/client-route-53"),
+  sts: () => require("@aws-sdk/client-sts") as typeof import("@aws-sdk/client-sts"),
   credentials: () =>
     require("@aws-sdk/credential-providers") as typeof import("@aws-sdk/credential-providers"),
 };

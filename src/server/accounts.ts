@@ -1,21 +1,38 @@
 import type { Config } from "../config.js";
 import type { SecretBox } from "./crypto.js";
-import type { ProfileRecord } from "./store/types.js";
+import type { Engine } from "./engine.js";
+import type { ProfileRecord, Store } from "./store/types.js";
+
+/** What Accounts needs to learn (and remember) account ids. */
+export interface AccountLookup {
+  engine: Pick<Engine, "accountId">;
+  store: Pick<Store, "getSetting" | "setSettingOnce" | "relabelAccount">;
+  /** A warning that does not stop anything (never given a secret). */
+  warn?: (message: string, fields: Record<string, unknown>) => void;
+}
+
+/** The settings key that remembers an access key id's account. */
+const settingFor = (credentialsKey: string) => `aws_account_of:${credentialsKey}`;
 
 /**
  * Which AWS credentials a profile's clusters use: the profile's own (sealed in the store, opened
  * only here, in memory, when a job needs them), else the server's: its config file's, else its
- * standard credential chain (environment, shared profile, instance role).
+ * standard credential chain (environment, shared profile, instance role). And which AWS account
+ * those credentials belong to.
  */
 export class Accounts {
   readonly #base: Config;
   readonly #box: SecretBox;
+  readonly #lookup: AccountLookup;
   /** One credentials object per profile: the library caches its AWS clients per object. */
   readonly #cache = new Map<number, { key: string; config: Config }>();
+  /** Account id by credentials key (credentialsKeyOf); a pending lookup is shared by its askers. */
+  readonly #accountIds = new Map<string, Promise<string>>();
 
-  constructor(base: Config, box: SecretBox) {
+  constructor(base: Config, box: SecretBox, lookup: AccountLookup) {
     this.#base = base;
     this.#box = box;
+    this.#lookup = lookup;
   }
 
   /** The library's `credentials` argument for this profile (the same object each time). */
@@ -55,12 +72,63 @@ export class Accounts {
   }
 
   /**
-   * A name for the AWS account a profile's clusters live in, as far as the server can tell without
-   * asking AWS: the access key id when one is configured, else the server's credential chain.
-   * Stack names are unique per account and region, and so are active cluster names here.
+   * Which credentials a profile's calls are signed with, without any secret: "key:" and the
+   * access key id (the profile's, else the server config's), or "server" for the server's
+   * credential chain. Profiles with the same key see the same stacks (the poller batches them).
    */
-  accountOf(profile: ProfileRecord): string {
-    const id = profile.aws_id ?? this.#base.aws?.id;
-    return id ? `key:${id}` : "server";
+  credentialsKeyOf(profile: ProfileRecord): string {
+    if (profile.aws_id && profile.aws_secret_sealed) return `key:${profile.aws_id}`;
+    const base = this.#base.aws;
+    return base?.id && base.secret ? `key:${base.id}` : "server";
+  }
+
+  /**
+   * The AWS account a profile's clusters live in, as "aws:" and its 12-digit id: stack names are
+   * unique per account and region, and so are active cluster names here, whichever profile or
+   * access key asks. STS is asked once per distinct credentials: the answer is kept in memory and,
+   * for an access key, in the store's settings too (a key id belongs to one account for ever, so
+   * a restart need not ask again). The server's credential chain is asked again after a restart:
+   * its environment or role may have changed. `region`: whose STS endpoint to ask.
+   *
+   * When STS cannot answer, this throws (AccountLookupError) and the caller refuses the request
+   * (502, or 503 when it may work soon) rather than falling back to the key id: a cluster recorded
+   * under a key id would never match the same account's other clusters, so the duplicate that the
+   * 409 rule exists to catch would slip through for that cluster's whole life, and fail late in
+   * CreateStack. Refusing costs the caller one retry; nothing is recorded or created.
+   */
+  accountOf(profile: ProfileRecord, region: string): Promise<string> {
+    const who = this.credentialsKeyOf(profile);
+    let pending = this.#accountIds.get(who);
+    if (!pending) {
+      const lookup = this.#resolve(who, profile, region);
+      pending = lookup;
+      this.#accountIds.set(who, lookup);
+      // A failure is not remembered: the next request asks again.
+      lookup.catch(() => {
+        if (this.#accountIds.get(who) === lookup) this.#accountIds.delete(who);
+      });
+    }
+    return pending.then((id) => `aws:${id}`);
+  }
+
+  async #resolve(who: string, profile: ProfileRecord, region: string): Promise<string> {
+    const { engine, store, warn } = this.#lookup;
+    const remembered = who.startsWith("key:");
+    let id = remembered ? await store.getSetting(settingFor(who)) : undefined;
+    if (!id) {
+      id = await engine.accountId(this.credentialsFor(profile), region);
+      if (remembered) id = await store.setSettingOnce(settingFor(who), id);
+    }
+    // Clusters recorded before labels were account ids carry the credentials key: give them the
+    // account's label, so that they keep their names taken for every key of the account.
+    try {
+      await store.relabelAccount(who, `aws:${id}`);
+    } catch (error) {
+      warn?.("could not relabel older clusters with their AWS account", {
+        account: `aws:${id}`,
+        error: (error as Error).message,
+      });
+    }
+    return id;
   }
 }

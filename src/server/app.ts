@@ -131,7 +131,11 @@ export async function createServer(options: ServerOptions = {}): Promise<Server>
       settleMs: 50,
       log: (message, fields) => log.warn(fields ?? {}, message),
     });
-    const accounts = new Accounts(options.config ?? {}, box);
+    const accounts = new Accounts(options.config ?? {}, box, {
+      engine,
+      store,
+      warn: (message, fields) => log.warn(fields, message),
+    });
     const runner = new JobRunner({
       store,
       engine,

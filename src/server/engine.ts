@@ -1,3 +1,4 @@
+import { callerAccount } from "../aws/identity.js";
 import type { Config } from "../config.js";
 import * as lifecycle from "../lifecycle/index.js";
 import type {
@@ -59,6 +60,11 @@ export interface Engine {
     credentials: Config | undefined,
     options: { region?: string; profile?: string },
   ): Promise<string>;
+  /**
+   * The id of the AWS account the credentials belong to (STS GetCallerIdentity, asked through that
+   * region's endpoint); throws AccountLookupError (aws/identity.ts) when STS cannot say.
+   */
+  accountId(credentials: Config | undefined, region: string): Promise<string>;
   build_template(
     options: BuildTemplateOptions,
     credentials?: Config,
@@ -77,5 +83,6 @@ export const libraryEngine: Engine = {
   wait: lifecycle.wait,
   stackStatuses: lifecycle.stackStatuses,
   resolveRegion: lifecycle.resolveRegion,
+  accountId: (credentials, region) => callerAccount(credentials, { region }),
   build_template,
 };

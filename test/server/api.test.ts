@@ -5,7 +5,11 @@
  * library against moto.
  */
 import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { AccountLookupError } from "../../src/aws/identity.js";
 import type { ArgumentSpec } from "../../src/definitions.js";
 import { commandSpec } from "../../src/definitions.js";
 import { checkValue } from "../../src/options.js";
@@ -382,6 +386,163 @@ describe("HTTP API (library replaced by FakeEngine)", () => {
       assert.equal(answer.statusCode, 200);
       assert.equal(answer.json().dry_run, true);
       assert.equal((await inject("GET", "/clusters/dry", alice)).statusCode, 404);
+    });
+  });
+
+  describe("the AWS account of the 409 rule (STS GetCallerIdentity, here FakeEngine.accountId)", () => {
+    const kimKey = "AKIAKIM0000000000001";
+    const leeKey = "AKIALEE0000000000002";
+
+    it("two access keys of one account: the second create of a name → 409; STS asked once per key, also by concurrent requests", async () => {
+      engine.keyAccounts.set(kimKey, "444455556666");
+      engine.keyAccounts.set(leeKey, "444455556666");
+      engine.accountDelayMs = 50;
+      try {
+        const kim = await t.profile("kim", { aws: { id: kimKey, secret: AWS_SECRET } });
+        const lee = await t.profile("lee", { aws: { id: leeKey, secret: AWS_SECRET } });
+        const asked = engine.calls.accountId ?? 0;
+        const burst = await Promise.all(
+          ["acc-a", "acc-b", "acc-c"].map((name) =>
+            inject("POST", "/clusters", kim, { stack_name: name, key_pair: "k" }),
+          ),
+        );
+        assert.deepEqual(
+          burst.map((a) => a.statusCode),
+          [202, 202, 202],
+        );
+        assert.equal(engine.calls.accountId, asked + 1, "three requests at once, one STS call");
+        const again = await inject("POST", "/clusters", lee, { stack_name: "acc-a", key_pair: "k" });
+        assert.equal(again.statusCode, 409, again.body);
+        assert.match(
+          (again.json() as { messages: string[] }).messages[0] ?? "",
+          /acc-a is already (creating|online) in us-east-1 for this AWS account/,
+        );
+        assert.equal(
+          (await inject("POST", "/clusters", lee, { stack_name: "acc-b", key_pair: "k" })).statusCode,
+          409,
+        );
+        assert.equal(
+          (await inject("POST", "/clusters", kim, { stack_name: "acc-c", key_pair: "k" })).statusCode,
+          409,
+        );
+        assert.equal(engine.calls.accountId, asked + 2, "one STS call per key, not per request");
+        // The server's own credentials are another account here: no conflict with them.
+        assert.equal(
+          (await inject("POST", "/clusters", alice, { stack_name: "acc-a", key_pair: "k" })).statusCode,
+          202,
+        );
+      } finally {
+        engine.accountDelayMs = 0;
+      }
+    });
+
+    it("STS unreachable → 503 + Retry-After, STS refuses → 502; nothing recorded, no secret; asked again next time", async () => {
+      const maxKey = "AKIAMAX0000000000003";
+      const max = await t.profile("max", { aws: { id: maxKey, secret: AWS_SECRET } });
+      const asked = engine.calls.accountId ?? 0;
+      const body = { stack_name: "no-account", key_pair: "k" };
+      let down: Awaited<ReturnType<typeof inject>>;
+      let refused: Awaited<ReturnType<typeof inject>>;
+      try {
+        engine.failAccount = new AccountLookupError(
+          "finding the AWS account of the credentials (STS GetCallerIdentity) failed: cannot reach AWS (connect ECONNREFUSED 127.0.0.1:1)",
+          true,
+        );
+        down = await inject("POST", "/clusters", max, body);
+        engine.failAccount = new AccountLookupError(
+          "finding the AWS account of the credentials (STS GetCallerIdentity) failed: InvalidClientTokenId: The security token included in the request is invalid.",
+          false,
+        );
+        refused = await inject("POST", "/clusters", max, body);
+      } finally {
+        engine.failAccount = undefined;
+      }
+      assert.equal(down.statusCode, 503, down.body);
+      assert.equal(down.headers["retry-after"], "10");
+      assert.equal(down.json().error, "AWS account unknown");
+      assert.match(down.json().messages[0], /STS GetCallerIdentity\) failed: cannot reach AWS/);
+      assert.equal(refused.statusCode, 502, refused.body);
+      assert.equal(refused.headers["retry-after"], undefined);
+      assert.match(refused.json().messages[0], /InvalidClientTokenId/);
+      assert.equal((await inject("GET", "/clusters/no-account", max)).statusCode, 404);
+      for (const text of [down.body, refused.body, t.log.text]) {
+        assert.ok(!text.includes(AWS_SECRET), "the secret is shown");
+        assert.ok(!text.includes(maxKey), "the key id is shown");
+      }
+      assert.match(t.log.text, /create refused: the AWS account of the profile's credentials is unknown/);
+      // A failure is not remembered: STS answers now, and the create goes through.
+      assert.equal((await inject("POST", "/clusters", max, body)).statusCode, 202);
+      assert.equal(engine.calls.accountId, asked + 3);
+    });
+
+    it("an access key's account is kept in the store (a restart does not ask STS again); older clusters take the account's label", async () => {
+      const dir = mkdtempSync(join(tmpdir(), "pandacluster-accounts-"));
+      const db = join(dir, "server.db");
+      const ninaKey = "AKIANINA000000000004";
+      const piaKey = "AKIAPIA0000000000005";
+      const first = new FakeEngine();
+      first.keyAccounts.set(ninaKey, "777788889999");
+      first.keyAccounts.set(piaKey, "777788889999");
+      const one = await testServer({ engine: first, db });
+      let nina: { authorization: string };
+      let olga: { authorization: string };
+      try {
+        nina = await one.profile("nina", { aws: { id: ninaKey, secret: AWS_SECRET } });
+        olga = await one.profile("olga");
+        const pia = await one.profile("pia", { aws: { id: piaKey, secret: AWS_SECRET } });
+        // Rows as a server before account ids wrote them: the key id, or "server".
+        const store = one.server.store as SqliteStore;
+        const idOf = (name: string) =>
+          (store.db.prepare("SELECT id FROM profiles WHERE name = ?").get(name) as { id: number }).id;
+        const legacy = store.db.prepare(
+          `INSERT INTO clusters (profile_id, stack_name, region, account, status, cluster_size, options, created_at, updated_at)
+           VALUES (?, ?, 'us-east-1', ?, 'online', 3, '{}', 'x', 'x')`,
+        );
+        legacy.run(idOf("nina"), "old-key", `key:${ninaKey}`);
+        legacy.run(idOf("olga"), "old-server", "server");
+        const post = (headers: { authorization: string }, stack_name: string) =>
+          one.server.app.inject({
+            method: "POST",
+            url: "/clusters",
+            headers,
+            payload: { stack_name, key_pair: "k" },
+          });
+        assert.equal((await post(nina, "old-key")).statusCode, 409);
+        // nina's lookup relabelled her old cluster: pia's other key of the account sees it too.
+        assert.equal((await post(pia, "old-key")).statusCode, 409);
+        assert.equal((await post(olga, "old-server")).statusCode, 409);
+        const accounts = store.db
+          .prepare(
+            "SELECT stack_name, account FROM clusters WHERE stack_name LIKE 'old-%' ORDER BY stack_name",
+          )
+          .all();
+        assert.deepEqual(accounts, [
+          { stack_name: "old-key", account: "aws:777788889999" },
+          { stack_name: "old-server", account: "aws:123456789012" },
+        ]);
+        assert.equal(first.calls.accountId, 3);
+      } finally {
+        await one.close();
+      }
+      const second = new FakeEngine();
+      const two = await testServer({ engine: second, db });
+      try {
+        const post = (headers: { authorization: string }, stack_name: string) =>
+          two.server.app.inject({
+            method: "POST",
+            url: "/clusters",
+            headers,
+            payload: { stack_name, key_pair: "k" },
+          });
+        assert.equal((await post(nina, "old-key")).statusCode, 409);
+        assert.equal(second.calls.accountId ?? 0, 0, "an access key's account was asked again");
+        // The server's credential chain may have changed since: asked again after a restart.
+        assert.equal((await post(olga, "old-server")).statusCode, 409);
+        assert.equal(second.calls.accountId, 1);
+      } finally {
+        await two.close();
+        rmSync(dir, { recursive: true, force: true });
+      }
     });
   });
 

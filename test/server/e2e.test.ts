@@ -7,12 +7,15 @@
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
+import { createServer as netServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { CloudFormationClient, DescribeStacksCommand } from "@aws-sdk/client-cloudformation";
 import { CreateKeyPairCommand, DescribeInstancesCommand, EC2Client } from "@aws-sdk/client-ec2";
 import Database from "better-sqlite3";
+import { type Engine, libraryEngine } from "../../src/server/engine.js";
+import type { SqliteStore } from "../../src/server/store/sqlite.js";
 import { binPath, repoRoot, runCli } from "../helpers/cli.js";
 import {
   awsEnv,
@@ -183,6 +186,121 @@ describe("API server end to end (moto + local etcd discovery)", () => {
       const stats = t.server.poller.stats();
       assert.equal(stats.max_calls_per_cycle, 1, JSON.stringify(stats));
     } finally {
+      await t.close();
+    }
+  });
+
+  it("two profiles with different access keys of one AWS account (STS: 123456789012): the second create of a name → 409; STS asked once per credentials", async () => {
+    // The library itself, with its STS lookups counted by credentials.
+    const asked: string[] = [];
+    const engine: Engine = {
+      ...libraryEngine,
+      accountId: (credentials, region) => {
+        asked.push(credentials?.aws?.id ?? "server chain");
+        return libraryEngine.accountId(credentials, region);
+      },
+    };
+    const t = await testServer({
+      engine,
+      pollIntervalMs: 200,
+      env: { PANDACLUSTER_DISCOVERY_SERVICES: discovery.url },
+    });
+    const secrets = ["one/Secret+Key0000000000000000000000000", "two/Secret+Key0000000000000000000000000"];
+    try {
+      // moto answers GetCallerIdentity with its one account for every access key.
+      const one = await t.profile("one", { aws: { id: "AKIAONE0000000000001", secret: secrets[0] } });
+      const two = await t.profile("two", { aws: { id: "AKIATWO0000000000002", secret: secrets[1] } });
+      // The server's own credentials (AWS_ACCESS_KEY_ID=testing): the same account too.
+      const three = await t.profile("three");
+      const body = { stack_name: "shared", key_pair: "k", discovery_service: discovery.url };
+      const first = await t.server.app.inject({
+        method: "POST",
+        url: "/clusters",
+        headers: one,
+        payload: body,
+      });
+      assert.equal(first.statusCode, 202, first.body);
+      const store = t.server.store as SqliteStore;
+      const row = store.db.prepare("SELECT account FROM clusters WHERE stack_name = 'shared'").get() as {
+        account: string;
+      };
+      assert.equal(row.account, "aws:123456789012");
+
+      const second = await t.server.app.inject({
+        method: "POST",
+        url: "/clusters",
+        headers: two,
+        payload: body,
+      });
+      assert.equal(second.statusCode, 409, second.body);
+      assert.match(
+        second.json<{ messages: string[] }>().messages[0] ?? "",
+        /shared is already (creating|online) in us-east-1 for this AWS account/,
+      );
+      // More requests, some at once: no more STS calls for credentials already asked about.
+      const more = await Promise.all(
+        [one, two, three, three, three].map((headers) =>
+          t.server.app.inject({ method: "POST", url: "/clusters", headers, payload: body }),
+        ),
+      );
+      assert.deepEqual(
+        more.map((a) => a.statusCode),
+        [409, 409, 409, 409, 409],
+      );
+      assert.deepEqual(asked.sort(), ["AKIAONE0000000000001", "AKIATWO0000000000002", "server chain"]);
+      const rows = store.db
+        .prepare("SELECT count(*) AS n FROM clusters WHERE stack_name = 'shared'")
+        .get() as {
+        n: number;
+      };
+      assert.equal(rows.n, 1);
+
+      // Leave moto as we found it.
+      const online = await untilStatus(t, one, "shared", ["online", "failed"]);
+      assert.equal(online.status, "online", JSON.stringify(online.reasons));
+      await t.server.app.inject({ method: "DELETE", url: "/clusters/shared", headers: one });
+      await untilStatus(t, one, "shared", ["deleted", "failed"]);
+      for (const secret of secrets) assert.ok(!t.log.text.includes(secret), "a secret is in the log");
+    } finally {
+      await t.close();
+    }
+  });
+
+  it("STS unreachable: the create → 503 naming the problem, without any secret; nothing recorded", async () => {
+    // A loopback port that nothing listens on, for STS only (AWS_ENDPOINT_URL_STS wins over AWS_ENDPOINT_URL).
+    const closed = await new Promise<number>((resolve) => {
+      const probe = netServer().listen(0, "127.0.0.1", () => {
+        const address = probe.address();
+        probe.close(() => resolve(typeof address === "object" && address ? address.port : 9));
+      });
+    });
+    const saved = process.env.AWS_ENDPOINT_URL_STS;
+    process.env.AWS_ENDPOINT_URL_STS = `http://127.0.0.1:${closed}`;
+    const t = await testServer({ env: { PANDACLUSTER_DISCOVERY_SERVICES: discovery.url } });
+    const secret = "down/Secret+Key000000000000000000000000";
+    try {
+      const down = await t.profile("down", { aws: { id: "AKIADOWN000000000003", secret } });
+      const answer = await t.server.app.inject({
+        method: "POST",
+        url: "/clusters",
+        headers: down,
+        payload: { stack_name: "no-sts", key_pair: "k", discovery_service: discovery.url },
+      });
+      assert.equal(answer.statusCode, 503, answer.body);
+      assert.ok(answer.headers["retry-after"]);
+      const json = answer.json<{ error: string; messages: string[] }>();
+      assert.equal(json.error, "AWS account unknown");
+      assert.match(json.messages[0] ?? "", /STS GetCallerIdentity\) failed: cannot reach AWS/);
+      for (const text of [answer.body, t.log.text]) {
+        assert.ok(!text.includes(secret), "the secret is shown");
+        assert.ok(!text.includes("AKIADOWN000000000003"), "the key id is shown");
+      }
+      assert.match(t.log.text, /the AWS account of the profile's credentials is unknown/);
+      const get = await t.server.app.inject({ method: "GET", url: "/clusters/no-sts", headers: down });
+      assert.equal(get.statusCode, 404);
+    } finally {
+      if (saved === undefined) delete process.env.AWS_ENDPOINT_URL_STS;
+      else process.env.AWS_ENDPOINT_URL_STS = saved;
       await t.close();
     }
   });

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import type { Config } from "../../src/config.js";
 import type { ClusterResult } from "../../src/lifecycle/types.js";
 import type { Engine, StackState } from "../../src/server/engine.js";
@@ -19,6 +20,14 @@ export class FakeEngine implements Engine {
   failStack: string | undefined;
   /** Delay of launch(), ms. */
   launchDelayMs = 0;
+  /** The account of the server's own credentials (STS, asked without keys). */
+  serverAccount = "123456789012";
+  /** Accounts by access key id; a key not listed gets an account of its own, derived from it. */
+  readonly keyAccounts = new Map<string, string>();
+  /** Makes accountId() throw this. */
+  failAccount: Error | undefined;
+  /** Delay of accountId(), ms. */
+  accountDelayMs = 0;
   #next = 1;
 
   #count(name: string): void {
@@ -142,6 +151,16 @@ export class FakeEngine implements Engine {
   async resolveRegion(credentials: Config | undefined, options: { region?: string }): Promise<string> {
     this.#count("resolveRegion");
     return options.region ?? credentials?.aws?.region ?? "us-east-1";
+  }
+
+  async accountId(credentials: Config | undefined): Promise<string> {
+    this.#count("accountId");
+    if (this.accountDelayMs) await new Promise((r) => setTimeout(r, this.accountDelayMs));
+    if (this.failAccount) throw this.failAccount;
+    const key = credentials?.aws?.secret ? credentials.aws.id : undefined;
+    if (!key) return this.serverAccount;
+    const derived = String(Number.parseInt(createHash("sha256").update(key).digest("hex").slice(0, 10), 16));
+    return this.keyAccounts.get(key) ?? derived.padStart(12, "0").slice(-12);
   }
 
   async build_template(): ReturnType<Engine["build_template"]> {

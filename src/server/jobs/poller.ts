@@ -82,7 +82,8 @@ export class StackPoller {
 
   /**
    * Resolves once `handler` returns true for the stack; rejects when `signal` aborts or the handler
-   * throws. `account` keeps apart credentials that see different stacks.
+   * throws. `account` keeps apart credentials that see different stacks (the runner passes the
+   * credentials key, accounts.ts credentialsKeyOf).
    */
   watch(
     account: string,

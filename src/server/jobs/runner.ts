@@ -91,7 +91,8 @@ interface JobContext {
   cluster: ClusterRecord;
   profile: ProfileRecord;
   credentials: Config;
-  account: string;
+  /** Which credentials (accounts.ts): the poller batches the stacks of one key and region. */
+  credentialsKey: string;
   events: EventSink;
   hooks: Hooks;
   /** True when this job was found unfinished at start-up. */
@@ -234,7 +235,7 @@ export class JobRunner {
       cluster,
       profile,
       credentials,
-      account: accounts.accountOf(profile),
+      credentialsKey: accounts.credentialsKeyOf(profile),
       events,
       hooks: { onEvent: (event) => events.push(event), signal: this.#controller.signal },
       resumed,
@@ -296,7 +297,7 @@ export class JobRunner {
       const deadline = Date.parse(job.created_at) + options.timeout * 60_000;
       let last: string | undefined;
       await this.#o.poller.watch(
-        c.account,
+        c.credentialsKey,
         c.credentials,
         cluster.region,
         stackId,
@@ -383,7 +384,7 @@ export class JobRunner {
     let last: string | undefined;
     let outcome: { deleted: true } | { deleted: false; reasons: string[] } = { deleted: true };
     await this.#o.poller.watch(
-      c.account,
+      c.credentialsKey,
       c.credentials,
       cluster.region,
       stackId,

@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import type { FastifyInstance } from "fastify";
+import { AccountLookupError } from "../../aws/identity.js";
 import { UsageError } from "../../errors.js";
 import type { CreateOptions } from "../../options.js";
 import { callerProfile } from "../auth.js";
@@ -42,6 +43,23 @@ function viewJson(view: ClusterView): string {
 
 function notFound(name: string): HttpError {
   return new HttpError(404, "not found", [`no cluster named ${name}`]);
+}
+
+/**
+ * STS could not say which AWS account the caller's credentials belong to, so the one-name-per-
+ * account rule cannot be checked: the request is refused (see Accounts.accountOf for why not a
+ * fallback). 503 with Retry-After when it may work soon (throttled, unreachable, 5xx), else 502.
+ */
+function accountUnknown(error: AccountLookupError): HttpError {
+  return new HttpError(
+    error.transient ? 503 : 502,
+    "AWS account unknown",
+    [
+      error.message,
+      "nothing was created: the server must know the AWS account to keep cluster names unique in it",
+    ],
+    error.transient ? { "retry-after": "10" } : {},
+  );
 }
 
 function flag(raw: unknown, name: string): boolean {
@@ -98,6 +116,18 @@ export function clusterRoutes(app: FastifyInstance, parts: ServerParts): void {
       throw new HttpError(400, "invalid request", [`region: ${(error as Error).message}`]);
     }
 
+    let account: string;
+    try {
+      account = await accounts.accountOf(profile, region);
+    } catch (error) {
+      if (!(error instanceof AccountLookupError)) throw error;
+      request.log.warn(
+        { profile: profile.name, transient: error.transient, error: error.message },
+        "create refused: the AWS account of the profile's credentials is unknown",
+      );
+      throw accountUnknown(error);
+    }
+
     const answer = (cluster: ClusterRecord) => ({
       status_code: 202,
       body: JSON.stringify({
@@ -112,7 +142,7 @@ export function clusterRoutes(app: FastifyInstance, parts: ServerParts): void {
         profile_id: profile.id,
         stack_name: options.stack_name,
         region,
-        account: accounts.accountOf(profile),
+        account,
         cluster_size: options.cluster_size,
         options: { ...options, region },
       },

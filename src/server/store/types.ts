@@ -48,7 +48,7 @@ export interface ClusterRecord {
   profile_id: number;
   stack_name: string;
   region: string;
-  /** Which AWS account the cluster lives in, as far as the server can tell (see accounts.ts). */
+  /** Which AWS account the cluster lives in: "aws:" and the account id (see accounts.ts). */
   account: string;
   status: ClusterStatus;
   cluster_size: number;
@@ -180,6 +180,12 @@ export interface Store {
     answer: (cluster: ClusterRecord) => Omit<IdempotentAnswer, "request_hash">,
     firstEvent: Record<string, unknown>,
   ): Promise<CreateClusterOutcome>;
+  /**
+   * Gives the clusters recorded under an older account label (what servers before account ids
+   * wrote: "key:" and an access key id, or "server") the account's label `to`; returns how many
+   * changed. A row whose new label would clash with an active cluster of that name keeps its old one.
+   */
+  relabelAccount(from: string, to: string): Promise<number>;
   /** In one transaction: mark the cluster deleting and insert its destroy job (see StartDestroyOutcome). */
   startDestroy(clusterId: number, firstEvent: Record<string, unknown>): Promise<StartDestroyOutcome>;
 
