@@ -6,9 +6,7 @@ import type { ProfileRecord, Store } from "./store/types.js";
 /** What Accounts needs to learn (and remember) account ids. */
 export interface AccountLookup {
   engine: Pick<Engine, "accountId">;
-  store: Pick<Store, "getSetting" | "setSettingOnce" | "relabelAccount">;
-  /** A warning that does not stop anything (never given a secret). */
-  warn?: (message: string, fields: Record<string, unknown>) => void;
+  store: Pick<Store, "getSetting" | "setSettingOnce">;
 }
 
 /** The settings key that remembers an access key id's account. */
@@ -112,22 +110,12 @@ export class Accounts {
   }
 
   async #resolve(who: string, profile: ProfileRecord, region: string): Promise<string> {
-    const { engine, store, warn } = this.#lookup;
+    const { engine, store } = this.#lookup;
     const remembered = who.startsWith("key:");
     let id = remembered ? await store.getSetting(settingFor(who)) : undefined;
     if (!id) {
       id = await engine.accountId(this.credentialsFor(profile), region);
       if (remembered) id = await store.setSettingOnce(settingFor(who), id);
-    }
-    // Clusters recorded before labels were account ids carry the credentials key: give them the
-    // account's label, so that they keep their names taken for every key of the account.
-    try {
-      await store.relabelAccount(who, `aws:${id}`);
-    } catch (error) {
-      warn?.("could not relabel older clusters with their AWS account", {
-        account: `aws:${id}`,
-        error: (error as Error).message,
-      });
     }
     return id;
   }

@@ -131,11 +131,7 @@ export async function createServer(options: ServerOptions = {}): Promise<Server>
       settleMs: 50,
       log: (message, fields) => log.warn(fields ?? {}, message),
     });
-    const accounts = new Accounts(options.config ?? {}, box, {
-      engine,
-      store,
-      warn: (message, fields) => log.warn(fields, message),
-    });
+    const accounts = new Accounts(options.config ?? {}, box, { engine, store });
     const runner = new JobRunner({
       store,
       engine,

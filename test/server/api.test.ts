@@ -475,7 +475,7 @@ describe("HTTP API (library replaced by FakeEngine)", () => {
       assert.equal(engine.calls.accountId, asked + 3);
     });
 
-    it("an access key's account is kept in the store (a restart does not ask STS again); older clusters take the account's label", async () => {
+    it("an access key's account is kept in the store (a restart does not ask STS again)", async () => {
       const dir = mkdtempSync(join(tmpdir(), "pandacluster-accounts-"));
       const db = join(dir, "server.db");
       const ninaKey = "AKIANINA000000000004";
@@ -490,16 +490,6 @@ describe("HTTP API (library replaced by FakeEngine)", () => {
         nina = await one.profile("nina", { aws: { id: ninaKey, secret: AWS_SECRET } });
         olga = await one.profile("olga");
         const pia = await one.profile("pia", { aws: { id: piaKey, secret: AWS_SECRET } });
-        // Rows as a server before account ids wrote them: the key id, or "server".
-        const store = one.server.store as SqliteStore;
-        const idOf = (name: string) =>
-          (store.db.prepare("SELECT id FROM profiles WHERE name = ?").get(name) as { id: number }).id;
-        const legacy = store.db.prepare(
-          `INSERT INTO clusters (profile_id, stack_name, region, account, status, cluster_size, options, created_at, updated_at)
-           VALUES (?, ?, 'us-east-1', ?, 'online', 3, '{}', 'x', 'x')`,
-        );
-        legacy.run(idOf("nina"), "old-key", `key:${ninaKey}`);
-        legacy.run(idOf("olga"), "old-server", "server");
         const post = (headers: { authorization: string }, stack_name: string) =>
           one.server.app.inject({
             method: "POST",
@@ -507,19 +497,10 @@ describe("HTTP API (library replaced by FakeEngine)", () => {
             headers,
             payload: { stack_name, key_pair: "k" },
           });
-        assert.equal((await post(nina, "old-key")).statusCode, 409);
-        // nina's lookup relabelled her old cluster: pia's other key of the account sees it too.
-        assert.equal((await post(pia, "old-key")).statusCode, 409);
-        assert.equal((await post(olga, "old-server")).statusCode, 409);
-        const accounts = store.db
-          .prepare(
-            "SELECT stack_name, account FROM clusters WHERE stack_name LIKE 'old-%' ORDER BY stack_name",
-          )
-          .all();
-        assert.deepEqual(accounts, [
-          { stack_name: "old-key", account: "aws:777788889999" },
-          { stack_name: "old-server", account: "aws:123456789012" },
-        ]);
+        assert.equal((await post(nina, "taken")).statusCode, 202);
+        // pia's other key of the same account sees nina's cluster.
+        assert.equal((await post(pia, "taken")).statusCode, 409);
+        assert.equal((await post(olga, "mine")).statusCode, 202);
         assert.equal(first.calls.accountId, 3);
       } finally {
         await one.close();
@@ -534,10 +515,10 @@ describe("HTTP API (library replaced by FakeEngine)", () => {
             headers,
             payload: { stack_name, key_pair: "k" },
           });
-        assert.equal((await post(nina, "old-key")).statusCode, 409);
+        assert.equal((await post(nina, "taken")).statusCode, 409);
         assert.equal(second.calls.accountId ?? 0, 0, "an access key's account was asked again");
         // The server's credential chain may have changed since: asked again after a restart.
-        assert.equal((await post(olga, "old-server")).statusCode, 409);
+        assert.equal((await post(olga, "mine")).statusCode, 409);
         assert.equal(second.calls.accountId, 1);
       } finally {
         await two.close();

@@ -135,11 +135,6 @@ export class SqliteStore implements Store {
     return (await this.getSetting(key)) as string;
   }
 
-  async relabelAccount(from: string, to: string): Promise<number> {
-    // OR IGNORE: a row that would break the one-active-name index keeps its old label.
-    return this.stmt("UPDATE OR IGNORE clusters SET account = ? WHERE account = ?").run(to, from).changes;
-  }
-
   async createProfile(profile: NewProfile): Promise<ProfileRecord | "exists"> {
     try {
       const info = this.stmt(

@@ -180,12 +180,6 @@ export interface Store {
     answer: (cluster: ClusterRecord) => Omit<IdempotentAnswer, "request_hash">,
     firstEvent: Record<string, unknown>,
   ): Promise<CreateClusterOutcome>;
-  /**
-   * Gives the clusters recorded under an older account label (what servers before account ids
-   * wrote: "key:" and an access key id, or "server") the account's label `to`; returns how many
-   * changed. A row whose new label would clash with an active cluster of that name keeps its old one.
-   */
-  relabelAccount(from: string, to: string): Promise<number>;
   /** In one transaction: mark the cluster deleting and insert its destroy job (see StartDestroyOutcome). */
   startDestroy(clusterId: number, firstEvent: Record<string, unknown>): Promise<StartDestroyOutcome>;
 
