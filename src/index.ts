@@ -20,32 +20,32 @@ function checked<C extends CommandName>(command: C, options: Input<C>): OptionsO
 }
 
 /** Builds the CloudFormation template; writes it when write_path is given, and returns it. */
-export function build_template(options: Input<"build_template"> = {}, credentials: Config = {}) {
+export async function build_template(options: Input<"build_template"> = {}, credentials: Config = {}) {
   const { write_path, ...rest } = options;
   const valid = checked("build_template", write_path === false ? rest : options);
   return templates.build_template(valid, credentials);
 }
 
 /** Creates a cluster and returns the seed's success-or-failure result. */
-export function create(credentials: Config | undefined, options: Input<"create">, hooks?: Hooks) {
+export async function create(credentials: Config | undefined, options: Input<"create">, hooks?: Hooks) {
   return lifecycle.create(credentials, checked("create", options), hooks);
 }
 
 /** Deletes a cluster, its DNS names and its stack. */
-export function destroy(credentials: Config | undefined, options: Input<"destroy">, hooks?: Hooks) {
+export async function destroy(credentials: Config | undefined, options: Input<"destroy">, hooks?: Hooks) {
   return lifecycle.destroy(credentials, checked("destroy", options), hooks);
 }
 
-export function status(credentials: Config | undefined, options: Input<"status">) {
+export async function status(credentials: Config | undefined, options: Input<"status">) {
   return lifecycle.status(credentials, checked("status", options));
 }
 
-export function list(credentials: Config | undefined, options: Input<"list"> = {}) {
+export async function list(credentials: Config | undefined, options: Input<"list"> = {}) {
   return lifecycle.list(credentials, checked("list", options));
 }
 
 /** Re-attaches to a create or destroy in progress and finishes its remaining steps. */
-export function wait(credentials: Config | undefined, options: Input<"wait">, hooks?: Hooks) {
+export async function wait(credentials: Config | undefined, options: Input<"wait">, hooks?: Hooks) {
   return lifecycle.wait(credentials, checked("wait", options), hooks);
 }
 
