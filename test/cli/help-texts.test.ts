@@ -19,6 +19,13 @@ describe("doc/ help texts", () => {
     });
   }
 
+  it("doc/main lists every command within 80 columns", () => {
+    const text = helpText("main");
+    for (const command of commandNames)
+      assert.match(text, new RegExp(`^  ${command.replace("_", "-")} `, "m"));
+    for (const line of text.split("\n")) assert.ok(line.length <= 80, `main: too wide: ${line}`);
+  });
+
   it("`pandacluster create --help` prints doc/create", async () => {
     const run = await runCli(["create", "--help"]);
     assert.equal(run.code, 0);
