@@ -7,21 +7,12 @@ import { writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
-import { after, before, beforeEach, describe, it } from "node:test";
+import { after, describe, it } from "node:test";
 import type { ClusterResult, ListResult, StatusResult } from "../../src/lifecycle/types.js";
 import { freePort } from "../helpers/services.js";
-import { startWorld, type World } from "../lifecycle/e2e.js";
+import { worldPerFile } from "../lifecycle/e2e.js";
 
-let world: World;
-before(async () => {
-  world = await startWorld();
-});
-after(async () => {
-  await world?.stop();
-});
-beforeEach(async () => {
-  await world.reset();
-});
+const world = worldPerFile();
 
 /** Nothing in AWS: no live stack, no hosted zone, no instance. */
 async function assertNothingCreated(): Promise<void> {
@@ -70,9 +61,11 @@ describe("failed operations: exit 1", () => {
   it("a duplicate name leaves the first cluster as it was", async () => {
     const first = await world.cliJson<ClusterResult>(["create", "-n", "twice", "-k", "k1"]);
     assert.equal(first.run.code, 0, first.run.stderr);
+    const registered = await world.registered();
     const second = await world.cli(["create", "-n", "twice", "-k", "k1"]);
     assert.equal(second.code, 1, second.stderr);
     assert.match(second.stderr, /a stack named twice already exists in us-east-1/);
+    assert.equal(await world.registered(), registered, "no discovery URL was asked for");
     const stacks = await world.aws<{ Stacks: { StackId: string; StackStatus: string }[] }>([
       "cloudformation",
       "describe-stacks",

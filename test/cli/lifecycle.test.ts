@@ -5,20 +5,11 @@
 import assert from "node:assert/strict";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { after, before, beforeEach, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import type { ClusterResult, DestroyResult, ListResult, StatusResult } from "../../src/lifecycle/types.js";
-import { startWorld, type World } from "../lifecycle/e2e.js";
+import { worldPerFile } from "../lifecycle/e2e.js";
 
-let world: World;
-before(async () => {
-  world = await startWorld();
-});
-after(async () => {
-  await world?.stop();
-});
-beforeEach(async () => {
-  await world.reset();
-});
+const world = worldPerFile();
 
 interface Reservations {
   Reservations: {

@@ -7,6 +7,7 @@ import { execFile } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { after, before, beforeEach } from "node:test";
 import { promisify } from "node:util";
 import { EC2Client, ImportKeyPairCommand } from "@aws-sdk/client-ec2";
 import { type CliRun, type CliRunOptions, runCli } from "../helpers/cli.js";
@@ -47,6 +48,33 @@ export interface World {
   /** How many clusters the discovery service has registered. */
   registered(): Promise<number>;
   stop(): Promise<void>;
+}
+
+/**
+ * One world per test file, shared by its tests: started before them, reset before each, stopped
+ * after them. Its methods may be called once the file's tests run.
+ */
+export function worldPerFile(): World {
+  let world: World | undefined;
+  before(async () => {
+    world = await startWorld();
+  });
+  after(async () => {
+    await world?.stop();
+  });
+  beforeEach(async () => {
+    await world?.reset();
+  });
+  const started = () => {
+    if (!world) throw new Error("the test world is used before its tests run");
+    return world;
+  };
+  return new Proxy({} as World, {
+    get: (_target, key: keyof World) => {
+      const value = started()[key];
+      return typeof value === "function" ? value.bind(started()) : value;
+    },
+  });
 }
 
 export async function startWorld(): Promise<World> {
