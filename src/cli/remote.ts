@@ -204,6 +204,7 @@ class Remote {
       if (["json", "server"].includes(key) || value === undefined) continue;
       body[key] = key === "units" ? inlineUnits(value as UnitsInput) : value;
     }
+    const started = Date.now();
     return withProgress(this.context, async (progress) => {
       // One key for this create: a retry after a dropped connection cannot create twice.
       const key = randomUUID();
@@ -225,12 +226,17 @@ class Remote {
       const { stack_name, region } = answer.body;
       const cluster = await this.follow(stack_name, region, progress, terminal.create, "created");
       progress.stop();
-      return this.showCreate(cluster);
+      return this.showCreate(cluster, started);
     });
   }
 
-  private showCreate(cluster: ServerCluster): number {
-    if (cluster.result) return showCluster(this.context, cluster.result);
+  private showCreate(cluster: ServerCluster, started?: number): number {
+    if (cluster.result) {
+      // The server's result times its own steps; what this user waited is the whole create.
+      const timings = { ...cluster.result.timings };
+      if (started !== undefined) timings.total = (Date.now() - started) / 1000;
+      return showCluster(this.context, { ...cluster.result, timings });
+    }
     const [first, ...rest] = cluster.reasons;
     throw new OperationError(first ?? `creating ${cluster.stack_name} failed`, rest);
   }
@@ -342,7 +348,7 @@ class Remote {
             )
           : body;
       progress.stop();
-      return deleting ? this.showDeletion(cluster, started) : this.showCreate(cluster);
+      return deleting ? this.showDeletion(cluster, started) : this.showCreate(cluster, started);
     });
   }
 
@@ -359,13 +365,14 @@ class Remote {
   ): Promise<ServerCluster> {
     const path = `clusters/${encodeURIComponent(name)}`;
     const where = this.query(region);
+    // A deletion shows its own events only, not the create's history that the cluster also has.
+    const shown = (event: StoredEvent) => (doing === "deleted") === (event.step === "destroy");
     let after = 0;
     let started: number | undefined;
     const interval = Number(this.context.env.PANDACLUSTER_REMOTE_POLL_MS) || 1000;
     try {
       for (;;) {
         const { body: cluster } = await this.client.call<ServerCluster>("GET", `${path}${where}`);
-        started ??= Date.parse(cluster.created_at);
         // Events are stored before the status changes: after a final status, all are there.
         const { body: events } = await this.client.call<StoredEvent[]>(
           "GET",
@@ -373,6 +380,8 @@ class Remote {
         );
         for (const event of events) {
           after = Math.max(after, event.seq);
+          if (!shown(event)) continue;
+          started ??= doing === "created" ? Date.parse(cluster.created_at) : Date.parse(event.time);
           const { seq: _seq, ...progressEvent } = event;
           progress.onEvent({
             ...progressEvent,

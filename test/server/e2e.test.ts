@@ -476,6 +476,12 @@ describe("API server end to end (moto + local etcd discovery)", () => {
       const destroy = await runCli(["destroy", "-n", "cli", "--server", url], { env });
       assert.equal(destroy.code, 0, destroy.stderr);
       assert.match(destroy.stdout, /^cluster cli deleted from us-east-1 \(\d/i);
+      assert.match(destroy.stderr, /\bdestroy +delete requested/);
+      assert.doesNotMatch(
+        destroy.stderr,
+        /\b(launch|formation|nodes|customize) /,
+        "not the create's history",
+      );
       const again = await runCli(["destroy", "-n", "cli", "--server", url], { env });
       assert.equal(again.code, 0, again.stderr);
       assert.match(again.stdout, /already deleted/);
