@@ -465,6 +465,52 @@ export async function startDiscovery(): Promise<Discovery> {
   throw lastError ?? new Error(`discovery did not start; logs in ${dir}`);
 }
 
+/** A local etcd member that joined (or tried to join) a cluster through a discovery URL. */
+export interface EtcdMember {
+  name: string;
+  clientUrl: string;
+  logPath: string;
+  /** Resolves when the process exits, with its exit code. */
+  exited: Promise<number | null>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts one etcd process that bootstraps from `discoveryUrl`, as a Flatcar node's etcd-member does,
+ * on free loopback ports. With --discovery-fallback=exit, a member the discovery service turns away
+ * (the cluster is full) exits instead of becoming a proxy.
+ */
+export async function startEtcdMember(discoveryUrl: string, name: string, dir: string): Promise<EtcdMember> {
+  checkInstalled();
+  const [clientPort, peerPort] = [await freePort(), await freePort()];
+  const client = `http://${HOST}:${clientPort}`;
+  const peer = `http://${HOST}:${peerPort}`;
+  const logPath = join(dir, `${name}.log`);
+  const managed = launch(
+    name,
+    ETCD_BIN,
+    [
+      `--name=${name}`,
+      `--data-dir=${join(dir, `${name}-data`)}`,
+      `--listen-client-urls=${client}`,
+      `--advertise-client-urls=${client}`,
+      `--listen-peer-urls=${peer}`,
+      `--initial-advertise-peer-urls=${peer}`,
+      `--discovery=${discoveryUrl}`,
+      "--discovery-fallback=exit",
+    ],
+    baseEnv({}),
+    logPath,
+  );
+  return {
+    name,
+    clientUrl: client,
+    logPath,
+    exited: managed.exited.then(() => managed.exitInfo?.code ?? null),
+    stop: () => terminate(managed),
+  };
+}
+
 // ---------------------------------------------------------------- AWS client environment
 
 /**
