@@ -294,32 +294,13 @@ export class JobRunner {
     if (!stackId) throw new OperationError("the create job lost its stack id");
 
     if (job.phase === "formation") {
-      const deadline = Date.parse(job.created_at) + options.timeout * 60_000;
-      let last: string | undefined;
-      await this.#o.poller.watch(
-        c.credentialsKey,
-        c.credentials,
-        cluster.region,
-        stackId,
-        (seen) => {
-          if (Date.now() > deadline) {
-            throw new OperationError(
-              `the stack did not finish creating within ${options.timeout} minutes; it may still be running in AWS (DELETE the cluster to remove it)`,
-            );
-          }
-          if (!seen.known) return false;
-          if (!seen.state) return true;
-          if (seen.state.status !== last) {
-            last = seen.state.status;
-            c.events.note("formation", `stack ${seen.state.status}`, {
-              status: seen.state.status,
-              ...(seen.state.reason ? { reason: seen.state.reason } : {}),
-            });
-          }
-          return terminalForCreate(seen.state.status);
-        },
-        this.#controller.signal,
-      );
+      await this.#watchStack(c, stackId, {
+        step: "formation",
+        deadline: Date.parse(job.created_at) + options.timeout * 60_000,
+        late: `the stack did not finish creating within ${options.timeout} minutes; it may still be running in AWS (DELETE the cluster to remove it)`,
+        // A stack gone from the live list was deleted (OnFailure DELETE): that ends the wait too.
+        done: (state) => !state || terminalForCreate(state.status),
+      });
       job = await store.setJobPhase(job.id, "finish");
     }
 
@@ -380,30 +361,13 @@ export class JobRunner {
       await store.updateCluster(cluster.id, { stack_id: stackId });
     }
 
-    const deadline = Date.parse(job.created_at) + timeout * 60_000;
-    let last: string | undefined;
     let outcome: { deleted: true } | { deleted: false; reasons: string[] } = { deleted: true };
-    await this.#o.poller.watch(
-      c.credentialsKey,
-      c.credentials,
-      cluster.region,
-      stackId,
-      (seen) => {
-        if (Date.now() > deadline) {
-          throw new OperationError(
-            `the stack was not deleted within ${timeout} minutes; it may still be deleting in AWS`,
-          );
-        }
-        if (!seen.known) return false;
-        const state = seen.state;
+    await this.#watchStack(c, stackId, {
+      step: "destroy",
+      deadline: Date.parse(job.created_at) + timeout * 60_000,
+      late: `the stack was not deleted within ${timeout} minutes; it may still be deleting in AWS`,
+      done: (state) => {
         if (!state || state.status === "DELETE_COMPLETE") return true;
-        if (state.status !== last) {
-          last = state.status;
-          c.events.note("destroy", `stack ${state.status}`, {
-            status: state.status,
-            ...(state.reason ? { reason: state.reason } : {}),
-          });
-        }
         if (state.status === "DELETE_FAILED") {
           outcome = { deleted: false, reasons: [state.reason ?? "DeleteStack failed (DELETE_FAILED)"] };
           return true;
@@ -414,8 +378,7 @@ export class JobRunner {
         }
         return false;
       },
-      this.#controller.signal,
-    );
+    });
     const final = outcome as { deleted: true } | { deleted: false; reasons: string[] };
     if (final.deleted) {
       c.events.note("destroy", "cluster deleted");
@@ -429,6 +392,44 @@ export class JobRunner {
   }
 
   /** The stack of this cluster's name in its region, unless it is deleted (one batched call). */
+  /**
+   * Waits on the region's poller until `done` says the stack got where the job waits for it (a
+   * stack no longer listed comes as undefined). Each new stack status becomes an event of `step`;
+   * past the deadline the wait ends with `late`.
+   */
+  async #watchStack(
+    c: JobContext,
+    stackId: string,
+    wait: {
+      step: Step;
+      deadline: number;
+      late: string;
+      done: (state: StackState | undefined) => boolean;
+    },
+  ): Promise<void> {
+    let last: string | undefined;
+    await this.#o.poller.watch(
+      c.credentialsKey,
+      c.credentials,
+      c.cluster.region,
+      stackId,
+      (seen) => {
+        if (Date.now() > wait.deadline) throw new OperationError(wait.late);
+        if (!seen.known) return false;
+        const state = seen.state;
+        if (state && state.status !== last) {
+          last = state.status;
+          c.events.note(wait.step, `stack ${state.status}`, {
+            status: state.status,
+            ...(state.reason ? { reason: state.reason } : {}),
+          });
+        }
+        return wait.done(state);
+      },
+      this.#controller.signal,
+    );
+  }
+
   async #findStack(c: JobContext): Promise<StackState | undefined> {
     const states = await this.#o.engine.stackStatuses(c.credentials, c.cluster.region);
     for (const state of states.values()) {
