@@ -33,15 +33,7 @@ export interface ProfileRecord {
   created_at: string;
 }
 
-export interface NewProfile {
-  name: string;
-  email: string;
-  token_hash: string;
-  aws_id: string | null;
-  aws_secret_sealed: string | null;
-  aws_region: string | null;
-  public_keys: string[] | null;
-}
+export type NewProfile = Omit<ProfileRecord, "id" | "created_at">;
 
 export interface ClusterRecord {
   id: number;
