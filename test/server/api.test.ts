@@ -265,10 +265,7 @@ describe("HTTP API (library replaced by FakeEngine)", () => {
       assert.equal(answer.statusCode, 202);
       assert.equal(answer.headers.location, "/clusters/web");
       assert.deepEqual(answer.json(), { stack_name: "web", region: "us-east-1", status: "creating" });
-      const cluster = await eventually(async () => {
-        const got = (await inject("GET", "/clusters/web", alice)).json();
-        return got.status === "online" ? got : undefined;
-      });
+      const cluster = await t.clusterWhen(alice, "web", "online");
       assert.equal(cluster.cluster_size, 5);
       assert.equal(cluster.result.status, "success");
       assert.deepEqual(Object.keys(cluster).sort(), [
@@ -589,10 +586,7 @@ describe("HTTP API (library replaced by FakeEngine)", () => {
     it("a failed launch → failed with the reason; the name can be created again", async () => {
       engine.failLaunch = "key pair nope does not exist in us-east-1 (existing: k)";
       await inject("POST", "/clusters", alice, { stack_name: "bad-key", key_pair: "nope" });
-      const cluster = await eventually(async () => {
-        const got = (await inject("GET", "/clusters/bad-key", alice)).json();
-        return got.status === "failed" ? got : undefined;
-      });
+      const cluster = await t.clusterWhen(alice, "bad-key", "failed");
       engine.failLaunch = undefined;
       assert.deepEqual(cluster.reasons, ["key pair nope does not exist in us-east-1 (existing: k)"]);
       assert.equal(

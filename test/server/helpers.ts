@@ -19,8 +19,16 @@ export interface TestServer {
   log: LogCapture;
   /** Creates a profile with the admin token; returns its Authorization header. */
   profile(name: string, extra?: Record<string, unknown>): Promise<{ authorization: string }>;
+  /** GET /clusters/{name} until its status is `status`; returns the cluster. */
+  clusterWhen(headers: Headers, name: string, status: string): Promise<ClusterAnswer>;
+  /** The messages of GET /clusters/{name}/events, oldest first. */
+  eventMessages(headers: Headers, name: string): Promise<string[]>;
   close(): Promise<void>;
 }
+
+type Headers = { authorization: string };
+// biome-ignore lint/suspicious/noExplicitAny: a test reads whichever fields of the answer it checks
+type ClusterAnswer = any;
 
 export async function testServer(options: ServerOptions = {}): Promise<TestServer> {
   const log = new LogCapture();
@@ -43,6 +51,20 @@ export async function testServer(options: ServerOptions = {}): Promise<TestServe
       });
       if (answer.statusCode !== 201) throw new Error(`profile ${name}: ${answer.statusCode} ${answer.body}`);
       return { authorization: `Bearer ${answer.json<{ token: string }>().token}` };
+    },
+    clusterWhen(headers, name, status) {
+      return eventually(
+        async () => {
+          const got = (await server.app.inject({ method: "GET", url: `/clusters/${name}`, headers })).json();
+          return got.status === status ? got : undefined;
+        },
+        10_000,
+        `${name} ${status}`,
+      );
+    },
+    async eventMessages(headers, name) {
+      const answer = await server.app.inject({ method: "GET", url: `/clusters/${name}/events`, headers });
+      return answer.json<{ message: string }[]>().map((e) => e.message);
     },
     close: () => server.close(),
   };

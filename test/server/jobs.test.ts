@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import type { SqliteStore } from "../../src/server/store/sqlite.js";
 import { FakeEngine } from "./fake-engine.js";
-import { eventually, testServer } from "./helpers.js";
+import { eventually, type TestServer, testServer } from "./helpers.js";
 
 const dirs: string[] = [];
 function tempDb(): string {
@@ -24,6 +24,23 @@ after(() => {
 });
 
 const env = { PANDACLUSTER_SECRET_KEY: "11".repeat(32) };
+
+/** A create as POST /clusters stores it (cluster and job in phase launch), without running it. */
+function storeCreateJob(t: TestServer, stack_name: string) {
+  return t.server.store.createCluster(
+    {
+      profile_id: 1,
+      stack_name,
+      region: "us-east-1",
+      account: "server",
+      cluster_size: 3,
+      options: { stack_name, key_pair: "k", cluster_size: 3, timeout: 30 } as never,
+    },
+    undefined,
+    () => ({ status_code: 202, body: "{}", location: null }),
+    { step: "launch", message: "create requested" },
+  );
+}
 
 describe("jobs (library replaced by FakeEngine)", () => {
   it("N clusters in flight cost one status call per region per cycle, not N", async () => {
@@ -89,21 +106,10 @@ describe("jobs (library replaced by FakeEngine)", () => {
     for (const stack of engine.stacks.values()) stack.polls = 0;
     const second = await testServer({ engine, db, env });
     try {
-      const cluster = await eventually(async () => {
-        const got = (
-          await second.server.app.inject({ method: "GET", url: "/clusters/resume", headers })
-        ).json();
-        return got.status === "online" ? got : undefined;
-      });
+      const cluster = await second.clusterWhen(headers, "resume", "online");
       assert.equal(cluster.result.status, "success");
       assert.equal(engine.calls.launch, 1, "the stack was launched twice");
-      const messages = (
-        (
-          await second.server.app.inject({ method: "GET", url: "/clusters/resume/events", headers })
-        ).json() as {
-          message: string;
-        }[]
-      ).map((e) => e.message);
+      const messages = await second.eventMessages(headers, "resume");
       assert.ok(
         messages.some((m) => m.startsWith("server restarted: resuming the create at its formation step")),
         messages.join("\n"),
@@ -121,19 +127,7 @@ describe("jobs (library replaced by FakeEngine)", () => {
     const headers = await first.profile("alice");
     // The state a kill -9 inside launch() leaves: the cluster and its job stored in phase launch,
     // CreateStack gone through, the stack id never stored.
-    const outcome = await first.server.store.createCluster(
-      {
-        profile_id: 1,
-        stack_name: "cut",
-        region: "us-east-1",
-        account: "server",
-        cluster_size: 3,
-        options: { stack_name: "cut", key_pair: "k", cluster_size: 3, timeout: 30 } as never,
-      },
-      undefined,
-      () => ({ status_code: 202, body: "{}", location: null }),
-      { step: "launch", message: "create requested" },
-    );
+    const outcome = await storeCreateJob(first, "cut");
     assert.equal(outcome.kind, "created");
     await first.close();
     await engine.launch(undefined, { stack_name: "cut", region: "us-east-1" });
@@ -141,16 +135,9 @@ describe("jobs (library replaced by FakeEngine)", () => {
 
     const second = await testServer({ engine, db, env });
     try {
-      await eventually(async () => {
-        const got = (await second.server.app.inject({ method: "GET", url: "/clusters/cut", headers })).json();
-        return got.status === "online" ? got : undefined;
-      });
+      await second.clusterWhen(headers, "cut", "online");
       assert.equal(engine.calls.launch, launches, "launched again after the restart");
-      const messages = (
-        (await second.server.app.inject({ method: "GET", url: "/clusters/cut/events", headers })).json() as {
-          message: string;
-        }[]
-      ).map((e) => e.message);
+      const messages = await second.eventMessages(headers, "cut");
       assert.ok(
         messages.some((m) => m.startsWith("found the stack that was being created before the restart")),
       );
@@ -169,19 +156,7 @@ describe("jobs (library replaced by FakeEngine)", () => {
       resume: false,
     });
     const headers = await a.profile("alice");
-    const outcome = await a.server.store.createCluster(
-      {
-        profile_id: 1,
-        stack_name: "shared",
-        region: "us-east-1",
-        account: "server",
-        cluster_size: 3,
-        options: { stack_name: "shared", key_pair: "k", cluster_size: 3, timeout: 30 } as never,
-      },
-      undefined,
-      () => ({ status_code: 202, body: "{}", location: null }),
-      { step: "launch", message: "create requested" },
-    );
+    const outcome = await storeCreateJob(a, "shared");
     assert.equal(outcome.kind, "created");
     // Server A took the job and then died (no release): its lease runs for 1.5 s more.
     const taken = await a.server.store.claimJobs("server-a", new Date(Date.now() + 1500).toISOString());
@@ -198,10 +173,7 @@ describe("jobs (library replaced by FakeEngine)", () => {
     try {
       await new Promise((r) => setTimeout(r, 500));
       assert.equal(engine.calls.launch ?? 0, 0, "server B ran a job that server A holds");
-      const cluster = await eventually(async () => {
-        const got = (await b.server.app.inject({ method: "GET", url: "/clusters/shared", headers })).json();
-        return got.status === "online" ? got : undefined;
-      });
+      const cluster = await b.clusterWhen(headers, "shared", "online");
       assert.equal(cluster.result.status, "success");
       assert.equal(engine.calls.launch, 1);
     } finally {
@@ -221,10 +193,7 @@ describe("jobs (library replaced by FakeEngine)", () => {
         headers,
         payload: { stack_name: "rb", key_pair: "k" },
       });
-      const cluster = await eventually(async () => {
-        const got = (await t.server.app.inject({ method: "GET", url: "/clusters/rb", headers })).json();
-        return got.status === "failed" ? got : undefined;
-      });
+      const cluster = await t.clusterWhen(headers, "rb", "failed");
       assert.deepEqual(cluster.reasons, [engine.failStack]);
       assert.equal(cluster.result.status, "failure");
     } finally {
@@ -253,12 +222,7 @@ describe("jobs (library replaced by FakeEngine)", () => {
       await t.close();
       const again = await testServer({ engine, db, env });
       try {
-        const cluster = await eventually(async () => {
-          const got = (
-            await again.server.app.inject({ method: "GET", url: "/clusters/slow", headers })
-          ).json();
-          return got.status === "failed" ? got : undefined;
-        });
+        const cluster = await again.clusterWhen(headers, "slow", "failed");
         assert.match(cluster.reasons[0], /did not finish creating within 1 minutes/);
       } finally {
         await again.close();
@@ -285,10 +249,7 @@ describe("jobs (library replaced by FakeEngine)", () => {
         headers,
         payload: { stack_name: "thr", key_pair: "k" },
       });
-      await eventually(async () => {
-        const got = (await t.server.app.inject({ method: "GET", url: "/clusters/thr", headers })).json();
-        return got.status === "online" ? got : undefined;
-      });
+      await t.clusterWhen(headers, "thr", "online");
       assert.ok(t.log.text.includes("stack status poll failed; backing off"));
     } finally {
       await t.close();
