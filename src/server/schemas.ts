@@ -155,13 +155,18 @@ const statusSchema: JsonSchema = {
   enum: ["creating", "online", "failed", "deleting", "deleted"],
 };
 
+/** What every view of a cluster starts with. */
+const clusterCore: Record<string, JsonSchema> = {
+  stack_name: { type: "string" },
+  region: { type: "string" },
+  status: statusSchema,
+  cluster_size: { type: "integer" },
+};
+
 export const clusterSummarySchema: JsonSchema = {
   type: "object",
   properties: {
-    stack_name: { type: "string" },
-    region: { type: "string" },
-    status: statusSchema,
-    cluster_size: { type: "integer" },
+    ...clusterCore,
     created_at: { type: "string", format: "date-time" },
     stack_id: { type: ["string", "null"] },
     channel: { type: ["string", "null"] },
@@ -172,10 +177,7 @@ export const clusterSummarySchema: JsonSchema = {
 const clusterSchema: JsonSchema = {
   type: "object",
   properties: {
-    stack_name: { type: "string" },
-    region: { type: "string" },
-    status: statusSchema,
-    cluster_size: { type: "integer" },
+    ...clusterCore,
     result: {
       description:
         "the library's result object once known: {status, message, cluster: {nodes, dns, …}, details, reasons, timings}",
