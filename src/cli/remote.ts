@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import type { CommandName } from "../definitions.js";
-import { ExitCode, InterruptedError, OperationError, UsageError } from "../errors.js";
+import { InterruptedError, OperationError, UsageError } from "../errors.js";
 import type {
   ClusterResult,
   DestroyResult,
@@ -12,11 +12,9 @@ import type {
 } from "../lifecycle/types.js";
 import type { UnitsInput } from "../options.js";
 import type { CliContext } from "./context.js";
-import { printJson, printLines } from "./render/output.js";
 import type { Progress } from "./render/progress.js";
-import { showCluster, showDestroy } from "./render/results.js";
+import { showCluster, showDestroy, showList, showStatus } from "./render/results.js";
 import { withProgress } from "./render/run.js";
-import { listSummary, statusSummary } from "./render/status.js";
 
 /**
  * The CLI as a client of a pandacluster API server (--server URL or PANDACLUSTER_SERVER, with
@@ -294,9 +292,7 @@ class Remote {
       );
       progress.stop();
       if (!body.live) throw new OperationError(body.live_error ?? `no status for ${name}`);
-      if (this.context.json) printJson(this.context, body.live);
-      else printLines(this.context, statusSummary(body.live));
-      return ExitCode.ok;
+      return showStatus(this.context, body.live);
     });
   }
 
@@ -319,9 +315,7 @@ class Remote {
           arch: c.arch,
         })),
       };
-      if (this.context.json) printJson(this.context, result);
-      else printLines(this.context, listSummary(result));
-      return ExitCode.ok;
+      return showList(this.context, result);
     });
   }
 

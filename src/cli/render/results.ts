@@ -1,9 +1,10 @@
 import { ExitCode } from "../../errors.js";
-import type { ClusterResult, DestroyResult } from "../../lifecycle/types.js";
+import type { ClusterResult, DestroyResult, ListResult, StatusResult } from "../../lifecycle/types.js";
 import type { CliContext } from "../context.js";
 import { clusterSummary, dryRunSummary } from "./cluster.js";
 import { destroySummary } from "./destroy.js";
 import { printFailure, printJson, printLines } from "./output.js";
+import { listSummary, statusSummary } from "./status.js";
 
 /** Prints a create/wait result (JSON or the summary) and returns the exit code it means. */
 export function showCluster(context: CliContext, result: ClusterResult, dryRun = false): number {
@@ -19,4 +20,17 @@ export function showDestroy(context: CliContext, result: DestroyResult): number 
   else if (result.status === "success") printLines(context, destroySummary(result));
   else printFailure(context, result.message, result.reasons);
   return result.status === "success" ? ExitCode.ok : ExitCode.failed;
+}
+
+/** Prints a cluster's status (JSON or the summary); a status that could be read is exit 0. */
+export function showStatus(context: CliContext, result: StatusResult): number {
+  if (context.json) printJson(context, result);
+  else printLines(context, statusSummary(result));
+  return ExitCode.ok;
+}
+
+export function showList(context: CliContext, result: ListResult): number {
+  if (context.json) printJson(context, result);
+  else printLines(context, listSummary(result));
+  return ExitCode.ok;
 }
