@@ -96,24 +96,15 @@ function makeClients(credentials: Config | undefined, target: AwsTarget): AwsCli
     region: target.region,
     ...(target.profile ? { profile: target.profile } : {}),
     get cloudformation() {
-      if (!made.cloudformation) {
-        made.cloudformation = new (sdk.cloudformation().CloudFormationClient)(settings());
-        made.cloudformation.middlewareStack.add(countCall, counting);
-      }
+      made.cloudformation ??= counted(new (sdk.cloudformation().CloudFormationClient)(settings()));
       return made.cloudformation;
     },
     get ec2() {
-      if (!made.ec2) {
-        made.ec2 = new (sdk.ec2().EC2Client)(settings());
-        made.ec2.middlewareStack.add(countCall, counting);
-      }
+      made.ec2 ??= counted(new (sdk.ec2().EC2Client)(settings()));
       return made.ec2;
     },
     get route53() {
-      if (!made.route53) {
-        made.route53 = new (sdk.route53().Route53Client)(settings());
-        made.route53.middlewareStack.add(countCall, counting);
-      }
+      made.route53 ??= counted(new (sdk.route53().Route53Client)(settings()));
       return made.route53;
     },
     get sts() {
@@ -123,15 +114,16 @@ function makeClients(credentials: Config | undefined, target: AwsTarget): AwsCli
         // The shared settings are passed field by field: their CloudFormation-typed extensions
         // do not type-check as STS's. The credentials are the same object (the chain walked once).
         const { region, credentials, profile } = settings();
-        made.sts = new (sdk.sts().STSClient)({
-          region,
-          credentials,
-          ...(profile ? { profile } : {}),
-          retryMode: retry.retryMode,
-          maxAttempts: 3,
-          requestHandler,
-        });
-        made.sts.middlewareStack.add(countCall, counting);
+        made.sts = counted(
+          new (sdk.sts().STSClient)({
+            region,
+            credentials,
+            ...(profile ? { profile } : {}),
+            retryMode: retry.retryMode,
+            maxAttempts: 3,
+            requestHandler,
+          }),
+        );
       }
       return made.sts;
     },
@@ -139,6 +131,14 @@ function makeClients(credentials: Config | undefined, target: AwsTarget): AwsCli
 }
 
 const counting = { step: "initialize", name: "pandaclusterCallCounter" } as const;
+
+/** A new client, with its calls counted (apiCallCount). */
+function counted<
+  C extends { middlewareStack: { add(middleware: typeof countCall, options: typeof counting): void } },
+>(client: C): C {
+  client.middlewareStack.add(countCall, counting);
+  return client;
+}
 
 /** Counts each command once, at the start of the stack (before the retry middleware). */
 function countCall<A, R>(next: (args: A) => R): (args: A) => R {
