@@ -36,13 +36,6 @@ const retry = { maxAttempts: 6, retryMode: "adaptive" } as const;
 /** A connection that does not open in 5 s is dead; the retry strategy then tries again. */
 const requestHandler = { connectionTimeout: 5_000, requestTimeout: 60_000 };
 
-let totalCalls = 0;
-
-/** How many AWS API operations this process has sent (each SDK command once, retries not counted). */
-export function apiCallCount(): number {
-  return totalCalls;
-}
-
 // Clients are cached per credentials object, region and profile, so that a long-lived caller
 // (the server's pollers) resolves credentials (SSO, instance role…) once and reuses connections.
 const byConfig = new WeakMap<Config, Map<string, AwsClients>>();
@@ -96,15 +89,15 @@ function makeClients(credentials: Config | undefined, target: AwsTarget): AwsCli
     region: target.region,
     ...(target.profile ? { profile: target.profile } : {}),
     get cloudformation() {
-      made.cloudformation ??= counted(new (sdk.cloudformation().CloudFormationClient)(settings()));
+      made.cloudformation ??= new (sdk.cloudformation().CloudFormationClient)(settings());
       return made.cloudformation;
     },
     get ec2() {
-      made.ec2 ??= counted(new (sdk.ec2().EC2Client)(settings()));
+      made.ec2 ??= new (sdk.ec2().EC2Client)(settings());
       return made.ec2;
     },
     get route53() {
-      made.route53 ??= counted(new (sdk.route53().Route53Client)(settings()));
+      made.route53 ??= new (sdk.route53().Route53Client)(settings());
       return made.route53;
     },
     get sts() {
@@ -114,37 +107,17 @@ function makeClients(credentials: Config | undefined, target: AwsTarget): AwsCli
         // The shared settings are passed field by field: their CloudFormation-typed extensions
         // do not type-check as STS's. The credentials are the same object (the chain walked once).
         const { region, credentials, profile } = settings();
-        made.sts = counted(
-          new (sdk.sts().STSClient)({
-            region,
-            credentials,
-            ...(profile ? { profile } : {}),
-            retryMode: retry.retryMode,
-            maxAttempts: 3,
-            requestHandler,
-          }),
-        );
+        made.sts = new (sdk.sts().STSClient)({
+          region,
+          credentials,
+          ...(profile ? { profile } : {}),
+          retryMode: retry.retryMode,
+          maxAttempts: 3,
+          requestHandler,
+        });
       }
       return made.sts;
     },
-  };
-}
-
-const counting = { step: "initialize", name: "pandaclusterCallCounter" } as const;
-
-/** A new client, with its calls counted (apiCallCount). */
-function counted<
-  C extends { middlewareStack: { add(middleware: typeof countCall, options: typeof counting): void } },
->(client: C): C {
-  client.middlewareStack.add(countCall, counting);
-  return client;
-}
-
-/** Counts each command once, at the start of the stack (before the retry middleware). */
-function countCall<A, R>(next: (args: A) => R): (args: A) => R {
-  return (args) => {
-    totalCalls += 1;
-    return next(args);
   };
 }
 

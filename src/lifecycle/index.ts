@@ -6,7 +6,6 @@
  *   destroy   DNS names, then DeleteStack, followed to DELETE_COMPLETE
  *   status, list, wait, and stackStatuses for a poller that watches many stacks
  */
-export { apiCallCount } from "../aws/clients.js";
 export { StackExistsError } from "../aws/stacks.js";
 export { create } from "./create.js";
 export { destroy } from "./destroy.js";
