@@ -1,3 +1,4 @@
+import { commandNames } from "../definitions.js";
 import { ExitCode } from "../errors.js";
 import { helpText, packageVersion } from "./help.js";
 
@@ -5,7 +6,7 @@ import { helpText, packageVersion } from "./help.js";
  * The CLI's front door. Help and --version are answered from doc/ and package.json before anything
  * else is loaded, so they stay as fast as node itself; a command loads only what it uses.
  */
-const commands = ["build-template", "create", "destroy", "status", "wait", "list", "serve"];
+const commands: string[] = commandNames.map((name) => name.replaceAll("_", "-"));
 const helpWords = new Set(["help", "-h", "--help"]);
 
 export async function main(argv: string[]): Promise<number> {
