@@ -2,7 +2,8 @@
 # Installs the real services that pandacluster's tests run against:
 #   - moto (AWS emulator) from Debian trixie, unpacked beside the system (never installed
 #     into it) and run with bookworm's /usr/bin/python3;
-#   - etcd (etcd-server) and the etcd discovery service (etcd-discovery) from bookworm.
+#   - etcd (etcd-server) and the etcd discovery service (etcd-discovery) from bookworm;
+#   - ignition-validate (ignition), PostgreSQL 15 (postgresql-15) and Chromium (chromium) from bookworm.
 # See /work/shared/BRIEF.md §4 and scripts/test-services/README.md.
 #
 # Idempotent: a fast no-op when everything is already in place. Safe in CI (CI=true, no stdin).
