@@ -83,6 +83,17 @@ function positiveInt(raw: string | undefined, name: string): number | undefined 
   return Number(raw);
 }
 
+/**
+ * The name this server process puts on the job leases it holds: unique per start (host, process id
+ * and a random part), so that two servers on one store never take each other's leases for their
+ * own, even on one host with one PANDACLUSTER_SERVER_ID. The id (or the host name) leads, for people
+ * reading the store.
+ */
+export function leaseOwner(env: NodeJS.ProcessEnv = process.env): string {
+  const name = env.PANDACLUSTER_SERVER_ID || hostname();
+  return `${name}/${process.pid}/${randomBytes(6).toString("hex")}`;
+}
+
 /** Builds the whole server (store, secrets, jobs, routes) without listening: app.inject() works. */
 export async function createServer(options: ServerOptions = {}): Promise<Server> {
   const env = options.env ?? process.env;
@@ -137,8 +148,8 @@ export async function createServer(options: ServerOptions = {}): Promise<Server>
       engine,
       accounts,
       poller,
-      owner: env.PANDACLUSTER_SERVER_ID || hostname(),
-      ...(options.leaseMs ? { leaseMs: options.leaseMs } : {}),
+      owner: leaseOwner(env),
+      leaseMs: options.leaseMs ?? positiveInt(env.PANDACLUSTER_LEASE_MS, "PANDACLUSTER_LEASE_MS") ?? 60_000,
       concurrency:
         options.concurrency ??
         positiveInt(env.PANDACLUSTER_JOB_CONCURRENCY, "PANDACLUSTER_JOB_CONCURRENCY") ??

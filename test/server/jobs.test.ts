@@ -111,7 +111,7 @@ describe("jobs (library replaced by FakeEngine)", () => {
       assert.equal(engine.calls.launch, 1, "the stack was launched twice");
       const messages = await second.eventMessages(headers, "resume");
       assert.ok(
-        messages.some((m) => m.startsWith("server restarted: resuming the create at its formation step")),
+        messages.some((m) => m.startsWith("resuming the create at its formation step")),
         messages.join("\n"),
       );
       assert.equal(messages.at(-1), "cluster is online");
@@ -177,6 +177,52 @@ describe("jobs (library replaced by FakeEngine)", () => {
       assert.equal(cluster.result.status, "success");
       assert.equal(engine.calls.launch, 1);
     } finally {
+      await b.close();
+    }
+  });
+
+  it("two servers on one store without PANDACLUSTER_SERVER_ID: each job runs once, no false restart (issue 7 item 3)", async () => {
+    const db = tempDb();
+    const engine = new FakeEngine();
+    // A launch that takes a while: the other server's lease sweeps (every 100 ms) run meanwhile.
+    engine.launchDelayMs = 400;
+    const a = await testServer({ engine, db, env, leaseMs: 300 });
+    const b = await testServer({ engine, db, env, leaseMs: 300 });
+    try {
+      const headers = await a.profile("alice");
+      const names = ["twin-1", "twin-2", "twin-3", "twin-4", "twin-5", "twin-6"];
+      for (const [index, stack_name] of names.entries()) {
+        const server = index % 2 === 0 ? a : b;
+        const answer = await server.server.app.inject({
+          method: "POST",
+          url: "/clusters",
+          headers,
+          payload: { stack_name, key_pair: "k" },
+        });
+        assert.equal(answer.statusCode, 202, answer.body);
+      }
+      for (const name of names) {
+        const cluster = await eventually(
+          async () => {
+            const got = (
+              await a.server.app.inject({ method: "GET", url: `/clusters/${name}`, headers })
+            ).json();
+            return got.status === "creating" ? undefined : got;
+          },
+          10_000,
+          `${name} to leave creating`,
+        );
+        assert.equal(cluster.status, "online", JSON.stringify(cluster.reasons));
+        const messages = await a.eventMessages(headers, name);
+        assert.deepEqual(
+          messages.filter((m) => /restarted|resuming/.test(m)),
+          [],
+          `${name}: a false restart`,
+        );
+      }
+      assert.equal(engine.calls.launch, names.length, "a CreateStack ran twice");
+    } finally {
+      await a.close();
       await b.close();
     }
   });

@@ -30,8 +30,8 @@ export interface RunnerOptions {
   /** Most library steps (launch, finish, destroy) running at once, over all jobs. */
   concurrency: number;
   /**
-   * This server's name on job leases: stable across its restarts (so that after a crash it takes
-   * its jobs back at once) and different from other servers sharing the store.
+   * This server process's name on job leases: unique per start (app.ts leaseOwner), never shared
+   * with another process. A restarted server takes its old jobs back once their leases run out.
    */
   owner: string;
   /** How long a lease lasts without renewal (default 60 s); renewed every third of it. */
@@ -126,6 +126,11 @@ export class JobRunner {
 
   #until(): string {
     return new Date(Date.now() + this.#leaseMs).toISOString();
+  }
+
+  /** A lease for a job this server is about to store and start (Store.createCluster, startDestroy). */
+  lease(): { owner: string; until: string } {
+    return { owner: this.#o.owner, until: this.#until() };
   }
 
   /**
@@ -243,7 +248,7 @@ export class JobRunner {
     if (resumed)
       events.note(
         job.phase === "launch" ? "launch" : job.kind === "create" ? "formation" : "destroy",
-        `server restarted: resuming the ${job.kind} at its ${job.phase} step`,
+        `resuming the ${job.kind} at its ${job.phase} step (the server that ran it stopped or restarted)`,
       );
     log.info({ ...fields, phase: job.phase, resumed }, "job running");
     try {

@@ -153,6 +153,7 @@ export function clusterRoutes(app: FastifyInstance, parts: ServerParts): void {
         step: "launch",
         message: `create requested (${options.cluster_size} nodes in ${region})`,
       },
+      runner.lease(),
     );
     switch (outcome.kind) {
       case "created": {
@@ -252,11 +253,11 @@ export function clusterRoutes(app: FastifyInstance, parts: ServerParts): void {
       const region = validateQueryValue("destroy", "region", request.query.region);
       const cluster = await store.clusterByName(profile.id, stack_name, region);
       if (!cluster) throw notFound(stack_name);
-      const outcome = await store.startDestroy(cluster.id, {
-        time: new Date().toISOString(),
-        step: "destroy",
-        message: "delete requested",
-      });
+      const outcome = await store.startDestroy(
+        cluster.id,
+        { time: new Date().toISOString(), step: "destroy", message: "delete requested" },
+        runner.lease(),
+      );
       const body = (status: string) => ({ stack_name, region: cluster.region, status });
       switch (outcome.kind) {
         case "started":

@@ -11,6 +11,7 @@ import type {
   ClusterView,
   CreateClusterOutcome,
   IdempotentAnswer,
+  JobLease,
   JobPhase,
   JobRecord,
   NewCluster,
@@ -194,6 +195,7 @@ export class SqliteStore implements Store {
     idempotency: { key: string; request_hash: string } | undefined,
     answer: (cluster: ClusterRecord) => Omit<IdempotentAnswer, "request_hash">,
     firstEvent: Record<string, unknown>,
+    lease?: JobLease,
   ): Promise<CreateClusterOutcome> {
     return this.db.transaction((): CreateClusterOutcome => {
       if (idempotency) {
@@ -234,7 +236,7 @@ export class SqliteStore implements Store {
         at,
       );
       const clusterId = Number(info.lastInsertRowid);
-      const job = this.insertJob(clusterId, "create", "launch", at);
+      const job = this.insertJob(clusterId, "create", "launch", at, lease);
       this.insertEvent(clusterId, firstEvent);
       const cluster = toCluster(
         this.stmt("SELECT * FROM clusters WHERE id = ?").get(clusterId) as ClusterRow,
@@ -259,7 +261,11 @@ export class SqliteStore implements Store {
     })();
   }
 
-  async startDestroy(clusterId: number, firstEvent: Record<string, unknown>): Promise<StartDestroyOutcome> {
+  async startDestroy(
+    clusterId: number,
+    firstEvent: Record<string, unknown>,
+    lease?: JobLease,
+  ): Promise<StartDestroyOutcome> {
     return this.db.transaction((): StartDestroyOutcome => {
       const cluster = toCluster(
         this.stmt("SELECT * FROM clusters WHERE id = ?").get(clusterId) as ClusterRow,
@@ -279,16 +285,23 @@ export class SqliteStore implements Store {
           return { kind: "busy", cluster };
         throw error;
       }
-      const job = this.insertJob(clusterId, "destroy", "delete", now());
+      const job = this.insertJob(clusterId, "destroy", "delete", now(), lease);
       this.insertEvent(clusterId, firstEvent);
       return { kind: "started", cluster: { ...cluster, status: "deleting" }, job };
     })();
   }
 
-  private insertJob(clusterId: number, kind: "create" | "destroy", phase: JobPhase, at: string): JobRecord {
+  private insertJob(
+    clusterId: number,
+    kind: "create" | "destroy",
+    phase: JobPhase,
+    at: string,
+    lease?: JobLease,
+  ): JobRecord {
     const info = this.stmt(
-      "INSERT INTO jobs (cluster_id, kind, phase, attempts, created_at, updated_at) VALUES (?, ?, ?, 1, ?, ?)",
-    ).run(clusterId, kind, phase, at, at);
+      `INSERT INTO jobs (cluster_id, kind, phase, attempts, created_at, updated_at, lease_owner, lease_until)
+       VALUES (?, ?, ?, 1, ?, ?, ?, ?)`,
+    ).run(clusterId, kind, phase, at, at, lease?.owner ?? null, lease?.until ?? null);
     return this.stmt("SELECT * FROM jobs WHERE id = ?").get(Number(info.lastInsertRowid)) as JobRecord;
   }
 

@@ -145,6 +145,15 @@ export interface ClusterPatch {
   reasons?: string[];
 }
 
+/**
+ * A job's lease: the server process holding it (unique per start) and until when. A job stored with
+ * a lease is never free for another server, not even for the instant before its server claims it.
+ */
+export interface JobLease {
+  owner: string;
+  until: string;
+}
+
 export interface Store {
   /** Applies pending migrations; safe to call on every start. */
   migrate(): Promise<void>;
@@ -164,16 +173,25 @@ export interface Store {
   /**
    * In one transaction: replay an Idempotency-Key's first answer; or refuse a name already active
    * (any status but deleted/failed) for this account and region; or insert the cluster, its create
-   * job, the first event and (with a key) the answer `answer(cluster)` for later replays.
+   * job (leased to `lease` when given), the first event and (with a key) the answer
+   * `answer(cluster)` for later replays.
    */
   createCluster(
     input: NewCluster,
     idempotency: { key: string; request_hash: string } | undefined,
     answer: (cluster: ClusterRecord) => Omit<IdempotentAnswer, "request_hash">,
     firstEvent: Record<string, unknown>,
+    lease?: JobLease,
   ): Promise<CreateClusterOutcome>;
-  /** In one transaction: mark the cluster deleting and insert its destroy job (see StartDestroyOutcome). */
-  startDestroy(clusterId: number, firstEvent: Record<string, unknown>): Promise<StartDestroyOutcome>;
+  /**
+   * In one transaction: mark the cluster deleting and insert its destroy job (see
+   * StartDestroyOutcome). With `lease`, the new job is born leased to that server (as in createCluster).
+   */
+  startDestroy(
+    clusterId: number,
+    firstEvent: Record<string, unknown>,
+    lease?: JobLease,
+  ): Promise<StartDestroyOutcome>;
 
   /** The profile's newest cluster of that name (in that region, when given). */
   clusterByName(profileId: number, stackName: string, region?: string): Promise<ClusterRecord | undefined>;
