@@ -83,6 +83,11 @@ export interface CreateOptions {
   timeout: number;
   dry_run: boolean;
   profile?: string;
+  /**
+   * Not an argument (the definitions do not list it, so callers cannot give it): the API server's
+   * create job passes the ClientRequestToken it stored, to find its own stack again by its tag.
+   */
+  client_token?: string;
 }
 
 export interface DestroyOptions {
@@ -91,6 +96,11 @@ export interface DestroyOptions {
   no_wait: boolean;
   timeout?: number;
   profile?: string;
+  /**
+   * Not an argument: the API server deletes only the stack its own job created, by StackId. A stack
+   * of that id already deleted is not looked for again by name.
+   */
+  stack_id?: string;
 }
 
 export interface StackOptions {

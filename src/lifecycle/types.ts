@@ -166,6 +166,8 @@ export interface StackStatusEntry {
   stack_name: string;
   status: string;
   reason?: string;
+  /** The pandacluster:create-token tag: the ClientRequestToken of the CreateStack that made it. */
+  create_token?: string;
 }
 
 /** Where a cluster is, for `finish` to pick it up (from `launch`, or from a store after a crash). */

@@ -35,6 +35,7 @@ function storeCreateJob(t: TestServer, stack_name: string) {
       account: "server",
       cluster_size: 3,
       options: { stack_name, key_pair: "k", cluster_size: 3, timeout: 30 } as never,
+      create_token: `pandacluster-create-${stack_name}`,
     },
     undefined,
     () => ({ status_code: 202, body: "{}", location: null }),
@@ -130,7 +131,12 @@ describe("jobs (library replaced by FakeEngine)", () => {
     const outcome = await storeCreateJob(first, "cut");
     assert.equal(outcome.kind, "created");
     await first.close();
-    await engine.launch(undefined, { stack_name: "cut", region: "us-east-1" });
+    // Tagged with the job's create token, as the library tags what its CreateStack makes.
+    await engine.launch(undefined, {
+      stack_name: "cut",
+      region: "us-east-1",
+      client_token: "pandacluster-create-cut",
+    });
     const launches = engine.calls.launch;
 
     const second = await testServer({ engine, db, env });
@@ -141,6 +147,34 @@ describe("jobs (library replaced by FakeEngine)", () => {
       assert.ok(
         messages.some((m) => m.startsWith("found the stack that was being created before the restart")),
       );
+    } finally {
+      await second.close();
+    }
+  });
+
+  it("a restarted launch never adopts a stack merely of its name; its DELETE leaves that stack alone (issue 7 item 2)", async () => {
+    const db = tempDb();
+    const engine = new FakeEngine();
+    const first = await testServer({ engine, db, env, resume: false });
+    const headers = await first.profile("alice");
+    assert.equal((await storeCreateJob(first, "other")).kind, "created");
+    await first.close();
+    // Someone else's stack of that name (the CLI's, another token).
+    const theirs = await engine.launch(undefined, {
+      stack_name: "other",
+      region: "us-east-1",
+      client_token: "pandacluster-create-someone-else",
+    });
+
+    const second = await testServer({ engine, db, env });
+    try {
+      const failed = await second.clusterWhen(headers, "other", "failed");
+      assert.match(failed.reasons.join(" "), /already exists/);
+      const deleting = await second.server.app.inject({ method: "DELETE", url: "/clusters/other", headers });
+      assert.ok([200, 202].includes(deleting.statusCode), deleting.body);
+      await second.clusterWhen(headers, "other", "deleted");
+      assert.equal(engine.calls.destroy ?? 0, 0, "a destroy was sent for a stack the cluster does not own");
+      assert.ok(engine.stacks.has(theirs.stack_id), "the other stack is gone");
     } finally {
       await second.close();
     }

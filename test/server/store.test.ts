@@ -93,6 +93,7 @@ describe("SqliteStore", () => {
       account: "server",
       cluster_size: 3,
       options: {} as never,
+      create_token: "pandacluster-create-test",
     };
     const answer = () => ({ status_code: 202, body: "{}", location: null });
     const first = await store.createCluster(input, undefined, answer, {});

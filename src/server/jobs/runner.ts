@@ -18,8 +18,10 @@ import type { StackPoller } from "./poller.js";
  *
  * Each phase is stored before it starts, so a server that stops — gracefully or by kill -9 — resumes
  * every job from its phase on the next start. A launch interrupted before its stack id was stored
- * first looks for a stack of that name (CreateStack may have gone through) and adopts it rather than
- * launching twice. Progress events are stored in order as they come.
+ * first looks for its own stack (CreateStack may have gone through): one of that name tagged with the
+ * cluster's create token, never merely one of that name. A cluster acts only on the stack whose id
+ * its own CreateStack returned: a failed create of a name that exists owns nothing, and deleting it
+ * touches nothing in AWS. Progress events are stored in order as they come.
  */
 
 export interface RunnerOptions {
@@ -275,13 +277,18 @@ export class JobRunner {
   async #create(c: JobContext): Promise<void> {
     const { store, engine } = this.#o;
     const { cluster } = c;
-    const options = { ...cluster.options, region: cluster.region, dry_run: false };
+    const options = {
+      ...cluster.options,
+      region: cluster.region,
+      dry_run: false,
+      ...(cluster.create_token ? { client_token: cluster.create_token } : {}),
+    };
     let job = c.job;
     let stackId = cluster.stack_id;
 
     if (job.phase === "launch") {
       if (!stackId && c.resumed) {
-        const found = await this.#findStack(c);
+        const found = await this.#findOwnStack(c);
         if (found) {
           stackId = found.stack_id;
           c.events.note("launch", "found the stack that was being created before the restart; following it", {
@@ -290,8 +297,19 @@ export class JobRunner {
         }
       }
       if (!stackId) {
-        const launched = await this.#step(() => engine.launch(c.credentials, options, c.hooks));
-        stackId = launched.stack_id;
+        try {
+          const launched = await this.#step(() => engine.launch(c.credentials, options, c.hooks));
+          stackId = launched.stack_id;
+        } catch (error) {
+          // CreateStack may have gone through before the error ("already exists" for a retry of
+          // our own request): only a stack carrying our token is ours; otherwise we own nothing.
+          const found = this.#stopping ? undefined : await this.#findOwnStack(c).catch(() => undefined);
+          if (!found) throw error;
+          stackId = found.stack_id;
+          c.events.note("launch", "CreateStack went through despite the error; following the stack", {
+            status: found.status,
+          });
+        }
       }
       await store.updateCluster(cluster.id, { stack_id: stackId });
       job = await store.setJobPhase(job.id, "formation");
@@ -336,12 +354,28 @@ export class JobRunner {
     let destroyError: unknown;
     const timeout = cluster.options.timeout ?? 30;
 
+    const stackId = cluster.stack_id;
+    if (!stackId) {
+      // Its create never made a stack (refused, or the name was someone else's): nothing in AWS is
+      // this cluster's, so nothing there is touched, not even what has its name.
+      c.events.note("destroy", "cluster deleted (its create made no stack, so nothing in AWS was touched)");
+      await c.events.flush();
+      await store.completeJob(job.id, cluster.id, { status: "deleted" });
+      return;
+    }
+
     if (job.phase === "delete") {
       try {
         await this.#step(() =>
           engine.destroy(
             c.credentials,
-            { stack_name: cluster.stack_name, region: cluster.region, no_wait: true, timeout },
+            {
+              stack_name: cluster.stack_name,
+              stack_id: stackId,
+              region: cluster.region,
+              no_wait: true,
+              timeout,
+            },
             c.hooks,
           ),
         );
@@ -350,20 +384,6 @@ export class JobRunner {
         destroyError = error;
       }
       job = await store.setJobPhase(job.id, "deletion");
-    }
-
-    let stackId = cluster.stack_id;
-    if (!stackId) {
-      // Never launched, or its id was not stored: find it by name; none → nothing left in AWS.
-      const found = await this.#findStack(c);
-      if (!found) {
-        c.events.note("destroy", "cluster deleted (no stack of that name exists)");
-        await c.events.flush();
-        await store.completeJob(job.id, cluster.id, { status: "deleted" });
-        return;
-      }
-      stackId = found.stack_id;
-      await store.updateCluster(cluster.id, { stack_id: stackId });
     }
 
     let outcome: { deleted: true } | { deleted: false; reasons: string[] } = { deleted: true };
@@ -435,10 +455,22 @@ export class JobRunner {
     );
   }
 
-  async #findStack(c: JobContext): Promise<StackState | undefined> {
+  /**
+   * The stack this cluster's own CreateStack made, when its id was not stored (a crash, a lost
+   * answer): of the cluster's name AND tagged with its create token. A cluster stored without a
+   * token (before schema v4) finds none: a stack merely of that name may be anyone's.
+   */
+  async #findOwnStack(c: JobContext): Promise<StackState | undefined> {
+    const token = c.cluster.create_token;
+    if (!token) return undefined;
     const states = await this.#o.engine.stackStatuses(c.credentials, c.cluster.region);
     for (const state of states.values()) {
-      if (state.stack_name === c.cluster.stack_name && state.status !== "DELETE_COMPLETE") return state;
+      if (
+        state.stack_name === c.cluster.stack_name &&
+        state.create_token === token &&
+        state.status !== "DELETE_COMPLETE"
+      )
+        return state;
     }
     return undefined;
   }

@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
 import type { FastifyInstance } from "fastify";
 import { AccountLookupError } from "../../aws/identity.js";
 import { UsageError } from "../../errors.js";
@@ -145,6 +145,7 @@ export function clusterRoutes(app: FastifyInstance, parts: ServerParts): void {
         account,
         cluster_size: options.cluster_size,
         options: { ...options, region },
+        create_token: `pandacluster-create-${randomUUID()}`,
       },
       idempotency,
       answer,
@@ -169,8 +170,11 @@ export function clusterRoutes(app: FastifyInstance, parts: ServerParts): void {
           .type("application/json")
           .send(outcome.answer.body);
       case "conflict":
+        // Another profile's cluster: that the name is taken, nothing of its state.
         throw new HttpError(409, "conflict", [
-          `stack_name: a cluster named ${options.stack_name} is already ${outcome.existing.status} in ${region} for this AWS account`,
+          outcome.existing.profile_id === profile.id
+            ? `stack_name: a cluster named ${options.stack_name} is already ${outcome.existing.status} in ${region} for this AWS account`
+            : `stack_name: the name ${options.stack_name} is taken in ${region} for this AWS account; choose another`,
         ]);
       case "key_reused":
         throw new HttpError(422, "idempotency key reused", [
@@ -210,9 +214,14 @@ export function clusterRoutes(app: FastifyInstance, parts: ServerParts): void {
         return reply.type("application/json; charset=utf-8").send(viewJson(view));
       }
       const cluster = JSON.parse(viewJson(view)) as object;
+      // Only the stack this cluster's own create made, by its StackId: never one merely of its name.
+      const record = await store.clusterByName(profile.id, stack_name, view.region);
+      if (!record?.stack_id) {
+        return reply.send({ ...cluster, live: null, live_error: "this cluster has no stack in AWS" });
+      }
       try {
         const live = await engine.status(accounts.credentialsFor(profile), {
-          stack_name,
+          stack_name: record.stack_id,
           region: view.region,
         });
         return reply.send({ ...cluster, live });

@@ -221,8 +221,8 @@ export class SqliteStore implements Store {
       ).run(input.profile_id, input.stack_name, input.region);
       const info = this.stmt(
         `INSERT INTO clusters (profile_id, stack_name, region, account, status, cluster_size, options, channel, arch,
-           created_at, updated_at)
-         VALUES (?, ?, ?, ?, 'creating', ?, ?, ?, ?, ?, ?)`,
+           create_token, created_at, updated_at)
+         VALUES (?, ?, ?, ?, 'creating', ?, ?, ?, ?, ?, ?, ?)`,
       ).run(
         input.profile_id,
         input.stack_name,
@@ -232,6 +232,7 @@ export class SqliteStore implements Store {
         JSON.stringify(input.options),
         input.options.channel ?? null,
         input.options.arch ?? null,
+        input.create_token,
         at,
         at,
       );

@@ -46,7 +46,13 @@ export interface ClusterRecord {
   cluster_size: number;
   /** The validated create options the cluster was asked with. */
   options: CreateOptions;
+  /**
+   * The StackId that this cluster's own CreateStack returned (or that a stack tagged with its
+   * create_token has): the only stack its jobs ever act on. null: it owns no stack.
+   */
   stack_id: string | null;
+  /** The ClientRequestToken of its CreateStack (tag pandacluster:create-token); null before v4. */
+  create_token: string | null;
   /** The library's result object, once known. */
   result: unknown | null;
   reasons: string[];
@@ -120,6 +126,8 @@ export interface NewCluster {
   account: string;
   cluster_size: number;
   options: CreateOptions;
+  /** The ClientRequestToken its create job's CreateStack will send. */
+  create_token: string;
 }
 
 export type CreateClusterOutcome =
