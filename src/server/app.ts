@@ -55,6 +55,8 @@ export interface ServerOptions {
   concurrency?: number;
   /** Job lease duration, ms (default 60 s): how long a crashed server's jobs wait for another server. */
   leaseMs?: number;
+  /** First pause before a job retries a step AWS did not answer, ms (default 2000; PANDACLUSTER_RETRY_MS). */
+  retryMs?: number;
   /** Resume unfinished jobs on start (default true). */
   resume?: boolean;
 }
@@ -150,6 +152,7 @@ export async function createServer(options: ServerOptions = {}): Promise<Server>
       poller,
       owner: leaseOwner(env),
       leaseMs: options.leaseMs ?? positiveInt(env.PANDACLUSTER_LEASE_MS, "PANDACLUSTER_LEASE_MS") ?? 60_000,
+      retryMs: options.retryMs ?? positiveInt(env.PANDACLUSTER_RETRY_MS, "PANDACLUSTER_RETRY_MS") ?? 2_000,
       concurrency:
         options.concurrency ??
         positiveInt(env.PANDACLUSTER_JOB_CONCURRENCY, "PANDACLUSTER_JOB_CONCURRENCY") ??
