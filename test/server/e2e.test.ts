@@ -235,7 +235,7 @@ describe("API server end to end (moto + local etcd discovery)", () => {
       assert.equal(second.statusCode, 409, second.body);
       assert.match(
         second.json<{ messages: string[] }>().messages[0] ?? "",
-        /shared is already (creating|online) in us-east-1 for this AWS account/,
+        /the name shared is taken in us-east-1 for this AWS account/,
       );
       // More requests, some at once: no more STS calls for credentials already asked about.
       const more = await Promise.all(
