@@ -1,6 +1,7 @@
-import { closeSync, mkdirSync, openSync } from "node:fs";
+import { closeSync, mkdirSync, openSync, type Stats, statSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
+import { OperationError, UsageError } from "../../errors.js";
 import type { CreateOptions } from "../../options.js";
 import { migrations } from "./migrations.js";
 import type {
@@ -37,6 +38,36 @@ interface ViewRow extends Omit<ClusterView, "result_json" | "reasons_json"> {
 
 const now = (): string => new Date().toISOString();
 
+/**
+ * The store holds the admin token's digest, every profile's token digest and sealed AWS secrets:
+ * whoever can write it can make themselves admin. Like ssh with its keys, refuse a file others may
+ * write or that belongs to someone else (bad set-up: exit 2), naming the fix.
+ */
+function checkOwnership(path: string, stats: Stats): void {
+  const uid = process.getuid?.();
+  if (uid !== undefined && stats.uid !== uid) {
+    throw new UsageError(
+      `the store ${path} belongs to user id ${stats.uid}, not to this server's user (${uid}): ` +
+        "whoever owns it can give themselves the admin token; use a store of your own (--db) or chown it",
+    );
+  }
+  const writable = stats.mode & 0o022;
+  if (writable) {
+    const who = writable & 0o020 ? (writable & 0o002 ? "its group and everyone" : "its group") : "everyone";
+    throw new UsageError(
+      `the store ${path} is writable by ${who} (mode ${(stats.mode & 0o777).toString(8)}): ` +
+        `whoever can write it can give themselves the admin token; run chmod 600 ${path}`,
+    );
+  }
+}
+
+/** A store file SQLite cannot use (corrupt, not a database, unreadable): the error names the file. */
+function unusable(path: string, error: unknown): Error {
+  if (error instanceof UsageError || error instanceof OperationError) return error;
+  const message = error instanceof Error ? error.message : String(error);
+  return new OperationError(`the store ${path} cannot be used: ${message}`, [], { cause: error });
+}
+
 function toProfile(row: ProfileRow | undefined): ProfileRecord | undefined {
   if (!row) return undefined;
   return { ...row, public_keys: row.public_keys ? (JSON.parse(row.public_keys) as string[]) : null };
@@ -63,19 +94,41 @@ const newestFirst = "ORDER BY (status = 'deleted'), id DESC LIMIT 1";
 export class SqliteStore implements Store {
   readonly db: Database.Database;
   private readonly statements = new Map<string, Database.Statement>();
+  /** The file as opened: /healthz fails once the path no longer leads to it (deleted, replaced). */
+  private readonly opened: Stats | undefined;
 
-  constructor(path: string) {
+  constructor(readonly path: string) {
     if (path !== ":memory:") {
       mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
       // Token digests and sealed secrets: readable by the server's user only (SQLite gives its
       // -wal and -shm files the database file's mode).
       closeSync(openSync(path, "a", 0o600));
+      this.opened = statSync(path);
+      checkOwnership(path, this.opened);
     }
-    this.db = new Database(path);
-    this.db.pragma("journal_mode = WAL");
-    this.db.pragma("synchronous = NORMAL");
-    this.db.pragma("foreign_keys = ON");
-    this.db.pragma("busy_timeout = 5000");
+    try {
+      this.db = new Database(path);
+      this.db.pragma("journal_mode = WAL");
+      this.db.pragma("synchronous = NORMAL");
+      this.db.pragma("foreign_keys = ON");
+      this.db.pragma("busy_timeout = 5000");
+    } catch (error) {
+      throw unusable(path, error);
+    }
+  }
+
+  async health(): Promise<void> {
+    this.stmt("SELECT 1").get();
+    if (!this.opened) return;
+    let now: Stats;
+    try {
+      now = statSync(this.path);
+    } catch {
+      throw new Error(`the store file ${this.path} was deleted`);
+    }
+    if (now.ino !== this.opened.ino || now.dev !== this.opened.dev) {
+      throw new Error(`the store file ${this.path} was replaced by another file`);
+    }
   }
 
   private stmt(sql: string): Database.Statement {
@@ -117,7 +170,11 @@ export class SqliteStore implements Store {
   }
 
   async migrate(): Promise<void> {
-    this.migrateSync();
+    try {
+      this.migrateSync();
+    } catch (error) {
+      throw unusable(this.path, error);
+    }
   }
 
   async close(): Promise<void> {

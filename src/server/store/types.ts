@@ -165,6 +165,11 @@ export interface JobLease {
 export interface Store {
   /** Applies pending migrations; safe to call on every start. */
   migrate(): Promise<void>;
+  /**
+   * Throws when the store cannot serve: no answer, or (SQLite) its file deleted or replaced since
+   * it was opened, which a process holding it open would not otherwise notice. GET /healthz.
+   */
+  health(): Promise<void>;
   close(): Promise<void>;
 
   getSetting(key: string): Promise<string | undefined>;
