@@ -2,6 +2,7 @@ import { createHash, randomUUID } from "node:crypto";
 import type { FastifyInstance } from "fastify";
 import { AccountLookupError } from "../../aws/identity.js";
 import { UsageError } from "../../errors.js";
+import { checkCreateUnits } from "../../lifecycle/template.js";
 import type { CreateOptions } from "../../options.js";
 import { callerProfile } from "../auth.js";
 import { HttpError, normaliseService } from "../http.js";
@@ -84,6 +85,8 @@ export function clusterRoutes(app: FastifyInstance, parts: ServerParts): void {
         `discovery_service: ${options.discovery_service} is not a discovery service this server calls (it calls ${[...parts.discoveryServices].join(", ")}); its admin can allow more with PANDACLUSTER_DISCOVERY_SERVICES, or give a ready discovery_url`,
       ]);
     }
+    // Units are checked now (shape, placeholders): bad ones are a 400, not a job failing later.
+    checkCreateUnits(options);
     const credentials = accounts.credentialsFor(profile);
 
     if (options.dry_run) {
@@ -278,7 +281,9 @@ export function clusterRoutes(app: FastifyInstance, parts: ServerParts): void {
             : reply.code(202).header("Location", location(stack_name)).send(body("deleting"));
         case "busy":
           throw new HttpError(409, "conflict", [
-            `stack_name: ${stack_name} is still being created; delete it once it is online or failed`,
+            outcome.cluster.status === "creating"
+              ? `stack_name: ${stack_name} is still being created; delete it once it is online or failed`
+              : `stack_name: a newer cluster named ${stack_name} is active in ${cluster.region}; delete that one`,
           ]);
       }
     },

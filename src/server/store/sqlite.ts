@@ -332,6 +332,21 @@ export class SqliteStore implements Store {
       if (cluster.status === "deleting" || cluster.status === "deleted")
         return { kind: "unchanged", cluster };
       if (cluster.status === "creating") return { kind: "busy", cluster };
+      if (cluster.status === "failed" && !cluster.stack_id) {
+        // Its create made no stack: nothing in AWS to delete, no job, and never a 409 because a
+        // newer cluster has taken the name since.
+        this.stmt("UPDATE clusters SET status = 'deleted', updated_at = ? WHERE id = ?").run(
+          now(),
+          clusterId,
+        );
+        this.insertEvent(clusterId, firstEvent);
+        this.insertEvent(clusterId, {
+          time: now(),
+          step: "destroy",
+          message: "cluster deleted (its create made no stack, so nothing in AWS was touched)",
+        });
+        return { kind: "unchanged", cluster: { ...cluster, status: "deleted" } };
+      }
       try {
         this.stmt("UPDATE clusters SET status = 'deleting', updated_at = ? WHERE id = ?").run(
           now(),

@@ -141,7 +141,10 @@ export type CreateClusterOutcome =
 
 export type StartDestroyOutcome =
   | { kind: "started"; cluster: ClusterRecord; job: JobRecord }
-  /** Already deleting or deleted: nothing new started. */
+  /**
+   * Already deleting or deleted: nothing new started. Also a failed cluster that owns no stack
+   * (stack_id null): it is marked deleted at once, with no job.
+   */
   | { kind: "unchanged"; cluster: ClusterRecord }
   /** Still being created: a delete would race the create. */
   | { kind: "busy"; cluster: ClusterRecord };
