@@ -20,6 +20,11 @@ export class FakeEngine implements Engine {
   failStack: string | undefined;
   /** Delay of launch(), ms. */
   launchDelayMs = 0;
+  /**
+   * Makes the next N calls of a method fail as AWS not answering would (an SDK-like error with
+   * code ECONNRESET, "socket hang up"): e.g. {finish: 2, destroy: 2}.
+   */
+  readonly unreachable: Record<string, number> = {};
   /** The account of the server's own credentials (STS, asked without keys). */
   serverAccount = "123456789012";
   /** Accounts by access key id; a key not listed gets an account of its own, derived from it. */
@@ -32,6 +37,10 @@ export class FakeEngine implements Engine {
 
   #count(name: string): void {
     this.calls[name] = (this.calls[name] ?? 0) + 1;
+    if ((this.unreachable[name] ?? 0) > 0) {
+      this.unreachable[name] = (this.unreachable[name] ?? 0) - 1;
+      throw Object.assign(new Error("socket hang up"), { code: "ECONNRESET" });
+    }
   }
 
   async create(

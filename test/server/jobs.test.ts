@@ -261,6 +261,42 @@ describe("jobs (library replaced by FakeEngine)", () => {
     }
   });
 
+  it("finish and destroy that AWS does not answer are tried again until they go through (issue 7 item 5)", async () => {
+    const engine = new FakeEngine();
+    const t = await testServer({ engine, retryMs: 50 });
+    try {
+      const headers = await t.profile("alice");
+      engine.unreachable.finish = 2;
+      const posted = await t.server.app.inject({
+        method: "POST",
+        url: "/clusters",
+        headers,
+        payload: { stack_name: "flaky", key_pair: "k" },
+      });
+      assert.equal(posted.statusCode, 202);
+      const online = await eventually(
+        async () => {
+          const got = (await t.server.app.inject({ method: "GET", url: "/clusters/flaky", headers })).json();
+          return got.status === "creating" ? undefined : got;
+        },
+        10_000,
+        "flaky to leave creating",
+      );
+      assert.equal(online.status, "online", JSON.stringify(online.reasons));
+      assert.equal(engine.calls.finish, 3);
+
+      engine.unreachable.destroy = 2;
+      const deleting = await t.server.app.inject({ method: "DELETE", url: "/clusters/flaky", headers });
+      assert.equal(deleting.statusCode, 202);
+      await t.clusterWhen(headers, "flaky", "deleted");
+      assert.equal(engine.calls.destroy, 3);
+      const retries = (await t.eventMessages(headers, "flaky")).filter((m) => /trying again/.test(m));
+      assert.equal(retries.length, 4, retries.join(" | "));
+    } finally {
+      await t.close();
+    }
+  });
+
   it("a stack that rolls back → failed, with the library's reasons", async () => {
     const engine = new FakeEngine();
     engine.failStack = "The following resource(s) failed to create: [NodeGroup]";
