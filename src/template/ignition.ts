@@ -161,6 +161,19 @@ interface Translated {
 
 function translateUnit(entry: UnitEntry, problems: Problem[]): Translated {
   const at = (message: string) => problems.push({ argument: `unit ${entry.name}`, message });
+  const syntax = [
+    ...(entry.content !== undefined ? [{ where: "its content", text: entry.content }] : []),
+    ...(entry.drop_ins ?? []).map((d) => ({ where: `drop-in ${d.name}`, text: d.content })),
+  ];
+  for (const { where, text } of syntax) {
+    const problem = unitSyntaxProblem(text);
+    if (problem) {
+      at(
+        `${where}, ${problem}: Ignition refuses the whole config at boot for it (systemd would skip ` +
+          "the line); fix the line, or use --provisioning cloud-config",
+      );
+    }
+  }
   const unit: IgnitionUnit = { name: entry.name };
   const texts = addresses(entry, at);
   if (texts.content !== undefined) unit.contents = texts.content;
@@ -209,9 +222,13 @@ function addresses(
     ...dropIns.map((d) => ({ where: `drop-in ${d.name}`, text: d.content })),
   ];
   let found = false;
+  let needsMetadata = false;
   for (const { where, text } of texts) {
     for (const use of addressUses(text)) {
       found = true;
+      // In a comment it does no harm; it is rewritten all the same (no literal $private_ipv4 ships).
+      if (use.comment) continue;
+      needsMetadata = true;
       if (!entry.name.endsWith(".service") || !use.exec) {
         at(
           `${where} uses ${use.variable} on line ${use.line}${use.key ? ` (${use.key}=)` : ""}, which ` +
@@ -225,32 +242,85 @@ function addresses(
   if (!found) return { ...(entry.content !== undefined ? { content: entry.content } : {}), dropIns };
   const rewrite = (text: string) => text.replace(ADDRESS_PATTERN, (m) => ADDRESS_VARIABLES[m] ?? m);
   const name = dropIns.some((d) => d.name === METADATA_DROP_IN) ? `00-${METADATA_DROP_IN}` : METADATA_DROP_IN;
+  const metadata = needsMetadata ? [{ name, content: `${METADATA_DEPENDENCY.join("\n")}\n` }] : [];
   return {
     ...(entry.content !== undefined ? { content: rewrite(entry.content) } : {}),
-    dropIns: [
-      ...dropIns.map((d) => ({ name: d.name, content: rewrite(d.content) })),
-      { name, content: `${METADATA_DEPENDENCY.join("\n")}\n` },
-    ],
+    dropIns: [...dropIns.map((d) => ({ name: d.name, content: rewrite(d.content) })), ...metadata],
   };
 }
 
-/** Each use of an address variable: its line (1-based), the key of its (continued) line, and whether that is an Exec line. */
-function addressUses(text: string): { variable: string; line: number; key?: string; exec: boolean }[] {
-  const uses: { variable: string; line: number; key?: string; exec: boolean }[] = [];
+/** systemd's LINE_MAX, which Ignition's unit parser (go-systemd) holds every line to. */
+const UNIT_LINE_MAX = 2048;
+
+/**
+ * What Ignition's unit parser (go-systemd's, run by Ignition at boot and by ignition-validate)
+ * refuses in a unit's text, where systemd itself only logs and skips the line: a line of 2,048 bytes
+ * or more, a section header without its "]", and in a section a line that is not an option
+ * (Key=value, continued by a trailing backslash), a comment or blank. Text before the first section
+ * is ignored, as the parser does.
+ */
+export function unitSyntaxProblem(text: string): string | undefined {
+  let inSection = false;
+  let continued = false;
+  const lines = text.split("\n");
+  for (let i = 0; i < lines.length; i++) {
+    const line = (lines[i] as string).replace(/\r$/, "");
+    const n = i + 1;
+    if (Buffer.byteLength(line) >= UNIT_LINE_MAX)
+      return `line ${n} is ${Buffer.byteLength(line)} bytes long (at most ${UNIT_LINE_MAX - 1})`;
+    if (continued) {
+      continued = line.endsWith("\\");
+      continue;
+    }
+    const trimmed = line.trimStart();
+    if (trimmed === "") continue;
+    if (trimmed.startsWith("#") || trimmed.startsWith(";")) {
+      // A comment continues onto the next line with a trailing backslash, as an option does.
+      continued = line.endsWith("\\");
+      continue;
+    }
+    if (trimmed.startsWith("[")) {
+      if (!trimmed.includes("]"))
+        return `line ${n} (${JSON.stringify(trimmed)}) opens a section without closing it`;
+      inSection = true;
+      continue;
+    }
+    if (!inSection) continue;
+    if (!line.includes("=")) {
+      return `line ${n} (${JSON.stringify(trimmed.slice(0, 40))}) is neither a [Section], a Key=value option nor a comment`;
+    }
+    continued = line.endsWith("\\");
+  }
+  return undefined;
+}
+
+interface AddressUse {
+  variable: string;
+  /** 1-based */
+  line: number;
+  /** The key of the (continued) line it is on. */
+  key?: string;
+  exec: boolean;
+  comment: boolean;
+}
+
+/** Each use of an address variable in a unit's text. */
+function addressUses(text: string): AddressUse[] {
+  const uses: AddressUse[] = [];
   let key: string | undefined;
+  let comment = false;
   let continued = false;
   text.split("\n").forEach((raw, index) => {
     const line = raw.replace(/\r$/, "");
-    if (!continued) key = /^\s*([A-Za-z][A-Za-z0-9]*)\s*=/.exec(line)?.[1];
-    for (const match of line.matchAll(ADDRESS_PATTERN)) {
-      uses.push({
-        variable: match[0],
-        line: index + 1,
-        ...(key ? { key } : {}),
-        exec: EXEC_KEY.test(`${key}=`),
-      });
+    if (!continued) {
+      comment = /^\s*[#;]/.test(line);
+      key = comment ? undefined : /^\s*([A-Za-z][A-Za-z0-9]*)\s*=/.exec(line)?.[1];
     }
-    continued = line.endsWith("\\");
+    for (const match of line.matchAll(ADDRESS_PATTERN)) {
+      const exec = key !== undefined && EXEC_KEY.test(`${key}=`);
+      uses.push({ variable: match[0], line: index + 1, ...(key ? { key } : {}), exec, comment });
+    }
+    continued = !comment && line.endsWith("\\");
   });
   return uses;
 }

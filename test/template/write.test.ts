@@ -110,7 +110,9 @@ describe("CloudFormation's 51,200-byte TemplateBody limit", () => {
     const dir = mkdtempSync(join(tmpdir(), "pandacluster-write-"));
     const path = join(dir, "t.json");
     // Random text does not compress: gzip cannot bring it under 16,384 bytes.
-    const noise = randomBytes(30_000).toString("base64");
+    const noise = randomBytes(30_000)
+      .toString("base64")
+      .replace(/(.{76})/g, "# $1\n");
     const units: UnitsInput = { units: [{ name: "big.service", content_text: noise }], source: "inline" };
     await assert.rejects(build_template({ ...base, units, write_path: path }), {
       name: "UsageError",
