@@ -6,6 +6,7 @@ import { describeStack, StackExistsError } from "../aws/stacks.js";
 import { discoveryService, newDiscoveryUrl } from "../discovery.js";
 import { UsageError } from "../errors.js";
 import type { CreateOptions } from "../options.js";
+import { thousands } from "../template/boot.js";
 import { interruptedBeforeLaunch } from "./hints.js";
 import { resolveImage } from "./image.js";
 import { createStackInput } from "./request.js";
@@ -89,11 +90,12 @@ export async function plan(session: Session, options: CreateOptions, dryRun = fa
 /** The template's sizes, saying which bytes they are. */
 function templateSummary(template: LoadedTemplate): string {
   const from = template.source === "file" ? template.path : "built";
-  const body = `${template.bytes} bytes of TemplateBody`;
+  const n = thousands;
+  const body = `${n(template.bytes)} bytes of TemplateBody`;
   const data = template.user_data;
   if (!data) return `${from}, ${body}`;
   const how = data.encoding === "plain" ? "" : data.encoding === "gzip" ? ", gzipped" : ", gzip-merged";
-  return `${from}, ${body}; ${data.provisioning} user data ${data.bytes} of ${data.limit} bytes${how}`;
+  return `${from}, ${body}; ${data.provisioning} user data ${n(data.bytes)} of ${n(data.limit)} bytes${how}`;
 }
 
 /** Shown in place of the discovery URL that a dry run does not ask for (asking registers a cluster). */
