@@ -1,6 +1,9 @@
-import { Document } from "yaml";
+import { createRequire } from "node:module";
 import type { BootParts, EtcdPart } from "./boot.js";
 import type { UnitEntry } from "./units.js";
+
+// yaml is loaded only when a cloud-config is written: it costs Ignition builds a fifth of their start-up.
+const require = createRequire(import.meta.url);
 
 /**
  * The drop-in that makes Flatcar's etcd-member.service bootstrap from the discovery URL and advertise
@@ -64,6 +67,7 @@ export function cloudConfigText(parts: BootParts, discoveryUrl: string): string 
   const config: Record<string, unknown> = {};
   if (publicKeys.length > 0) config.ssh_authorized_keys = publicKeys;
   config.coreos = { units: all.map(unitObject) };
+  const { Document } = require("yaml") as typeof import("yaml");
   const doc = new Document(config);
   // lineWidth 0: never fold a long line; unit text reaches the node as it was written.
   const text = `#cloud-config\n${doc.toString({ lineWidth: 0, minContentWidth: 0 })}`;
