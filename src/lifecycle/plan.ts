@@ -121,6 +121,7 @@ function templateInfo(template: LoadedTemplate): Launched["resolved"]["template"
     source: template.source,
     bytes: template.bytes,
     ...(template.path ? { path: template.path } : {}),
+    ...(template.user_data ? { user_data: template.user_data } : {}),
   };
 }
 

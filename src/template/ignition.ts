@@ -197,10 +197,11 @@ function translateUnit(entry: UnitEntry, problems: Problem[]): Translated {
     if (entry.mask) at(`a masked unit cannot ${entry.command}: drop mask or the command`);
     else if (!(unit.enabled && installs)) {
       // Started at boot by multi-user.target, as `systemctl enable` would for WantedBy=multi-user.target.
+      // The image ships an instance (name@x.service) as its template (name@.service).
       const target =
         entry.content !== undefined
           ? `/etc/systemd/system/${entry.name}`
-          : `/usr/lib/systemd/system/${entry.name}`;
+          : `/usr/lib/systemd/system/${entry.name.replace(/@[^.]*\./, "@.")}`;
       result.link = { path: `/etc/systemd/system/multi-user.target.wants/${entry.name}`, target };
     }
   }

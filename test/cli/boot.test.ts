@@ -208,6 +208,15 @@ describe("create: what the launch template really holds", () => {
     const decoded = await sentUserData();
     assert.equal(decoded.format, "cloud-config");
     assert.ok(decoded.gzipped);
+    const launch = created.json.details.launch as {
+      resolved: { template: { user_data: Record<string, unknown> } };
+    };
+    assert.equal(launch.resolved.template.user_data.encoding, "gzip");
+    assert.equal(
+      launch.resolved.template.user_data.bytes,
+      decoded.bytes,
+      "the size reported is the size sent",
+    );
     assert.ok(decoded.bytes <= 16_384, String(decoded.bytes));
     const sent = nodeUnits(decoded);
     for (const entry of JSON.parse(readFileSync(path, "utf8")) as { name: string; content_text: string }[]) {

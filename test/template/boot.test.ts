@@ -304,6 +304,18 @@ describe("Ignition: what it cannot express is said, or refused naming the unit",
     );
   });
 
+  it("an instance of an image's template unit is linked to the template (getty@ttyS1.service → getty@.service)", async () => {
+    const { decoded } = await build("ignition", inline([{ name: "getty@ttyS1.service", command: "start" }]));
+    await assertValid(decoded);
+    assert.ok(decoded.format === "ignition");
+    assert.deepEqual(decoded.effective.storage?.links, [
+      {
+        path: "/etc/systemd/system/multi-user.target.wants/getty@ttyS1.service",
+        target: "/usr/lib/systemd/system/getty@.service",
+      },
+    ]);
+  });
+
   it("an enabled unit with [Install] WantedBy= starts through it: no link", async () => {
     const { decoded } = await build(
       "ignition",
