@@ -52,9 +52,7 @@ try {
   console.log(
     ratioLine("build-template --offline, 200 units, 50 keys", medians.ignition as number, base, 2.5),
   );
-  console.log(
-    ratioLine("  the same, --provisioning cloud-config (exit 2)", medians.cloudConfig as number, base, 2.5),
-  );
+  console.log(ratioLine("  same, cloud-config (refused: exit 2)", medians.cloudConfig as number, base, 2.5));
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }
