@@ -1,11 +1,11 @@
 import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import type { Config } from "../config.js";
+import { discoveryService } from "../discovery.js";
 import { UsageError } from "../errors.js";
 import type { CreateOptions } from "../options.js";
+import { sampleDiscoveryUrl, type UserDataReport } from "../template/boot.js";
 import { buildTemplate, TEMPLATE_BODY_LIMIT, tooBig } from "../template/build.js";
-import { loadUnits } from "../template/units.js";
-import { templateVariables } from "../template/variables.js";
 
 export interface LoadedTemplate {
   body: string;
@@ -16,6 +16,8 @@ export interface LoadedTemplate {
   parameters: Set<string>;
   /** The template creates IAM resources, so CreateStack must acknowledge CAPABILITY_IAM. */
   needs_iam: boolean;
+  /** A built template's user data; a cloud-config marked pending_discovery_url is rebuilt with the URL. */
+  user_data?: UserDataReport;
   notices: string[];
 }
 
@@ -23,13 +25,33 @@ export interface LoadedTemplate {
  * The template to launch: the file given with template_path, or one built for the channel and arch
  * with the config's SSH keys and the units. A built template has no image map (`offline`): create
  * always resolves the image itself and passes it as ImageId, so the feed is not fetched twice.
+ *
+ * The user data is measured with the discovery URL given, or one as long as the service's will be.
+ * `discoveryUrl` is the cluster's real URL, once known: a cloud-config over EC2's limit is then
+ * gzipped with it (plan builds the template again when `user_data.pending_discovery_url` says so).
  */
-export async function loadTemplate(options: CreateOptions, config: Config): Promise<LoadedTemplate> {
+export async function loadTemplate(
+  options: CreateOptions,
+  config: Config,
+  discoveryUrl?: string,
+): Promise<LoadedTemplate> {
   if (options.template_path) return readTemplate(options);
+  const sampleUrl =
+    options.discovery_url ??
+    sampleDiscoveryUrl(discoveryService(options.discovery_service, config.discovery_service));
   const built = await buildTemplate(
-    { channel: options.channel, arch: options.arch, units: options.units, offline: true },
+    {
+      channel: options.channel,
+      arch: options.arch,
+      provisioning: options.provisioning,
+      units: options.units,
+      offline: true,
+    },
     config,
     createVariables(options),
+    discoveryUrl !== undefined
+      ? { sampleUrl: discoveryUrl, knownUrl: discoveryUrl }
+      : { sampleUrl, urlComesLater: true },
   );
   return {
     body: built.body,
@@ -37,6 +59,7 @@ export async function loadTemplate(options: CreateOptions, config: Config): Prom
     source: "built",
     parameters: new Set(Object.keys(built.template.Parameters)),
     needs_iam: /"AWS::IAM::/.test(built.body),
+    user_data: built.user_data,
     // "no image map, pass ImageId" is for build-template users: create passes it.
     notices: built.notices.filter((n) => !n.startsWith("offline:")),
   };
@@ -52,16 +75,14 @@ function createVariables(options: CreateOptions): Record<string, string> {
 }
 
 /**
- * Checks a create's units as loadTemplate will use them — their shape and every {{placeholder}} —
- * without building anything: the API server calls it before it accepts a create, so that bad units
- * are a 400 at once rather than a failed job holding the name. Throws UsageError.
+ * Checks a create's template as loadTemplate will build it — units, every {{placeholder}}, the boot
+ * format's own refusals and EC2's user-data limit — offline, calling nothing: the API server calls it
+ * before it accepts a create, so that bad input is a 400 at once rather than a failed job holding the
+ * name. Throws UsageError.
  */
-export function checkCreateUnits(options: CreateOptions): void {
-  if (!options.units || options.template_path) return;
-  loadUnits(
-    options.units,
-    templateVariables({ channel: options.channel, arch: options.arch }, createVariables(options)),
-  );
+export async function checkCreateTemplate(options: CreateOptions, config: Config): Promise<void> {
+  if (options.template_path) return;
+  await loadTemplate(options, config);
 }
 
 async function readTemplate(options: CreateOptions): Promise<LoadedTemplate> {

@@ -90,6 +90,7 @@ export function inlineUnitsSchema(): JsonSchema {
       content_text: text,
     }),
   };
+  const unitBoolean: JsonSchema = { type: ["boolean", "string"], maxLength: 5 };
   const unit: JsonSchema = {
     type: "object",
     additionalProperties: false,
@@ -97,9 +98,11 @@ export function inlineUnitsSchema(): JsonSchema {
     properties: pick(INLINE_UNIT_KEYS, {
       name: { type: "string", pattern: UNIT_NAME.source },
       command: { type: "string", enum: [...UNIT_COMMANDS] },
-      enable: { type: "boolean" },
-      runtime: { type: "boolean" },
-      mask: { type: "boolean" },
+      // A string is one of the seed's words ("yes", "off", …), checked by the units loader in
+      // the same request (template/units.ts): one list of words, kept there.
+      enable: unitBoolean,
+      runtime: unitBoolean,
+      mask: unitBoolean,
       content_text: text,
       drop_ins: { type: "array", maxItems: 64, items: dropIn },
     }),

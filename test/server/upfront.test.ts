@@ -62,6 +62,36 @@ describe("checked up front over HTTP (issue 7, low)", () => {
     assert.equal(good.statusCode, 202, good.body);
   });
 
+  it("what the boot format refuses, and user data over EC2's 16,384 bytes → 400 at once, nothing held", async () => {
+    const launches = engine.calls.launch ?? 0;
+    // Ignition (the default) refuses $public_ipv4 outside a service's Exec lines.
+    const ipv4 = await post(
+      alice,
+      JSON.stringify({
+        stack_name: "bootcheck",
+        key_pair: "k",
+        units: [{ name: "a.socket", content_text: "[Socket]\nListenStream=$public_ipv4:80\n" }],
+      }),
+    );
+    assert.equal(ipv4.statusCode, 400, ipv4.body);
+    assert.match(ipv4.body, /a\.socket/);
+    // Random text does not compress: 200 units of it cannot fit in EC2's user data, gzipped or not.
+    const noise = (i: number) =>
+      Array.from({ length: 40 }, (_, j) => ((i * 7919 + j * 104729) % 2 ** 31).toString(36)).join("");
+    const big = Array.from({ length: 200 }, (_, i) => ({
+      name: `n${i}.service`,
+      content_text: `[Service]\nExecStart=/bin/echo ${noise(i)}\n`,
+    }));
+    const oversized = await post(
+      alice,
+      JSON.stringify({ stack_name: "bootcheck", key_pair: "k", units: big }),
+    );
+    assert.equal(oversized.statusCode, 400, oversized.body);
+    assert.match(oversized.body, /16,384/);
+    await nothingHeld("bootcheck");
+    assert.equal(engine.calls.launch ?? 0, launches);
+  });
+
   for (const [name, units] of [
     ["a unit without a name", '[{"content_text":"x"}]'],
     ["a unit with an unknown key", '[{"name":"a.service","content_text":"x","contents":"y"}]'],

@@ -85,7 +85,7 @@ describe("the template in the moto AWS emulator", () => {
     const units = validateOptions("build_template", { units: fixture("units", "nasty.cson") }, "library")
       .units as UnitsInput;
     const built = await buildTemplate(
-      { channel: "stable", arch: "amd64", offline: true, units },
+      { channel: "stable", arch: "amd64", offline: true, provisioning: "cloud-config", units },
       { public_keys: KEYS },
     );
     const { stack, resources, physical, instances } = await createStack("offline", built.body, {

@@ -2,7 +2,7 @@ import { createHash, randomUUID } from "node:crypto";
 import type { FastifyInstance } from "fastify";
 import { AccountLookupError } from "../../aws/identity.js";
 import { UsageError } from "../../errors.js";
-import { checkCreateUnits } from "../../lifecycle/template.js";
+import { checkCreateTemplate } from "../../lifecycle/template.js";
 import type { CreateOptions } from "../../options.js";
 import { callerProfile } from "../auth.js";
 import { HttpError, normaliseService } from "../http.js";
@@ -85,9 +85,10 @@ export function clusterRoutes(app: FastifyInstance, parts: ServerParts): void {
         `discovery_service: ${options.discovery_service} is not a discovery service this server calls (it calls ${[...parts.discoveryServices].join(", ")}); its admin can allow more with PANDACLUSTER_DISCOVERY_SERVICES, or give a ready discovery_url`,
       ]);
     }
-    // Units are checked now (shape, placeholders): bad ones are a 400, not a job failing later.
-    checkCreateUnits(options);
     const credentials = accounts.credentialsFor(profile);
+    // The template is built now, offline (units, placeholders, boot format, user-data limit): bad
+    // input is a 400, not a job failing later while it holds the name.
+    await checkCreateTemplate(options, credentials);
 
     if (options.dry_run) {
       const result = await engine.create(credentials, options, {});
