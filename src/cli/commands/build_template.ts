@@ -11,7 +11,8 @@ export const run: CommandHandler<BuildTemplateOptions> = async (options, context
     { notice },
   );
   if (toStdout) context.stdout.write(`${JSON.stringify(result.template, null, 2)}\n`);
-  else notice(`wrote ${result.written_to} (${result.bytes} bytes; ${describeImages(result.image_map)})`);
+  else
+    notice(`wrote ${result.written_to} (${result.written_bytes} bytes; ${describeImages(result.image_map)})`);
   return 0;
 };
 
