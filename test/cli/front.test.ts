@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, it } from "node:test";
 import { runCli } from "../helpers/cli.js";
 
@@ -151,6 +153,21 @@ describe("flag errors name the flag, then print the command's help on stderr, ex
       assert.equal(run.stdout, "");
     });
   }
+
+  it("a control character in a value is escaped: one problem, one error line (issue 7, messages)", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "pc-front-"));
+    const units = join(dir, "units.cson");
+    writeFileSync(units, '[\n  {name: "a\\nb\\u001b[31m.service", content_text: "x"}\n]\n');
+    const run = await runCli(["build-template", "--offline", "-u", units, "-p", "-"]);
+    assert.equal(run.code, 2, run.stderr);
+    const lines = run.stderr.split("\n").filter((line) => line !== "");
+    assert.equal(lines.length, 1, run.stderr);
+    assert.match(
+      lines[0] ?? "",
+      /^error: .*units\[0\] \(a\\nb\\u001b\[31m\.service\): "a\\nb\\u001b\[31m\.service" is not a systemd unit name/,
+    );
+    assert.ok(!run.stderr.includes("\u001b"), "no raw escape sequence reaches the terminal");
+  });
 
   it("reports every problem, one line each", async () => {
     const run = await runCli(["create", "-n", "a", "-s", "99", "-c", "edge"]);
