@@ -1,3 +1,4 @@
+import { argumentSpec } from "./definitions.js";
 import { InterruptedError, OperationError } from "./errors.js";
 
 /** The public etcd discovery service. It is deprecated and may go away: hence --discovery-service. */
@@ -6,8 +7,14 @@ export const DEFAULT_DISCOVERY_SERVICE = "https://discovery.etcd.io";
 /** A discovery URL ends in the 32-hex-digit token of one cluster. */
 const discoveryUrlPattern = /^https?:\/\/[^\s/]+(\/[^\s]*)?\/[0-9a-f]{32}$/;
 
+/**
+ * A discovery URL a service answered: it ends in a token, and it passes the rule that --discovery-url
+ * and the template's DiscoveryURL parameter apply (a hostile or broken service cannot slip a quote or
+ * a newline into the nodes' etcd unit either).
+ */
 export function isDiscoveryUrl(text: string): boolean {
-  return discoveryUrlPattern.test(text);
+  const rule = argumentSpec("create", "discovery_url").pattern;
+  return discoveryUrlPattern.test(text) && (rule === undefined || new RegExp(rule).test(text));
 }
 
 /** The service to ask: the option, else the config file's discovery_service, else the public one. */

@@ -3,9 +3,10 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { commandNames, commandSpec, definitions } from "../src/definitions.js";
+import { argumentSpec, commandNames, commandSpec, definitions } from "../src/definitions.js";
 import { UsageError } from "../src/errors.js";
 import { validateOptions } from "../src/options.js";
+import { parameters } from "../src/template/parameters.js";
 
 function problems(fn: () => unknown): string[] {
   try {
@@ -138,6 +139,40 @@ describe("validateOptions for the library and the server", () => {
     writeFileSync(bad, "units: [\n  {name: \n]]\n");
     const [message] = problems(() => validateOptions("build_template", { units: bad }, "library"));
     assert.match(message ?? "", new RegExp(`^units: ${bad}: line \\d+`));
+  });
+
+  it("a discovery URL is checked by the template's own DiscoveryURL rule, on every face (issue 7 item 6)", () => {
+    const rule = parameters("amd64", true).DiscoveryURL?.AllowedPattern;
+    assert.equal(rule, argumentSpec("create", "discovery_url").pattern, "one rule, from the definitions");
+    const hostile = [
+      "http://x/a\nExecStartPre=/bin/sh -c evil",
+      'http://x/a"b',
+      "http://x/a'b",
+      "http://x/a%41",
+      "http://x/a b",
+      "http://x/a\\b",
+      "http://x/a\tb",
+    ];
+    for (const face of ["cli", "library", "http"] as const) {
+      for (const url of hostile) {
+        const [message, ...more] = problems(() =>
+          validateOptions("create", { stack_name: "demo", key_pair: "k", discovery_url: url }, face),
+        );
+        assert.deepEqual(more, [], `${face} ${JSON.stringify(url)}: one problem`);
+        assert.match(
+          message ?? "",
+          /discovery.url.*is not an http\(s\) URL without spaces, quotes, backslashes or %/,
+        );
+        assert.ok(!new RegExp(rule as string).test(url), "the template's pattern refuses it too");
+      }
+      const good = "https://discovery.etcd.io/0123456789abcdef0123456789abcdef";
+      const options = validateOptions(
+        "create",
+        { stack_name: "demo", key_pair: "k", discovery_url: good },
+        face,
+      );
+      assert.equal(options.discovery_url, good);
+    }
   });
 
   it("does not write template.json by default outside the CLI", () => {

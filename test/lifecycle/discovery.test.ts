@@ -96,4 +96,10 @@ describe("discovery settings", () => {
     assert.ok(!isDiscoveryUrl("https://discovery.etcd.io/new"));
     assert.ok(!isDiscoveryUrl(`ftp://x/${token}`));
   });
+
+  it("refuses a service's answer that breaks the --discovery-url rule (issue 7 item 6)", () => {
+    for (const bad of [`https://x/a"b/${token}`, `https://x/a%41/${token}`, `https://x/a'b/${token}`]) {
+      assert.ok(!isDiscoveryUrl(bad), bad);
+    }
+  });
 });

@@ -1,0 +1,39 @@
+/**
+ * Input a careless or hostile user gives `create` (issue 7): refused up front with exit 2, naming
+ * the problem, with nothing created in AWS (moto) and nothing registered with the discovery service.
+ */
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { worldPerFile } from "../lifecycle/e2e.js";
+
+const world = worldPerFile();
+
+/** Nothing in AWS: no stack, no hosted zone, no instance. */
+async function assertNothingCreated(): Promise<void> {
+  const stacks = await world.aws<{ Stacks: unknown[] }>(["cloudformation", "describe-stacks"]);
+  assert.deepEqual(stacks.Stacks, [], "no stack");
+  const zones = await world.aws<{ HostedZones: unknown[] }>(["route53", "list-hosted-zones"]);
+  assert.deepEqual(zones.HostedZones, [], "no hosted zone");
+}
+
+describe("--discovery-url is checked by the template's own rule (issue 7 item 6)", () => {
+  const hostile = [
+    "http://127.0.0.1:1/x\nExecStartPre=/bin/touch /tmp/owned",
+    'http://127.0.0.1:1/x"y',
+    "http://127.0.0.1:1/x%41",
+    "http://127.0.0.1:1/x y",
+  ];
+  for (const url of hostile) {
+    it(`${JSON.stringify(url)}: exit 2, nothing created, nothing registered`, async () => {
+      const registered = await world.registered();
+      const run = await world.cli(["create", "-n", "disc", "-k", "k1", "--discovery-url", url]);
+      assert.equal(run.code, 2, run.stderr);
+      assert.match(
+        run.stderr,
+        /--discovery-url: .* is not an http\(s\) URL without spaces, quotes, backslashes or %/,
+      );
+      await assertNothingCreated();
+      assert.equal(await world.registered(), registered, "no discovery URL was asked for");
+    });
+  }
+});
