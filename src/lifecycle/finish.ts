@@ -3,7 +3,7 @@ import { awsFailure, awsMessage, isTransient } from "../aws/errors.js";
 import { describeStack, outputsOf, type Stack } from "../aws/stacks.js";
 import type { Config } from "../config.js";
 import { OperationError } from "../errors.js";
-import { customize } from "./customize.js";
+import { ClusterGoneError, customize } from "./customize.js";
 import { clusterFacts } from "./facts.js";
 import { type Followed, followStack, judge } from "./follow.js";
 import { type ClusterRef, command, interrupted, withHints } from "./hints.js";
@@ -90,7 +90,8 @@ export async function finishIn(
   } catch (error) {
     if (!(error instanceof OperationError)) throw error;
     // The stack exists (or may): unless it is known to be gone, say how to resume or remove it.
-    return result.failure(withHints(error.message, cref), error.reasons);
+    const message = error instanceof ClusterGoneError ? error.message : withHints(error.message, cref);
+    return result.failure(message, error.reasons);
   }
 }
 

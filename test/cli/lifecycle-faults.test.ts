@@ -1,7 +1,7 @@
 /**
  * Faults the moto emulator cannot show, injected by a proxy in front of it (test/helpers/gate.ts):
- * AWS lost right after CreateStack (issue 7 item 5): every exit of create then still says how to
- * resume or remove.
+ * a slow Route 53 while `destroy` runs during `create` (issue 7 item 7), and AWS lost right after
+ * CreateStack (issue 7 item 5): every exit of create then still says how to resume or remove.
  */
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
@@ -53,7 +53,7 @@ function startCli(args: string[], env: NodeJS.ProcessEnv) {
   return { child, out, exited };
 }
 
-async function _liveStacks(): Promise<string[]> {
+async function liveStacks(): Promise<string[]> {
   const stacks = await world.aws<{ Stacks: { StackName: string; StackStatus: string }[] }>([
     "cloudformation",
     "describe-stacks",
@@ -61,10 +61,41 @@ async function _liveStacks(): Promise<string[]> {
   return stacks.Stacks.filter((s) => s.StackStatus !== "DELETE_COMPLETE").map((s) => s.StackName);
 }
 
-async function _zones(): Promise<string[]> {
+async function zones(): Promise<string[]> {
   const listed = await world.aws<{ HostedZones: { Name: string }[] }>(["route53", "list-hosted-zones"]);
   return listed.HostedZones.map((z) => z.Name);
 }
+
+describe("destroy during create, with a slow Route 53 (issue 7 item 7)", () => {
+  it("nothing of the cluster is left, and create reports the deletion with exit 1", async () => {
+    // Injected: Route 53's CreateHostedZone held until destroy has finished (moto answers at once).
+    const r53 = await gate();
+    let release = () => {};
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    r53.rule = (op) => (op === "route53:POST /2013-04-01/hostedzone" ? held : "forward");
+    const create = startCli(["create", "-n", "race", "-k", "k1"], {
+      AWS_ENDPOINT_URL_ROUTE_53: r53.endpoint,
+    });
+    await until(() => r53.seen.includes("route53:POST /2013-04-01/hostedzone"), "create to ask for its zone");
+
+    const destroyed = await world.cli(["destroy", "-n", "race"]);
+    assert.equal(destroyed.code, 0, destroyed.stderr);
+    release();
+    const code = await create.exited;
+
+    assert.equal(code, 1, create.out.stderr);
+    assert.match(
+      create.out.stderr,
+      /the stack race was deleted \(DELETE_COMPLETE\) while create was naming its nodes/,
+    );
+    assert.match(create.out.stderr, /create removed what it had made meanwhile: private zone race\.cluster/);
+    assert.doesNotMatch(create.out.stderr, /is ready/);
+    assert.deepEqual(await liveStacks(), [], "no stack");
+    assert.deepEqual(await zones(), [], "no hosted zone left behind");
+  });
+});
 
 describe("AWS lost after CreateStack was accepted (issue 7 item 5)", () => {
   it("an outage of some seconds right after CreateStack is waited out, saying so; the create succeeds", async () => {
