@@ -46,8 +46,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): LoadedConfig {
     }
     throw new UsageError(`cannot read ${path}: ${(error as Error).message}`);
   }
-  // Never cache a parsed secret: the parse cache is plain JSON on disk.
-  const parsed = readCsonFile(path, { cacheable: (value) => !JSON.stringify(value).includes('"secret"') });
+  // Never cached: the parse cache is plain JSON on disk, and this is the file meant for secrets
+  // (under whatever key a user may misspell: aws_secret_access_key, secretKey, password, …).
+  const parsed = readCsonFile(path, { cacheable: () => false });
   const config = checkConfig(parsed, path);
   const warnings: string[] = [];
   // As ssh does with private keys: a secret others can read is a secret others may have.
