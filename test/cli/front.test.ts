@@ -169,6 +169,31 @@ describe("flag errors name the flag, then print the command's help on stderr, ex
     assert.ok(!run.stderr.includes("\u001b"), "no raw escape sequence reaches the terminal");
   });
 
+  it("a flag given twice: one clear message, its second value not called a stray argument (issue 7, messages)", async () => {
+    for (const args of [
+      ["create", "-n", "a", "-n", "b", "-k", "k"],
+      ["create", "-n", "a", "--stack-name", "b", "-k", "k"],
+    ]) {
+      const run = await runCli(args);
+      assert.equal(run.code, 2, run.stderr);
+      const errors = run.stderr.split("\n").filter((line) => line.startsWith("error: "));
+      assert.deepEqual(errors, ["error: --stack-name (-n): given more than once"]);
+    }
+  });
+
+  it("-h or --help after other flags prints the command's help (issue 7, messages)", async () => {
+    for (const args of [
+      ["create", "-n", "x", "--help"],
+      ["create", "-n", "x", "-k", "y", "-h"],
+      ["build-template", "--bogus", "--help"],
+    ]) {
+      const run = await runCli(args);
+      assert.equal(run.code, 0, run.stderr);
+      assert.equal(run.stdout, doc((args[0] as string).replace("-", "_")));
+      assert.equal(run.stderr, "");
+    }
+  });
+
   it("reports every problem, one line each", async () => {
     const run = await runCli(["create", "-n", "a", "-s", "99", "-c", "edge"]);
     assert.equal(run.code, 2);
