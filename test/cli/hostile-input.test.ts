@@ -37,3 +37,26 @@ describe("--discovery-url is checked by the template's own rule (issue 7 item 6)
     });
   }
 });
+
+describe("names and instance types are checked before anything is created (issue 7, low)", () => {
+  const cases: [string, string[], RegExp][] = [
+    ["a 64-character stack name", ["-n", `a${"b".repeat(63)}`], /a DNS label has at most 63 \(RFC 1035\)/],
+    ["a stack name ending with a hyphen", ["-n", "trailing-"], /ends with a hyphen/],
+    [
+      "t3.small for arm64 nodes",
+      ["-n", "arm", "-a", "arm64", "-i", "t3.small"],
+      /is an amd64 type but the nodes are arm64/,
+    ],
+    ["a made-up instance type", ["-n", "madeup", "-i", "zz9.huge"], /not a known EC2 instance type family/],
+  ];
+  for (const [title, args, pattern] of cases) {
+    it(`${title}: exit 2, nothing created, nothing registered`, async () => {
+      const registered = await world.registered();
+      const run = await world.cli(["create", "-k", "k1", ...args]);
+      assert.equal(run.code, 2, run.stderr);
+      assert.match(run.stderr, pattern);
+      await assertNothingCreated();
+      assert.equal(await world.registered(), registered);
+    });
+  }
+});
