@@ -71,7 +71,7 @@ async function ask(url: string, request: DiscoveryRequest): Promise<Answer> {
   }
   const body = (await response.text()).trim();
   if (!response.ok) {
-    return { problem: `answered HTTP ${response.status}: ${clip(body)}`, retry: response.status >= 500 };
+    return { problem: `answered HTTP ${response.status}: ${firstLine(body)}`, retry: response.status >= 500 };
   }
   if (!isDiscoveryUrl(body)) {
     return {
@@ -86,6 +86,20 @@ async function ask(url: string, request: DiscoveryRequest): Promise<Answer> {
 function networkReason(error: unknown): string {
   const cause = (error as { cause?: { code?: string; message?: string } }).cause;
   return cause?.code ?? cause?.message ?? (error as Error).message ?? String(error);
+}
+
+/**
+ * An error page in one short line: an HTML page's <title> (or its first line of text), never the
+ * whole page.
+ */
+function firstLine(body: string): string {
+  const title = /<title[^>]*>([^<]*)<\/title>/i.exec(body)?.[1];
+  const text = (title ?? body.replace(/<[^>]*>/g, "\n"))
+    .split("\n")
+    .map((line) => line.replace(/\s+/g, " ").trim())
+    .find((line) => line !== "");
+  if (!text) return "(no message)";
+  return text.length > 80 ? `${text.slice(0, 80)}…` : text;
 }
 
 function clip(text: string): string {
