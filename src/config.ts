@@ -28,19 +28,27 @@ export function configPath(env: NodeJS.ProcessEnv = process.env): string {
 const keyTypes =
   /^(ssh-ed25519|ssh-rsa|ssh-dss|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh\.com|sk-ecdsa-sha2-nistp256@openssh\.com) [A-Za-z0-9+/]+={0,3}( .*)?$/;
 
-/** Reads the config file. A missing file is an empty config; anything malformed is a UsageError. */
+/**
+ * Reads the config file. A missing ~/.pandacluster.cson is an empty config; a PANDACLUSTER_CONFIG
+ * naming a file that does not exist is a UsageError (a typo there would otherwise run silently with
+ * no keys and whatever credentials the environment holds). Anything malformed is a UsageError too.
+ */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): LoadedConfig {
   const path = configPath(env);
   let mode: number;
   try {
     mode = statSync(path).mode;
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT")
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") {
+      if (env.PANDACLUSTER_CONFIG)
+        throw new UsageError(`PANDACLUSTER_CONFIG names ${path}, which does not exist`);
       return { config: {}, path: undefined, warnings: [] };
+    }
     throw new UsageError(`cannot read ${path}: ${(error as Error).message}`);
   }
-  // Never cache a parsed secret: the parse cache is plain JSON on disk.
-  const parsed = readCsonFile(path, { cacheable: (value) => !JSON.stringify(value).includes('"secret"') });
+  // Never cached: the parse cache is plain JSON on disk, and this is the file meant for secrets
+  // (under whatever key a user may misspell: aws_secret_access_key, secretKey, password, …).
+  const parsed = readCsonFile(path, { cacheable: () => false });
   const config = checkConfig(parsed, path);
   const warnings: string[] = [];
   // As ssh does with private keys: a secret others can read is a secret others may have.

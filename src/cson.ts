@@ -8,7 +8,10 @@ import { UsageError } from "./errors.js";
 export interface CsonReadOptions {
   /** The argument the file was given for, to name in messages. */
   argument?: string;
-  /** Whether a parsed value may be kept in the parse cache; a value holding a secret must not. */
+  /**
+   * Whether a parsed value may be kept in the parse cache (default: unless it has a secret-looking
+   * key, see secretLooking). The config file is never cached.
+   */
   cacheable?: (value: unknown) => boolean;
 }
 
@@ -43,8 +46,17 @@ export function parseCson(text: string, path: string, options: CsonReadOptions =
       { argument: options.argument ?? "", message: `${path}: ${describeSyntaxError(error)}` },
     ]);
   }
-  if (options.cacheable?.(value) ?? true) writeCache(key, value);
+  if (options.cacheable ? options.cacheable(value) : !secretLooking(value)) writeCache(key, value);
   return value;
+}
+
+const secretKey = /secret|passw|token|key_?id|access_?key|credential|private|api_?key/i;
+
+/** Whether any key, at any depth, looks like it names a secret: such a value is never cached. */
+export function secretLooking(value: unknown): boolean {
+  if (Array.isArray(value)) return value.some(secretLooking);
+  if (typeof value !== "object" || value === null) return false;
+  return Object.entries(value).some(([key, inner]) => secretKey.test(key) || secretLooking(inner));
 }
 
 // Loaded on first use only: commands that read no CSON (help, --version) never pay for CoffeeScript.

@@ -68,6 +68,13 @@ export function commandSpec(name: CommandName): CommandSpec {
   return spec;
 }
 
+/** One argument of a command, as that command defines it. */
+export function argumentSpec(command: CommandName, name: string): ArgumentSpec {
+  const spec = commandSpec(command).arguments.find((a) => a.name === name);
+  if (!spec) throw new Error(`internal: ${command} has no argument ${name}`);
+  return spec;
+}
+
 export function isCommandName(name: string): name is CommandName {
   return (commandNames as readonly string[]).includes(name);
 }

@@ -1,3 +1,4 @@
+import { argumentSpec } from "./definitions.js";
 import { InterruptedError, OperationError } from "./errors.js";
 
 /** The public etcd discovery service. It is deprecated and may go away: hence --discovery-service. */
@@ -6,8 +7,14 @@ export const DEFAULT_DISCOVERY_SERVICE = "https://discovery.etcd.io";
 /** A discovery URL ends in the 32-hex-digit token of one cluster. */
 const discoveryUrlPattern = /^https?:\/\/[^\s/]+(\/[^\s]*)?\/[0-9a-f]{32}$/;
 
+/**
+ * A discovery URL a service answered: it ends in a token, and it passes the rule that --discovery-url
+ * and the template's DiscoveryURL parameter apply (a hostile or broken service cannot slip a quote or
+ * a newline into the nodes' etcd unit either).
+ */
 export function isDiscoveryUrl(text: string): boolean {
-  return discoveryUrlPattern.test(text);
+  const rule = argumentSpec("create", "discovery_url").pattern;
+  return discoveryUrlPattern.test(text) && (rule === undefined || new RegExp(rule).test(text));
 }
 
 /** The service to ask: the option, else the config file's discovery_service, else the public one. */
@@ -64,7 +71,7 @@ async function ask(url: string, request: DiscoveryRequest): Promise<Answer> {
   }
   const body = (await response.text()).trim();
   if (!response.ok) {
-    return { problem: `answered HTTP ${response.status}: ${clip(body)}`, retry: response.status >= 500 };
+    return { problem: `answered HTTP ${response.status}: ${firstLine(body)}`, retry: response.status >= 500 };
   }
   if (!isDiscoveryUrl(body)) {
     return {
@@ -79,6 +86,20 @@ async function ask(url: string, request: DiscoveryRequest): Promise<Answer> {
 function networkReason(error: unknown): string {
   const cause = (error as { cause?: { code?: string; message?: string } }).cause;
   return cause?.code ?? cause?.message ?? (error as Error).message ?? String(error);
+}
+
+/**
+ * An error page in one short line: an HTML page's <title> (or its first line of text), never the
+ * whole page.
+ */
+function firstLine(body: string): string {
+  const title = /<title[^>]*>([^<]*)<\/title>/i.exec(body)?.[1];
+  const text = (title ?? body.replace(/<[^>]*>/g, "\n"))
+    .split("\n")
+    .map((line) => line.replace(/\s+/g, " ").trim())
+    .find((line) => line !== "");
+  if (!text) return "(no message)";
+  return text.length > 80 ? `${text.slice(0, 80)}…` : text;
 }
 
 function clip(text: string): string {

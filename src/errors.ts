@@ -6,6 +6,22 @@ export const ExitCode = {
   interrupted: 130,
 } as const;
 
+/**
+ * A text as one printable line: control characters (newline, tab, escape, C1…) shown as escapes, as
+ * JSON writes them. Every error message is made of such lines, so a value given by the user (a unit
+ * name, a URL, a flag's value) can neither split a message over several "error:" lines nor send
+ * terminal escape sequences.
+ */
+export function printable(text: string): string {
+  return text.replace(
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it escapes
+    /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g,
+    (c) => shortEscapes[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  );
+}
+
+const shortEscapes: Record<string, string> = { "\n": "\\n", "\r": "\\r", "\t": "\\t" };
+
 export class PandaError extends Error {
   readonly exitCode: number = ExitCode.failed;
 }
@@ -32,8 +48,10 @@ export class UsageError extends PandaError {
   }
 }
 
+/** One problem, on one line (its parts made printable). */
 export function formatProblem(problem: Problem): string {
-  return problem.argument ? `${problem.argument}: ${problem.message}` : problem.message;
+  const message = printable(problem.message);
+  return problem.argument ? `${printable(problem.argument)}: ${message}` : message;
 }
 
 /** An operation was attempted and failed (AWS refused, a stack failed, a service was down). */
@@ -42,9 +60,9 @@ export class OperationError extends PandaError {
   readonly reasons: string[];
   /** `cause`: the error it was made from (an SDK error), so that callers can tell a transient one. */
   constructor(message: string, reasons: string[] = [], options?: { cause?: unknown }) {
-    super(message, options);
+    super(printable(message), options);
     this.name = "OperationError";
-    this.reasons = reasons;
+    this.reasons = reasons.map(printable);
   }
 }
 

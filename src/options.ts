@@ -2,6 +2,7 @@ import { dirname, resolve } from "node:path";
 import { readCsonFile } from "./cson.js";
 import { type ArgumentSpec, type CommandName, commandSpec, flagLabel } from "./definitions.js";
 import { type Problem, UsageError } from "./errors.js";
+import { instanceTypeArch } from "./instance_types.js";
 
 /**
  * Who is giving the options. The checks are the same; what differs is how an argument is named in
@@ -179,7 +180,44 @@ export function validateOptions<C extends CommandName>(
   }
   if (problems.length > 0) throw new UsageError(problems, command);
   applyDefaults(spec.arguments, output, face);
+  if (command === "create") problems.push(...createChecks(output as unknown as CreateOptions, face));
+  if (problems.length > 0) throw new UsageError(problems, command);
   return output as unknown as OptionsOf[C];
+}
+
+/** DNS's longest label (RFC 1035, section 2.3.4). */
+export const DNS_LABEL_MAX = 63;
+
+/**
+ * The checks that concern two arguments at once, made before anything is created: a stack name
+ * that must be a DNS label (it names the default private zone <name>.cluster and the public name
+ * <name>.<domain>, lowercased), and an instance type of the architecture asked for.
+ */
+function createChecks(options: CreateOptions, face: Face): Problem[] {
+  const problems: Problem[] = [];
+  const label = (name: string) =>
+    argumentLabel(commandSpec("create").arguments.find((a) => a.name === name) as ArgumentSpec, face);
+  const name = options.stack_name;
+  const needsLabel = !options.private_domain || options.public_domain;
+  if (needsLabel && (name.length > DNS_LABEL_MAX || name.endsWith("-"))) {
+    const why =
+      name.length > DNS_LABEL_MAX
+        ? `is ${name.length} characters long; a DNS label has at most ${DNS_LABEL_MAX} (RFC 1035)`
+        : "ends with a hyphen, which a DNS label may not (RFC 1035)";
+    const where = options.public_domain
+      ? `it names the nodes ${name.toLowerCase()}.${options.public_domain}; choose a shorter name`
+      : `it names the private zone ${name.toLowerCase()}.cluster; choose a shorter name, or give ${label("private_domain")}`;
+    problems.push({ argument: label("stack_name"), message: `${why}: ${where}` });
+  }
+  const checked = instanceTypeArch(options.instance_type);
+  if ("problem" in checked) problems.push({ argument: label("instance_type"), message: checked.problem });
+  else if (checked.arch !== options.arch) {
+    problems.push({
+      argument: label("instance_type"),
+      message: `"${options.instance_type}" is an ${checked.arch} type but the nodes are ${options.arch} (${label("arch")}); use ${options.arch === "arm64" ? "a Graviton type such as t4g.small or m7g.large" : "an x86 type such as t3.small or m7i.large"}`,
+    });
+  }
+  return problems;
 }
 
 function applyDefaults(args: ArgumentSpec[], output: Record<string, unknown>, face: Face): void {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { chmodSync, mkdtempSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, readdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
@@ -28,10 +28,35 @@ function loadError(path: string): UsageError {
 }
 
 describe("~/.pandacluster.cson", () => {
-  it("a missing file is an empty config", () => {
-    const loaded = loadConfig({ PANDACLUSTER_CONFIG: "/nonexistent/x.cson" });
-    assert.deepEqual(loaded.config, {});
-    assert.equal(loaded.path, undefined);
+  it("a missing ~/.pandacluster.cson is an empty config", () => {
+    const home = mkdtempSync(join(tmpdir(), "pc-home-"));
+    const saved = process.env.HOME;
+    process.env.HOME = home;
+    try {
+      const loaded = loadConfig({});
+      assert.deepEqual(loaded.config, {});
+      assert.equal(loaded.path, undefined);
+    } finally {
+      process.env.HOME = saved;
+    }
+  });
+
+  it("PANDACLUSTER_CONFIG naming a missing file is an error naming it (issue 7 item 8)", () => {
+    assert.match(
+      loadError("/nonexistent/x.cson").message,
+      /^PANDACLUSTER_CONFIG names \/nonexistent\/x\.cson, which does not exist$/,
+    );
+  });
+
+  it("the CLI exits 2 naming the file PANDACLUSTER_CONFIG names when it is missing, and does nothing", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "pc-config-"));
+    const missing = join(dir, "typo.cson");
+    const run = await runCli(["build-template", "--offline", "-p", join(dir, "t.json")], {
+      env: { PANDACLUSTER_CONFIG: missing },
+    });
+    assert.equal(run.code, 2, run.stderr);
+    assert.equal(run.stderr, `error: PANDACLUSTER_CONFIG names ${missing}, which does not exist\n`);
+    assert.deepEqual(readdirSync(dir), [], "no template written");
   });
 
   it("reads aws, public_keys and discovery_service", () => {

@@ -50,6 +50,36 @@ describe("CSON reading and its parse cache", () => {
     for (const file of stored) assert.ok(!readFileSync(join(cache, file), "utf8").includes("s3cr3t"));
   });
 
+  it("never caches the config file, whatever its keys: a misspelt secret key too (issue 7, low)", () => {
+    for (const text of [
+      'aws:\n  aws_secret_access_key: "s3cr3t-misspelt-key"\n',
+      'secretKey: "s3cr3t-camel"\n',
+      'password: "s3cr3t-password"\n',
+      'public_keys: ["s3cr3t-no-secret-key-at-all"]\n',
+    ]) {
+      const path = join(cache, "config.cson");
+      writeFileSync(path, text, { mode: 0o600 });
+      assert.throws(() => loadConfig({ PANDACLUSTER_CONFIG: path }), UsageError);
+    }
+    const stored = readdirSync(cache, { recursive: true })
+      .map(String)
+      .filter((f) => f.endsWith(".json"));
+    for (const file of stored) assert.ok(!readFileSync(join(cache, file), "utf8").includes("s3cr3t"), file);
+  });
+
+  it("never caches another CSON file with a secret-looking key at any depth", () => {
+    for (const text of [
+      'a: [{token: "s3cr3t-1"}]\n',
+      'x:\n  db_password: "s3cr3t-2"\n',
+      'AccessKeyId: "s3cr3t-3"\n',
+    ]) {
+      parseCson(text, "units.cson");
+    }
+    assert.throws(() => entries(), /ENOENT/, "nothing cached");
+    parseCson('units: [{name: "a.service"}]\n', "units.cson");
+    assert.equal(entries().length, 1, "a file without such keys is cached");
+  });
+
   it("a syntax error names the file, line and column; a missing file says so", () => {
     assert.throws(
       () => parseCson("a: [\n  1,\n   b: ]\n", "bad.cson"),

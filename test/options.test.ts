@@ -3,9 +3,10 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { commandNames, commandSpec, definitions } from "../src/definitions.js";
+import { argumentSpec, commandNames, commandSpec, definitions } from "../src/definitions.js";
 import { UsageError } from "../src/errors.js";
 import { unitsFolder, validateOptions } from "../src/options.js";
+import { parameters } from "../src/template/parameters.js";
 
 function problems(fn: () => unknown): string[] {
   try {
@@ -138,6 +139,120 @@ describe("validateOptions for the library and the server", () => {
     writeFileSync(bad, "units: [\n  {name: \n]]\n");
     const [message] = problems(() => validateOptions("build_template", { units: bad }, "library"));
     assert.match(message ?? "", new RegExp(`^units: ${bad}: line \\d+`));
+  });
+
+  it("a discovery URL is checked by the template's own DiscoveryURL rule, on every face (issue 7 item 6)", () => {
+    const rule = parameters("amd64", true).DiscoveryURL?.AllowedPattern;
+    assert.equal(rule, argumentSpec("create", "discovery_url").pattern, "one rule, from the definitions");
+    const hostile = [
+      "http://x/a\nExecStartPre=/bin/sh -c evil",
+      'http://x/a"b',
+      "http://x/a'b",
+      "http://x/a%41",
+      "http://x/a b",
+      "http://x/a\\b",
+      "http://x/a\tb",
+    ];
+    for (const face of ["cli", "library", "http"] as const) {
+      for (const url of hostile) {
+        const [message, ...more] = problems(() =>
+          validateOptions("create", { stack_name: "demo", key_pair: "k", discovery_url: url }, face),
+        );
+        assert.deepEqual(more, [], `${face} ${JSON.stringify(url)}: one problem`);
+        assert.match(
+          message ?? "",
+          /discovery.url.*is not an http\(s\) URL without spaces, quotes, backslashes or %/,
+        );
+        assert.ok(!new RegExp(rule as string).test(url), "the template's pattern refuses it too");
+      }
+      const good = "https://discovery.etcd.io/0123456789abcdef0123456789abcdef";
+      const options = validateOptions(
+        "create",
+        { stack_name: "demo", key_pair: "k", discovery_url: good },
+        face,
+      );
+      assert.equal(options.discovery_url, good);
+    }
+  });
+
+  it("a stack name that cannot be a DNS label is refused unless a private domain names the zone (issue 7, names)", () => {
+    const long = `a${"b".repeat(63)}`;
+    assert.deepEqual(
+      problems(() => validateOptions("create", { stack_name: long, key_pair: "k" }, "library")),
+      [
+        `stack_name: is 64 characters long; a DNS label has at most 63 (RFC 1035): it names the private zone ${long}.cluster; choose a shorter name, or give private_domain`,
+      ],
+    );
+    assert.match(
+      problems(() => validateOptions("create", { stack_name: "Demo-", key_pair: "k" }, "http"))[0] ?? "",
+      /^stack_name: ends with a hyphen, which a DNS label may not \(RFC 1035\): it names the private zone demo-\.cluster/,
+    );
+    const ok = validateOptions(
+      "create",
+      { stack_name: long, key_pair: "k", private_domain: "x.internal" },
+      "library",
+    );
+    assert.equal(ok.stack_name, long, "a private domain of one's own makes any valid stack name fine");
+    assert.match(
+      problems(() =>
+        validateOptions(
+          "create",
+          { stack_name: long, key_pair: "k", private_domain: "x.internal", public_domain: "example.com" },
+          "library",
+        ),
+      )[0] ?? "",
+      /it names the nodes a?b+\.example\.com; choose a shorter name/,
+    );
+    const exact = `a${"b".repeat(62)}`;
+    assert.equal(
+      validateOptions("create", { stack_name: exact, key_pair: "k" }, "library").stack_name,
+      exact,
+    );
+  });
+
+  it("the instance type must be of the nodes' architecture, and of a known family (issue 7, instance types)", () => {
+    const create = (more: Record<string, unknown>) =>
+      validateOptions("create", { stack_name: "demo", key_pair: "k", ...more }, "cli");
+    for (const type of [
+      "t4g.small",
+      "m6g.large",
+      "m7gd.xlarge",
+      "c7gn.large",
+      "r8g.medium",
+      "x2gd.large",
+      "im4gn.large",
+      "is4gen.large",
+      "a1.large",
+    ]) {
+      assert.equal(create({ arch: "arm64", instance_type: type }).instance_type, type);
+      assert.match(
+        problems(() => create({ instance_type: type }))[0] ?? "",
+        /is an arm64 type but the nodes are amd64/,
+      );
+    }
+    for (const type of [
+      "t3.small",
+      "m7i.large",
+      "c7a.xlarge",
+      "r6id.large",
+      "g4dn.xlarge",
+      "m7i-flex.large",
+    ]) {
+      assert.equal(create({ instance_type: type }).instance_type, type);
+      assert.deepEqual(
+        problems(() => create({ arch: "arm64", instance_type: type })),
+        [
+          `--instance-type (-i): "${type}" is an amd64 type but the nodes are arm64 (--arch (-a)); use a Graviton type such as t4g.small or m7g.large`,
+        ],
+      );
+    }
+    assert.match(
+      problems(() => create({ instance_type: "zz9.huge" }))[0] ?? "",
+      /"zz9\.huge" is not a known EC2 instance type family/,
+    );
+    assert.match(problems(() => create({ instance_type: "m1.small" }))[0] ?? "", /retired/);
+    assert.equal(create({ arch: "arm64" }).instance_type, "t4g.small", "the defaults agree with the rule");
+    assert.equal(create({}).instance_type, "t3.small");
   });
 
   it("does not write template.json by default outside the CLI", () => {

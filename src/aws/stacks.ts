@@ -7,7 +7,7 @@ import type {
   StackSummary,
 } from "@aws-sdk/client-cloudformation";
 import { OperationError } from "../errors.js";
-import { awsMessage } from "./errors.js";
+import { awsMessage, isTransient } from "./errors.js";
 import { sdk } from "./sdk.js";
 
 export type { Stack, StackEvent };
@@ -41,6 +41,14 @@ export async function createStack(
     if (error instanceof OperationError) throw error;
     if ((error as { name?: string }).name === "AlreadyExistsException") {
       throw new StackExistsError(input.StackName, region);
+    }
+    if (isTransient(error)) {
+      // The request may have reached CloudFormation before the connection failed.
+      throw new OperationError(
+        `CreateStack for ${input.StackName} got no answer (${awsMessage(error)}); the stack may have been created: ` +
+          `check with: pandacluster status -n ${input.StackName} -r ${region}, ` +
+          `remove it with: pandacluster destroy -n ${input.StackName} -r ${region}`,
+      );
     }
     throw new OperationError(
       `CloudFormation refused to create stack ${input.StackName}: ${awsMessage(error)}`,

@@ -30,6 +30,8 @@ export function parseArgv(spec: CommandSpec, argv: string[]): Record<string, unk
     const label = arg.flag ? `${arg.long} (${arg.flag})` : arg.long;
     if (raw[arg.name] !== undefined) {
       problems.push({ argument: label, message: "given more than once" });
+      // Its value is part of the mistake, not a stray argument of its own.
+      if (arg.type !== "boolean" && eq < 0) i++;
       continue;
     }
     if (arg.type === "boolean") {

@@ -11,6 +11,8 @@ export interface CliContext {
   json: boolean;
   /** Aborted on the first Ctrl-C (SIGINT); the handler then explains what still runs and exits 130. */
   signal: AbortSignal;
+  /** What a second Ctrl-C prints before the process exits at once (what still runs in AWS). */
+  interruptNote?: string;
   /** Reads ~/.pandacluster.cson (or PANDACLUSTER_CONFIG) on first use; warnings already printed. */
   config(): LoadedConfig;
 }

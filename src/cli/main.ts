@@ -23,7 +23,9 @@ export async function main(argv: string[]): Promise<number> {
   }
   const command = normalise(first);
   if (!commands.includes(command)) return unknownCommand(first);
-  if (rest.length > 0 && rest.every((word) => helpWords.has(word))) {
+  // -h or --help anywhere asks for the command's help (`create -n x --help`), as most tools do; a lone
+  // "help" only as the only word, since it could be a value (`-n help`).
+  if (rest.includes("-h") || rest.includes("--help") || (rest.length === 1 && rest[0] === "help")) {
     process.stdout.write(helpText(command));
     return ExitCode.ok;
   }

@@ -17,8 +17,12 @@ export async function runCommand(word: string, argv: string[]): Promise<number> 
   let interrupts = 0;
   const onInterrupt = () => {
     interrupts += 1;
-    // A second Ctrl-C means "now": the first one already asked the command to stop waiting.
-    if (interrupts > 1) process.exit(ExitCode.interrupted);
+    // A second Ctrl-C means "now": the first one already asked the command to stop waiting. What
+    // still runs in AWS is said all the same (a call that hangs may be what held the first one).
+    if (interrupts > 1) {
+      if (context.interruptNote) process.stderr.write(`\n${context.interruptNote}\n`);
+      process.exit(ExitCode.interrupted);
+    }
     controller.abort();
   };
   process.on("SIGINT", onInterrupt);

@@ -1,7 +1,10 @@
+import { awsFailure } from "../aws/errors.js";
 import type { Config } from "../config.js";
+import { InterruptedError, OperationError } from "../errors.js";
 import type { CreateOptions } from "../options.js";
 import { defaultPrivateDomain } from "./facts.js";
 import { finishIn } from "./finish.js";
+import { withHints } from "./hints.js";
 import { send } from "./launch.js";
 import { type Plan, planChecked } from "./plan.js";
 import { printableRequest } from "./request.js";
@@ -24,7 +27,16 @@ export async function create(
   if (options.dry_run) return dryRun(session, options, planned);
   const launched = await send(session, planned);
   const ref = { stack_name: launched.stack_name, stack_id: launched.stack_id, region: session.region };
-  return finishIn(session, ref, options.timeout, launched, planned.public_zone);
+  try {
+    return await finishIn(session, ref, options.timeout, launched, planned.public_zone);
+  } catch (error) {
+    // From here on the stack exists in AWS: every way out says so, and how to resume or remove it.
+    if (error instanceof InterruptedError) throw error;
+    const failure = awsFailure(`following the stack ${ref.stack_name}`, error);
+    const cref = { stack_name: ref.stack_name, region: session.region, profile: session.profile };
+    const reasons = failure instanceof OperationError ? failure.reasons : [];
+    throw new OperationError(withHints(failure.message, cref), reasons);
+  }
 }
 
 /** Everything resolved, nothing created: the result carries the request that create would send. */

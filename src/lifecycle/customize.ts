@@ -9,13 +9,25 @@ import {
   type Zone,
 } from "../aws/dns.js";
 import { awsFailure, isTransient } from "../aws/errors.js";
-import { type Stack, stackResources } from "../aws/stacks.js";
-import { OperationError } from "../errors.js";
+import { describeStack, type Stack, stackResources } from "../aws/stacks.js";
+import { InterruptedError, OperationError } from "../errors.js";
+import { removeDns } from "./dns_cleanup.js";
 import { type ClusterFacts, vpcOutput } from "./facts.js";
 import { type ClusterRef, interrupted, timedOut } from "./hints.js";
 import { Aborted, Pace, pause } from "./pace.js";
 import type { Session } from "./session.js";
 import type { DnsInfo, DnsRecord, NodeInfo } from "./types.js";
+
+/**
+ * The stack was deleted (a `destroy` ran) while create was finishing it. Create removed what it had
+ * made meanwhile, so nothing of the cluster is left; the create fails saying so (no hints to resume).
+ */
+export class ClusterGoneError extends OperationError {
+  constructor(message: string) {
+    super(message);
+    this.name = "ClusterGoneError";
+  }
+}
 
 /** node-1.<zone>, node-2.<zone>… for each node's private address, and etcd.<zone> for all of them. */
 export function privateRecords(zone: string, nodes: NodeInfo[]): DnsRecord[] {
@@ -88,10 +100,35 @@ export async function customize(
       changes.filter((c) => c.status !== "INSYNC").map((c) => c.id),
       wait,
     );
+    // Route 53 can be slow: a destroy may have run meanwhile, found no zone yet, and deleted the
+    // stack. Then the zone just made would be left behind, and "ready" would be a lie.
+    await unlessDeleted(session, facts);
     return { ...dns, changes: changes.map((c) => c.id) };
   } catch (error) {
+    if (error instanceof ClusterGoneError) throw error;
+    if (!(error instanceof InterruptedError)) {
+      await unlessDeleted(session, facts).catch((gone: unknown) => {
+        if (gone instanceof ClusterGoneError) throw gone;
+      });
+    }
     throw awsFailure("naming the nodes in Route 53", error);
   }
+}
+
+/**
+ * Throws ClusterGoneError, after removing the cluster's DNS names, when the stack is being deleted
+ * or is gone; returns when it is still there.
+ */
+async function unlessDeleted(session: Session, facts: ClusterFacts): Promise<void> {
+  const stack = await describeStack(session.clients.cloudformation, facts.stack_id);
+  const status = stack?.StackStatus ?? "DELETE_COMPLETE";
+  if (!status.startsWith("DELETE_")) return;
+  const removed = await removeDns(session, facts.stack_name, facts.public_domain, "customize");
+  const cleaned =
+    removed.length > 0 ? `; create removed what it had made meanwhile: ${removed.join(", ")}` : "";
+  throw new ClusterGoneError(
+    `the stack ${facts.stack_name} was deleted (${status}) while create was naming its nodes: a destroy ran meanwhile${cleaned}. Nothing of the cluster is left`,
+  );
 }
 
 /** The cluster's private zone: the one a resumed create made before, else a new one. */

@@ -60,15 +60,21 @@ async function destroyStack(session: Session, stack: Stack, options: DestroyOpti
     session.emit("destroy", `DeleteStack sent for ${facts.stack_name} (${stack.StackStatus})`);
   }
   if (options.no_wait) {
+    removed.push(...(await removeDns(session, facts.stack_name, facts.public_domain)));
     const ref = { stack_name: facts.stack_name, region: session.region, profile: session.profile };
     const message = `deleting ${facts.stack_name} in ${session.region}; follow it with: ${command("wait", ref)}`;
     return destroyResult(session, stack, "success", message, { removed });
   }
   const operation = stack.StackStatus === "DELETE_IN_PROGRESS" ? {} : { token, since };
-  return followDeletion(session, stack, options.timeout ?? DEFAULT_TIMEOUT_MINUTES, {
+  const result = await followDeletion(session, stack, options.timeout ?? DEFAULT_TIMEOUT_MINUTES, {
     removed,
     ...operation,
   });
+  // A create that was naming the nodes may have made its zone after the first look (a slow Route 53):
+  // look again once the stack is gone, so that nothing of the cluster is left.
+  if (result.status === "success")
+    result.removed.push(...(await removeDns(session, facts.stack_name, facts.public_domain)));
+  return result;
 }
 
 /** Follows a deletion by StackId to DELETE_COMPLETE; DELETE_FAILED is a failure with its reasons. */

@@ -10,13 +10,14 @@ export async function removeDns(
   session: Session,
   stackName: string,
   publicDomain: string | null,
+  step: "destroy" | "customize" = "destroy",
 ): Promise<string[]> {
   const r53 = session.clients.route53;
   const removed: string[] = [];
   for (const zone of await findClusterZones(r53, stackName, session.region)) {
     await deleteZone(r53, zone);
     removed.push(`private zone ${zone.name} (${zone.id})`);
-    session.emit("destroy", `deleted private zone ${zone.name} (${zone.id})`);
+    session.emit(step, `deleted private zone ${zone.name} (${zone.id})`);
   }
   if (publicDomain) {
     const zone = await findPublicZone(r53, publicDomain);
@@ -29,7 +30,7 @@ export async function removeDns(
       );
       if (count > 0) {
         removed.push(`public record ${name}`);
-        session.emit("destroy", `deleted public record ${name}`);
+        session.emit(step, `deleted public record ${name}`);
       }
     }
   }

@@ -1,13 +1,14 @@
 import type { Zone } from "../aws/dns.js";
-import { awsFailure, isTransientFailure } from "../aws/errors.js";
+import { awsFailure, awsMessage, isTransient, isTransientFailure } from "../aws/errors.js";
 import { describeStack, outputsOf, type Stack } from "../aws/stacks.js";
 import type { Config } from "../config.js";
 import { OperationError } from "../errors.js";
-import { customize } from "./customize.js";
+import { ClusterGoneError, customize } from "./customize.js";
 import { clusterFacts } from "./facts.js";
 import { type Followed, followStack, judge } from "./follow.js";
-import { type ClusterRef, command } from "./hints.js";
+import { type ClusterRef, command, interrupted, withHints } from "./hints.js";
 import { waitForNodes } from "./nodes.js";
+import { Aborted, DeadlineReached, Pace, pause, within } from "./pace.js";
 import { failedCreateMessage } from "./reasons.js";
 import { ResultBuilder } from "./result.js";
 import { openSession, type Session } from "./session.js";
@@ -42,7 +43,7 @@ export async function finishIn(
   publicZone?: Zone | null,
 ): Promise<ClusterResult> {
   const deadline = Date.now() + timeoutMinutes * 60_000;
-  const stack = await findStack(session, ref);
+  const stack = await findStack(session, ref, deadline);
   const facts = clusterFacts(stack);
   const cref: ClusterRef = { stack_name: facts.stack_name, region: session.region, profile: session.profile };
   const result = new ResultBuilder(facts, session.region, session.started);
@@ -89,16 +90,43 @@ export async function finishIn(
   } catch (error) {
     if (!(error instanceof OperationError)) throw error;
     if (session.hooks.throw_transient && isTransientFailure(error)) throw error;
-    return result.failure(error.message, error.reasons);
+    // The stack exists (or may): unless it is known to be gone, say how to resume or remove it.
+    const message = error instanceof ClusterGoneError ? error.message : withHints(error.message, cref);
+    return result.failure(message, error.reasons);
   }
 }
 
-async function findStack(session: Session, ref: StackRef): Promise<Stack> {
+/**
+ * The stack, read by id right after CreateStack (or by name for a resumed create). A network
+ * failure or throttling here is waited out, saying so, until the deadline: a few seconds of outage
+ * right after CreateStack must not end the create of a stack that goes on being created.
+ */
+async function findStack(session: Session, ref: StackRef, deadline: number): Promise<Stack> {
+  const pace = new Pace(session.hooks.poll?.initial_ms, session.hooks.poll?.max_ms);
+  const cref: ClusterRef = { stack_name: ref.stack_name, region: session.region, profile: session.profile };
   let stack: Stack | undefined;
-  try {
-    stack = await describeStack(session.clients.cloudformation, ref.stack_id ?? ref.stack_name);
-  } catch (error) {
-    throw awsFailure(`reading stack ${ref.stack_name}`, error);
+  for (;;) {
+    try {
+      stack = await within(
+        describeStack(session.clients.cloudformation, ref.stack_id ?? ref.stack_name),
+        deadline,
+        session.hooks.signal,
+      );
+      break;
+    } catch (error) {
+      if (error instanceof Aborted) throw interrupted(cref, "created");
+      if (error instanceof DeadlineReached || (isTransient(error) && Date.now() >= deadline))
+        throw new OperationError(withHints(`could not read the stack ${ref.stack_name} in time`, cref));
+      if (!isTransient(error)) throw awsFailure(`reading stack ${ref.stack_name}`, error);
+      session.emit("formation", `${awsMessage(error)}; trying again`, { kind: "warning" });
+      pace.slower(2);
+      try {
+        await pause(Math.min(pace.next(), Math.max(0, deadline - Date.now())), session.hooks.signal);
+      } catch (paused) {
+        if (paused instanceof Aborted) throw interrupted(cref, "created");
+        throw paused;
+      }
+    }
   }
   if (!stack) throw new OperationError(`no cluster named ${ref.stack_name} in ${session.region}`);
   return stack;

@@ -2,7 +2,7 @@ import { awsFailure, awsMessage, isThrottling, isTransient } from "../aws/errors
 import { describeStack, newStackEvents, type Stack, type StackEvent } from "../aws/stacks.js";
 import { StackEventLog } from "./event_log.js";
 import { interrupted, timedOut } from "./hints.js";
-import { Aborted, Pace, pause } from "./pace.js";
+import { Aborted, DeadlineReached, Pace, pause, silenceWatch, within } from "./pace.js";
 import { failureReasons } from "./reasons.js";
 import type { Session } from "./session.js";
 
@@ -93,55 +93,72 @@ export async function followStack(session: Session, options: FollowOptions): Pro
   let warnedFailure = false;
   let polls = 0;
   let status = "UNKNOWN";
-
-  for (;;) {
-    if (session.hooks.signal?.aborted) throw interrupted(ref, doing);
-    try {
-      polls += 1;
-      const [stack, events] = await Promise.all([
-        describeStack(cf, options.stack_id),
-        newStackEvents(cf, options.stack_id, log.seen),
-      ]);
-      const fresh = log.add(events);
-      // A stack id always resolves, even once deleted; an emulator may forget it: that is deleted too.
-      status = stack?.StackStatus ?? "DELETE_COMPLETE";
-      const verdict = judge(options.goal, status);
-      if (verdict !== "waiting") {
-        // The status may have moved on after the events were read: read them once more, unless the
-        // stack's own final event is already in.
-        if (!log.hasFinal(status))
-          log.add(await newStackEvents(cf, options.stack_id, log.seen).catch(() => []));
-        const ok = verdict === "ok";
-        const reasons = ok ? [] : failureReasons(log.events, stack);
-        return { stack, status, ok, events: log.events, reasons, polls };
+  // AWS lost (an outage, a dead endpoint, a hung connection): say so every 30 s, never wait silently.
+  const until = new Date(options.deadline).toISOString().slice(11, 19);
+  const silence = silenceWatch((silentMs) => {
+    session.emit(
+      step,
+      `no answer from AWS for ${Math.round(silentMs / 1000)} s; still trying until ${until} UTC (the --timeout). ` +
+        `The stack is ${doing === "created" ? "being created" : "being deleted"} in AWS whatever happens here`,
+      { kind: "warning", status },
+    );
+  }, session.hooks.poll?.silence_ms);
+  try {
+    for (;;) {
+      if (session.hooks.signal?.aborted) throw interrupted(ref, doing);
+      try {
+        polls += 1;
+        const [stack, events] = await within(
+          Promise.all([describeStack(cf, options.stack_id), newStackEvents(cf, options.stack_id, log.seen)]),
+          options.deadline,
+          session.hooks.signal,
+        );
+        silence.answered();
+        const fresh = log.add(events);
+        // A stack id always resolves, even once deleted; an emulator may forget it: that is deleted too.
+        status = stack?.StackStatus ?? "DELETE_COMPLETE";
+        const verdict = judge(options.goal, status);
+        if (verdict !== "waiting") {
+          // The status may have moved on after the events were read: read them once more, unless the
+          // stack's own final event is already in.
+          if (!log.hasFinal(status))
+            log.add(await newStackEvents(cf, options.stack_id, log.seen).catch(() => []));
+          const ok = verdict === "ok";
+          const reasons = ok ? [] : failureReasons(log.events, stack);
+          return { stack, status, ok, events: log.events, reasons, polls };
+        }
+        if (options.goal === "create" && !warnedFailure && /ROLLBACK|DELETE/.test(status)) {
+          warnedFailure = true;
+          const first = failureReasons(log.events, stack)[0];
+          const message = `the stack failed (${status}); CloudFormation is cleaning up${first ? `: ${first}` : ""}`;
+          session.emit(step, message, { kind: "warning", status });
+        }
+        if (fresh > 0) pace.reset();
+        else pace.slower();
+      } catch (error) {
+        if (error instanceof Aborted) throw interrupted(ref, doing);
+        if (error instanceof DeadlineReached) throw timedOut(ref, options.timeout_minutes, status, doing);
+        if (!isTransient(error)) throw awsFailure(`following stack ${options.stack_name}`, error);
+        // The SDK has already retried; keep waiting, slower, and say why the progress pauses.
+        pace.slower(2);
+        const why = isThrottling(error) ? "AWS is throttling our calls" : "cannot reach AWS";
+        session.emit(step, `${why} (${awsMessage(error)}); still waiting`, { kind: "warning" });
       }
-      if (options.goal === "create" && !warnedFailure && /ROLLBACK|DELETE/.test(status)) {
-        warnedFailure = true;
-        const first = failureReasons(log.events, stack)[0];
-        const message = `the stack failed (${status}); CloudFormation is cleaning up${first ? `: ${first}` : ""}`;
-        session.emit(step, message, { kind: "warning", status });
+      const now = Date.now();
+      if (now >= options.deadline) throw timedOut(ref, options.timeout_minutes, status, doing);
+      if (now - log.lastActivity >= quietMs && now - lastNote >= quietMs) {
+        lastNote = now;
+        session.emit(step, log.waitingNote(status, now), { kind: "waiting", status });
       }
-      if (fresh > 0) pace.reset();
-      else pace.slower();
-    } catch (error) {
-      if (!isTransient(error)) throw awsFailure(`following stack ${options.stack_name}`, error);
-      // The SDK has already retried; keep waiting, slower, and say why the progress pauses.
-      pace.slower(2);
-      const why = isThrottling(error) ? "AWS is throttling our calls" : "cannot reach AWS";
-      session.emit(step, `${why} (${awsMessage(error)}); still waiting`, { kind: "warning" });
+      try {
+        await pause(Math.min(pace.next(), Math.max(0, options.deadline - now)), session.hooks.signal);
+      } catch (error) {
+        if (error instanceof Aborted) throw interrupted(ref, doing);
+        throw error;
+      }
     }
-    const now = Date.now();
-    if (now >= options.deadline) throw timedOut(ref, options.timeout_minutes, status, doing);
-    if (now - log.lastActivity >= quietMs && now - lastNote >= quietMs) {
-      lastNote = now;
-      session.emit(step, log.waitingNote(status, now), { kind: "waiting", status });
-    }
-    try {
-      await pause(Math.min(pace.next(), Math.max(0, options.deadline - now)), session.hooks.signal);
-    } catch (error) {
-      if (error instanceof Aborted) throw interrupted(ref, doing);
-      throw error;
-    }
+  } finally {
+    silence.stop();
   }
 }
 

@@ -40,3 +40,12 @@ export function timedOut(ref: ClusterRef, minutes: number, status: string, doing
     `gave up after ${minutes} minute${minutes === 1 ? "" : "s"}: the stack ${ref.stack_name} is still ${status} in AWS (${ref.region}); ${next}`,
   );
 }
+
+/**
+ * What every failure after CreateStack was accepted ends with: the stack is (or may be) in AWS, and
+ * the exact commands to pick it up or remove it. A message that already names them is left as it is.
+ */
+export function withHints(message: string, ref: ClusterRef): string {
+  if (message.includes(command("destroy", ref))) return message;
+  return `${message}; the stack ${ref.stack_name} is still in AWS (${ref.region}): follow it with: ${command("wait", ref)}, or remove it with: ${command("destroy", ref)}`;
+}

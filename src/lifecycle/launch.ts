@@ -1,7 +1,7 @@
 import { createStack } from "../aws/stacks.js";
 import type { Config } from "../config.js";
 import type { CreateOptions } from "../options.js";
-import { interrupted, interruptedBeforeLaunch } from "./hints.js";
+import { command, interrupted, interruptedBeforeLaunch } from "./hints.js";
 import { type Plan, planChecked } from "./plan.js";
 import { printableRequest } from "./request.js";
 import { openSession, type Session, seconds } from "./session.js";
@@ -24,7 +24,15 @@ export async function launch(
 export async function send(session: Session, planned: Plan): Promise<Launched> {
   if (session.hooks.signal?.aborted) throw interruptedBeforeLaunch();
   // No signal here: an interrupted CreateStack could have created the stack without our knowing.
+  const name = planned.input.StackName;
+  const ref = { stack_name: name, region: session.region, profile: session.profile };
+  session.hooks.onInterruptNote?.(
+    `Interrupted while CreateStack for ${name} was being sent: the stack may exist in AWS (${session.region}).\n` +
+      `  to see it:               ${command("status", ref)}\n  to follow it and finish:  ${command("wait", ref)}\n` +
+      `  to remove it:            ${command("destroy", ref)}`,
+  );
   const stackId = await createStack(session.clients.cloudformation, planned.input, session.region);
+  session.hooks.onInterruptNote?.(interrupted(ref, "created").message);
   session.emit("launch", `CreateStack accepted: ${stackId}`);
   const launched: Launched = {
     stack_id: stackId,

@@ -50,3 +50,75 @@ export function pause(ms: number, signal?: AbortSignal): Promise<void> {
     signal?.addEventListener("abort", onAbort, { once: true });
   });
 }
+
+/** Thrown by within() when the deadline comes before the answer. */
+export class DeadlineReached extends Error {
+  constructor() {
+    super("deadline reached");
+    this.name = "DeadlineReached";
+  }
+}
+
+/**
+ * Awaits a call to AWS, but stops waiting for it at the deadline (DeadlineReached) or as soon as the
+ * signal aborts (Aborted): a call that hangs (a lost endpoint that accepts and never answers) must
+ * not hold a Ctrl-C or the --timeout hostage for the SDK's own minutes of retries.
+ */
+export function within<T>(promise: Promise<T>, deadline: number, signal?: AbortSignal): Promise<T> {
+  if (signal?.aborted) return Promise.reject(new Aborted());
+  return new Promise<T>((resolve, reject) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", onAbort);
+    };
+    const onAbort = () => {
+      done();
+      reject(new Aborted());
+    };
+    const timer = setTimeout(
+      () => {
+        done();
+        reject(new DeadlineReached());
+      },
+      Math.max(0, deadline - Date.now()),
+    );
+    signal?.addEventListener("abort", onAbort, { once: true });
+    promise.then(
+      (value) => {
+        done();
+        resolve(value);
+      },
+      (error: unknown) => {
+        done();
+        reject(error);
+      },
+    );
+  });
+}
+
+/**
+ * Says so while AWS gives no answer: every `everyMs` (30 s by default) without a successful call,
+ * note(silentMs) is called, also while a call hangs. answered() marks an answer; stop() ends it.
+ */
+export function silenceWatch(note: (silentMs: number) => void, everyMs = 30_000) {
+  let lastAnswer = Date.now();
+  let lastNote = lastAnswer;
+  const timer = setInterval(
+    () => {
+      const now = Date.now();
+      if (now - lastAnswer >= everyMs && now - lastNote >= everyMs) {
+        lastNote = now;
+        note(now - lastAnswer);
+      }
+    },
+    Math.max(10, Math.min(1_000, everyMs / 4)),
+  );
+  timer.unref();
+  return {
+    answered() {
+      lastAnswer = Date.now();
+      lastNote = lastAnswer;
+    },
+    stop: () => clearInterval(timer),
+  };
+}

@@ -33,10 +33,21 @@ export interface Hooks {
   /** Aborting stops waiting (not the work in AWS); the flow then rejects with InterruptedError. */
   signal?: AbortSignal;
   /**
+   * Told, as the flow goes on, what to say if the process is stopped at once (a second Ctrl-C)
+   * rather than through the signal: from CreateStack on, what runs in AWS and the commands to resume
+   * or remove it.
+   */
+  onInterruptNote?: (note: string) => void;
+  /**
    * How fast to poll AWS while waiting: the first pause and the longest (defaults 2 s and 15 s).
    * Pauses grow while nothing happens, get a random jitter, and go back to the first when events arrive.
    */
-  poll?: { initial_ms?: number; max_ms?: number };
+  poll?: {
+    initial_ms?: number;
+    max_ms?: number;
+    /** How long without any answer from AWS before a wait says so, and again as often (30 s). */
+    silence_ms?: number;
+  };
   /**
    * For a caller that retries by itself (the API server's jobs): once the stack exists, a failure
    * that is only AWS not answering (network, throttling, 5xx) is thrown instead of becoming a

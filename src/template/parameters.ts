@@ -1,15 +1,11 @@
-import { type ArgumentSpec, commandSpec } from "../definitions.js";
+import { type ArgumentSpec, argumentSpec } from "../definitions.js";
 import type { Arch } from "../options.js";
 import type { CfnParameter } from "./types.js";
 
-/** A discovery URL is pasted into a systemd Environment= line: no quotes, backslashes, % or spaces. */
-export const DISCOVERY_URL_PATTERN = "^https?://[^\\s\"'\\\\%]+$";
 const CIDR_PATTERN = "^(\\d{1,3}\\.){3}\\d{1,3}/\\d{1,2}$";
 
 function createArgument(name: string): ArgumentSpec {
-  const spec = commandSpec("create").arguments.find((a) => a.name === name);
-  if (!spec) throw new Error(`internal: create has no argument ${name}`);
-  return spec;
+  return argumentSpec("create", name);
 }
 
 /**
@@ -28,6 +24,7 @@ export function parameters(arch: Arch, withImageMap: boolean): Record<string, Cf
   const allowSsh = createArgument("allow_ssh_from");
   const imageId = createArgument("image_id");
   const keyPair = createArgument("key_pair");
+  const discoveryUrl = createArgument("discovery_url");
   const typeDefault =
     instanceType.default_when?.find((d) => d.when.arch === arch)?.value ?? instanceType.default;
 
@@ -49,8 +46,9 @@ export function parameters(arch: Arch, withImageMap: boolean): Record<string, Cf
     DiscoveryURL: {
       Type: "String",
       Description: "etcd discovery URL for this cluster ({service}/new?size=<ClusterSize> returns one)",
-      AllowedPattern: DISCOVERY_URL_PATTERN,
-      ConstraintDescription: "must be an http(s) URL without spaces, quotes, backslashes or %",
+      // The same rule as create's --discovery-url check (both from the definitions file).
+      AllowedPattern: discoveryUrl.pattern as string,
+      ConstraintDescription: `must be ${discoveryUrl.pattern_hint}`,
     },
     KeyPair: {
       Type: "String",

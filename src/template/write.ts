@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
-import { rename, rm, writeFile } from "node:fs/promises";
+import { constants } from "node:fs";
+import { chmod, lstat, open, readlink, realpath, rename, rm, writeFile } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import type { Config } from "../config.js";
 import { UsageError } from "../errors.js";
@@ -11,8 +12,14 @@ export { TEMPLATE_BODY_LIMIT } from "./build.js";
 
 export interface BuildTemplateResult {
   template: CfnTemplate;
-  /** The absolute path written, when a path was given (not for "-" and not without write_path). */
+  /**
+   * The absolute path written, when a path was given (not for "-" and not without write_path). For a
+   * symbolic link, the file it leads to (the link itself is left as it is).
+   */
   written_to?: string;
+  /** The size of what was written to written_to (the indented text), when a file was written. */
+  written_bytes?: number;
+  /** The size of the template's compact JSON, as CreateStack gets it. */
   bytes: number;
   image_map: BuiltTemplate["image_map"];
   /** The nodes' user data: format and bytes as EC2 counts them. */
@@ -25,8 +32,8 @@ export interface BuildTemplateResult {
 
 /**
  * The library's build_template: builds the template and, when write_path names a file, writes it
- * there (atomically: a temporary file beside it, then a rename). write_path "-" is left to the caller
- * to print; an absent or false write_path only returns the template.
+ * there (see writeTemplateFile). write_path "-" is left to the caller to print; an absent or false
+ * write_path only returns the template.
  *
  * `credentials` is the config (its public_keys go on every node). Notices (no image map and why, …)
  * go to hooks.notice as they come, and are in the result.
@@ -50,41 +57,142 @@ export async function build_template(
   if (path === undefined || path === null || path === false || path === "-") return result;
   if (typeof path !== "string" || path === "")
     throw new UsageError([{ argument: "write_path", message: "needs a file path" }]);
-  result.written_to = await writeAtomically(resolve(path), `${JSON.stringify(built.template, null, 2)}\n`);
+  const written = await writeTemplateFile(resolve(path), `${JSON.stringify(built.template, null, 2)}\n`);
+  result.written_to = written.path;
+  result.written_bytes = written.bytes;
   return result;
 }
 
-/** Writes a file through a temporary one beside it and a rename; errors name the path. */
-export async function writeAtomically(path: string, text: string): Promise<string> {
+/** What is at a path, as far as writing there is concerned. */
+type Place =
+  | { kind: "new"; path: string }
+  | { kind: "file"; path: string; mode: number }
+  | { kind: "through"; path: string };
+
+/** Symbolic links followed before giving up, as the kernel's own limit (ELOOP). */
+const MAX_LINKS = 40;
+
+/**
+ * Writes the template without ever replacing what is at the path with something else:
+ * - a regular file, or nothing yet: atomically (a temporary file beside it, then a rename), so a
+ *   reader never sees half a template; an existing file keeps its permission bits;
+ * - a symbolic link: followed (also when it dangles); what it leads to is written by these rules,
+ *   and the link stays a link;
+ * - a FIFO or a character device (/dev/null, /dev/stdout, a terminal): written through, as a shell
+ *   redirection would, since renaming over it would replace the device with a plain file;
+ * - a folder, a socket or a block device: refused.
+ * Every error names the path and the system's reason, with its code (ENOSPC for /dev/full, …).
+ */
+export async function writeTemplateFile(
+  path: string,
+  text: string,
+): Promise<{ path: string; bytes: number }> {
+  const place = await placeOf(path);
+  const bytes = Buffer.byteLength(text);
+  if (place.kind === "through") await writeThrough(place.path, text);
+  else await writeAtomically(place.path, text, place.kind === "file" ? place.mode : undefined);
+  return { path: place.path, bytes };
+}
+
+async function placeOf(path: string, links = 0): Promise<Place> {
+  let stat: Awaited<ReturnType<typeof lstat>>;
+  try {
+    stat = await lstat(path);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return { kind: "new", path };
+    throw cannotWrite(path, error);
+  }
+  if (stat.isSymbolicLink()) {
+    if (links >= MAX_LINKS) throw cannotWrite(path, Object.assign(new Error("loop"), { code: "ELOOP" }));
+    return placeOf(await linkTarget(path), links + 1);
+  }
+  if (stat.isFile()) return { kind: "file", path, mode: stat.mode & 0o7777 };
+  if (stat.isFIFO() || stat.isCharacterDevice()) return { kind: "through", path };
+  const what = stat.isDirectory()
+    ? "it is a folder (EISDIR)"
+    : stat.isSocket()
+      ? "it is a socket"
+      : "it is a block device";
+  throw new UsageError([
+    { argument: "write_path", message: `cannot write the template to ${path}: ${what}; nothing was written` },
+  ]);
+}
+
+/** Where a link leads: its real path, or for a dangling link the (absolute) path it names. */
+async function linkTarget(link: string): Promise<string> {
+  try {
+    return await realpath(link);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw cannotWrite(link, error);
+  }
+  try {
+    return resolve(dirname(link), await readlink(link));
+  } catch (error) {
+    throw cannotWrite(link, error);
+  }
+}
+
+async function writeAtomically(path: string, text: string, mode: number | undefined): Promise<void> {
   const temp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`);
   try {
     await writeFile(temp, text, { flag: "wx" });
+    if (mode !== undefined) await chmod(temp, mode);
     await rename(temp, path);
   } catch (error) {
     await rm(temp, { force: true }).catch(() => {});
-    throw new UsageError([
-      { argument: "write_path", message: `cannot write the template to ${path}: ${why(error)}` },
-    ]);
+    throw cannotWrite(path, error);
   }
-  return path;
 }
 
-function why(error: unknown): string {
+/** Opens what is there without creating, truncating or following anything, and writes into it. */
+async function writeThrough(path: string, text: string): Promise<void> {
+  try {
+    const handle = await open(path, constants.O_WRONLY | constants.O_NOFOLLOW);
+    try {
+      const stat = await handle.stat();
+      // Swapped for a file between our look and the open: write nothing rather than append.
+      if (!stat.isFIFO() && !stat.isCharacterDevice())
+        throw Object.assign(new Error("changed"), { code: "ECHANGED" });
+      await handle.writeFile(text);
+    } finally {
+      await handle.close();
+    }
+  } catch (error) {
+    throw cannotWrite(path, error);
+  }
+}
+
+function cannotWrite(path: string, error: unknown): UsageError {
+  if (error instanceof UsageError) return error;
+  return new UsageError([
+    { argument: "write_path", message: `cannot write the template to ${path}: ${why(path, error)}` },
+  ]);
+}
+
+function why(path: string, error: unknown): string {
   const code = (error as NodeJS.ErrnoException).code;
   switch (code) {
     case "ENOENT":
-      return "no such folder";
+      return `the folder ${dirname(path)} does not exist (ENOENT)`;
     case "EACCES":
     case "EPERM":
-      return "permission denied";
+      return `permission denied (${code})`;
     case "EISDIR":
-      return "it is a folder";
+      return "it is a folder (EISDIR)";
     case "ENOTDIR":
-      return "a part of the path is not a folder";
+      return "a part of the path is not a folder (ENOTDIR)";
     case "EROFS":
-      return "read-only file system";
+      return "read-only file system (EROFS)";
     case "ENOSPC":
-      return "no space left on the device";
+      return "no space left on the device (ENOSPC)";
+    case "EDQUOT":
+      return "disk quota exceeded (EDQUOT)";
+    case "ELOOP":
+      return "too many levels of symbolic links (ELOOP)";
+    case "ENXIO":
+      return "no such device (ENXIO)";
+    case "ECHANGED":
+      return "it changed from a FIFO or device to something else while being written; nothing was written";
     default:
       return (error as Error).message;
   }

@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, it } from "node:test";
 import { runCli } from "../helpers/cli.js";
 
@@ -163,6 +165,46 @@ describe("flag errors name the flag, then one line pointing at the command's hel
       assert.equal(run.stdout, "");
     });
   }
+
+  it("a control character in a value is escaped: one problem, one error line (issue 7, messages)", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "pc-front-"));
+    const units = join(dir, "units.cson");
+    writeFileSync(units, '[\n  {name: "a\\nb\\u001b[31m.service", content_text: "x"}\n]\n');
+    const run = await runCli(["build-template", "--offline", "-u", units, "-p", "-"]);
+    assert.equal(run.code, 2, run.stderr);
+    const lines = run.stderr.split("\n").filter((line) => line.startsWith("error: "));
+    assert.equal(lines.length, 1, run.stderr);
+    assert.match(
+      lines[0] ?? "",
+      /^error: .*units\[0\] \(a\\nb\\u001b\[31m\.service\): "a\\nb\\u001b\[31m\.service" is not a systemd unit name/,
+    );
+    assert.ok(!run.stderr.includes("\u001b"), "no raw escape sequence reaches the terminal");
+  });
+
+  it("a flag given twice: one clear message, its second value not called a stray argument (issue 7, messages)", async () => {
+    for (const args of [
+      ["create", "-n", "a", "-n", "b", "-k", "k"],
+      ["create", "-n", "a", "--stack-name", "b", "-k", "k"],
+    ]) {
+      const run = await runCli(args);
+      assert.equal(run.code, 2, run.stderr);
+      const errors = run.stderr.split("\n").filter((line) => line.startsWith("error: "));
+      assert.deepEqual(errors, ["error: --stack-name (-n): given more than once"]);
+    }
+  });
+
+  it("-h or --help after other flags prints the command's help (issue 7, messages)", async () => {
+    for (const args of [
+      ["create", "-n", "x", "--help"],
+      ["create", "-n", "x", "-k", "y", "-h"],
+      ["build-template", "--bogus", "--help"],
+    ]) {
+      const run = await runCli(args);
+      assert.equal(run.code, 0, run.stderr);
+      assert.equal(run.stdout, doc((args[0] as string).replace("-", "_")));
+      assert.equal(run.stderr, "");
+    }
+  });
 
   it("reports every problem, one line each", async () => {
     const run = await runCli(["create", "-n", "a", "-s", "99", "-c", "edge"]);

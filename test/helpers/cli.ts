@@ -22,13 +22,12 @@ export interface CliRunOptions {
 
 /**
  * Runs the real CLI as a user would, in a child process. The environment is the caller's only:
- * HOME and PANDACLUSTER_CONFIG default to places that hold no real configuration.
+ * HOME defaults to a place that holds no configuration (so no ~/.pandacluster.cson is read).
  */
 export function runCli(args: string[], options: CliRunOptions = {}): Promise<CliRun> {
   const env: NodeJS.ProcessEnv = {
     PATH: process.env.PATH,
     HOME: "/nonexistent",
-    PANDACLUSTER_CONFIG: "/nonexistent/.pandacluster.cson",
     ...options.env,
   };
   return new Promise((resolve, reject) => {

@@ -69,6 +69,25 @@ describe("newDiscoveryUrl", () => {
     assert.equal(calls, 2);
   });
 
+  it("an HTML error page is shown as its status and one short line, never whole (issue 7, messages)", async () => {
+    const page = `<!DOCTYPE html>\n<html><head><title>502 Bad Gateway</title></head>\n<body>\n<h1>Bad Gateway</h1>\n${"<p>details</p>\n".repeat(50)}</body></html>`;
+    const service = await serve((_req, res) => {
+      res.statusCode = 502;
+      res.setHeader("content-type", "text/html");
+      res.end(page);
+    });
+    await assert.rejects(newDiscoveryUrl(service, 3), (error: Error) => {
+      assert.match(error.message, /answered HTTP 502: 502 Bad Gateway; nothing was created/);
+      assert.ok(!error.message.includes("<"), error.message);
+      return true;
+    });
+    const untitled = await serve((_req, res) => {
+      res.statusCode = 404;
+      res.end("<html><body>\n\n<h1>Not  Found</h1><p>more</p></body></html>");
+    });
+    await assert.rejects(newDiscoveryUrl(untitled, 3), /answered HTTP 404: Not Found; nothing was created/);
+  });
+
   it("gives up on a service that does not answer in time", async () => {
     const service = await serve(() => {});
     const started = Date.now();
@@ -95,5 +114,11 @@ describe("discovery settings", () => {
     assert.ok(isDiscoveryUrl(`https://discovery.etcd.io/${token}`));
     assert.ok(!isDiscoveryUrl("https://discovery.etcd.io/new"));
     assert.ok(!isDiscoveryUrl(`ftp://x/${token}`));
+  });
+
+  it("refuses a service's answer that breaks the --discovery-url rule (issue 7 item 6)", () => {
+    for (const bad of [`https://x/a"b/${token}`, `https://x/a%41/${token}`, `https://x/a'b/${token}`]) {
+      assert.ok(!isDiscoveryUrl(bad), bad);
+    }
   });
 });

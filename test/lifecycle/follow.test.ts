@@ -177,6 +177,34 @@ describe("throttling and dropped connections (mocked: moto never throttles)", ()
     const result = await create(credentials, createOptions(), { poll: fastPoll });
     assert.equal(result.status, "failure");
     assert.match(result.message, /not authorized to perform: cloudformation:DescribeStacks/);
+    // The stack was created all the same: the failure says how to resume or remove it (issue 7 item 5).
+    assert.ok(result.message.includes("pandacluster wait -n demo -r us-east-1"), result.message);
+    assert.ok(result.message.includes("pandacluster destroy -n demo -r us-east-1"), result.message);
+  });
+
+  it("calls that never answer (mocked: a lost endpoint): says so every silence_ms, gives up at the deadline with the commands (issue 7 item 5)", async () => {
+    mocks = mockAws([{ status: "CREATE_IN_PROGRESS" }]);
+    let calls = 0;
+    mocks.cf.on(DescribeStacksCommand).callsFake(() => {
+      calls += 1;
+      if (calls === 1) {
+        return { Stacks: [{ StackId: STACK_ID, StackName: "demo", StackStatus: "CREATE_IN_PROGRESS" }] };
+      }
+      return new Promise(() => {});
+    });
+    const { events, onEvent } = collect();
+    const started = Date.now();
+    const result = await finish(
+      credentials,
+      { stack_name: "demo", stack_id: STACK_ID, region: "us-east-1" },
+      { onEvent, poll: { ...fastPoll, silence_ms: 200 }, timeout_minutes: 0.02 },
+    );
+    assert.ok(Date.now() - started < 3_000, "the deadline is kept though the call hangs");
+    assert.equal(result.status, "failure");
+    assert.match(result.message, /gave up after 0\.02 minutes/);
+    assert.ok(result.message.includes("pandacluster destroy -n demo -r us-east-1"));
+    const silent = events.filter((e) => /no answer from AWS for \d+ s; still trying until/.test(e.message));
+    assert.ok(silent.length >= 3, `said so ${silent.length} times`);
   });
 });
 

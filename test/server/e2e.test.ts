@@ -311,7 +311,6 @@ describe("API server end to end (moto + local etcd discovery)", () => {
     const env: NodeJS.ProcessEnv = {
       ...isolatedAwsProcessEnv(moto.endpoint),
       HOME: dir,
-      PANDACLUSTER_CONFIG: join(dir, "none.cson"),
       PANDACLUSTER_ADMIN_TOKEN: ADMIN_TOKEN,
       PANDACLUSTER_POLL_MS: "200",
       // Every start holds leases of its own: the restarted server takes the job once this runs out.

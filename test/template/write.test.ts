@@ -1,6 +1,18 @@
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, it } from "node:test";
@@ -8,6 +20,7 @@ import { UsageError } from "../../src/errors.js";
 import type { BuildTemplateOptions, UnitsInput } from "../../src/options.js";
 import { checkTemplateBody } from "../../src/template/build.js";
 import { build_template, TEMPLATE_BODY_LIMIT } from "../../src/template/write.js";
+import { charDevice, fifoReader } from "../helpers/special_files.js";
 import { KEYS } from "./support.js";
 
 const base: BuildTemplateOptions = {
@@ -75,14 +88,115 @@ describe("build_template (the library's)", () => {
     const missing = join(dir, "no", "such", "t.json");
     await assert.rejects(build_template({ ...base, write_path: missing }), (error: unknown) => {
       assert.ok(error instanceof UsageError);
-      assert.match(error.message, new RegExp(`cannot write the template to ${missing}: no such folder`));
+      assert.match(
+        error.message,
+        new RegExp(
+          `cannot write the template to ${missing}: the folder ${join(dir, "no", "such")} does not exist \\(ENOENT\\)`,
+        ),
+      );
       return true;
     });
     await assert.rejects(build_template({ ...base, write_path: dir }), {
       name: "UsageError",
-      message: new RegExp(`${dir}: it is a folder`),
+      message: new RegExp(`${dir}: it is a folder \\(EISDIR\\)`),
     });
     assert.deepEqual(readdirSync(dir), [], "no temporary file left behind");
+  });
+});
+
+describe("build_template never replaces what is at write_path with something else (issue 7 item 4)", () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), "pandacluster-write-"));
+  });
+
+  it("a symbolic link stays a link; the file it leads to gets the template", async () => {
+    const target = join(dir, "real.json");
+    writeFileSync(target, "old");
+    const link = join(dir, "link.json");
+    symlinkSync("real.json", link);
+    const result = await build_template({ ...base, write_path: link });
+    assert.ok(lstatSync(link).isSymbolicLink(), "the link is still a link");
+    assert.deepEqual(JSON.parse(readFileSync(target, "utf8")), result.template);
+    assert.equal(result.written_to, target);
+    assert.equal(result.written_bytes, statSync(target).size);
+    assert.deepEqual(readdirSync(dir).sort(), ["link.json", "real.json"], "no temporary file left behind");
+  });
+
+  it("a dangling link: the file it names is created, the link stays", async () => {
+    mkdirSync(join(dir, "sub"));
+    const link = join(dir, "link.json");
+    symlinkSync(join("sub", "new.json"), link);
+    const result = await build_template({ ...base, write_path: link });
+    assert.ok(lstatSync(link).isSymbolicLink());
+    assert.deepEqual(JSON.parse(readFileSync(join(dir, "sub", "new.json"), "utf8")), result.template);
+  });
+
+  it("an existing file keeps its permission bits; the byte count is the file's", async () => {
+    const path = join(dir, "t.json");
+    writeFileSync(path, "old");
+    chmodSync(path, 0o640);
+    const result = await build_template({ ...base, write_path: path });
+    assert.equal(statSync(path).mode & 0o777, 0o640);
+    assert.equal(result.written_bytes, statSync(path).size);
+    assert.notEqual(result.written_bytes, result.bytes, "the file is indented, CreateStack's body is not");
+  });
+
+  it("a FIFO is written through and stays a FIFO", async () => {
+    const fifo = join(dir, "pipe");
+    execFileSync("mkfifo", [fifo]);
+    const reader = fifoReader(fifo);
+    const result = await build_template({ ...base, write_path: fifo });
+    const read = await reader.text();
+    assert.deepEqual(JSON.parse(read), result.template);
+    assert.equal(result.written_bytes, Buffer.byteLength(read));
+    assert.ok(lstatSync(fifo).isFIFO(), "still a FIFO");
+    assert.deepEqual(readdirSync(dir), ["pipe"]);
+  });
+
+  it("/dev/null is written through and stays a character device", async () => {
+    const devNull = charDevice(dir, "null");
+    const result = await build_template({ ...base, write_path: devNull });
+    assert.equal(result.written_to, devNull);
+    assert.ok(lstatSync(devNull).isCharacterDevice());
+  });
+
+  it("/dev/full: the real reason (ENOSPC), and it stays a device", async () => {
+    const full = charDevice(dir, "full");
+    await assert.rejects(build_template({ ...base, write_path: full }), {
+      name: "UsageError",
+      message: new RegExp(
+        `^write_path: cannot write the template to ${full}: no space left on the device \\(ENOSPC\\)$`,
+      ),
+    });
+    assert.ok(lstatSync(full).isCharacterDevice());
+  });
+
+  it("a read-only folder: permission denied (EACCES), as a user other than root sees it", async (t) => {
+    if (process.getuid?.() === 0) {
+      t.skip("root may write anywhere");
+      return;
+    }
+    chmodSync(dir, 0o500);
+    await assert.rejects(build_template({ ...base, write_path: join(dir, "t.json") }), {
+      message: /permission denied \(EACCES\)/,
+    });
+  });
+
+  it("a path through a file: ENOTDIR", async () => {
+    writeFileSync(join(dir, "file"), "");
+    await assert.rejects(build_template({ ...base, write_path: join(dir, "file", "t.json") }), {
+      message: /a part of the path is not a folder \(ENOTDIR\)/,
+    });
+  });
+
+  it("a link loop: ELOOP", async () => {
+    symlinkSync("b", join(dir, "a"));
+    symlinkSync("a", join(dir, "b"));
+    await assert.rejects(build_template({ ...base, write_path: join(dir, "a") }), {
+      message: /too many levels of symbolic links \(ELOOP\)/,
+    });
+    assert.ok(lstatSync(join(dir, "a")).isSymbolicLink());
   });
 });
 

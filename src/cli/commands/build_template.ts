@@ -1,4 +1,3 @@
-import { statSync } from "node:fs";
 import type { BuildTemplateOptions } from "../../options.js";
 import { thousands } from "../../template/boot.js";
 import { TEMPLATE_BODY_LIMIT } from "../../template/build.js";
@@ -25,7 +24,8 @@ export const run: CommandHandler<BuildTemplateOptions> = async (options, context
  */
 function sizes(result: BuildTemplateResult): string {
   const n = thousands;
-  const file = result.written_to ? `${n(statSync(result.written_to).size)} bytes in the file; ` : "";
+  // The bytes written, not a stat: a FIFO or a device written through has no size of its own.
+  const file = result.written_bytes !== undefined ? `${n(result.written_bytes)} bytes in the file; ` : "";
   const data = result.user_data;
   const how =
     data.encoding === "gzip-merge"

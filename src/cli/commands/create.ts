@@ -7,7 +7,13 @@ import { withProgress } from "../render/run.js";
 /** pandacluster create: launch → follow → nodes → customise, with progress; the cluster summary. */
 export const run: CommandHandler<CreateOptions> = (options, context) =>
   withProgress(context, async (progress) => {
-    const hooks = { onEvent: progress.onEvent, signal: context.signal };
+    const hooks = {
+      onEvent: progress.onEvent,
+      signal: context.signal,
+      onInterruptNote: (note: string) => {
+        context.interruptNote = note;
+      },
+    };
     const result = await create(context.config().config, options, hooks);
     progress.stop();
     return showCluster(context, result, options.dry_run);
