@@ -17,6 +17,7 @@ import { healthRoutes } from "./routes/health.js";
 import { profileRoutes } from "./routes/profiles.js";
 import { templateRoutes } from "./routes/templates.js";
 import type { ServerParts } from "./routes/types.js";
+import { isPostgresUrl, PostgresStore, redactDatabaseUrl } from "./store/postgres.js";
 import { SqliteStore } from "./store/sqlite.js";
 import type { Store } from "./store/types.js";
 
@@ -38,7 +39,11 @@ export const redactPaths = [
 ];
 
 export interface ServerOptions {
-  /** SQLite file (default ~/.pandacluster/server.db); ":memory:" for a throw-away store. */
+  /**
+   * The store: a postgres:// (or postgresql://) URL for PostgreSQL (replicas share it), else a
+   * SQLite file; default PANDACLUSTER_DATABASE_URL, else ~/.pandacluster/server.db; ":memory:"
+   * for a throw-away store.
+   */
   db?: string;
   env?: NodeJS.ProcessEnv;
   /** The server's own config (~/.pandacluster.cson): base AWS credentials, public keys, discovery. */
@@ -53,7 +58,10 @@ export interface ServerOptions {
   pollIntervalMs?: number;
   /** Library steps running at once over all jobs (default 8; PANDACLUSTER_JOB_CONCURRENCY). */
   concurrency?: number;
-  /** Job lease duration, ms (default 60 s): how long a crashed server's jobs wait for another server. */
+  /**
+   * Job lease duration, ms (default 60 s; PANDACLUSTER_LEASE_MS): how long a crashed server's jobs
+   * wait for another server.
+   */
   leaseMs?: number;
   /** Resume unfinished jobs on start (default true). */
   resume?: boolean;
@@ -73,7 +81,26 @@ export interface Server {
 }
 
 export function defaultDbPath(env: NodeJS.ProcessEnv = process.env): string {
-  return join(env.HOME || homedir(), ".pandacluster", "server.db");
+  return env.PANDACLUSTER_DATABASE_URL || join(env.HOME || homedir(), ".pandacluster", "server.db");
+}
+
+/** The store as the start-up notice names it: a database URL without its password. */
+export function describeDb(db: string): string {
+  return isPostgresUrl(db) ? `PostgreSQL ${redactDatabaseUrl(db)}` : db;
+}
+
+/** PostgreSQL for a postgres:// URL, else SQLite. */
+export function openStore(db: string): Store {
+  return isPostgresUrl(db) ? new PostgresStore(db) : new SqliteStore(db);
+}
+
+/**
+ * Where the secret key file is: beside a SQLite file; for PostgreSQL in ~/.pandacluster (replicas
+ * must then share the key: PANDACLUSTER_SECRET_KEY, or the same file on each).
+ */
+function keyFile(db: string, env: NodeJS.ProcessEnv): string {
+  const home = join(env.HOME || homedir(), ".pandacluster");
+  return join(isPostgresUrl(db) ? home : dirname(db), "server.key");
 }
 
 function positiveInt(raw: string | undefined, name: string): number | undefined {
@@ -87,15 +114,16 @@ function positiveInt(raw: string | undefined, name: string): number | undefined 
 export async function createServer(options: ServerOptions = {}): Promise<Server> {
   const env = options.env ?? process.env;
   const db = options.db ?? defaultDbPath(env);
-  const store = new SqliteStore(db);
+  const store = openStore(db);
   try {
     await store.migrate();
 
     const key =
       db === ":memory:" && !env.PANDACLUSTER_SECRET_KEY
         ? { key: randomBytes(32), origin: "an in-memory key (the store is in memory too)", created: true }
-        : loadSecretKey(env, join(dirname(db), "server.key"));
+        : loadSecretKey(env, keyFile(db, env));
     const box = new SecretBox(key.key);
+    await checkSecretKey(store, box, key.origin);
 
     let generatedAdminToken: string | undefined;
     let adminTokenHash: string;
@@ -138,7 +166,7 @@ export async function createServer(options: ServerOptions = {}): Promise<Server>
       accounts,
       poller,
       owner: env.PANDACLUSTER_SERVER_ID || hostname(),
-      ...(options.leaseMs ? { leaseMs: options.leaseMs } : {}),
+      leaseMs: options.leaseMs ?? positiveInt(env.PANDACLUSTER_LEASE_MS, "PANDACLUSTER_LEASE_MS") ?? 60_000,
       concurrency:
         options.concurrency ??
         positiveInt(env.PANDACLUSTER_JOB_CONCURRENCY, "PANDACLUSTER_JOB_CONCURRENCY") ??
@@ -187,6 +215,23 @@ export async function createServer(options: ServerOptions = {}): Promise<Server>
     await store.close();
     throw error;
   }
+}
+
+/**
+ * Every server on a store must open the profiles' secrets with the same key: the first start
+ * leaves a sealed check value in the settings, and a server with another key refuses to start
+ * (rather than failing each job of a profile with its own credentials later).
+ */
+async function checkSecretKey(store: Store, box: SecretBox, origin: string): Promise<void> {
+  const check = await store.setSettingOnce("secret_key_check", box.seal("pandacluster", "secret-key-check"));
+  try {
+    if (box.open(check, "secret-key-check") === "pandacluster") return;
+  } catch {
+    // a different key: said below
+  }
+  throw new UsageError(
+    `the secret key (from ${origin}) is not the one this store's secrets were sealed with: every server on one store needs the same PANDACLUSTER_SECRET_KEY`,
+  );
 }
 
 function buildRoutes(app: FastifyInstance, parts: ServerParts, box: SecretBox, adminTokenHash: string): void {
