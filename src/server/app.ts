@@ -13,6 +13,7 @@ import { HttpError, normaliseService } from "./http.js";
 import { StackPoller } from "./jobs/poller.js";
 import { JobRunner } from "./jobs/runner.js";
 import { clusterRoutes } from "./routes/clusters.js";
+import { type EventStreamOptions, eventRoutes } from "./routes/events.js";
 import { healthRoutes } from "./routes/health.js";
 import { profileRoutes } from "./routes/profiles.js";
 import { templateRoutes } from "./routes/templates.js";
@@ -65,6 +66,8 @@ export interface ServerOptions {
   leaseMs?: number;
   /** Resume unfinished jobs on start (default true). */
   resume?: boolean;
+  /** Server-Sent Events of GET /clusters/{name}/events (heartbeat, re-read, streams per profile). */
+  eventStream?: Partial<EventStreamOptions>;
 }
 
 export interface Server {
@@ -152,7 +155,9 @@ export async function createServer(options: ServerOptions = {}): Promise<Server>
       bodyLimit: 1024 * 1024,
     });
     const log = app.log;
+    const owner = env.PANDACLUSTER_SERVER_ID || hostname();
     const poller = new StackPoller(engine, {
+      ...(store.fleet ? { fleet: { share: store.fleet, owner } } : {}),
       intervalMs:
         options.pollIntervalMs ?? positiveInt(env.PANDACLUSTER_POLL_MS, "PANDACLUSTER_POLL_MS") ?? 5000,
       maxIntervalMs: 60_000,
@@ -165,7 +170,7 @@ export async function createServer(options: ServerOptions = {}): Promise<Server>
       engine,
       accounts,
       poller,
-      owner: env.PANDACLUSTER_SERVER_ID || hostname(),
+      owner,
       leaseMs: options.leaseMs ?? positiveInt(env.PANDACLUSTER_LEASE_MS, "PANDACLUSTER_LEASE_MS") ?? 60_000,
       concurrency:
         options.concurrency ??
@@ -191,7 +196,12 @@ export async function createServer(options: ServerOptions = {}): Promise<Server>
       discoveryServices,
     };
 
-    buildRoutes(app, parts, box, adminTokenHash);
+    buildRoutes(app, parts, box, adminTokenHash, {
+      heartbeatMs: 15_000,
+      wakeMs: 2_000,
+      perProfile: 20,
+      ...options.eventStream,
+    });
     await app.ready();
     if (options.resume !== false) await runner.resumeAll();
 
@@ -234,7 +244,13 @@ async function checkSecretKey(store: Store, box: SecretBox, origin: string): Pro
   );
 }
 
-function buildRoutes(app: FastifyInstance, parts: ServerParts, box: SecretBox, adminTokenHash: string): void {
+function buildRoutes(
+  app: FastifyInstance,
+  parts: ServerParts,
+  box: SecretBox,
+  adminTokenHash: string,
+  eventStream: EventStreamOptions,
+): void {
   registerAuth(app, parts.store, adminTokenHash);
   // JSON only: a text/plain body would otherwise arrive as a string.
   app.removeContentTypeParser("text/plain");
@@ -292,4 +308,5 @@ function buildRoutes(app: FastifyInstance, parts: ServerParts, box: SecretBox, a
   profileRoutes(app, parts, box);
   templateRoutes(app, parts);
   clusterRoutes(app, parts);
+  eventRoutes(app, parts, eventStream);
 }
