@@ -254,6 +254,15 @@ function buildRoutes(
   registerAuth(app, parts.store, adminTokenHash);
   // JSON only: a text/plain body would otherwise arrive as a string.
   app.removeContentTypeParser("text/plain");
+  // Common HTTP clients send Content-Type: application/json on every request, also a DELETE or a
+  // POST without a body: an empty body is an empty object. Anything else goes to Fastify's own
+  // parser (which refuses __proto__ and constructor keys). Auth runs before any parsing (onRequest).
+  const json = app.getDefaultJsonParser("error", "error");
+  app.removeContentTypeParser("application/json");
+  app.addContentTypeParser("application/json", { parseAs: "string" }, (request, body, done) => {
+    if (typeof body === "string" && body.trim() === "") return done(null, {});
+    return json(request, body as string, done);
+  });
 
   app.setErrorHandler((error: unknown, request, reply) => {
     if (error instanceof HttpError) {
