@@ -2,6 +2,7 @@ import { type ArgumentSpec, type CommandName, commandSpec } from "../definitions
 import { UsageError } from "../errors.js";
 import { checkValue, type OptionsOf, validateOptions } from "../options.js";
 import { HttpError } from "./http.js";
+import { defaultMaxClusters } from "./store/types.js";
 
 /**
  * The request schemas, generated from src/argument_definitions.cson: nothing here lists an
@@ -203,6 +204,19 @@ const eventSchema: JsonSchema = {
   },
 };
 
+function maxClustersSchema(): JsonSchema {
+  return {
+    type: "integer",
+    minimum: 0,
+    maximum: maxClustersLimit,
+    default: defaultMaxClusters,
+    description: "quota: the most live (not deleted) clusters the profile may have",
+  };
+}
+
+/** The highest quota the admin may give a profile. */
+export const maxClustersLimit = 10_000;
+
 const profileRequestSchema: JsonSchema = {
   type: "object",
   additionalProperties: false,
@@ -222,6 +236,7 @@ const profileRequestSchema: JsonSchema = {
       items: { type: "string" },
       description: "SSH public keys put on every node",
     },
+    max_clusters: maxClustersSchema(),
   },
 };
 
@@ -232,6 +247,7 @@ const profileSchema: JsonSchema = {
     email: { type: "string" },
     token: { type: "string", description: "only in the answer to POST /profiles" },
     aws: { type: ["boolean"], description: "whether the profile has its own AWS credentials" },
+    max_clusters: maxClustersSchema(),
     created_at: { type: "string", format: "date-time" },
   },
 };
@@ -245,7 +261,7 @@ const errors = (...codes: number[]): Record<string, JsonSchema> => {
   const words: Record<number, string> = {
     400: "invalid request: one message per field, worded as the CLI's",
     401: "no token or an unknown token",
-    403: "the route needs the admin token",
+    403: "the route needs the other kind of token, or (POST /clusters) the profile's quota of live clusters is reached",
     404: "no such cluster for this profile (or no such route)",
     409: "conflict",
     422: "the Idempotency-Key was used before with a different request",
@@ -317,6 +333,25 @@ export function openApiDocument(version: string): JsonSchema {
         },
       },
       "/profiles/{name}": {
+        patch: {
+          summary: "change a profile's quota of live clusters (admin)",
+          security: secured,
+          parameters: [{ name: "name", in: "path", required: true, schema: { type: "string" } }],
+          requestBody: {
+            required: true,
+            content: {
+              "application/json": {
+                schema: {
+                  type: "object",
+                  additionalProperties: false,
+                  required: ["max_clusters"],
+                  properties: { max_clusters: maxClustersSchema() },
+                },
+              },
+            },
+          },
+          responses: { 200: json("Profile", "the profile"), ...errors(400, 401, 403, 404) },
+        },
         delete: {
           summary: "delete a profile that has no clusters left (admin)",
           security: secured,
@@ -385,7 +420,7 @@ export function openApiDocument(version: string): JsonSchema {
               headers: { Location: { schema: { type: "string" }, description: "/clusters/{stack_name}" } },
             },
             200: json({ type: "object" }, "dry_run: the library's answer; nothing created"),
-            ...errors(400, 401, 409, 422),
+            ...errors(400, 401, 403, 409, 422),
           },
         },
         get: {

@@ -262,6 +262,7 @@ for (const engine of engines) {
     it("many claimers at once: every job is taken by exactly one", async () => {
       const { store, input } = await fresh();
       try {
+        await store.setProfileQuota("p", 100);
         for (let i = 0; i < 12; i++) {
           await store.createCluster({ ...input, stack_name: `c${i}` }, undefined, answer, {});
         }
@@ -270,6 +271,52 @@ for (const engine of engines) {
         const ids = taken.flat().map((j) => j.id);
         assert.equal(ids.length, 12);
         assert.equal(new Set(ids).size, 12);
+      } finally {
+        await store.close();
+      }
+    });
+
+    it("quota: a profile's live clusters up to max_clusters (default 10); a same-name retry of a failed one and deleted ones do not count", async () => {
+      const { store, profileId, input } = await fresh();
+      try {
+        assert.equal((await store.profileById(profileId))?.max_clusters, 10);
+        assert.equal((await store.setProfileQuota("p", 2))?.max_clusters, 2);
+        assert.equal(await store.setProfileQuota("nobody", 2), undefined);
+        const one = await store.createCluster({ ...input, stack_name: "a" }, undefined, answer, {});
+        const two = await store.createCluster({ ...input, stack_name: "b" }, undefined, answer, {});
+        if (one.kind !== "created" || two.kind !== "created") throw new Error("not created");
+        assert.deepEqual(await store.createCluster({ ...input, stack_name: "c" }, undefined, answer, {}), {
+          kind: "quota",
+          limit: 2,
+          live: 2,
+        });
+        await store.completeJob(one.job.id, one.cluster.id, { status: "failed" });
+        assert.equal(
+          (await store.createCluster({ ...input, stack_name: "a" }, undefined, answer, {})).kind,
+          "created",
+          "a failed cluster's name created again replaces it",
+        );
+        await store.completeJob(two.job.id, two.cluster.id, { status: "deleted" });
+        assert.equal(
+          (await store.createCluster({ ...input, stack_name: "c" }, undefined, answer, {})).kind,
+          "created",
+        );
+        const many = await Promise.all(
+          ["d", "e", "f"].map((name) =>
+            store.createCluster({ ...input, stack_name: name }, undefined, answer, {}),
+          ),
+        );
+        assert.deepEqual(
+          many.map((o) => o.kind),
+          ["quota", "quota", "quota"],
+        );
+        await store.setProfileQuota("p", 3);
+        const raced = await Promise.all(
+          ["d", "e", "f"].map((name) =>
+            store.createCluster({ ...input, stack_name: name }, undefined, answer, {}),
+          ),
+        );
+        assert.deepEqual(raced.map((o) => o.kind).sort(), ["created", "quota", "quota"]);
       } finally {
         await store.close();
       }

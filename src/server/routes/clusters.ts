@@ -175,6 +175,10 @@ export function clusterRoutes(app: FastifyInstance, parts: ServerParts): void {
         throw new HttpError(422, "idempotency key reused", [
           "Idempotency-Key: this key was already used with a different request; use a new key",
         ]);
+      case "quota":
+        throw new HttpError(403, "quota exceeded", [
+          `max_clusters: this profile may have at most ${outcome.limit} live clusters (quota max_clusters) and has ${outcome.live}; delete one, or ask the server's admin to raise the quota`,
+        ]);
     }
   });
 

@@ -98,4 +98,11 @@ export const migrations: Migration[] = [
       ALTER TABLE jobs ADD COLUMN lease_until TEXT;
     `,
   },
+  {
+    version: 4,
+    name: "profile quota of live clusters",
+    sql: `
+      ALTER TABLE profiles ADD COLUMN max_clusters INTEGER NOT NULL DEFAULT 10;
+    `,
+  },
 ];

@@ -94,4 +94,11 @@ export const postgresMigrations: Migration[] = [
       );
     `,
   },
+  {
+    version: 2,
+    name: "profile quota of live clusters",
+    sql: `
+      ALTER TABLE profiles ADD COLUMN max_clusters INTEGER NOT NULL DEFAULT 10;
+    `,
+  },
 ];

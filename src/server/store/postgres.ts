@@ -1,23 +1,24 @@
 import pg from "pg";
 import type { CreateOptions } from "../../options.js";
 import { postgresMigrations } from "./postgres-migrations.js";
-import type {
-  ClusterPatch,
-  ClusterRecord,
-  ClusterStatus,
-  ClusterSummary,
-  ClusterView,
-  CreateClusterOutcome,
-  Fleet,
-  IdempotentAnswer,
-  JobPhase,
-  JobRecord,
-  NewCluster,
-  NewProfile,
-  ProfileRecord,
-  StartDestroyOutcome,
-  Store,
-  StoredEvent,
+import {
+  type ClusterPatch,
+  type ClusterRecord,
+  type ClusterStatus,
+  type ClusterSummary,
+  type ClusterView,
+  type CreateClusterOutcome,
+  defaultMaxClusters,
+  type Fleet,
+  type IdempotentAnswer,
+  type JobPhase,
+  type JobRecord,
+  type NewCluster,
+  type NewProfile,
+  type ProfileRecord,
+  type StartDestroyOutcome,
+  type Store,
+  type StoredEvent,
 } from "./types.js";
 
 /**
@@ -268,8 +269,8 @@ export class PostgresStore implements Store {
   async createProfile(profile: NewProfile): Promise<ProfileRecord | "exists"> {
     try {
       const row = await this.#row<ProfileRow>(
-        `INSERT INTO profiles (name, email, token_hash, aws_id, aws_secret_sealed, aws_region, public_keys, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING *`,
+        `INSERT INTO profiles (name, email, token_hash, aws_id, aws_secret_sealed, aws_region, public_keys, created_at, max_clusters)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING *`,
         [
           profile.name,
           profile.email,
@@ -279,6 +280,7 @@ export class PostgresStore implements Store {
           profile.aws_region,
           profile.public_keys ? JSON.stringify(profile.public_keys) : null,
           now(),
+          profile.max_clusters ?? defaultMaxClusters,
         ],
       );
       return toProfile(row) as ProfileRecord;
@@ -301,6 +303,15 @@ export class PostgresStore implements Store {
   async listProfiles(): Promise<ProfileRecord[]> {
     return (await this.#rows<ProfileRow>("SELECT * FROM profiles ORDER BY id")).map(
       (row) => toProfile(row) as ProfileRecord,
+    );
+  }
+
+  async setProfileQuota(name: string, maxClusters: number): Promise<ProfileRecord | undefined> {
+    return toProfile(
+      await this.#row<ProfileRow>("UPDATE profiles SET max_clusters = $2 WHERE name = $1 RETURNING *", [
+        name,
+        maxClusters,
+      ]),
     );
   }
 
@@ -381,6 +392,15 @@ export class PostgresStore implements Store {
         ),
       );
       if (existing) return { kind: "conflict", existing };
+      // Counted under the profile's row lock (above): two creates cannot both take the last place.
+      const quota = await this.#row<{ limit: number; live: number }>(
+        `SELECT p.max_clusters AS "limit", (SELECT count(*)::int FROM clusters c WHERE c.profile_id = p.id
+           AND c.superseded = 0 AND c.status <> 'deleted' AND NOT (c.stack_name = $2 AND c.region = $3)) AS live
+         FROM profiles p WHERE p.id = $1`,
+        [input.profile_id, input.stack_name, input.region],
+        client,
+      );
+      if (quota && quota.live >= quota.limit) return { kind: "quota", ...quota };
       const at = now();
       await client.query(
         "UPDATE clusters SET superseded = 1 WHERE profile_id = $1 AND stack_name = $2 AND region = $3 AND superseded = 0",

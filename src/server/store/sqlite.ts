@@ -3,22 +3,23 @@ import { dirname } from "node:path";
 import Database from "better-sqlite3";
 import type { CreateOptions } from "../../options.js";
 import { migrations } from "./migrations.js";
-import type {
-  ClusterPatch,
-  ClusterRecord,
-  ClusterStatus,
-  ClusterSummary,
-  ClusterView,
-  CreateClusterOutcome,
-  IdempotentAnswer,
-  JobPhase,
-  JobRecord,
-  NewCluster,
-  NewProfile,
-  ProfileRecord,
-  StartDestroyOutcome,
-  Store,
-  StoredEvent,
+import {
+  type ClusterPatch,
+  type ClusterRecord,
+  type ClusterStatus,
+  type ClusterSummary,
+  type ClusterView,
+  type CreateClusterOutcome,
+  defaultMaxClusters,
+  type IdempotentAnswer,
+  type JobPhase,
+  type JobRecord,
+  type NewCluster,
+  type NewProfile,
+  type ProfileRecord,
+  type StartDestroyOutcome,
+  type Store,
+  type StoredEvent,
 } from "./types.js";
 
 interface ProfileRow extends Omit<ProfileRecord, "public_keys"> {
@@ -167,11 +168,12 @@ export class SqliteStore implements Store {
   async createProfile(profile: NewProfile): Promise<ProfileRecord | "exists"> {
     try {
       const info = this.stmt(
-        `INSERT INTO profiles (name, email, token_hash, aws_id, aws_secret_sealed, aws_region, public_keys, created_at)
-         VALUES (@name, @email, @token_hash, @aws_id, @aws_secret_sealed, @aws_region, @public_keys, @created_at)`,
+        `INSERT INTO profiles (name, email, token_hash, aws_id, aws_secret_sealed, aws_region, public_keys, max_clusters, created_at)
+         VALUES (@name, @email, @token_hash, @aws_id, @aws_secret_sealed, @aws_region, @public_keys, @max_clusters, @created_at)`,
       ).run({
         ...profile,
         public_keys: profile.public_keys ? JSON.stringify(profile.public_keys) : null,
+        max_clusters: profile.max_clusters ?? defaultMaxClusters,
         created_at: now(),
       });
       return (await this.profileById(Number(info.lastInsertRowid))) as ProfileRecord;
@@ -193,6 +195,11 @@ export class SqliteStore implements Store {
     return (this.stmt("SELECT * FROM profiles ORDER BY id").all() as ProfileRow[]).map(
       (row) => toProfile(row) as ProfileRecord,
     );
+  }
+
+  async setProfileQuota(name: string, maxClusters: number): Promise<ProfileRecord | undefined> {
+    this.stmt("UPDATE profiles SET max_clusters = ? WHERE name = ?").run(maxClusters, name);
+    return toProfile(this.stmt("SELECT * FROM profiles WHERE name = ?").get(name) as ProfileRow | undefined);
   }
 
   async deleteProfile(name: string): Promise<"deleted" | "missing" | "has_clusters"> {
@@ -242,6 +249,12 @@ export class SqliteStore implements Store {
         ).get(input.account, input.region, input.stack_name) as ClusterRow | undefined,
       );
       if (existing) return { kind: "conflict", existing };
+      const quota = this.stmt(
+        `SELECT p.max_clusters AS "limit", (SELECT count(*) FROM clusters c WHERE c.profile_id = p.id
+           AND c.superseded = 0 AND c.status <> 'deleted' AND NOT (c.stack_name = ? AND c.region = ?)) AS live
+         FROM profiles p WHERE p.id = ?`,
+      ).get(input.stack_name, input.region, input.profile_id) as { limit: number; live: number } | undefined;
+      if (quota && quota.live >= quota.limit) return { kind: "quota", ...quota };
       const at = now();
       this.stmt(
         "UPDATE clusters SET superseded = 1 WHERE profile_id = ? AND stack_name = ? AND region = ? AND superseded = 0",

@@ -30,10 +30,17 @@ export interface ProfileRecord {
   aws_secret_sealed: string | null;
   aws_region: string | null;
   public_keys: string[] | null;
+  /** The most live (not deleted) clusters the profile may have; set by the admin. */
+  max_clusters: number;
   created_at: string;
 }
 
-export type NewProfile = Omit<ProfileRecord, "id" | "created_at">;
+/** Profiles get this quota of live clusters unless the admin says otherwise. */
+export const defaultMaxClusters = 10;
+
+export type NewProfile = Omit<ProfileRecord, "id" | "created_at" | "max_clusters"> & {
+  max_clusters?: number;
+};
 
 export interface ClusterRecord {
   id: number;
@@ -129,7 +136,9 @@ export type CreateClusterOutcome =
   /** The Idempotency-Key was seen before with this same request: its first answer. */
   | { kind: "replay"; answer: IdempotentAnswer }
   /** The Idempotency-Key was seen before with a different request. */
-  | { kind: "key_reused" };
+  | { kind: "key_reused" }
+  /** The profile has `live` clusters that are not deleted, and may have at most `limit`. */
+  | { kind: "quota"; limit: number; live: number };
 
 export type StartDestroyOutcome =
   | { kind: "started"; cluster: ClusterRecord; job: JobRecord }
@@ -158,13 +167,17 @@ export interface Store {
   profileByTokenHash(tokenHash: string): Promise<ProfileRecord | undefined>;
   profileById(id: number): Promise<ProfileRecord | undefined>;
   listProfiles(): Promise<ProfileRecord[]>;
+  /** Sets a profile's quota of live clusters; undefined when there is no such profile. */
+  setProfileQuota(name: string, maxClusters: number): Promise<ProfileRecord | undefined>;
   /** Deletes a profile that owns no cluster that still exists. */
   deleteProfile(name: string): Promise<"deleted" | "missing" | "has_clusters">;
 
   /**
    * In one transaction: replay an Idempotency-Key's first answer; or refuse a name already active
-   * (any status but deleted/failed) for this account and region; or insert the cluster, its create
-   * job, the first event and (with a key) the answer `answer(cluster)` for later replays.
+   * (any status but deleted/failed) for this account and region; or refuse a profile at its quota
+   * of live clusters (a failed cluster of the same name and region does not count: the new one
+   * replaces it); or insert the cluster, its create job, the first event and (with a key) the
+   * answer `answer(cluster)` for later replays.
    */
   createCluster(
     input: NewCluster,
