@@ -1,4 +1,5 @@
 import { setMaxListeners } from "node:events";
+import { StackExistsError } from "../../aws/stacks.js";
 import type { Config } from "../../config.js";
 import { OperationError } from "../../errors.js";
 import type { ClusterResult, Hooks, ProgressEvent, Step } from "../../lifecycle/types.js";
@@ -286,8 +287,24 @@ export class JobRunner {
         }
       }
       if (!stackId) {
-        const launched = await this.#step(() => engine.launch(c.credentials, options, c.hooks));
-        stackId = launched.stack_id;
+        try {
+          const launched = await this.#step(() => engine.launch(c.credentials, options, c.hooks));
+          stackId = launched.stack_id;
+        } catch (error) {
+          // Taken over from a server that died in the middle of its launch: its CreateStack, still
+          // on the way when it died, may have landed after the look above. Adopt that stack.
+          const adopted =
+            c.resumed && error instanceof StackExistsError ? await this.#findStack(c) : undefined;
+          if (!adopted) throw error;
+          stackId = adopted.stack_id;
+          c.events.note(
+            "launch",
+            "found the stack that the previous server's CreateStack made; following it",
+            {
+              status: adopted.status,
+            },
+          );
+        }
       }
       await store.updateCluster(cluster.id, { stack_id: stackId });
       job = await store.setJobPhase(job.id, "formation");
