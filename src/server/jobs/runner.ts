@@ -263,6 +263,7 @@ export class JobRunner {
       events.note(
         job.kind === "create" ? "launch" : "destroy",
         `${job.kind} failed: ${reasons[0] ?? "unknown error"}`,
+        { final: true },
       );
       await events.flush();
       await store.completeJob(job.id, cluster.id, { status: "failed", reasons });
@@ -332,7 +333,9 @@ export class JobRunner {
         engine.finish(c.credentials, ref, { ...c.hooks, timeout_minutes: remaining }),
       );
       const online = result.status === "success";
-      c.events.note("customize", online ? "cluster is online" : `create failed: ${result.message}`);
+      c.events.note("customize", online ? "cluster is online" : `create failed: ${result.message}`, {
+        final: true,
+      });
       await c.events.flush();
       await store.completeJob(job.id, cluster.id, {
         status: online ? "online" : "failed",
@@ -370,7 +373,7 @@ export class JobRunner {
       // Never launched, or its id was not stored: find it by name; none → nothing left in AWS.
       const found = await this.#findStack(c);
       if (!found) {
-        c.events.note("destroy", "cluster deleted (no stack of that name exists)");
+        c.events.note("destroy", "cluster deleted (no stack of that name exists)", { final: true });
         await c.events.flush();
         await store.completeJob(job.id, cluster.id, { status: "deleted" });
         return;
@@ -399,11 +402,11 @@ export class JobRunner {
     });
     const final = outcome as { deleted: true } | { deleted: false; reasons: string[] };
     if (final.deleted) {
-      c.events.note("destroy", "cluster deleted");
+      c.events.note("destroy", "cluster deleted", { final: true });
       await c.events.flush();
       await store.completeJob(job.id, cluster.id, { status: "deleted" });
     } else {
-      c.events.note("destroy", `delete failed: ${final.reasons[0]}`);
+      c.events.note("destroy", `delete failed: ${final.reasons[0]}`, { final: true });
       await c.events.flush();
       await store.completeJob(job.id, cluster.id, { status: "failed", reasons: final.reasons });
     }
