@@ -89,6 +89,7 @@ async function target(url: string): Promise<void> {
             account: "aws:123456789012",
             cluster_size: 3,
             options: { stack_name: stackName, key_pair: "k", channel: "stable", arch: "amd64" } as never,
+            create_token: `pandacluster-create-bench-${p}-${c}`,
           },
           undefined,
           () => ({ status_code: 202, body: "{}", location: null }),

@@ -529,7 +529,8 @@ describe("HTTP API (library replaced by FakeEngine)", () => {
         assert.equal(again.statusCode, 409, again.body);
         assert.match(
           (again.json() as { messages: string[] }).messages[0] ?? "",
-          /acc-a is already (creating|online) in us-east-1 for this AWS account/,
+          // lee is another profile: told the name is taken, not the state of kim's cluster.
+          /the name acc-a is taken in us-east-1 for this AWS account/,
         );
         assert.equal(
           (await inject("POST", "/clusters", lee, { stack_name: "acc-b", key_pair: "k" })).statusCode,

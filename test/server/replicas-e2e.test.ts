@@ -204,7 +204,7 @@ describe("two `pandacluster serve` replicas on one PostgreSQL database (moto + l
       if (refused > 0) process.stdout.write(`# ${refused} CreateStack request(s) refused as AlreadyExists\n`);
       const takenOver = await client.query(
         `SELECT count(*)::int AS n FROM events e JOIN clusters c ON c.id = e.cluster_id
-         WHERE e.event::jsonb->>'message' LIKE 'server restarted: resuming%'`,
+         WHERE e.event::jsonb->>'message' LIKE 'resuming the create%'`,
       );
       assert.ok(takenOver.rows[0].n > 0, "B resumed none of A's jobs");
       b.child.kill("SIGTERM");

@@ -58,6 +58,7 @@ for (const engine of engines) {
         account: "aws:1",
         cluster_size: 3,
         options: { channel: "beta", arch: "arm64" } as never,
+        create_token: "pandacluster-create-test",
       };
       return { store, profileId: profile.id, input };
     }
@@ -223,6 +224,12 @@ for (const engine of engines) {
         assert.equal(started.kind, "started");
         assert.equal(started.kind === "started" && started.job.kind, "destroy");
         assert.equal((await store.startDestroy(created.cluster.id, {})).kind, "unchanged");
+        const noStack = await store.createCluster({ ...input, stack_name: "nostack" }, undefined, answer, {});
+        if (noStack.kind !== "created") throw new Error(noStack.kind);
+        await store.completeJob(noStack.job.id, noStack.cluster.id, { status: "failed" });
+        const gone = await store.startDestroy(noStack.cluster.id, { message: "delete" });
+        assert.equal(gone.kind, "unchanged", "a failed cluster without a stack is deleted at once");
+        assert.equal(gone.cluster.status, "deleted");
         assert.deepEqual(
           (await store.unfinishedJobs()).map((j) => j.kind),
           ["destroy"],
@@ -250,6 +257,19 @@ for (const engine of engines) {
         const expired = new Date(Date.now() - 1_000).toISOString();
         await store.renewLeases("b", expired);
         assert.equal((await store.claimJobs("c", later)).length, 1, "an expired lease is free");
+        const born = await store.createCluster(
+          { ...input, stack_name: "born" },
+          undefined,
+          answer,
+          {},
+          {
+            owner: "d",
+            until: later,
+          },
+        );
+        if (born.kind !== "created") throw new Error(born.kind);
+        assert.deepEqual(await store.claimJobs("e", later), [], "a job born leased is not free");
+        assert.equal((await store.claimJobs("d", later, born.job.id)).length, 1);
         const phase = await store.setJobPhase(created.job.id, "formation");
         assert.equal(phase.phase, "formation");
         assert.equal(phase.attempts, 1);

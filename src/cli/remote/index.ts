@@ -4,7 +4,7 @@ import { resolve } from "node:path";
 import type { CommandName } from "../../definitions.js";
 import { InterruptedError, OperationError, UsageError } from "../../errors.js";
 import type { ClusterResult, DestroyResult, ListResult } from "../../lifecycle/types.js";
-import type { UnitsInput } from "../../options.js";
+import { type UnitsInput, unitsFolder } from "../../options.js";
 import type { CliContext } from "../context.js";
 import type { Progress } from "../render/progress.js";
 import { showCluster, showDestroy, showList, showStatus } from "../render/results.js";
@@ -335,8 +335,8 @@ function destroyResult(
  * them, so their text goes inline (content_text), placeholders and all.
  */
 export function inlineUnits(input: UnitsInput): unknown {
-  if (!Array.isArray(input.units) || !input.base_dir) return input.units;
-  const base = input.base_dir;
+  const base = unitsFolder(input);
+  if (!Array.isArray(input.units) || !base) return input.units;
   const inline = (entry: unknown): unknown => {
     if (typeof entry !== "object" || entry === null || Array.isArray(entry)) return entry;
     const copy: Record<string, unknown> = { ...(entry as Record<string, unknown>) };

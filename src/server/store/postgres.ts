@@ -11,6 +11,7 @@ import {
   defaultMaxClusters,
   type Fleet,
   type IdempotentAnswer,
+  type JobLease,
   type JobPhase,
   type JobRecord,
   type NewCluster,
@@ -78,7 +79,7 @@ function toCluster(row: ClusterRow | undefined): ClusterRecord | undefined {
 
 const jobColumns = "id, cluster_id, kind, phase, attempts, created_at, updated_at";
 const clusterColumns =
-  "id, profile_id, stack_name, region, account, status, cluster_size, options, stack_id, result, reasons, created_at, updated_at";
+  "id, profile_id, stack_name, region, account, status, cluster_size, options, stack_id, create_token, result, reasons, created_at, updated_at";
 /** Prefer a cluster that still exists over a deleted one of the same name, then the newest. */
 const newestFirst = "ORDER BY (status = 'deleted'), id DESC LIMIT 1";
 
@@ -196,6 +197,10 @@ export class PostgresStore implements Store {
     } finally {
       client.release();
     }
+  }
+
+  async health(): Promise<void> {
+    await this.pool.query("SELECT 1");
   }
 
   async close(): Promise<void> {
@@ -350,12 +355,13 @@ export class PostgresStore implements Store {
     idempotency: { key: string; request_hash: string } | undefined,
     answer: (cluster: ClusterRecord) => Omit<IdempotentAnswer, "request_hash">,
     firstEvent: Record<string, unknown>,
+    lease?: JobLease,
   ): Promise<CreateClusterOutcome> {
     // Two replicas creating the same name (or replaying the same key) at once: one commits, the
     // other's insert meets the unique index; tried again, it sees the winner's row.
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.#createCluster(input, idempotency, answer, firstEvent);
+        return await this.#createCluster(input, idempotency, answer, firstEvent, lease);
       } catch (error) {
         if (!isUniqueViolation(error) || attempt >= 3) throw error;
       }
@@ -367,6 +373,7 @@ export class PostgresStore implements Store {
     idempotency: { key: string; request_hash: string } | undefined,
     answer: (cluster: ClusterRecord) => Omit<IdempotentAnswer, "request_hash">,
     firstEvent: Record<string, unknown>,
+    lease: JobLease | undefined,
   ): Promise<CreateClusterOutcome> {
     const outcome = await this.#tx(async (client): Promise<CreateClusterOutcome> => {
       // One create of a profile at a time: the profile's row lock orders them.
@@ -409,8 +416,8 @@ export class PostgresStore implements Store {
       const cluster = toCluster(
         await this.#row<ClusterRow>(
           `INSERT INTO clusters (profile_id, stack_name, region, account, status, cluster_size, options, channel, arch,
-             created_at, updated_at)
-           VALUES ($1, $2, $3, $4, 'creating', $5, $6, $7, $8, $9, $9) RETURNING ${clusterColumns}`,
+             create_token, created_at, updated_at)
+           VALUES ($1, $2, $3, $4, 'creating', $5, $6, $7, $8, $10, $9, $9) RETURNING ${clusterColumns}`,
           [
             input.profile_id,
             input.stack_name,
@@ -421,12 +428,13 @@ export class PostgresStore implements Store {
             input.options.channel ?? null,
             input.options.arch ?? null,
             at,
+            input.create_token,
           ],
           client,
         ),
       );
       if (!cluster) throw new Error("the cluster insert returned no row");
-      const job = await this.#insertJob(client, cluster.id, "create", "launch", at);
+      const job = await this.#insertJob(client, cluster.id, "create", "launch", at, lease);
       await this.#insertEvent(client, cluster.id, firstEvent);
       if (idempotency) {
         const reply = answer(cluster);
@@ -449,7 +457,11 @@ export class PostgresStore implements Store {
     return outcome;
   }
 
-  async startDestroy(clusterId: number, firstEvent: Record<string, unknown>): Promise<StartDestroyOutcome> {
+  async startDestroy(
+    clusterId: number,
+    firstEvent: Record<string, unknown>,
+    lease?: JobLease,
+  ): Promise<StartDestroyOutcome> {
     try {
       return await this.#tx(async (client): Promise<StartDestroyOutcome> => {
         const cluster = toCluster(
@@ -463,11 +475,24 @@ export class PostgresStore implements Store {
         if (cluster.status === "deleting" || cluster.status === "deleted")
           return { kind: "unchanged", cluster };
         if (cluster.status === "creating") return { kind: "busy", cluster };
+        if (cluster.status === "failed" && !cluster.stack_id) {
+          // Its create made no stack: nothing in AWS to delete, no job, and never a 409 because a
+          // newer cluster has taken the name since.
+          await this.#patchCluster(client, clusterId, { status: "deleted" });
+          await this.#insertEvent(client, clusterId, firstEvent);
+          await this.#insertEvent(client, clusterId, {
+            time: now(),
+            step: "destroy",
+            message: "cluster deleted (its create made no stack, so nothing in AWS was touched)",
+            final: true,
+          });
+          return { kind: "unchanged", cluster: { ...cluster, status: "deleted" } };
+        }
         await client.query("UPDATE clusters SET status = 'deleting', updated_at = $1 WHERE id = $2", [
           now(),
           clusterId,
         ]);
-        const job = await this.#insertJob(client, clusterId, "destroy", "delete", now());
+        const job = await this.#insertJob(client, clusterId, "destroy", "delete", now(), lease);
         await this.#insertEvent(client, clusterId, firstEvent);
         return { kind: "started", cluster: { ...cluster, status: "deleting" }, job };
       });
@@ -487,11 +512,15 @@ export class PostgresStore implements Store {
     kind: "create" | "destroy",
     phase: JobPhase,
     at: string,
+    lease: JobLease | undefined,
   ): Promise<JobRecord> {
+    // Born leased (when a server is about to run it): never free for another, not for an instant.
+    const ms = lease ? Math.max(0, Date.parse(lease.until) - Date.now()) : null;
     return (await this.#row<JobRecord>(
-      `INSERT INTO jobs (cluster_id, kind, phase, attempts, created_at, updated_at) VALUES ($1, $2, $3, 1, $4, $4)
+      `INSERT INTO jobs (cluster_id, kind, phase, attempts, created_at, updated_at, lease_owner, lease_until)
+       VALUES ($1, $2, $3, 1, $4, $4, $5, now() + $6 * interval '1 millisecond')
        RETURNING ${jobColumns}`,
-      [clusterId, kind, phase, at],
+      [clusterId, kind, phase, at, lease?.owner ?? null, ms],
       client,
     )) as JobRecord;
   }
