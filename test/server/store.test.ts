@@ -350,6 +350,8 @@ for (const engine of engines) {
         const seen: number[] = [];
         const heard = new Promise<void>((resolve) => {
           const stop = store.onClusterChange((id) => {
+            // 0: "look again" once the announcements are heard (PostgreSQL's LISTEN is up).
+            if (id === 0) return;
             seen.push(id);
             if (seen.length >= 2) {
               stop();

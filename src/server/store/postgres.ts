@@ -248,6 +248,8 @@ export class PostgresStore implements Store {
     try {
       await client.connect();
       await client.query(`LISTEN ${CHANNEL}`);
+      // Whatever changed while nobody listened (the first start, a reconnect): look again.
+      for (const listener of this.#listeners) listener(0);
     } catch {
       reconnect();
     }

@@ -257,7 +257,8 @@ export interface Store {
   /**
    * Calls `listener` with a cluster's id soon after an event is added to it or its state changes,
    * by any server on this store that can tell (PostgreSQL: every replica, through LISTEN/NOTIFY;
-   * SQLite: this process). Returns the function that stops the calls.
+   * SQLite: this process). Returns the function that stops the calls. A call with 0 means any
+   * cluster may have changed (the announcements were not heard for a while: look again).
    */
   onClusterChange(listener: (clusterId: number) => void): () => void;
 
