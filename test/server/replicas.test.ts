@@ -8,10 +8,11 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import type { ServerOptions } from "../../src/server/app.js";
+import { createServer, type ServerOptions } from "../../src/server/app.js";
+import { startServer } from "../../src/server/start.js";
 import { type Postgres, startPostgres } from "../helpers/services.js";
 import { FakeEngine } from "./fake-engine.js";
-import { admin, eventually, type TestServer, testServer } from "./helpers.js";
+import { ADMIN_TOKEN, admin, eventually, LogCapture, type TestServer, testServer } from "./helpers.js";
 import { readEvents, type SseFrame } from "./sse.js";
 
 let postgres: Postgres;
@@ -71,6 +72,36 @@ describe("replicas on one PostgreSQL database", () => {
       }
     } finally {
       await Promise.all([a.t.close(), b.t.close()]);
+    }
+  });
+
+  it("PANDACLUSTER_DATABASE_URL picks PostgreSQL; the notice hides the password; a replica with another secret key refuses to start", async () => {
+    const db = await postgres.createDatabase();
+    // Trust authentication ignores the password: it is here to be hidden.
+    const withPassword = db.replace("postgres@", "postgres:sekret-pw@");
+    const stderr = new LogCapture();
+    const running = await startServer({
+      host: "127.0.0.1",
+      port: 0,
+      env: { ...SECRET, PANDACLUSTER_DATABASE_URL: withPassword, PANDACLUSTER_ADMIN_TOKEN: ADMIN_TOKEN },
+      stderr,
+      handleSignals: false,
+      server: { engine: new FakeEngine(), logStream: new LogCapture() },
+    });
+    try {
+      assert.match(stderr.text, /store PostgreSQL postgres:\/\/postgres:\*\*\*@127\.0\.0\.1:\d+\//);
+      assert.ok(!stderr.text.includes("sekret-pw"), "the database password was printed");
+      await assert.rejects(
+        createServer({
+          db,
+          engine: new FakeEngine(),
+          logStream: new LogCapture(),
+          env: { PANDACLUSTER_SECRET_KEY: "44".repeat(32), PANDACLUSTER_ADMIN_TOKEN: ADMIN_TOKEN },
+        }),
+        /not the one this store's secrets were sealed with/,
+      );
+    } finally {
+      await running.shutdown("test");
     }
   });
 
@@ -173,7 +204,8 @@ describe("replicas on one PostgreSQL database", () => {
       const elapsed = Date.now() - started;
       const statsA = a.t.server.poller.stats();
       const statsB = b.t.server.poller.stats();
-      assert.ok(statsA.calls > 0 && statsB.calls > 0, "both replicas ran jobs that were polled");
+      assert.ok(statsA.max_watched > 0 && statsB.max_watched > 0, "a replica watched no stack");
+      assert.ok(statsA.calls + statsB.calls > 0);
       for (const region of ["us-east-1", "eu-west-1"]) {
         const at = times.filter((t) => t.region === region).map((t) => t.at);
         // One replica polls a region per cycle (0.8–1.2 × interval); two polling on their own would
