@@ -222,10 +222,11 @@ export class StackPoller {
     // for its answer, and waits for the next.
     const watchers = [...group.watchers];
     const fleet = this.#options.fleet;
+    const ttl = Math.max(1_000, this.#options.intervalMs * 3);
     if (fleet) {
       try {
-        const ttl = Math.max(1_000, this.#options.intervalMs * 3);
-        if (!(await fleet.share.leadPoll(group.key, fleet.owner, ttl))) {
+        // No closer to the fleet's last call than a cycle can be (0.8 of the interval).
+        if (!(await fleet.share.leadPoll(group.key, fleet.owner, ttl, this.#options.intervalMs * 0.8))) {
           await this.#follow(group, watchers, fleet.share);
           return false;
         }
@@ -239,6 +240,15 @@ export class StackPoller {
       }
     }
     let states: Map<string, StackState> | undefined;
+    // The lease is kept while the call runs, however long AWS takes to answer: no other replica
+    // polls the group meanwhile.
+    const keep = fleet
+      ? setInterval(
+          () => void fleet.share.leadPoll(group.key, fleet.owner, ttl, 0).catch(() => {}),
+          Math.max(100, Math.floor(ttl / 3)),
+        )
+      : undefined;
+    keep?.unref();
     try {
       states = await this.#engine.stackStatuses(group.credentials, group.region);
       group.failures = 0;
@@ -262,6 +272,8 @@ export class StackPoller {
         failures: group.failures,
         error: error instanceof Error ? error.message : String(error),
       });
+    } finally {
+      clearInterval(keep);
     }
     this.#hand(group, watchers, states);
     return true;

@@ -90,7 +90,8 @@ export const postgresMigrations: Migration[] = [
         owner TEXT NOT NULL,
         until TIMESTAMPTZ NOT NULL,
         generation INTEGER NOT NULL DEFAULT 0,
-        states TEXT
+        states TEXT,
+        polled_at TIMESTAMPTZ
       );
     `,
   },

@@ -123,7 +123,7 @@ export class PostgresStore implements Store {
     // An idle connection that the server drops must not crash the process; the next query reconnects.
     this.pool.on("error", () => {});
     this.fleet = {
-      leadPoll: (key, owner, ttlMs) => this.#leadPoll(key, owner, ttlMs),
+      leadPoll: (key, owner, ttlMs, gapMs) => this.#leadPoll(key, owner, ttlMs, gapMs),
       publishPoll: (key, owner, states) => this.#publishPoll(key, owner, states),
       latestPoll: (key) => this.#latestPoll(key),
       releasePolls: (owner, key) => this.#releasePolls(owner, key),
@@ -696,20 +696,22 @@ export class PostgresStore implements Store {
 
   // ------------------------------------------------------------ the fleet's poller
 
-  async #leadPoll(key: string, owner: string, ttlMs: number): Promise<boolean> {
-    const row = await this.#row<{ owner: string }>(
+  async #leadPoll(key: string, owner: string, ttlMs: number, gapMs: number): Promise<boolean> {
+    // A lease just taken over (released, or its holder died) may follow the last holder's call
+    // closely: then this cycle uses that answer, and the next one calls.
+    const row = await this.#row<{ owner: string; due: boolean }>(
       `INSERT INTO poll_leases (key, owner, until) VALUES ($1, $2, now() + $3 * interval '1 millisecond')
        ON CONFLICT (key) DO UPDATE SET owner = EXCLUDED.owner, until = EXCLUDED.until
          WHERE poll_leases.owner = EXCLUDED.owner OR poll_leases.until < now()
-       RETURNING owner`,
-      [key, owner, ttlMs],
+       RETURNING owner, (polled_at IS NULL OR polled_at < now() - $4 * interval '1 millisecond') AS due`,
+      [key, owner, ttlMs, gapMs],
     );
-    return row?.owner === owner;
+    return row?.owner === owner && row.due;
   }
 
   async #publishPoll(key: string, owner: string, states: string): Promise<number> {
     const row = await this.#row<{ generation: number }>(
-      "UPDATE poll_leases SET generation = generation + 1, states = $3 WHERE key = $1 AND owner = $2 RETURNING generation",
+      "UPDATE poll_leases SET generation = generation + 1, states = $3, polled_at = now() WHERE key = $1 AND owner = $2 RETURNING generation",
       [key, owner, states],
     );
     return row?.generation ?? 0;

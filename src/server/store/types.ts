@@ -272,8 +272,11 @@ export interface Store {
  * generation number) for the others, which hand it to their own watchers.
  */
 export interface Fleet {
-  /** Takes the group's lease, or keeps it when `owner` holds it; true when `owner` polls now. */
-  leadPoll(key: string, owner: string, ttlMs: number): Promise<boolean>;
+  /**
+   * Takes the group's lease, or keeps it when `owner` holds it, for `ttlMs`; true when `owner`
+   * holds it and the group's last answer is older than `gapMs` (then `owner` polls now).
+   */
+  leadPoll(key: string, owner: string, ttlMs: number, gapMs: number): Promise<boolean>;
   /** The lease holder's answer (JSON text); returns its generation. */
   publishPoll(key: string, owner: string, states: string): Promise<number>;
   /** The newest answer for the group. */
