@@ -213,9 +213,9 @@ describe("replicas on one PostgreSQL database", () => {
         const bound = Math.ceil(elapsed / (interval * 0.8)) + 2;
         assert.ok(at.length <= bound, `${at.length} calls for ${region} in ${elapsed} ms (bound ${bound})`);
         const close = at.slice(1).filter((t, i) => t - (at[i] ?? 0) < interval * 0.5).length;
-        // A lease changing hands may put two calls close together, once or twice.
+        // A lease changing hands waits out the last holder's cycle too (the store's poll time).
         assert.ok(
-          close <= 2,
+          close <= 1,
           `${close} of ${at.length} calls for ${region} came within ${interval / 2} ms of another`,
         );
       }
