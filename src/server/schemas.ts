@@ -11,6 +11,7 @@ import {
   UNIT_NAME,
 } from "../template/units.js";
 import { HttpError } from "./http.js";
+import { defaultMaxClusters } from "./store/types.js";
 
 /**
  * The request schemas, generated from src/argument_definitions.cson: nothing here lists an
@@ -318,6 +319,19 @@ const eventSchema: JsonSchema = {
   },
 };
 
+function maxClustersSchema(): JsonSchema {
+  return {
+    type: "integer",
+    minimum: 0,
+    maximum: maxClustersLimit,
+    default: defaultMaxClusters,
+    description: "quota: the most live (not deleted) clusters the profile may have",
+  };
+}
+
+/** The highest quota the admin may give a profile. */
+export const maxClustersLimit = 10_000;
+
 const profileRequestSchema: JsonSchema = {
   type: "object",
   additionalProperties: false,
@@ -337,6 +351,7 @@ const profileRequestSchema: JsonSchema = {
       items: { type: "string" },
       description: "SSH public keys put on every node",
     },
+    max_clusters: maxClustersSchema(),
   },
 };
 
@@ -347,6 +362,7 @@ const profileSchema: JsonSchema = {
     email: { type: "string" },
     token: { type: "string", description: "only in the answer to POST /profiles" },
     aws: { type: ["boolean"], description: "whether the profile has its own AWS credentials" },
+    max_clusters: maxClustersSchema(),
     created_at: { type: "string", format: "date-time" },
   },
 };
@@ -360,7 +376,7 @@ const errors = (...codes: number[]): Record<string, JsonSchema> => {
   const words: Record<number, string> = {
     400: "invalid request: one message per field, worded as the CLI's",
     401: "no token or an unknown token",
-    403: "the route needs the admin token",
+    403: "the route needs the other kind of token, or (POST /clusters) the profile's quota of live clusters is reached",
     404: "no such cluster for this profile (or no such route)",
     409: "conflict",
     422: "the Idempotency-Key was used before with a different request",
@@ -432,6 +448,25 @@ export function openApiDocument(version: string): JsonSchema {
         },
       },
       "/profiles/{name}": {
+        patch: {
+          summary: "change a profile's quota of live clusters (admin)",
+          security: secured,
+          parameters: [{ name: "name", in: "path", required: true, schema: { type: "string" } }],
+          requestBody: {
+            required: true,
+            content: {
+              "application/json": {
+                schema: {
+                  type: "object",
+                  additionalProperties: false,
+                  required: ["max_clusters"],
+                  properties: { max_clusters: maxClustersSchema() },
+                },
+              },
+            },
+          },
+          responses: { 200: json("Profile", "the profile"), ...errors(400, 401, 403, 404) },
+        },
         delete: {
           summary: "delete a profile that has no clusters left (admin)",
           security: secured,
@@ -500,7 +535,7 @@ export function openApiDocument(version: string): JsonSchema {
               headers: { Location: { schema: { type: "string" }, description: "/clusters/{stack_name}" } },
             },
             200: json({ type: "object" }, "dry_run: the library's answer; nothing created"),
-            ...errors(400, 401, 409, 422),
+            ...errors(400, 401, 403, 409, 422),
           },
         },
         get: {
@@ -557,7 +592,8 @@ export function openApiDocument(version: string): JsonSchema {
       },
       "/clusters/{stack_name}/events": {
         get: {
-          summary: "progress events, oldest first",
+          summary:
+            "progress events, oldest first; with Accept: text/event-stream, Server-Sent Events (id: = seq, event: progress) until the cluster is online, failed or deleted (event: end, the cluster), with a heartbeat comment",
           security: secured,
           parameters: [
             nameParameter,
@@ -569,10 +605,25 @@ export function openApiDocument(version: string): JsonSchema {
               schema: { type: "integer", minimum: 0 },
               description: "only events with a larger seq",
             },
+            {
+              name: "Last-Event-ID",
+              in: "header",
+              required: false,
+              schema: { type: "integer", minimum: 0 },
+              description: "as after (a reconnecting event stream sends it); wins over after",
+            },
           ],
           responses: {
-            200: json({ type: "array", items: { $ref: "#/components/schemas/Event" } }, "events"),
-            ...errors(400, 401, 404),
+            200: {
+              description: "events",
+              content: {
+                "application/json": {
+                  schema: { type: "array", items: { $ref: "#/components/schemas/Event" } },
+                },
+                "text/event-stream": { schema: { type: "string" } },
+              },
+            },
+            ...errors(400, 401, 404, 429),
           },
         },
       },

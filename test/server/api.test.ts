@@ -247,6 +247,123 @@ describe("HTTP API (library replaced by FakeEngine)", () => {
       assert.equal(text.statusCode, 415);
     });
 
+    it("an empty body with Content-Type: application/json is an empty object (DELETE, POST)", async () => {
+      const bob = await t.profile("bob-empty");
+      const created = await inject("POST", "/clusters", bob, { stack_name: "bobs", key_pair: "k" });
+      assert.equal(created.statusCode, 202);
+      for (const payload of ["", "  \n"]) {
+        // Another profile's cluster: 404 (not the 400 of an unparsed body, which hid it).
+        const other = await t.server.app.inject({
+          method: "DELETE",
+          url: "/clusters/bobs",
+          headers: { ...alice, "content-type": "application/json" },
+          payload,
+        });
+        assert.equal(other.statusCode, 404, other.body);
+        const post = await t.server.app.inject({
+          method: "POST",
+          url: "/clusters",
+          headers: { ...alice, "content-type": "application/json" },
+          payload,
+        });
+        assert.equal(post.statusCode, 400);
+        assert.match(post.body, /stack_name: is required/);
+      }
+      await t.clusterWhen(bob, "bobs", "online");
+      const own = await t.server.app.inject({
+        method: "DELETE",
+        url: "/clusters/bobs",
+        headers: { ...bob, "content-type": "application/json" },
+      });
+      assert.equal(own.statusCode, 202, own.body);
+    });
+
+    it("the token is checked before the body is parsed: no token or a bad one → 401 whatever the body", async () => {
+      for (const headers of [{}, { authorization: "Bearer nope-nope-nope" }]) {
+        const answer = await t.server.app.inject({
+          method: "POST",
+          url: "/clusters",
+          headers: { ...headers, "content-type": "application/json" },
+          payload: "{not json",
+        });
+        assert.equal(answer.statusCode, 401, answer.body);
+        const big = await t.server.app.inject({
+          method: "POST",
+          url: "/clusters",
+          headers: { ...headers, "content-type": "application/json" },
+          payload: `{"x":"${"a".repeat(2 * 1024 * 1024)}"}`,
+        });
+        assert.equal(big.statusCode, 401);
+      }
+    });
+
+    it("quota: max_clusters (default 10, set by the admin) → 403 naming the quota; nothing launched", async () => {
+      const created = await t.server.app.inject({
+        method: "POST",
+        url: "/profiles",
+        headers: admin,
+        payload: { name: "quota", email: "q@example.com", max_clusters: 1 },
+      });
+      assert.equal(created.statusCode, 201, created.body);
+      assert.equal(created.json().max_clusters, 1);
+      const q = { authorization: `Bearer ${created.json().token}` };
+      assert.equal(
+        (await inject("POST", "/clusters", q, { stack_name: "q1", key_pair: "k" })).statusCode,
+        202,
+      );
+      const launches = engine.calls.launch ?? 0;
+      const over = await inject("POST", "/clusters", q, { stack_name: "q2", key_pair: "k" });
+      assert.equal(over.statusCode, 403);
+      assert.equal(over.json().error, "quota exceeded");
+      assert.match(over.json().messages[0], /at most 1 live clusters \(quota max_clusters\) and has 1/);
+      await new Promise((r) => setTimeout(r, 50));
+      assert.equal(engine.calls.launch ?? 0, launches);
+      const raised = await t.server.app.inject({
+        method: "PATCH",
+        url: "/profiles/quota",
+        headers: admin,
+        payload: { max_clusters: 2 },
+      });
+      assert.equal(raised.statusCode, 200, raised.body);
+      assert.equal(raised.json().max_clusters, 2);
+      assert.equal(
+        (await inject("POST", "/clusters", q, { stack_name: "q2", key_pair: "k" })).statusCode,
+        202,
+      );
+      for (const payload of [
+        { max_clusters: -1 },
+        { max_clusters: 1.5 },
+        { name: "x", max_clusters: 1 },
+        {},
+      ]) {
+        const bad = await t.server.app.inject({
+          method: "PATCH",
+          url: "/profiles/quota",
+          headers: admin,
+          payload,
+        });
+        assert.equal(bad.statusCode, 400, JSON.stringify(payload));
+      }
+      const byProfile = await t.server.app.inject({
+        method: "PATCH",
+        url: "/profiles/quota",
+        headers: q,
+        payload: { max_clusters: 100 },
+      });
+      assert.equal(byProfile.statusCode, 403, "a profile cannot raise its own quota");
+      const missing = await t.server.app.inject({
+        method: "PATCH",
+        url: "/profiles/nobody",
+        headers: admin,
+        payload: { max_clusters: 1 },
+      });
+      assert.equal(missing.statusCode, 404);
+      const plain = await inject("POST", "/profiles", admin, { name: "plain", email: "p@example.com" });
+      assert.equal(plain.json().max_clusters, 10, "the default quota");
+      const listed = await t.server.app.inject({ method: "GET", url: "/profiles", headers: admin });
+      assert.equal(listed.json().find((p: { name: string }) => p.name === "plain").max_clusters, 10);
+    });
+
     it("nothing is launched for an invalid request", async () => {
       const before = engine.calls.launch ?? 0;
       await inject("POST", "/clusters", alice, { stack_name: "x", key_pair: "k", cluster_size: 99 });
@@ -504,7 +621,9 @@ describe("HTTP API (library replaced by FakeEngine)", () => {
         await one.close();
       }
       const second = new FakeEngine();
-      const two = await testServer({ engine: second, db });
+      // Not resumed: this FakeEngine knows none of the first one's stacks, so a resumed job would
+      // fail its cluster (freeing the name) while this test asks about the names.
+      const two = await testServer({ engine: second, db, resume: false });
       try {
         const post = (headers: { authorization: string }, stack_name: string) =>
           two.server.app.inject({

@@ -210,6 +210,7 @@ export class JobRunner {
     this.#stopping = true;
     this.#controller.abort(new Error("the server is shutting down"));
     this.#o.poller.stop();
+    await this.#o.poller.release().catch(() => {});
     const settled = Promise.allSettled([...this.#running.values()]);
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([settled, new Promise((resolve) => (timer = setTimeout(resolve, graceMs)))]);
@@ -279,6 +280,7 @@ export class JobRunner {
       events.note(
         job.kind === "create" ? "launch" : "destroy",
         `${job.kind} failed: ${reasons[0] ?? "unknown error"}`,
+        { final: true },
       );
       await events.flush();
       await store.completeJob(job.id, cluster.id, { status: "failed", reasons });
@@ -374,7 +376,9 @@ export class JobRunner {
         );
       });
       const online = result.status === "success";
-      c.events.note("customize", online ? "cluster is online" : `create failed: ${result.message}`);
+      c.events.note("customize", online ? "cluster is online" : `create failed: ${result.message}`, {
+        final: true,
+      });
       await c.events.flush();
       await store.completeJob(job.id, cluster.id, {
         status: online ? "online" : "failed",
@@ -395,7 +399,9 @@ export class JobRunner {
     if (!stackId) {
       // Its create never made a stack (refused, or the name was someone else's): nothing in AWS is
       // this cluster's, so nothing there is touched, not even what has its name.
-      c.events.note("destroy", "cluster deleted (its create made no stack, so nothing in AWS was touched)");
+      c.events.note("destroy", "cluster deleted (its create made no stack, so nothing in AWS was touched)", {
+        final: true,
+      });
       await c.events.flush();
       await store.completeJob(job.id, cluster.id, { status: "deleted" });
       return;
@@ -447,11 +453,11 @@ export class JobRunner {
     });
     const final = outcome as { deleted: true } | { deleted: false; reasons: string[] };
     if (final.deleted) {
-      c.events.note("destroy", "cluster deleted");
+      c.events.note("destroy", "cluster deleted", { final: true });
       await c.events.flush();
       await store.completeJob(job.id, cluster.id, { status: "deleted" });
     } else {
-      c.events.note("destroy", `delete failed: ${final.reasons[0]}`);
+      c.events.note("destroy", `delete failed: ${final.reasons[0]}`, { final: true });
       await c.events.flush();
       await store.completeJob(job.id, cluster.id, { status: "failed", reasons: final.reasons });
     }

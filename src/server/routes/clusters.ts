@@ -184,6 +184,10 @@ export function clusterRoutes(app: FastifyInstance, parts: ServerParts): void {
         throw new HttpError(422, "idempotency key reused", [
           "Idempotency-Key: this key was already used with a different request; use a new key",
         ]);
+      case "quota":
+        throw new HttpError(403, "quota exceeded", [
+          `max_clusters: this profile may have at most ${outcome.limit} live clusters (quota max_clusters) and has ${outcome.live}; delete one, or ask the server's admin to raise the quota`,
+        ]);
     }
   });
 
@@ -232,28 +236,6 @@ export function clusterRoutes(app: FastifyInstance, parts: ServerParts): void {
       } catch (error) {
         return reply.send({ ...cluster, live: null, live_error: (error as Error).message });
       }
-    },
-  );
-
-  app.get<{ Params: NameParams; Querystring: RegionQuery & { after?: string } }>(
-    "/clusters/:stack_name/events",
-    { config: { access: "profile" } },
-    async (request, reply) => {
-      const profile = callerProfile(request);
-      const { stack_name } = request.params;
-      const region = validateQueryValue("status", "region", request.query.region);
-      let after = 0;
-      if (request.query.after !== undefined) {
-        if (!/^\d{1,15}$/.test(request.query.after)) {
-          throw new HttpError(400, "invalid request", [
-            `after: ${JSON.stringify(request.query.after)} is not an integer`,
-          ]);
-        }
-        after = Number(request.query.after);
-      }
-      const cluster = await store.clusterByName(profile.id, stack_name, region);
-      if (!cluster) throw notFound(stack_name);
-      return reply.send(await store.listEvents(cluster.id, after));
     },
   );
 

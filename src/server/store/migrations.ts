@@ -107,4 +107,11 @@ export const migrations: Migration[] = [
       ALTER TABLE clusters ADD COLUMN create_token TEXT;
     `,
   },
+  {
+    version: 5,
+    name: "profile quota of live clusters",
+    sql: `
+      ALTER TABLE profiles ADD COLUMN max_clusters INTEGER NOT NULL DEFAULT 10;
+    `,
+  },
 ];

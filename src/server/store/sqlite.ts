@@ -4,23 +4,24 @@ import Database from "better-sqlite3";
 import { OperationError, UsageError } from "../../errors.js";
 import type { CreateOptions } from "../../options.js";
 import { migrations } from "./migrations.js";
-import type {
-  ClusterPatch,
-  ClusterRecord,
-  ClusterStatus,
-  ClusterSummary,
-  ClusterView,
-  CreateClusterOutcome,
-  IdempotentAnswer,
-  JobLease,
-  JobPhase,
-  JobRecord,
-  NewCluster,
-  NewProfile,
-  ProfileRecord,
-  StartDestroyOutcome,
-  Store,
-  StoredEvent,
+import {
+  type ClusterPatch,
+  type ClusterRecord,
+  type ClusterStatus,
+  type ClusterSummary,
+  type ClusterView,
+  type CreateClusterOutcome,
+  defaultMaxClusters,
+  type IdempotentAnswer,
+  type JobLease,
+  type JobPhase,
+  type JobRecord,
+  type NewCluster,
+  type NewProfile,
+  type ProfileRecord,
+  type StartDestroyOutcome,
+  type Store,
+  type StoredEvent,
 } from "./types.js";
 
 interface ProfileRow extends Omit<ProfileRecord, "public_keys"> {
@@ -94,6 +95,10 @@ const newestFirst = "ORDER BY (status = 'deleted'), id DESC LIMIT 1";
 export class SqliteStore implements Store {
   readonly db: Database.Database;
   private readonly statements = new Map<string, Database.Statement>();
+  /** In-process change listeners (onClusterChange): one file, one server process. */
+  private readonly listeners = new Set<(clusterId: number) => void>();
+  /** Changes made inside the running transaction, announced after it commits. */
+  private pending = new Set<number>();
   /** The file as opened: /healthz fails once the path no longer leads to it (deleted, replaced). */
   private readonly opened: Stats | undefined;
 
@@ -178,7 +183,32 @@ export class SqliteStore implements Store {
   }
 
   async close(): Promise<void> {
+    this.listeners.clear();
     if (this.db.open) this.db.close();
+  }
+
+  onClusterChange(listener: (clusterId: number) => void): () => void {
+    this.listeners.add(listener);
+    return () => {
+      this.listeners.delete(listener);
+    };
+  }
+
+  /**
+   * Announces a change after the statement or transaction that made it (better-sqlite3 runs them
+   * synchronously, so a microtask comes after the commit; a rolled-back change is announced too,
+   * which costs a listener one needless read).
+   */
+  private changed(clusterId: number): void {
+    this.pending.add(clusterId);
+    queueMicrotask(() => this.announce());
+  }
+
+  private announce(): void {
+    if (this.pending.size === 0) return;
+    const ids = [...this.pending];
+    this.pending = new Set();
+    for (const id of ids) for (const listener of this.listeners) listener(id);
   }
 
   async getSetting(key: string): Promise<string | undefined> {
@@ -196,11 +226,12 @@ export class SqliteStore implements Store {
   async createProfile(profile: NewProfile): Promise<ProfileRecord | "exists"> {
     try {
       const info = this.stmt(
-        `INSERT INTO profiles (name, email, token_hash, aws_id, aws_secret_sealed, aws_region, public_keys, created_at)
-         VALUES (@name, @email, @token_hash, @aws_id, @aws_secret_sealed, @aws_region, @public_keys, @created_at)`,
+        `INSERT INTO profiles (name, email, token_hash, aws_id, aws_secret_sealed, aws_region, public_keys, max_clusters, created_at)
+         VALUES (@name, @email, @token_hash, @aws_id, @aws_secret_sealed, @aws_region, @public_keys, @max_clusters, @created_at)`,
       ).run({
         ...profile,
         public_keys: profile.public_keys ? JSON.stringify(profile.public_keys) : null,
+        max_clusters: profile.max_clusters ?? defaultMaxClusters,
         created_at: now(),
       });
       return (await this.profileById(Number(info.lastInsertRowid))) as ProfileRecord;
@@ -222,6 +253,11 @@ export class SqliteStore implements Store {
     return (this.stmt("SELECT * FROM profiles ORDER BY id").all() as ProfileRow[]).map(
       (row) => toProfile(row) as ProfileRecord,
     );
+  }
+
+  async setProfileQuota(name: string, maxClusters: number): Promise<ProfileRecord | undefined> {
+    this.stmt("UPDATE profiles SET max_clusters = ? WHERE name = ?").run(maxClusters, name);
+    return toProfile(this.stmt("SELECT * FROM profiles WHERE name = ?").get(name) as ProfileRow | undefined);
   }
 
   async deleteProfile(name: string): Promise<"deleted" | "missing" | "has_clusters"> {
@@ -272,6 +308,12 @@ export class SqliteStore implements Store {
         ).get(input.account, input.region, input.stack_name) as ClusterRow | undefined,
       );
       if (existing) return { kind: "conflict", existing };
+      const quota = this.stmt(
+        `SELECT p.max_clusters AS "limit", (SELECT count(*) FROM clusters c WHERE c.profile_id = p.id
+           AND c.superseded = 0 AND c.status <> 'deleted' AND NOT (c.stack_name = ? AND c.region = ?)) AS live
+         FROM profiles p WHERE p.id = ?`,
+      ).get(input.stack_name, input.region, input.profile_id) as { limit: number; live: number } | undefined;
+      if (quota && quota.live >= quota.limit) return { kind: "quota", ...quota };
       const at = now();
       this.stmt(
         "UPDATE clusters SET superseded = 1 WHERE profile_id = ? AND stack_name = ? AND region = ? AND superseded = 0",
@@ -344,6 +386,7 @@ export class SqliteStore implements Store {
           time: now(),
           step: "destroy",
           message: "cluster deleted (its create made no stack, so nothing in AWS was touched)",
+          final: true,
         });
         return { kind: "unchanged", cluster: { ...cluster, status: "deleted" } };
       }
@@ -380,6 +423,7 @@ export class SqliteStore implements Store {
 
   private insertEvent(clusterId: number, event: Record<string, unknown>): void {
     this.stmt("INSERT INTO events (cluster_id, event) VALUES (?, ?)").run(clusterId, JSON.stringify(event));
+    this.changed(clusterId);
   }
 
   async clusterByName(
@@ -457,6 +501,7 @@ export class SqliteStore implements Store {
       params.reasons = JSON.stringify(patch.reasons);
     }
     this.stmt(`UPDATE clusters SET ${sets.join(", ")} WHERE id = @id`).run(params);
+    if (patch.status !== undefined) this.changed(id);
   }
 
   async addEvent(clusterId: number, event: Record<string, unknown>): Promise<void> {
@@ -510,6 +555,7 @@ export class SqliteStore implements Store {
     this.db.transaction(() => {
       this.stmt("UPDATE jobs SET phase = 'done', updated_at = ? WHERE id = ?").run(now(), jobId);
       this.patchCluster(clusterId, patch);
+      this.changed(clusterId);
     })();
   }
 

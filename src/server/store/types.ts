@@ -4,9 +4,9 @@ import type { CreateOptions } from "../../options.js";
  * What the server keeps: profiles (who may call it), clusters (what they created), the jobs that
  * create and destroy clusters, the progress events of those jobs, and idempotency answers.
  *
- * Every method returns a promise so that a store on a network database (PostgreSQL, for several
- * server replicas) can implement the same interface; each method that changes more than one row is
- * one transaction there too. The SQLite store (sqlite.ts) is the one that ships.
+ * Every method returns a promise: the SQLite store (sqlite.ts, the embedded default) and the
+ * PostgreSQL store (postgres.ts, for several server replicas on one database) implement the same
+ * interface, and each method that changes more than one row is one transaction on both.
  */
 
 export type ClusterStatus = "creating" | "online" | "failed" | "deleting" | "deleted";
@@ -30,10 +30,17 @@ export interface ProfileRecord {
   aws_secret_sealed: string | null;
   aws_region: string | null;
   public_keys: string[] | null;
+  /** The most live (not deleted) clusters the profile may have; set by the admin. */
+  max_clusters: number;
   created_at: string;
 }
 
-export type NewProfile = Omit<ProfileRecord, "id" | "created_at">;
+/** Profiles get this quota of live clusters unless the admin says otherwise. */
+export const defaultMaxClusters = 10;
+
+export type NewProfile = Omit<ProfileRecord, "id" | "created_at" | "max_clusters"> & {
+  max_clusters?: number;
+};
 
 export interface ClusterRecord {
   id: number;
@@ -137,7 +144,9 @@ export type CreateClusterOutcome =
   /** The Idempotency-Key was seen before with this same request: its first answer. */
   | { kind: "replay"; answer: IdempotentAnswer }
   /** The Idempotency-Key was seen before with a different request. */
-  | { kind: "key_reused" };
+  | { kind: "key_reused" }
+  /** The profile has `live` clusters that are not deleted, and may have at most `limit`. */
+  | { kind: "quota"; limit: number; live: number };
 
 export type StartDestroyOutcome =
   | { kind: "started"; cluster: ClusterRecord; job: JobRecord }
@@ -183,14 +192,17 @@ export interface Store {
   profileByTokenHash(tokenHash: string): Promise<ProfileRecord | undefined>;
   profileById(id: number): Promise<ProfileRecord | undefined>;
   listProfiles(): Promise<ProfileRecord[]>;
+  /** Sets a profile's quota of live clusters; undefined when there is no such profile. */
+  setProfileQuota(name: string, maxClusters: number): Promise<ProfileRecord | undefined>;
   /** Deletes a profile that owns no cluster that still exists. */
   deleteProfile(name: string): Promise<"deleted" | "missing" | "has_clusters">;
 
   /**
    * In one transaction: replay an Idempotency-Key's first answer; or refuse a name already active
-   * (any status but deleted/failed) for this account and region; or insert the cluster, its create
-   * job (leased to `lease` when given), the first event and (with a key) the answer
-   * `answer(cluster)` for later replays.
+   * (any status but deleted/failed) for this account and region; or refuse a profile at its quota
+   * of live clusters (a failed cluster of the same name and region does not count: the new one
+   * replaces it); or insert the cluster, its create job (leased to `lease` when given), the first
+   * event and (with a key) the answer `answer(cluster)` for later replays.
    */
   createCluster(
     input: NewCluster,
@@ -241,4 +253,34 @@ export interface Store {
 
   /** Forgets idempotency answers older than the given ISO time. */
   purgeIdempotency(olderThan: string): Promise<number>;
+
+  /**
+   * Calls `listener` with a cluster's id soon after an event is added to it or its state changes,
+   * by any server on this store that can tell (PostgreSQL: every replica, through LISTEN/NOTIFY;
+   * SQLite: this process). Returns the function that stops the calls. A call with 0 means any
+   * cluster may have changed (the announcements were not heard for a while: look again).
+   */
+  onClusterChange(listener: (clusterId: number) => void): () => void;
+
+  /** Present when replicas may share the store (PostgreSQL): what they coordinate through. */
+  readonly fleet?: Fleet;
+}
+
+/**
+ * The stack status poller of one AWS account and region, shared by every replica on the store:
+ * one replica at a time holds the region's lease and polls; it leaves each answer (with a growing
+ * generation number) for the others, which hand it to their own watchers.
+ */
+export interface Fleet {
+  /**
+   * Takes the group's lease, or keeps it when `owner` holds it, for `ttlMs`; true when `owner`
+   * holds it and the group's last answer is older than `gapMs` (then `owner` polls now).
+   */
+  leadPoll(key: string, owner: string, ttlMs: number, gapMs: number): Promise<boolean>;
+  /** The lease holder's answer (JSON text); returns its generation. */
+  publishPoll(key: string, owner: string, states: string): Promise<number>;
+  /** The newest answer for the group. */
+  latestPoll(key: string): Promise<{ generation: number; states: string } | undefined>;
+  /** Gives up `owner`'s lease on the group (all of them without a key): another replica polls. */
+  releasePolls(owner: string, key?: string): Promise<void>;
 }
