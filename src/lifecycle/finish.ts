@@ -66,10 +66,16 @@ export async function finishIn(
     }
     const size = facts.cluster_size ?? 1;
     const wait = { deadline, timeout_minutes: timeoutMinutes, ref: cref };
-    const nodes = await waitForNodes(session, formed.stack, size, wait);
+    const nodes = await waitForNodes(
+      session,
+      formed.stack,
+      { controllers: size, workers: clusterFacts(formed.stack).workers },
+      wait,
+    );
     result.withNodes(nodes.nodes);
     result.step("nodes", {
       auto_scaling_group: nodes.auto_scaling_group,
+      worker_group: nodes.worker_group,
       count: nodes.nodes.length,
       polls: nodes.polls,
     });
@@ -81,9 +87,15 @@ export async function finishIn(
       public_zone: publicZone ?? null,
       resume,
     });
-    const { changes, ...info } = dns;
+    const { changes, nodes: _named, dns_changes, ...info } = dns;
+    result.withNodes(dns.nodes);
     result.withDns(info);
-    result.step("customize", { private_zone_id: dns.private_zone_id, public_name: dns.public_name, changes });
+    result.step("customize", {
+      private_zone_id: dns.private_zone_id,
+      public_name: dns.public_name,
+      changes,
+      dns_changes,
+    });
     session.emit("customize", `cluster ${facts.stack_name} is ready`);
     return result.success();
   } catch (error) {

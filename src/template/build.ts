@@ -12,6 +12,7 @@ import { security } from "./security.js";
 import type { CfnTemplate } from "./types.js";
 import { defaultUnits, loadUnits } from "./units.js";
 import { templateVariables } from "./variables.js";
+import { workerUserData } from "./workers.js";
 
 export type { CfnTemplate } from "./types.js";
 
@@ -90,7 +91,10 @@ export async function buildTemplate(
       ...network().resources,
       ...security(dockerPort).resources,
       ...launchTemplate(imageIdValue(withMap), userData(units, publicKeys)).resources,
-      ...group().resources,
+      ...group("controller").resources,
+      ...launchTemplate(imageIdValue(withMap), workerUserData(units, publicKeys), "WorkerLaunchTemplate")
+        .resources,
+      ...group("worker").resources,
     },
     Outputs: outputs(),
   };

@@ -53,7 +53,7 @@ export function cloudConfigText(units: UnitEntry[], publicKeys: string[], discov
   return `#cloud-config\n${doc.toString({ lineWidth: 0, minContentWidth: 0 })}`;
 }
 
-function unitObject(unit: UnitEntry): Record<string, unknown> {
+export function unitObject(unit: UnitEntry): Record<string, unknown> {
   const out: Record<string, unknown> = { name: unit.name };
   for (const key of ["command", "enable", "runtime", "mask", "content"] as const) {
     if (unit[key] !== undefined) out[key] = unit[key];

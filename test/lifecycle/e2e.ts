@@ -17,8 +17,8 @@ import {
   flatcarAmisFixture,
   isolatedAwsProcessEnv,
   type Moto,
-  startDiscovery,
   type MotoOptions,
+  startDiscovery,
   startMoto,
 } from "../helpers/services.js";
 

@@ -41,6 +41,7 @@ export function createOptions(extra: Partial<CreateOptions> = {}): CreateOptions
     key_pair: "k1",
     instance_type: "t3.small",
     cluster_size: 3,
+    workers: 0,
     region: "us-east-1",
     channel: "stable",
     arch: "amd64",
