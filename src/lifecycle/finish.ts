@@ -5,10 +5,10 @@ import type { Config } from "../config.js";
 import { OperationError } from "../errors.js";
 import { customize } from "./customize.js";
 import { clusterFacts } from "./facts.js";
-import { type Followed, followStack, judge } from "./follow.js";
+import { type Followed, followStack, type Goal, judge } from "./follow.js";
 import { type ClusterRef, command } from "./hints.js";
 import { waitForNodes } from "./nodes.js";
-import { failedCreateMessage } from "./reasons.js";
+import { failedCreateMessage, failedUpdateMessage } from "./reasons.js";
 import { ResultBuilder } from "./result.js";
 import { openSession, type Session } from "./session.js";
 import type { ClusterResult, Hooks, Launched, StackRef } from "./types.js";
@@ -40,6 +40,7 @@ export async function finishIn(
   timeoutMinutes: number,
   launched?: Launched,
   publicZone?: Zone | null,
+  only?: { token: string; since: Date },
 ): Promise<ClusterResult> {
   const deadline = Date.now() + timeoutMinutes * 60_000;
   const stack = await findStack(session, ref);
@@ -51,7 +52,7 @@ export async function finishIn(
     result.step("launch", rest, timings.launch);
   }
   try {
-    const formed = await formation(session, stack, { deadline, timeout_minutes: timeoutMinutes });
+    const formed = await formation(session, stack, { deadline, timeout_minutes: timeoutMinutes, ...only });
     result.step("formation", {
       stack_status: formed.status,
       status_reason: formed.stack?.StackStatusReason ?? null,
@@ -59,6 +60,8 @@ export async function finishIn(
       polls: formed.polls,
       outputs: formed.stack ? outputsOf(formed.stack) : {},
     });
+    if (!formed.ok && formed.goal === "update")
+      return result.failure(failedUpdateMessage(facts.stack_name, formed.status), formed.reasons);
     if (!formed.ok || !formed.stack) {
       const gone = formed.status === "ROLLBACK_COMPLETE" || formed.status === "DELETE_COMPLETE";
       const next = gone ? "" : `; remove what is left with: ${command("destroy", cref)}`;
@@ -66,11 +69,12 @@ export async function finishIn(
     }
     const size = facts.cluster_size ?? 1;
     const wait = { deadline, timeout_minutes: timeoutMinutes, ref: cref };
+    const doing = formed.goal === "update" ? ("updated" as const) : ("created" as const);
     const nodes = await waitForNodes(
       session,
       formed.stack,
       { controllers: size, workers: clusterFacts(formed.stack).workers },
-      wait,
+      { ...wait, doing },
     );
     result.withNodes(nodes.nodes);
     result.step("nodes", {
@@ -86,6 +90,7 @@ export async function finishIn(
       ...wait,
       public_zone: publicZone ?? null,
       resume,
+      doing,
     });
     const { changes, nodes: _named, dns_changes, ...info } = dns;
     result.withNodes(dns.nodes);
@@ -115,22 +120,31 @@ async function findStack(session: Session, ref: StackRef): Promise<Stack> {
   return stack;
 }
 
-/** The stack's formation: nothing to wait for when it is already complete (a resumed create). */
+/**
+ * The stack's formation: nothing to wait for when it is already complete (a resumed create); an
+ * update in progress (a scale that was interrupted) is followed as an update, whose rollback is a
+ * failure.
+ */
 async function formation(
   session: Session,
   stack: Stack,
-  wait: { deadline: number; timeout_minutes: number },
-): Promise<Followed> {
+  wait: { deadline: number; timeout_minutes: number; token?: string; since?: Date },
+): Promise<Followed & { goal: Goal }> {
   const status = stack.StackStatus ?? "UNKNOWN";
-  if (judge("create", status) === "ok") {
+  const goal: Goal = status.startsWith("UPDATE_") && status.endsWith("_IN_PROGRESS") ? "update" : "create";
+  if (judge(goal, status) === "ok") {
     session.emit("formation", `stack ${stack.StackName} ${status}`, { status });
-    return { stack, status, ok: true, events: [], reasons: [], polls: 0 };
+    return { stack, status, ok: true, events: [], reasons: [], polls: 0, goal };
   }
   session.emit("formation", `following stack ${stack.StackName} (${status})`, { status });
-  return followStack(session, {
+  // Re-attached to an update: only its events (from when it began), not the create's history.
+  const since = wait.since ?? (goal === "update" ? stack.LastUpdatedTime : undefined);
+  const followed = await followStack(session, {
     stack_id: stack.StackId ?? "",
     stack_name: stack.StackName ?? "",
-    goal: "create",
+    goal,
     ...wait,
+    ...(since ? { since } : {}),
   });
+  return { ...followed, goal };
 }
