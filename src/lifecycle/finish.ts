@@ -1,6 +1,6 @@
 import type { Zone } from "../aws/dns.js";
 import { awsFailure } from "../aws/errors.js";
-import { describeStack, outputsOf, type Stack } from "../aws/stacks.js";
+import { describeStack, newStackEvents, outputsOf, type Stack } from "../aws/stacks.js";
 import type { Config } from "../config.js";
 import { OperationError } from "../errors.js";
 import { customize } from "./customize.js";
@@ -137,14 +137,34 @@ async function formation(
     return { stack, status, ok: true, events: [], reasons: [], polls: 0, goal };
   }
   session.emit("formation", `following stack ${stack.StackName} (${status})`, { status });
-  // Re-attached to an update: only its events (from when it began), not the create's history.
-  const since = wait.since ?? (goal === "update" ? stack.LastUpdatedTime : undefined);
+  // Re-attached to an update: only its events, not the create's history.
+  const only = goal === "update" && !wait.token ? await updateStart(session, stack) : {};
   const followed = await followStack(session, {
     stack_id: stack.StackId ?? "",
     stack_name: stack.StackName ?? "",
     goal,
     ...wait,
-    ...(since ? { since } : {}),
+    ...only,
   });
   return { ...followed, goal };
+}
+
+/**
+ * Where the update in progress began: its token and time, from the stack's own latest
+ * UPDATE_IN_PROGRESS event (LastUpdatedTime alone, where AWS gives it, has no token).
+ */
+async function updateStart(session: Session, stack: Stack): Promise<{ token?: string; since?: Date }> {
+  const events = await newStackEvents(session.clients.cloudformation, stack.StackId ?? "", new Set()).catch(
+    () => [],
+  );
+  const start = events
+    .filter(
+      (e) => e.ResourceType === "AWS::CloudFormation::Stack" && e.ResourceStatus === "UPDATE_IN_PROGRESS",
+    )
+    .sort((a, b) => (b.Timestamp?.getTime() ?? 0) - (a.Timestamp?.getTime() ?? 0))[0];
+  const since = start?.Timestamp ?? stack.LastUpdatedTime;
+  return {
+    ...(start?.ClientRequestToken ? { token: start.ClientRequestToken } : {}),
+    ...(since ? { since } : {}),
+  };
 }

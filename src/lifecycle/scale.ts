@@ -19,7 +19,7 @@ const SCALABLE = new Set(["CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK
 export function controllersFixed(name: string): UsageError {
   return new UsageError([
     {
-      argument: "cluster_size",
+      argument: "the controllers (--cluster-size, cluster_size)",
       message:
         "cannot be changed by scale: the controllers are the cluster's etcd members, and etcd's " +
         "membership is fixed when it bootstraps from the discovery URL (sized for exactly that many). " +
