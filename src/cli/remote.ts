@@ -50,7 +50,7 @@ interface StoredEvent extends ProgressEvent {
   seq: number;
 }
 
-class ApiError extends Error {
+export class ApiError extends Error {
   constructor(
     readonly status: number,
     readonly error: string,
@@ -61,7 +61,7 @@ class ApiError extends Error {
 }
 
 /** The server's JSON API, with the caller's token. */
-class Client {
+export class Client {
   constructor(
     readonly base: string,
     private readonly token: string,
@@ -112,7 +112,7 @@ class Client {
   }
 }
 
-class Aborted extends Error {}
+export class Aborted extends Error {}
 class NetworkError extends OperationError {}
 
 const terminal = {
@@ -147,6 +147,8 @@ export async function runRemote(
         return await remote.list(options);
       case "wait":
         return await remote.wait(options);
+      case "scale":
+        return await (await import("./remote_scale.js")).scaleRemote(client, context, server, options);
       default:
         throw new UsageError(`${command} cannot be run through a server`);
     }

@@ -16,6 +16,6 @@ export { list } from "./list.js";
 export { scale } from "./scale.js";
 export { status } from "./status.js";
 export { resolveRegion, stackStatuses } from "./statuses.js";
-export { sync } from "./sync.js";
+export { sync, syncInService } from "./sync.js";
 export type * from "./types.js";
 export { wait } from "./wait.js";

@@ -7,7 +7,7 @@ import type { ScaleOptions } from "../options.js";
 import { clusterFacts } from "./facts.js";
 import { finishIn } from "./finish.js";
 import { command, interrupted } from "./hints.js";
-import { openSession, type Session, seconds } from "./session.js";
+import { openSession, seconds } from "./session.js";
 import type { ClusterResult, Hooks } from "./types.js";
 
 const DEFAULT_TIMEOUT_MINUTES = 30;

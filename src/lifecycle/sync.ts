@@ -1,4 +1,5 @@
 import { awsFailure } from "../aws/errors.js";
+import { describeNodes, nodeInfo } from "../aws/nodes.js";
 import { describeStack, type Stack } from "../aws/stacks.js";
 import type { Config } from "../config.js";
 import { OperationError } from "../errors.js";
@@ -98,4 +99,31 @@ export async function syncNames(session: Session, stack: Stack, nodes: NodeInfo[
       timings: { total: seconds(session.started) },
     };
   }
+}
+
+/**
+ * Sync for the server's reconciler, which has already read the groups in bulk (one
+ * DescribeAutoScalingGroups per region and account): the InService instance ids of the cluster's
+ * groups are given; this reads the stack, the instances' addresses and the zone, and fixes names.
+ */
+export async function syncInService(
+  credentials: Config | undefined,
+  options: { stack_name: string; region: string },
+  inService: { controllers: string[]; workers: string[] },
+  hooks: Hooks = {},
+): Promise<SyncResult> {
+  const session = await openSession(credentials, options, hooks);
+  const stack = await describeStack(session.clients.cloudformation, options.stack_name).catch((error) => {
+    throw awsFailure(`reading stack ${options.stack_name}`, error);
+  });
+  if (!stack) throw new OperationError(`no cluster named ${options.stack_name} in ${session.region}`);
+  const roleOf = new Map<string, "controller" | "worker">([
+    ...inService.controllers.map((id) => [id, "controller"] as const),
+    ...inService.workers.map((id) => [id, "worker"] as const),
+  ]);
+  const described = roleOf.size > 0 ? await describeNodes(session.clients.ec2, [...roleOf.keys()]) : [];
+  const nodes = described
+    .filter((n) => n.state === "running" && n.private_ip)
+    .map((n) => ({ ...nodeInfo(n), role: roleOf.get(n.instance_id) ?? ("controller" as const) }));
+  return syncNames(session, stack, nodes);
 }

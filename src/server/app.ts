@@ -11,10 +11,13 @@ import { hashToken, loadSecretKey, newToken, SecretBox } from "./crypto.js";
 import { type Engine, libraryEngine } from "./engine.js";
 import { HttpError, normaliseService } from "./http.js";
 import { StackPoller } from "./jobs/poller.js";
+import { Reconciler } from "./jobs/reconcile.js";
 import { JobRunner } from "./jobs/runner.js";
+import { ScaleJobs } from "./jobs/scale.js";
 import { clusterRoutes } from "./routes/clusters.js";
 import { healthRoutes } from "./routes/health.js";
 import { profileRoutes } from "./routes/profiles.js";
+import { scaleRoutes } from "./routes/scale.js";
 import { templateRoutes } from "./routes/templates.js";
 import type { ServerParts } from "./routes/types.js";
 import { SqliteStore } from "./store/sqlite.js";
@@ -57,6 +60,8 @@ export interface ServerOptions {
   leaseMs?: number;
   /** Resume unfinished jobs on start (default true). */
   resume?: boolean;
+  /** Cycle of the DNS reconciler, ms (default 60000; PANDACLUSTER_RECONCILE_MS). */
+  reconcileMs?: number;
 }
 
 export interface Server {
@@ -64,6 +69,10 @@ export interface Server {
   store: Store;
   runner: JobRunner;
   poller: StackPoller;
+  /** Scales started with PATCH /clusters/{name}. */
+  scales: ScaleJobs;
+  /** Keeps the owned clusters' DNS names in line with their groups (jobs/reconcile.ts). */
+  reconciler: Reconciler;
   /** The admin token when this start generated it (print it once); undefined otherwise. */
   generatedAdminToken: string | undefined;
   /** Where the secret key came from. */
@@ -163,9 +172,19 @@ export async function createServer(options: ServerOptions = {}): Promise<Server>
       discoveryServices,
     };
 
+    const scales = new ScaleJobs(store, engine, log);
+    const reconciler = new Reconciler(
+      { store, engine, accounts, scales },
+      options.reconcileMs ??
+        positiveInt(env.PANDACLUSTER_RECONCILE_MS, "PANDACLUSTER_RECONCILE_MS") ??
+        60_000,
+      log,
+    );
     buildRoutes(app, parts, box, adminTokenHash);
+    scaleRoutes(app, parts, scales);
     await app.ready();
     if (options.resume !== false) await runner.resumeAll();
+    reconciler.start();
 
     let closed = false;
     return {
@@ -173,11 +192,15 @@ export async function createServer(options: ServerOptions = {}): Promise<Server>
       store,
       runner,
       poller,
+      scales,
+      reconciler,
       generatedAdminToken,
       keyOrigin: key.origin,
       async close() {
         if (closed) return;
         closed = true;
+        await reconciler.stop();
+        await scales.stop();
         await runner.stop();
         await app.close();
         await store.close();
