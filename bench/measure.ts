@@ -9,12 +9,21 @@ export function median(values: number[]): number {
     : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
 }
 
-/** Wall time in milliseconds of one run of a command; fails loudly if the command fails. */
-export function timeCommand(command: string, args: string[], env: NodeJS.ProcessEnv = process.env): number {
+/**
+ * Wall time in milliseconds of one run of a command; fails loudly if the command does not exit with
+ * `status` (0 unless a refusal is what is timed).
+ */
+export function timeCommand(
+  command: string,
+  args: string[],
+  env: NodeJS.ProcessEnv = process.env,
+  status = 0,
+): number {
   const start = process.hrtime.bigint();
   const run = spawnSync(command, args, { env, stdio: ["ignore", "ignore", "pipe"] });
   const ms = Number(process.hrtime.bigint() - start) / 1e6;
-  if (run.status !== 0) throw new Error(`${command} ${args.join(" ")} exited ${run.status}: ${run.stderr}`);
+  if (run.status !== status)
+    throw new Error(`${command} ${args.join(" ")} exited ${run.status}: ${run.stderr}`);
   return ms;
 }
 

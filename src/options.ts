@@ -14,6 +14,8 @@ export type Face = "cli" | "library" | "http";
 export type Channel = "stable" | "beta" | "alpha" | "lts";
 export type Arch = "amd64" | "arm64";
 export type OnFailure = "DELETE" | "ROLLBACK" | "DO_NOTHING";
+/** How the nodes read their boot config (src/template/boot.ts). */
+export type Provisioning = "ignition" | "cloud-config";
 
 /** A units file: the parsed CSON and the folder its relative `content` paths are read from. */
 export interface UnitsInput {
@@ -30,6 +32,7 @@ export interface BuildTemplateOptions {
   channel: Channel;
   arch: Arch;
   virtualization: "hvm";
+  provisioning: Provisioning;
   units?: UnitsInput;
   /** Where to write the template; "-" for stdout; absent/false in library use returns the template. */
   write_path?: string | false;
@@ -47,6 +50,7 @@ export interface CreateOptions {
   template_path?: string;
   channel: Channel;
   arch: Arch;
+  provisioning: Provisioning;
   units?: UnitsInput;
   image_id?: string;
   discovery_url?: string;

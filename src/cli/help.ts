@@ -9,3 +9,9 @@ export function helpText(topic: string): string {
 export function packageVersion(): string {
   return (JSON.parse(readFileSync(packagePath("package.json"), "utf8")) as { version: string }).version;
 }
+
+/** The one line that follows a bad-input error: where the help is, not the help itself. */
+export function helpPointer(command: string): string {
+  const word = command.replaceAll("_", "-");
+  return `see \`pandacluster ${word === "main" ? "" : `${word} `}--help\``;
+}

@@ -1,6 +1,6 @@
 import { commandNames } from "../definitions.js";
 import { ExitCode } from "../errors.js";
-import { helpText, packageVersion } from "./help.js";
+import { helpPointer, helpText, packageVersion } from "./help.js";
 
 /**
  * The CLI's front door. Help and --version are answered from doc/ and package.json before anything
@@ -36,6 +36,6 @@ function normalise(word: string): string {
 }
 
 function unknownCommand(word: string): number {
-  process.stderr.write(`error: unknown command "${word}"\n\n${helpText("main")}`);
+  process.stderr.write(`error: unknown command "${word}"\n${helpPointer("main")} for the commands\n`);
   return ExitCode.usage;
 }

@@ -4,7 +4,7 @@ import { ExitCode, InterruptedError, OperationError, PandaError, UsageError } fr
 import { validateOptions } from "../options.js";
 import { parseArgv } from "./argv.js";
 import type { CliContext, CommandHandler } from "./context.js";
-import { helpText } from "./help.js";
+import { helpPointer } from "./help.js";
 
 /** Commands that a pandacluster API server can run for the CLI (--server / PANDACLUSTER_SERVER). */
 const remoteCommands = new Set<CommandName>(["create", "destroy", "scale", "status", "list", "wait"]);
@@ -42,7 +42,7 @@ export async function runCommand(word: string, argv: string[]): Promise<number> 
     const handler = (await import(modulePath(`commands/${command}`))) as { run: CommandHandler<unknown> };
     return await handler.run(options, context);
   } catch (error) {
-    return reportError(error, context);
+    return reportError(error, context, command);
   } finally {
     process.off("SIGINT", onInterrupt);
   }
@@ -72,12 +72,17 @@ function cliContext(signal: AbortSignal): CliContext {
   };
 }
 
-/** Turns any error into its message on stderr and the exit code that says what kind it was. */
-export function reportError(error: unknown, context: CliContext): number {
+/**
+ * Turns any error into its message on stderr and the exit code that says what kind it was. Bad input
+ * gets its messages and one line pointing at the command's help, not the help itself: the error must
+ * stay on the screen.
+ */
+export function reportError(error: unknown, context: CliContext, command?: string): number {
   const out = context.stderr;
   if (error instanceof UsageError) {
     for (const line of error.message.split("\n")) out.write(`error: ${line}\n`);
-    if (error.command) out.write(`\n${helpText(error.command)}`);
+    const about = error.command ?? command;
+    if (about) out.write(`${helpPointer(about)}\n`);
     return ExitCode.usage;
   }
   if (error instanceof InterruptedError) {

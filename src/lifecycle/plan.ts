@@ -6,6 +6,7 @@ import { describeStack, StackExistsError } from "../aws/stacks.js";
 import { discoveryService, newDiscoveryUrl } from "../discovery.js";
 import { UsageError } from "../errors.js";
 import type { CreateOptions } from "../options.js";
+import { thousands } from "../template/boot.js";
 import { interruptedBeforeLaunch } from "./hints.js";
 import { resolveImage } from "./image.js";
 import { createStackInput } from "./request.js";
@@ -43,10 +44,9 @@ export async function planChecked(session: Session, options: CreateOptions, dryR
  */
 export async function plan(session: Session, options: CreateOptions, dryRun = false): Promise<Plan> {
   const config = session.credentials ?? {};
-  const template = await loadTemplate(options, config);
+  let template = await loadTemplate(options, config);
   const notices = [...template.notices];
-  const from = template.source === "file" ? template.path : "built";
-  session.emit("launch", `template ready (${from}, ${template.bytes} bytes)`);
+  session.emit("launch", `template ready (${templateSummary(template)})`);
 
   const [key, image, zone, existing] = await settleInOrder([
     checkKeyPair(session.clients.ec2, options.key_pair, session.region),
@@ -72,6 +72,11 @@ export async function plan(session: Session, options: CreateOptions, dryRun = fa
     );
   }
   for (const notice of notices) session.emit("launch", notice, { kind: "warning" });
+  if (template.user_data?.pending_discovery_url) {
+    // CloudFormation cannot gzip: the cloud-config is gzipped here, with the cluster's own URL in it.
+    template = await loadTemplate(options, config, discovery.url);
+    session.emit("launch", `template rebuilt with the discovery URL (${templateSummary(template)})`);
+  }
 
   const input = createStackInput(options, template, image.image_id, discovery.url);
   return {
@@ -80,6 +85,17 @@ export async function plan(session: Session, options: CreateOptions, dryRun = fa
     public_zone: zone,
     resolved: { image, discovery, template: templateInfo(template), key_pair: key.key_name, notices },
   };
+}
+
+/** The template's sizes, saying which bytes they are. */
+function templateSummary(template: LoadedTemplate): string {
+  const from = template.source === "file" ? template.path : "built";
+  const n = thousands;
+  const body = `${n(template.bytes)} bytes of TemplateBody`;
+  const data = template.user_data;
+  if (!data) return `${from}, ${body}`;
+  const how = data.encoding === "plain" ? "" : data.encoding === "gzip" ? ", gzipped" : ", gzip-merged";
+  return `${from}, ${body}; ${data.provisioning} user data ${n(data.bytes)} of ${n(data.limit)} bytes${how}`;
 }
 
 /** Shown in place of the discovery URL that a dry run does not ask for (asking registers a cluster). */
@@ -105,6 +121,7 @@ function templateInfo(template: LoadedTemplate): Launched["resolved"]["template"
     source: template.source,
     bytes: template.bytes,
     ...(template.path ? { path: template.path } : {}),
+    ...(template.user_data ? { user_data: template.user_data } : {}),
   };
 }
 

@@ -1,9 +1,12 @@
 import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import type { Config } from "../config.js";
+import { discoveryService } from "../discovery.js";
 import { UsageError } from "../errors.js";
 import type { CreateOptions } from "../options.js";
+import { sampleDiscoveryUrl, type UserDataReport } from "../template/boot.js";
 import { buildTemplate, TEMPLATE_BODY_LIMIT, tooBig } from "../template/build.js";
+import { defaultPrivateDomain } from "./facts.js";
 
 export interface LoadedTemplate {
   body: string;
@@ -14,6 +17,8 @@ export interface LoadedTemplate {
   parameters: Set<string>;
   /** The template creates IAM resources, so CreateStack must acknowledge CAPABILITY_IAM. */
   needs_iam: boolean;
+  /** A built template's user data; a cloud-config marked pending_discovery_url is rebuilt with the URL. */
+  user_data?: UserDataReport;
   notices: string[];
 }
 
@@ -21,17 +26,39 @@ export interface LoadedTemplate {
  * The template to launch: the file given with template_path, or one built for the channel and arch
  * with the config's SSH keys and the units. A built template has no image map (`offline`): create
  * always resolves the image itself and passes it as ImageId, so the feed is not fetched twice.
+ *
+ * The user data is measured with the discovery URL given, or one as long as the service's will be.
+ * `discoveryUrl` is the cluster's real URL, once known: a cloud-config over EC2's limit is then
+ * gzipped with it (plan builds the template again when `user_data.pending_discovery_url` says so).
  */
-export async function loadTemplate(options: CreateOptions, config: Config): Promise<LoadedTemplate> {
+export async function loadTemplate(
+  options: CreateOptions,
+  config: Config,
+  discoveryUrl?: string,
+): Promise<LoadedTemplate> {
   if (options.template_path) return readTemplate(options);
+  const sampleUrl =
+    options.discovery_url ??
+    sampleDiscoveryUrl(discoveryService(options.discovery_service, config.discovery_service));
   const built = await buildTemplate(
-    { channel: options.channel, arch: options.arch, units: options.units, offline: true },
+    {
+      channel: options.channel,
+      arch: options.arch,
+      provisioning: options.provisioning,
+      units: options.units,
+      offline: true,
+    },
     config,
     {
       stack_name: options.stack_name,
       cluster_size: String(options.cluster_size),
       instance_type: options.instance_type,
+      // Workers reach etcd at etcd.<this zone> (template/workers.ts).
+      private_domain: options.private_domain ?? defaultPrivateDomain(options.stack_name),
     },
+    discoveryUrl !== undefined
+      ? { sampleUrl: discoveryUrl, knownUrl: discoveryUrl }
+      : { sampleUrl, urlComesLater: true },
   );
   return {
     body: built.body,
@@ -39,6 +66,7 @@ export async function loadTemplate(options: CreateOptions, config: Config): Prom
     source: "built",
     parameters: new Set(Object.keys(built.template.Parameters)),
     needs_iam: /"AWS::IAM::/.test(built.body),
+    user_data: built.user_data,
     // "no image map, pass ImageId" is for build-template users: create passes it.
     notices: built.notices.filter((n) => !n.startsWith("offline:")),
   };

@@ -3,6 +3,8 @@
  * objects it returns. The CLI renders them, the server stores them, the library returns them.
  */
 
+import type { UserDataReport } from "../template/boot.js";
+
 export type Step = "validate" | "launch" | "formation" | "nodes" | "customize" | "destroy";
 
 /** One line of progress: a stack event, a step starting or ending, a wait that is taking long. */
@@ -111,7 +113,8 @@ export interface Launched {
   resolved: {
     image: { image_id: string; source: "option" | "describe_images" | "feed"; name?: string };
     discovery: { url: string; source: "option" | "service"; service?: string };
-    template: { source: "built" | "file"; path?: string; bytes: number };
+    /** bytes: TemplateBody bytes; user_data: a built template's user data, as EC2 counts it. */
+    template: { source: "built" | "file"; path?: string; bytes: number; user_data?: UserDataReport };
     key_pair: string;
     notices: string[];
   };

@@ -1,7 +1,13 @@
 import type { Config } from "../config.js";
 import { OperationError, UsageError } from "../errors.js";
 import type { Arch, BuildTemplateOptions, Channel } from "../options.js";
-import { userData } from "./cloud_config.js";
+import {
+  bootUserData,
+  type DiscoveryContext,
+  etcdMember,
+  sampleDiscoveryUrl,
+  type UserDataReport,
+} from "./boot.js";
 import { group } from "./group.js";
 import { fetchImageFeed, regionMap } from "./images.js";
 import { imageIdValue, launchTemplate } from "./launch_template.js";
@@ -12,7 +18,7 @@ import { security } from "./security.js";
 import type { CfnTemplate } from "./types.js";
 import { defaultUnits, loadUnits } from "./units.js";
 import { templateVariables } from "./variables.js";
-import { workerUserData } from "./workers.js";
+import { workerBootUserData } from "./workers.js";
 
 export type { CfnTemplate } from "./types.js";
 
@@ -39,25 +45,36 @@ export interface BuiltTemplate {
   /** Buffer.byteLength(body) */
   bytes: number;
   image_map: ImageMapInfo;
+  /** The nodes' user data: format, bytes as EC2 counts them, and how it was made to fit. */
+  user_data: UserDataReport;
   /** Things to tell the user (on stderr): no image map and why, no SSH keys, … */
   notices: string[];
 }
 
 /**
  * Builds the cluster's CloudFormation template: network, security group, launch template with the
- * nodes' cloud-config (units, SSH keys, etcd discovery) and the Auto Scaling group. Online it fetches
+ * nodes' boot config (Ignition or cloud-config: units, SSH keys, etcd discovery) and the Auto Scaling
+ * group. Online it fetches
  * the channel's image feed for a RegionMap; offline, or when the feed cannot be fetched, the template
  * has no map and needs the ImageId parameter.
  *
  * `extraVariables` adds to the `{{variable}}` placeholders unit files may use (create passes
  * stack_name, cluster_size, …); channel and arch are always there.
  *
- * Throws UsageError for a bad units file, an unknown placeholder, or a template over 51,200 bytes.
+ * `discovery` says how long the discovery URL will be (the user data is measured with it; by default
+ * the config's discovery service, or discovery.etcd.io, and 32 hex digits) and, at create, the URL
+ * itself once known.
+ *
+ * Throws UsageError for a bad units file, an unknown placeholder, user data over EC2's 16,384 bytes,
+ * or a template over 51,200 bytes; all before any AWS call.
  */
 export async function buildTemplate(
-  options: Pick<BuildTemplateOptions, "channel" | "arch" | "units" | "region" | "offline">,
+  options: Pick<BuildTemplateOptions, "channel" | "arch" | "units" | "region" | "offline"> & {
+    provisioning?: BuildTemplateOptions["provisioning"];
+  },
   config: Config,
   extraVariables?: Record<string, string>,
+  discovery?: Partial<DiscoveryContext>,
 ): Promise<BuiltTemplate> {
   const { channel, arch } = options;
   const variables = templateVariables({ channel, arch }, extraVariables);
@@ -75,6 +92,20 @@ export async function buildTemplate(
     notices.push("no public_keys in the config: the nodes accept SSH only with the EC2 key pair");
   }
 
+  const boot = bootUserData({ units, publicKeys, etcd: etcdMember }, options.provisioning ?? "ignition", {
+    sampleUrl: sampleDiscoveryUrl(config.discovery_service),
+    ...discovery,
+  });
+  notices.push(...boot.notices);
+  // Workers: the same units and keys, no etcd member, etcd reached at etcd.<PrivateDomain>.
+  const workers = workerBootUserData(
+    units,
+    publicKeys,
+    options.provisioning ?? "ignition",
+    { sampleUrl: sampleDiscoveryUrl(config.discovery_service), ...discovery },
+    extraVariables?.private_domain,
+  );
+
   const withMap = images.map !== undefined;
   const version = images.info.version ? `, Flatcar ${images.info.version}` : "";
   const template: CfnTemplate = {
@@ -90,18 +121,23 @@ export async function buildTemplate(
     Resources: {
       ...network().resources,
       ...security(dockerPort).resources,
-      ...launchTemplate(imageIdValue(withMap), userData(units, publicKeys)).resources,
+      ...launchTemplate(imageIdValue(withMap), boot.value).resources,
       ...group("controller").resources,
-      ...launchTemplate(imageIdValue(withMap), workerUserData(units, publicKeys), "WorkerLaunchTemplate")
-        .resources,
+      ...launchTemplate(imageIdValue(withMap), workers.value, "WorkerLaunchTemplate").resources,
       ...group("worker").resources,
     },
     Outputs: outputs(),
   };
   const body = JSON.stringify(template);
+  const bytes = checkTemplateBody(body);
+  return { template, body, bytes, image_map: images.info, user_data: boot.report, notices };
+}
+
+/** The body's bytes; a UsageError when CloudFormation would refuse it as TemplateBody. */
+export function checkTemplateBody(body: string): number {
   const bytes = Buffer.byteLength(body);
   if (bytes > TEMPLATE_BODY_LIMIT) throw new UsageError(tooBig(bytes));
-  return { template, body, bytes, image_map: images.info, notices };
+  return bytes;
 }
 
 export function tooBig(bytes: number): string {

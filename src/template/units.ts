@@ -49,6 +49,43 @@ const UNIT_NAME =
   /^[A-Za-z0-9:_.@\\-]+\.(service|socket|device|mount|automount|swap|target|path|timer|slice|scope)$/;
 const DROP_IN_NAME = /^[A-Za-z0-9:_.@-]+\.conf$/;
 
+/**
+ * The seed's units files wrote booleans as strings (`enable: "yes"`, `runtime: "true"`), which
+ * coreos-cloudinit read as YAML 1.1 booleans. Those words are accepted, in any letter case; y/n are
+ * not (YAML 1.1 has them, but a one-letter value is more likely a slip than a choice).
+ */
+const BOOLEAN_STRINGS: Readonly<Record<string, boolean>> = {
+  true: true,
+  yes: true,
+  on: true,
+  false: false,
+  no: false,
+  off: false,
+};
+const BOOLEAN_WORDS = '"true", "yes", "on", "false", "no", "off"';
+
+function unitBoolean(value: unknown): boolean | undefined {
+  if (typeof value === "boolean") return value;
+  if (typeof value !== "string") return undefined;
+  return Object.hasOwn(BOOLEAN_STRINGS, value.toLowerCase())
+    ? BOOLEAN_STRINGS[value.toLowerCase()]
+    : undefined;
+}
+
+/**
+ * Whether a unit's text has an [Install] section naming what pulls it in (WantedBy=, RequiredBy=,
+ * UpheldBy=): only then does enabling it start it at boot.
+ */
+export function hasInstallSection(text: string): boolean {
+  let inInstall = false;
+  for (const raw of text.split(/\r?\n/)) {
+    const line = raw.trim();
+    if (line.startsWith("[")) inInstall = line === "[Install]";
+    else if (inInstall && /^(WantedBy|RequiredBy|UpheldBy)\s*=\s*\S/.test(line)) return true;
+  }
+  return false;
+}
+
 /** The units file shipped with the package, used when no units file is given. */
 export function defaultUnitsPath(): string {
   return packagePath("units", "unit-config.cson");
@@ -96,8 +133,12 @@ export function loadUnits(input: UnitsInput, variables: Record<string, string>):
     if (entry.command !== undefined && !(UNIT_COMMANDS as readonly unknown[]).includes(entry.command)) {
       at(`command must be one of ${UNIT_COMMANDS.join(", ")}`);
     }
+    const flags: Partial<Record<"enable" | "runtime" | "mask", boolean>> = {};
     for (const flag of ["enable", "runtime", "mask"] as const) {
-      if (entry[flag] !== undefined && typeof entry[flag] !== "boolean") at(`${flag} must be true or false`);
+      if (entry[flag] === undefined) continue;
+      const value = unitBoolean(entry[flag]);
+      if (value === undefined) at(`${flag} must be true or false (or one of the strings ${BOOLEAN_WORDS})`);
+      else flags[flag] = value;
     }
     const content = readContent(entry, input, variables, (message) => at(message));
     let dropIns: UnitEntry["drop_ins"];
@@ -132,9 +173,9 @@ export function loadUnits(input: UnitsInput, variables: Record<string, string>):
     if (problems.length > before) return;
     const unit: UnitEntry = { name: name as string };
     if (entry.command !== undefined) unit.command = entry.command as UnitCommand;
-    if (entry.enable !== undefined) unit.enable = entry.enable as boolean;
-    if (entry.runtime !== undefined) unit.runtime = entry.runtime as boolean;
-    if (entry.mask !== undefined) unit.mask = entry.mask as boolean;
+    if (flags.enable !== undefined) unit.enable = flags.enable;
+    if (flags.runtime !== undefined) unit.runtime = flags.runtime;
+    if (flags.mask !== undefined) unit.mask = flags.mask;
     if (content !== undefined) unit.content = content;
     if (dropIns !== undefined) unit.drop_ins = dropIns;
     entries.push(unit);

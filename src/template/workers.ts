@@ -1,5 +1,6 @@
-import { Document } from "yaml";
-import { unitObject } from "./cloud_config.js";
+import { UsageError } from "../errors.js";
+import type { Provisioning } from "../options.js";
+import { type BootUserData, bootUserData, type DiscoveryContext } from "./boot.js";
 import type { CfnValue } from "./types.js";
 import type { UnitEntry } from "./units.js";
 
@@ -42,39 +43,89 @@ export function etcdEndpointsUnit(zone: string): UnitEntry {
   };
 }
 
-/** A worker's cloud-config text for a zone name (or a marker standing for one). */
-export function workerCloudConfigText(units: UnitEntry[], publicKeys: string[], zone: string): string {
-  const all = [...units.filter((u) => u.name !== "etcd-member.service"), etcdEndpointsUnit(zone)];
-  const config: Record<string, unknown> = {};
-  if (publicKeys.length > 0) config.ssh_authorized_keys = publicKeys;
-  config.coreos = { units: all.map(unitObject) };
-  return `#cloud-config\n${new Document(config).toString({ lineWidth: 0, minContentWidth: 0 })}`;
-}
-
 /**
- * The workers' LaunchTemplate UserData: their cloud-config with {Ref: PrivateDomain} put in place
- * of a marker by CloudFormation (Fn::Join, so every other byte is copied as written).
+ * The workers' LaunchTemplate UserData in the cluster's boot format (Ignition or cloud-config, see
+ * boot.ts): the user's units without etcd-member.service, the SSH keys, and the endpoints unit.
+ *
+ * The zone: when `zone` is known (create knows the cluster's private domain) it is written in;
+ * otherwise (build-template) {Ref: PrivateDomain} goes where it belongs (Fn::Join, every other byte
+ * copied as written). A config so big that it is compressed cannot hold a Ref inside: Ignition then
+ * keeps the endpoints unit in the small outer config that merges the compressed rest; a compressed
+ * cloud-config needs the zone known (as it needs the discovery URL known, see boot.ts).
  */
-export function workerUserData(
+export function workerBootUserData(
   units: UnitEntry[],
   publicKeys: string[],
+  provisioning: Provisioning,
+  discovery: DiscoveryContext,
+  zone?: string,
   parameter = "PrivateDomain",
-): CfnValue {
-  return joinedWithRef((marker) => workerCloudConfigText(units, publicKeys, marker), parameter);
+): BootUserData {
+  const userUnits = units.filter((u) => u.name !== "etcd-member.service");
+  if (zone)
+    return bootUserData(
+      { units: [...userUnits, etcdEndpointsUnit(zone)], publicKeys },
+      provisioning,
+      discovery,
+    );
+  let marker = "";
+  for (let n = 0; !marker || JSON.stringify(userUnits).includes(marker); n++) {
+    marker = `pandacluster-${parameter.toLowerCase()}${n === 0 ? "" : `-${n}`}.invalid`;
+  }
+  const boot = bootUserData(
+    { units: [...userUnits, etcdEndpointsUnit(marker)], publicKeys },
+    provisioning,
+    discovery,
+  );
+  const value = withRef(boot.value, marker, parameter);
+  if (!JSON.stringify(value).includes(marker) && JSON.stringify(value).includes(`"Ref":"${parameter}"`)) {
+    return { ...boot, value };
+  }
+  if (provisioning === "ignition") {
+    // Compressed: build the rest without the endpoints unit and add the unit to the outer config.
+    const rest = bootUserData({ units: userUnits, publicKeys }, provisioning, discovery);
+    const text = (rest.value as { "Fn::Base64"?: unknown })["Fn::Base64"];
+    if (typeof text === "string") {
+      const outer = JSON.parse(text) as { systemd?: { units: unknown[] } };
+      const unit = etcdEndpointsUnit(marker);
+      outer.systemd = {
+        units: [...(outer.systemd?.units ?? []), { name: unit.name, enabled: true, contents: unit.content }],
+      };
+      return { ...rest, value: withRef({ "Fn::Base64": JSON.stringify(outer) }, marker, parameter) };
+    }
+  }
+  throw new UsageError(
+    `the workers' ${provisioning} user data is ${boot.report.plain_bytes} bytes and has to be compressed, ` +
+      "and compressed it cannot take the template's PrivateDomain parameter: use --provisioning ignition " +
+      "(the default), or let `pandacluster create` build the template (it knows the cluster's zone)",
+  );
 }
 
-/** Builds a text with a marker no user text contains, and joins its pieces with the Ref. */
-export function joinedWithRef(build: (marker: string) => string, parameter: string): CfnValue {
-  for (let n = 0; ; n++) {
-    const marker = `@@pandacluster-${parameter.toLowerCase()}${n === 0 ? "" : `-${n}`}@@`;
-    const probe = build("");
-    if (probe.includes(marker)) continue;
-    const parts = build(marker).split(marker);
+/** Every string of a CloudFormation value with the marker cut out and {Ref: parameter} put in. */
+function withRef(value: CfnValue, marker: string, parameter: string): CfnValue {
+  if (typeof value === "string") {
+    if (!value.includes(marker)) return value;
     const joined: CfnValue[] = [];
-    parts.forEach((part, i) => {
+    value.split(marker).forEach((part, i) => {
       if (i > 0) joined.push({ Ref: parameter });
       if (part) joined.push(part);
     });
-    return { "Fn::Base64": { "Fn::Join": ["", joined] } };
+    return { "Fn::Join": ["", joined] };
   }
+  if (Array.isArray(value)) {
+    // Inside an Fn::Join list, splice the pieces in rather than nesting another join.
+    return value.flatMap((item) => {
+      const replaced = withRef(item, marker, parameter);
+      return typeof item === "string" &&
+        typeof replaced === "object" &&
+        replaced !== null &&
+        "Fn::Join" in replaced
+        ? ((replaced as { "Fn::Join": [string, CfnValue[]] })["Fn::Join"][1] as CfnValue[])
+        : [replaced];
+    });
+  }
+  if (value && typeof value === "object") {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, withRef(v, marker, parameter)]));
+  }
+  return value;
 }

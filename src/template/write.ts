@@ -15,6 +15,8 @@ export interface BuildTemplateResult {
   written_to?: string;
   bytes: number;
   image_map: BuiltTemplate["image_map"];
+  /** The nodes' user data: format and bytes as EC2 counts them. */
+  user_data: BuiltTemplate["user_data"];
   /** The template's compact JSON text, as CreateStack gets it (the file is indented for people). */
   body: string;
   /** The notices also given to hooks.notice. */
@@ -40,6 +42,7 @@ export async function build_template(
     template: built.template,
     bytes: built.bytes,
     image_map: built.image_map,
+    user_data: built.user_data,
     body: built.body,
     notices: built.notices,
   };

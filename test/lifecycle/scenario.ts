@@ -45,6 +45,7 @@ export function createOptions(extra: Partial<CreateOptions> = {}): CreateOptions
     region: "us-east-1",
     channel: "stable",
     arch: "amd64",
+    provisioning: "ignition",
     discovery_url: "https://discovery.example/0123456789abcdef0123456789abcdef",
     allow_ssh_from: "0.0.0.0/0",
     on_failure: "DELETE",

@@ -11,7 +11,16 @@ import { UsageError } from "../../src/errors.js";
 import { validateOptions } from "../../src/options.js";
 import { buildTemplate } from "../../src/template/build.js";
 import { FEED_BASE_VARIABLE, feedUrls, fetchImageFeed, parseAmiFeed } from "../../src/template/images.js";
-import { closedPort, type FeedServer, fixture, nodeUserData, repoFile, startFeedServer } from "./support.js";
+import { decodeUserData, validateAll } from "../helpers/boot.js";
+import {
+  closedPort,
+  type FeedServer,
+  fixture,
+  nodeUserData,
+  nodeUserDataBytes,
+  repoFile,
+  startFeedServer,
+} from "./support.js";
 
 const FEED = {
   "us-east-1": "ami-0a1b2c3d4e5f60001",
@@ -241,6 +250,9 @@ describe("fetching the feed from a server", () => {
     const offline = await buildTemplate({ ...stable, offline: true }, {});
     const params = { DiscoveryURL: "https://d.example/x" };
     assert.equal(nodeUserData(online.template, params), nodeUserData(offline.template, params));
+    const decoded = decodeUserData(nodeUserDataBytes(online.template, params));
+    assert.equal(decoded.format, "ignition");
+    for (const result of await validateAll(decoded)) assert.ok(result.ok, result.messages.join("\n"));
   });
 });
 

@@ -85,7 +85,7 @@ describe("the template in the moto AWS emulator", () => {
     const units = validateOptions("build_template", { units: fixture("units", "nasty.cson") }, "library")
       .units as UnitsInput;
     const built = await buildTemplate(
-      { channel: "stable", arch: "amd64", offline: true, units },
+      { channel: "stable", arch: "amd64", offline: true, provisioning: "cloud-config", units },
       { public_keys: KEYS },
     );
     const { stack, resources, physical, instances } = await createStack("offline", built.body, {
@@ -173,10 +173,10 @@ describe("the template in the moto AWS emulator", () => {
     }
   });
 
-  it("workers: a second group of Workers instances from their own launch template, with no etcd member and etcd.<zone> as their endpoint", async (t) => {
+  it("workers: a second group of Workers instances from their own launch template, with no etcd member and etcd.<zone> as their endpoint (cloud-config; both formats: workers.test.ts)", async (t) => {
     if (skip) return t.skip(skip);
     const built = await buildTemplate(
-      { channel: "stable", arch: "amd64", offline: true },
+      { channel: "stable", arch: "amd64", offline: true, provisioning: "cloud-config" },
       { public_keys: KEYS },
     );
     const { stack, physical, instances } = await createStack("withworkers", built.body, {

@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import { before, describe, it } from "node:test";
 import { type BuiltTemplate, buildTemplate } from "../../src/template/build.js";
 import type { CfnResource } from "../../src/template/types.js";
-import { KEYS } from "./support.js";
+import { decodeUserData, validateAll } from "../helpers/boot.js";
+import { DISCOVERY, KEYS, nodeUserDataBytes } from "./support.js";
 
 type Props = Record<string, unknown>;
 const props = (resource: CfnResource | undefined): Props => {
@@ -184,6 +185,14 @@ describe("the template's shape (offline build)", () => {
     const instance = specs.find((s) => s.ResourceType === "instance");
     assert.deepEqual(instance?.Tags, [nameTag, clusterTag]);
     assert.ok("Fn::Base64" in (data.UserData as Props));
+  });
+
+  it("its user data is an Ignition config that ignition-validate accepts", async () => {
+    const decoded = decodeUserData(nodeUserDataBytes(built.template, { DiscoveryURL: DISCOVERY }));
+    assert.equal(decoded.format, "ignition");
+    const results = await validateAll(decoded);
+    assert.equal(results.length, 1);
+    for (const result of results) assert.ok(result.ok, result.messages.join("\n"));
   });
 
   it("has two Auto Scaling groups, controllers (ClusterSize) and workers (Workers), each from its launch template's latest version, across the subnets", () => {

@@ -119,6 +119,13 @@ export function nodeUserData(template: CfnTemplate, params: Record<string, strin
   return Buffer.from(String(base64), "base64").toString("utf8");
 }
 
+/** The user data's bytes (before base64) a node would receive, for the given parameter values. */
+export function nodeUserDataBytes(template: CfnTemplate, params: Record<string, string>): Buffer {
+  const data = template.Resources.LaunchTemplate?.Properties?.LaunchTemplateData as Record<string, unknown>;
+  const base64 = evaluate(data.UserData, { "AWS::Region": "us-east-1", "AWS::StackName": "demo", ...params });
+  return Buffer.from(String(base64), "base64");
+}
+
 export const DISCOVERY = "https://discovery.etcd.io/0123456789abcdef0123456789abcdef";
 export const KEYS = [
   "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeKeyForTestsOnly0000000000000000000000 alice@laptop",

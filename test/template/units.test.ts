@@ -13,7 +13,7 @@ import { loadUnits } from "../../src/template/units.js";
 import { VARIABLE_DEFAULTS } from "../../src/template/variables.js";
 import { DISCOVERY, fixture, KEYS, nodeUserData, repoFile } from "./support.js";
 
-const options = { channel: "stable", arch: "amd64", offline: true } as const;
+const options = { channel: "stable", arch: "amd64", offline: true, provisioning: "cloud-config" } as const;
 
 interface NodeUnit {
   name: string;
@@ -203,6 +203,7 @@ describe("placeholders", () => {
         channel: "beta",
         arch: "arm64",
         offline: true,
+        provisioning: "cloud-config",
         units: unitsFile(fixture("units", "placeholders.cson")),
       },
       {},
@@ -318,7 +319,10 @@ describe("bad units files are UsageErrors naming the file and the entry", () => 
   );
   it(
     "a flag that is not a boolean",
-    fails([{ name: "a.service", enable: "yes" }], /units\[0\].*enable must be true or false/),
+    fails(
+      [{ name: "a.service", enable: "maybe" }],
+      /units\[0\].*enable must be true or false \(or one of the strings "true", "yes", "on", "false", "no", "off"\)/,
+    ),
   );
   it(
     "a unit listed twice",

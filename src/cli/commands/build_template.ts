@@ -1,5 +1,8 @@
+import { statSync } from "node:fs";
 import type { BuildTemplateOptions } from "../../options.js";
-import { build_template } from "../../template/write.js";
+import { thousands } from "../../template/boot.js";
+import { TEMPLATE_BODY_LIMIT } from "../../template/build.js";
+import { type BuildTemplateResult, build_template } from "../../template/write.js";
 import type { CommandHandler } from "../context.js";
 
 export const run: CommandHandler<BuildTemplateOptions> = async (options, context) => {
@@ -11,9 +14,31 @@ export const run: CommandHandler<BuildTemplateOptions> = async (options, context
     { notice },
   );
   if (toStdout) context.stdout.write(`${JSON.stringify(result.template, null, 2)}\n`);
-  else notice(`wrote ${result.written_to} (${result.bytes} bytes; ${describeImages(result.image_map)})`);
+  const where = toStdout ? "wrote the template to standard output" : `wrote ${result.written_to}`;
+  notice(`${where} (${sizes(result)}; ${describeImages(result.image_map)})`);
   return 0;
 };
+
+/**
+ * Sizes a user can check: the file's bytes (`wc -c`), the TemplateBody that CreateStack sends
+ * (compact JSON, what CloudFormation's limit counts) and the user data EC2 gets (before base64).
+ */
+function sizes(result: BuildTemplateResult): string {
+  const n = thousands;
+  const file = result.written_to ? `${n(statSync(result.written_to).size)} bytes in the file; ` : "";
+  const data = result.user_data;
+  const how =
+    data.encoding === "gzip-merge"
+      ? `, gzip-merged from ${n(data.plain_bytes)}`
+      : data.encoding === "gzip"
+        ? `, gzipped from ${n(data.plain_bytes)}`
+        : "";
+  return (
+    `${file}TemplateBody ${n(result.bytes)} of ${n(TEMPLATE_BODY_LIMIT)} bytes; ` +
+    `${data.provisioning} user data ${n(data.bytes)} of ${n(data.limit)} bytes${how}, ` +
+    `with a ${data.discovery_url_length}-character discovery URL`
+  );
+}
 
 function describeImages(map: {
   source: string;

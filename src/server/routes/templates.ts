@@ -19,6 +19,7 @@ export function templateRoutes(app: FastifyInstance, parts: ServerParts): void {
       template: built.template,
       bytes: built.bytes,
       image_map: built.image_map,
+      user_data: built.user_data,
       notices: built.notices ?? notices,
     });
   });

@@ -1,0 +1,246 @@
+import { createHash } from "node:crypto";
+import { gzipSync } from "node:zlib";
+import { UsageError } from "../errors.js";
+import type { Provisioning } from "../options.js";
+import { cloudConfigText, keepsEtcdDropIn } from "./cloud_config.js";
+import { type IgnitionConfig, ignitionConfigs } from "./ignition.js";
+import type { CfnValue } from "./types.js";
+import type { UnitEntry } from "./units.js";
+
+export type { Provisioning } from "../options.js";
+
+/** EC2 takes at most 16,384 bytes of user data, counted before base64. */
+export const USER_DATA_LIMIT = 16_384;
+
+/**
+ * What one kind of node boots with: the user's units, the SSH keys for user core, and how the node
+ * runs etcd-member.service (undefined: this kind of node runs no etcd member). A role (all nodes
+ * today; workers later) is just another BootParts.
+ */
+export interface BootParts {
+  units: UnitEntry[];
+  publicKeys: string[];
+  etcd?: EtcdPart;
+}
+
+/**
+ * etcd-member.service's part of a boot config. `settings` gives etcd's flags by name (without the
+ * dashes), given how the format writes the node's private IPv4 address and the discovery URL; each
+ * format turns them into a drop-in its own way (cloud-config: ETCD_* Environment= lines with
+ * $private_ipv4; Ignition: ${COREOS_EC2_IPV4_LOCAL} from coreos-metadata, see ignition.ts).
+ */
+export interface EtcdPart {
+  /** The drop-in's file name under /etc/systemd/system/etcd-member.service.d/. */
+  dropInName: string;
+  settings(privateIpv4: string, discoveryUrl: string): Record<string, string>;
+}
+
+/** An etcd member bootstrapped from the discovery URL, reachable on the node's private address. */
+export const etcdMember: EtcdPart = {
+  dropInName: "20-cluster.conf",
+  settings: (ip, discoveryUrl) => ({
+    discovery: discoveryUrl,
+    "advertise-client-urls": `http://${ip}:2379`,
+    "initial-advertise-peer-urls": `http://${ip}:2380`,
+    "listen-client-urls": "http://0.0.0.0:2379",
+    "listen-peer-urls": `http://${ip}:2380`,
+  }),
+};
+
+/** The discovery URL as the boot config meets it. */
+export interface DiscoveryContext {
+  /** A URL as long as the real one will be (the real one when known): sizes are measured with it. */
+  sampleUrl: string;
+  /** The cluster's real URL, known at create once the service gave it. */
+  knownUrl?: string;
+  /**
+   * create: the URL becomes known before CreateStack, so a cloud-config over the limit may wait for
+   * it (it is gzipped with the URL in it) instead of being refused.
+   */
+  urlComesLater?: boolean;
+}
+
+/** How big the user data is, as EC2 counts it, and how it was made to fit. */
+export interface UserDataReport {
+  provisioning: Provisioning;
+  /** Bytes of user data EC2 gets (before base64), with a discovery URL of `discovery_url_length`. */
+  bytes: number;
+  /** Bytes of the boot config as plain text (before any gzip). */
+  plain_bytes: number;
+  /**
+   * plain: the config as it is; gzip-merge: a small Ignition config merging the rest from a gzip
+   * data: URL; gzip: the whole cloud-config gzipped (only with a known discovery URL).
+   */
+  encoding: "plain" | "gzip-merge" | "gzip";
+  limit: number;
+  discovery_url_length: number;
+  /** create: the cloud-config is gzipped once the discovery URL is known (the template is rebuilt). */
+  pending_discovery_url?: boolean;
+}
+
+export interface BootUserData {
+  /** The LaunchTemplate's UserData (base64, as CloudFormation wants it). */
+  value: CfnValue;
+  report: UserDataReport;
+  notices: string[];
+}
+
+/** A discovery URL of real length from a service: {service}/{32 hex}, the hex fixed but varied. */
+export function sampleDiscoveryUrl(service = "https://discovery.etcd.io"): string {
+  return `${service.replace(/\/+$/, "")}/${createHash("md5").update("pandacluster sample").digest("hex")}`;
+}
+
+/**
+ * The user data for one kind of node, parameterised by the DiscoveryURL template parameter wherever
+ * it can be, and measured against EC2's 16,384-byte limit before anything is sent:
+ *
+ * - Ignition: the config, or when it is over the limit, a small config that holds the etcd drop-in
+ *   (with the parameter) and merges everything else from a gzip-compressed data: URL
+ *   (ignition.config.merge[].source + compression "gzip").
+ * - cloud-config: the text, or when it is over the limit and the URL is known (create), the whole
+ *   text gzipped (coreos-cloudinit reads gzip user data). CloudFormation cannot gzip, so a template
+ *   built without the URL (build-template) cannot hold a gzipped cloud-config.
+ *
+ * Throws UsageError when the user data does not fit, saying how big it is and what the limit is.
+ */
+export function bootUserData(
+  parts: BootParts,
+  provisioning: Provisioning,
+  discovery: DiscoveryContext,
+  parameter = "DiscoveryURL",
+): BootUserData {
+  return provisioning === "ignition"
+    ? ignitionUserData(parts, discovery, parameter)
+    : cloudConfigUserData(parts, discovery, parameter);
+}
+
+function ignitionUserData(parts: BootParts, discovery: DiscoveryContext, parameter: string): BootUserData {
+  const urlLength = discovery.sampleUrl.length;
+  let notices: string[] = [];
+  const { text, marker } = withUniqueMarker((m) => {
+    const built = ignitionConfigs(parts, m);
+    notices = built.notices;
+    return JSON.stringify(built.whole);
+  }, urlUses(parts));
+  const plainBytes = measured(text, marker, discovery.sampleUrl);
+  const report = (bytes: number, encoding: UserDataReport["encoding"]): UserDataReport => ({
+    provisioning: "ignition",
+    bytes,
+    plain_bytes: plainBytes,
+    encoding,
+    limit: USER_DATA_LIMIT,
+    discovery_url_length: urlLength,
+  });
+  if (plainBytes <= USER_DATA_LIMIT) {
+    return { value: joinedBase64(text, marker, parameter), report: report(plainBytes, "plain"), notices };
+  }
+  const { text: outerText, marker: outerMarker } = withUniqueMarker(
+    (m) => JSON.stringify(mergedConfig(parts, m)),
+    urlUses(parts),
+  );
+  const bytes = measured(outerText, outerMarker, discovery.sampleUrl);
+  if (bytes > USER_DATA_LIMIT) throw new UsageError(overLimit("Ignition", plainBytes, bytes, urlLength));
+  return {
+    value: joinedBase64(outerText, outerMarker, parameter),
+    report: report(bytes, "gzip-merge"),
+    notices,
+  };
+}
+
+/** The small outer config: the etcd drop-in (which holds the URL) and a merge of the rest, gzipped. */
+function mergedConfig(parts: BootParts, marker: string): IgnitionConfig {
+  const { outer, inner } = ignitionConfigs(parts, marker);
+  const innerText = JSON.stringify(inner);
+  if (innerText.includes(marker))
+    throw new Error("internal: the merged Ignition config holds the discovery URL");
+  const source = `data:;base64,${gzipSync(innerText, { level: 9 }).toString("base64")}`;
+  return { ...outer, ignition: { ...outer.ignition, config: { merge: [{ source, compression: "gzip" }] } } };
+}
+
+function cloudConfigUserData(parts: BootParts, discovery: DiscoveryContext, parameter: string): BootUserData {
+  const urlLength = (discovery.knownUrl ?? discovery.sampleUrl).length;
+  const { text, marker } = withUniqueMarker((m) => cloudConfigText(parts, m), urlUses(parts));
+  const plainBytes = measured(text, marker, discovery.knownUrl ?? discovery.sampleUrl);
+  const report = (bytes: number, encoding: UserDataReport["encoding"]): UserDataReport => ({
+    provisioning: "cloud-config",
+    bytes,
+    plain_bytes: plainBytes,
+    encoding,
+    limit: USER_DATA_LIMIT,
+    discovery_url_length: urlLength,
+  });
+  if (plainBytes <= USER_DATA_LIMIT) {
+    return { value: joinedBase64(text, marker, parameter), report: report(plainBytes, "plain"), notices: [] };
+  }
+  const gzipped = gzipSync(text.split(marker).join(discovery.knownUrl ?? discovery.sampleUrl), { level: 9 });
+  if (gzipped.length > USER_DATA_LIMIT) {
+    throw new UsageError(overLimit("cloud-config", plainBytes, gzipped.length, urlLength));
+  }
+  if (discovery.knownUrl !== undefined || !text.includes(marker)) {
+    // The URL is in the gzipped text: the template's DiscoveryURL parameter is then not used by it.
+    return { value: gzipped.toString("base64"), report: report(gzipped.length, "gzip"), notices: [] };
+  }
+  if (discovery.urlComesLater) {
+    return {
+      value: gzipped.toString("base64"),
+      report: { ...report(gzipped.length, "gzip"), pending_discovery_url: true },
+      notices: [],
+    };
+  }
+  const n = thousands;
+  throw new UsageError(
+    `the cloud-config user data is ${n(plainBytes)} bytes (with a ${urlLength}-character discovery URL); ` +
+      `EC2 accepts at most ${n(USER_DATA_LIMIT)} bytes of user data. Gzipped it would be ${n(gzipped.length)} ` +
+      "bytes, but a gzipped cloud-config cannot take the template's DiscoveryURL parameter: use " +
+      "--provisioning ignition (the default), or let `pandacluster create` build the template " +
+      "(it gzips the cloud-config with the cluster's discovery URL)",
+  );
+}
+
+function overLimit(format: string, plain: number, compressed: number, urlLength: number): string {
+  const n = thousands;
+  return (
+    `the ${format} user data is ${n(plain)} bytes (with a ${urlLength}-character discovery URL), ` +
+    `${n(compressed)} bytes gzipped; EC2 accepts at most ${n(USER_DATA_LIMIT)} bytes of user data ` +
+    `(${n(compressed - USER_DATA_LIMIT)} over): put fewer or smaller units on the nodes`
+  );
+}
+
+/** 16384 → "16,384". Not toLocaleString: loading ICU's locale data costs ~100 ms of start-up. */
+export function thousands(value: number): string {
+  return String(value).replace(/\B(?=(\d{3})+(?!\d))/g, ",");
+}
+
+/** How many times the boot config holds the discovery URL: once with our etcd drop-in, else never. */
+function urlUses(parts: BootParts): number {
+  return keepsEtcdDropIn(parts) ? 1 : 0;
+}
+
+/** Bytes of the text with the marker replaced by the URL. */
+function measured(text: string, marker: string, url: string): number {
+  return Buffer.byteLength(text.split(marker).join(url));
+}
+
+/**
+ * The text with the DiscoveryURL parameter put where the marker is. The text is cut around the
+ * marker and joined with {Ref} (Fn::Join, not Fn::Sub), so CloudFormation copies every other byte as
+ * it is: `${…}` in a unit stays `${…}`.
+ */
+function joinedBase64(text: string, marker: string, parameter: string): CfnValue {
+  if (!text.includes(marker)) return { "Fn::Base64": text };
+  const [before, after] = text.split(marker) as [string, string];
+  return { "Fn::Base64": { "Fn::Join": ["", [before, { Ref: parameter }, after]] } };
+}
+
+/** Builds the text with a marker that occurs in it exactly once (never in the user's own text). */
+export function withUniqueMarker(
+  build: (marker: string) => string,
+  occurrences = 1,
+): { text: string; marker: string } {
+  for (let n = 0; n < 100; n++) {
+    const marker = `@@pandacluster-discovery-url${n === 0 ? "" : `-${n}`}@@`;
+    const text = build(marker);
+    if (text.split(marker).length === occurrences + 1) return { text, marker };
+  }
+  throw new Error("internal: no marker for the discovery URL could be placed");
+}
