@@ -37,10 +37,14 @@ async function assertValid(decoded: Decoded) {
 
 /** The user data of the only launch template in the emulator, as the AWS CLI reads it back. */
 async function sentUserData(): Promise<Decoded> {
-  const templates = await world.aws<{ LaunchTemplates: { LaunchTemplateId: string }[] }>([
-    "ec2",
-    "describe-launch-templates",
-  ]);
+  const all = await world.aws<{
+    LaunchTemplates: { LaunchTemplateId: string; LaunchTemplateName: string }[];
+  }>(["ec2", "describe-launch-templates"]);
+  // The controllers' launch template (the workers' has its own: test/template/workers.test.ts).
+  assert.equal(all.LaunchTemplates.length, 2);
+  const templates = {
+    LaunchTemplates: all.LaunchTemplates.filter((t) => !/WorkerLaunchTemplate/.test(t.LaunchTemplateName)),
+  };
   assert.equal(templates.LaunchTemplates.length, 1);
   const versions = await world.aws<{
     LaunchTemplateVersions: { LaunchTemplateData: { UserData: string } }[];
