@@ -58,6 +58,7 @@ function sampleResult(name: string, i: number): ClusterResult {
       stack_name: name,
       stack_id: `arn:aws:cloudformation:us-east-1:123456789012:stack/${name}/0f1e2d3c-${i}`,
       region: "us-east-1",
+      workers: 0,
       channel: "stable",
       arch: "amd64",
       instance_type: "t3.small",

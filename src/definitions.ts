@@ -6,6 +6,8 @@ export const commandNames = [
   "build_template",
   "create",
   "destroy",
+  "scale",
+  "sync",
   "status",
   "wait",
   "list",

@@ -36,6 +36,19 @@ export async function destroy(credentials: Config | undefined, options: Input<"d
   return lifecycle.destroy(credentials, checked("destroy", options), hooks);
 }
 
+/**
+ * Changes a cluster's number of workers (UpdateStack), follows the update, waits for the instances
+ * and brings the names in line; returns create's result. Asking for other controllers is a UsageError.
+ */
+export async function scale(credentials: Config | undefined, options: Input<"scale">, hooks?: Hooks) {
+  return lifecycle.scale(credentials, checked("scale", options), hooks);
+}
+
+/** Brings a cluster's DNS names in line with the instances in service; says what it changed. */
+export async function sync(credentials: Config | undefined, options: Input<"sync">, hooks?: Hooks) {
+  return lifecycle.sync(credentials, checked("sync", options), hooks);
+}
+
 export async function status(credentials: Config | undefined, options: Input<"status">) {
   return lifecycle.status(credentials, checked("status", options));
 }
@@ -57,5 +70,6 @@ export type {
   CreateOptions,
   DestroyOptions,
   ListOptions,
+  ScaleOptions,
   StackOptions,
 } from "./options.js";

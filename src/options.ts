@@ -72,6 +72,7 @@ export interface CreateOptions {
   key_pair: string;
   instance_type: string;
   cluster_size: number;
+  workers: number;
   region?: string;
   template_path?: string;
   channel: Channel;
@@ -115,6 +116,16 @@ export interface StackOptions {
   profile?: string;
 }
 
+export interface ScaleOptions {
+  stack_name: string;
+  workers: number;
+  /** Refused when given: etcd's membership is fixed at bootstrap. */
+  cluster_size?: number | null;
+  region?: string;
+  timeout?: number;
+  profile?: string;
+}
+
 export interface ListOptions {
   region?: string;
   profile?: string;
@@ -132,6 +143,8 @@ export interface OptionsOf {
   destroy: DestroyOptions;
   status: StackOptions;
   wait: StackOptions;
+  scale: ScaleOptions;
+  sync: StackOptions;
   list: ListOptions;
   serve: ServeOptions;
 }
@@ -260,7 +273,7 @@ function checkInteger(arg: ArgumentSpec, raw: unknown, face: Face): Checked {
   else if (typeof raw === "string" && face === "cli" && /^[+-]?\d+$/.test(raw.trim())) value = Number(raw);
   else return { problem: `${show(raw)} is not an integer` };
   if (!Number.isSafeInteger(value)) return { problem: `${show(raw)} is not an integer` };
-  if ((arg.min !== undefined && value < arg.min) || (arg.max !== undefined && value > arg.max)) {
+  if ((arg.min != null && value < arg.min) || (arg.max != null && value > arg.max)) {
     return { problem: `${value} is out of range; use ${arg.min ?? "any"} to ${arg.max ?? "any"}` };
   }
   return { value };

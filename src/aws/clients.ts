@@ -1,3 +1,4 @@
+import type { AutoScalingClient } from "@aws-sdk/client-auto-scaling";
 import type { CloudFormationClient, CloudFormationClientConfig } from "@aws-sdk/client-cloudformation";
 import type { EC2Client } from "@aws-sdk/client-ec2";
 import type { Route53Client } from "@aws-sdk/client-route-53";
@@ -21,6 +22,8 @@ export interface AwsClients {
   readonly profile?: string;
   readonly cloudformation: CloudFormationClient;
   readonly ec2: EC2Client;
+  /** Auto Scaling: which instances of the groups are InService (scale, sync, the reconciler). */
+  readonly autoscaling: AutoScalingClient;
   readonly route53: Route53Client;
   /** STS, for GetCallerIdentity (which AWS account the credentials belong to). */
   readonly sts: STSClient;
@@ -82,6 +85,7 @@ function makeClients(credentials: Config | undefined, target: AwsTarget): AwsCli
   const made: {
     cloudformation?: CloudFormationClient;
     ec2?: EC2Client;
+    autoscaling?: AutoScalingClient;
     route53?: Route53Client;
     sts?: STSClient;
   } = {};
@@ -95,6 +99,10 @@ function makeClients(credentials: Config | undefined, target: AwsTarget): AwsCli
     get ec2() {
       made.ec2 ??= new (sdk.ec2().EC2Client)(settings());
       return made.ec2;
+    },
+    get autoscaling() {
+      made.autoscaling ??= new (sdk.autoscaling().AutoScalingClient)(settings());
+      return made.autoscaling;
     },
     get route53() {
       made.route53 ??= new (sdk.route53().Route53Client)(settings());

@@ -145,6 +145,38 @@ export async function upsertRecords(
   return { id: answer.ChangeInfo?.Id ?? "", status: answer.ChangeInfo?.Status ?? "PENDING" };
 }
 
+/**
+ * UPSERTs and DELETEs in one change batch (Route 53 applies a batch all or nothing). A DELETE must
+ * name the record exactly as it is: values and the TTL we always write.
+ */
+export async function changeRecords(
+  r53: Route53Client,
+  zoneId: string,
+  upserts: DnsRecord[],
+  deletes: DnsRecord[],
+): Promise<{ id: string; status: string }> {
+  const { ChangeResourceRecordSetsCommand } = sdk.route53();
+  const set = (record: DnsRecord) => ({
+    Name: record.name,
+    Type: record.type,
+    TTL: record.ttl ?? TTL,
+    ResourceRecords: record.values.map((value) => ({ Value: value })),
+  });
+  const answer = await r53.send(
+    new ChangeResourceRecordSetsCommand({
+      HostedZoneId: zoneId,
+      ChangeBatch: {
+        Comment: "pandacluster: node names",
+        Changes: [
+          ...deletes.map((record) => ({ Action: "DELETE" as const, ResourceRecordSet: set(record) })),
+          ...upserts.map((record) => ({ Action: "UPSERT" as const, ResourceRecordSet: set(record) })),
+        ],
+      },
+    }),
+  );
+  return { id: answer.ChangeInfo?.Id ?? "", status: answer.ChangeInfo?.Status ?? "PENDING" };
+}
+
 /** "PENDING" until the change is on every Route 53 server, then "INSYNC". */
 export async function changeStatus(r53: Route53Client, changeId: string): Promise<string> {
   const { GetChangeCommand } = sdk.route53();
@@ -161,6 +193,7 @@ export async function listRecords(r53: Route53Client, zoneId: string): Promise<D
       name: bareName(set.Name ?? ""),
       type: "A" as const,
       values: (set.ResourceRecords ?? []).map((r) => r.Value ?? ""),
+      ...(set.TTL !== undefined ? { ttl: set.TTL } : {}),
     }));
 }
 

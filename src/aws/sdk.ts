@@ -14,6 +14,7 @@ export const sdk = {
   cloudformation: () =>
     require("@aws-sdk/client-cloudformation") as typeof import("@aws-sdk/client-cloudformation"),
   ec2: () => require("@aws-sdk/client-ec2") as typeof import("@aws-sdk/client-ec2"),
+  autoscaling: () => require("@aws-sdk/client-auto-scaling") as typeof import("@aws-sdk/client-auto-scaling"),
   route53: () => require("@aws-sdk/client-route-53") as typeof import("@aws-sdk/client-route-53"),
   sts: () => require("@aws-sdk/client-sts") as typeof import("@aws-sdk/client-sts"),
   credentials: () =>

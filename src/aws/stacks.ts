@@ -5,6 +5,7 @@ import type {
   StackEvent,
   StackResource,
   StackSummary,
+  UpdateStackCommandInput,
 } from "@aws-sdk/client-cloudformation";
 import { OperationError } from "../errors.js";
 import { awsMessage, isTransient } from "./errors.js";
@@ -54,6 +55,27 @@ export async function createStack(
       `CloudFormation refused to create stack ${input.StackName}: ${awsMessage(error)}`,
       [],
       { cause: error },
+    );
+  }
+}
+
+/**
+ * Sends UpdateStack; "changed" once CloudFormation accepted it, "unchanged" when it answers that
+ * there is nothing to update (the parameters already have those values). The ClientRequestToken
+ * makes the SDK's retries idempotent and marks the update's events.
+ */
+export async function updateStack(
+  cf: CloudFormationClient,
+  input: UpdateStackCommandInput & { StackName: string },
+): Promise<"changed" | "unchanged"> {
+  const { UpdateStackCommand } = sdk.cloudformation();
+  try {
+    await cf.send(new UpdateStackCommand(input));
+    return "changed";
+  } catch (error) {
+    if (/No updates are to be performed/i.test(awsMessage(error))) return "unchanged";
+    throw new OperationError(
+      `CloudFormation refused to update stack ${input.StackName}: ${awsMessage(error)}`,
     );
   }
 }

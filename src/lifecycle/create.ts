@@ -48,6 +48,7 @@ function dryRun(session: Session, options: CreateOptions, planned: Plan): Cluste
     arch: options.arch,
     instance_type: options.instance_type,
     cluster_size: options.cluster_size,
+    workers: options.workers,
     image_id: planned.resolved.image.image_id,
     discovery_url: planned.resolved.discovery.source === "option" ? planned.resolved.discovery.url : null,
     private_domain: options.private_domain ?? defaultPrivateDomain(options.stack_name),

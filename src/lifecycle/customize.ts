@@ -1,9 +1,11 @@
 import {
   bareName,
+  changeRecords,
   changeStatus,
   createPrivateZone,
   findClusterZones,
   findPublicZone,
+  listRecords,
   madeFor,
   upsertRecords,
   type Zone,
@@ -13,7 +15,8 @@ import { describeStack, type Stack, stackResources } from "../aws/stacks.js";
 import { InterruptedError, OperationError } from "../errors.js";
 import { removeDns } from "./dns_cleanup.js";
 import { type ClusterFacts, vpcOutput } from "./facts.js";
-import { type ClusterRef, interrupted, timedOut } from "./hints.js";
+import { type ClusterRef, type Doing, interrupted, timedOut } from "./hints.js";
+import { type NamedNode, planNames } from "./names.js";
 import { Aborted, Pace, pause } from "./pace.js";
 import type { Session } from "./session.js";
 import type { DnsInfo, DnsRecord, NodeInfo } from "./types.js";
@@ -29,17 +32,12 @@ export class ClusterGoneError extends OperationError {
   }
 }
 
-/** node-1.<zone>, node-2.<zone>… for each node's private address, and etcd.<zone> for all of them. */
+/**
+ * node-<i>.<zone> for each node's private address and etcd.<zone> for the controllers, as a first
+ * naming gives them (no records yet): see planNames for names that must stay stable.
+ */
 export function privateRecords(zone: string, nodes: NodeInfo[]): DnsRecord[] {
-  const withIp = nodes.filter((n) => n.private_ip);
-  const records: DnsRecord[] = withIp.map((node, i) => ({
-    name: `node-${i + 1}.${zone}`,
-    type: "A",
-    values: [node.private_ip as string],
-  }));
-  if (withIp.length > 0)
-    records.push({ name: `etcd.${zone}`, type: "A", values: withIp.map((n) => n.private_ip as string) });
-  return records;
+  return planNames(zone, nodes, []).records;
 }
 
 /** <stack_name>.<domain> for the nodes' public addresses. */
@@ -65,16 +63,27 @@ export async function customize(
     ref: ClusterRef;
     public_zone?: Zone | null;
     resume: boolean;
+    doing?: Doing;
   },
-): Promise<DnsInfo & { changes: string[] }> {
+): Promise<DnsInfo & { changes: string[]; dns_changes: string[]; nodes: NamedNode[] }> {
   const r53 = session.clients.route53;
   try {
     const zone = await privateZone(session, facts, stack, wait.resume);
-    const records = privateRecords(zone.name, nodes);
-    const changes = [await upsertRecords(r53, zone.id, records)];
+    // Names are stable: a resumed create, scale and sync keep the names the records already give.
+    const existing = zone.fresh ? [] : await listRecords(r53, zone.id);
+    const plan = planNames(zone.name, nodes, existing);
+    const records = plan.records;
+    const changes: { id: string; status: string }[] = [];
+    if (plan.upserts.length > 0 || plan.deletes.length > 0) {
+      changes.push(await changeRecords(r53, zone.id, plan.upserts, plan.deletes));
+    }
+    for (const line of plan.changes) session.emit("customize", line);
+    const last = plan.nodes.at(-1)?.name.split(".")[0];
     session.emit(
       "customize",
-      `named ${nodes.length} nodes: node-1…node-${nodes.length}.${zone.name}, etcd.${zone.name}`,
+      plan.nodes.length === 0
+        ? `no nodes to name in ${zone.name}`
+        : `named ${plan.nodes.length} nodes: node-1…${last}.${zone.name}${plan.nodes.some((n) => n.role !== "worker") ? `, etcd.${zone.name}` : ""}`,
     );
 
     const dns: DnsInfo = { private_zone_id: zone.id, private_zone: zone.name, records, public_name: null };
@@ -83,7 +92,7 @@ export async function customize(
       if (!publicZone)
         throw new OperationError(`no public Route 53 hosted zone named ${facts.public_domain}`);
       const name = publicName(facts.stack_name, publicZone.name);
-      const addresses = nodes.map((n) => n.public_ip).filter((ip): ip is string => Boolean(ip));
+      const addresses = plan.nodes.map((n) => n.public_ip).filter((ip): ip is string => Boolean(ip));
       if (addresses.length === 0) {
         session.emit("customize", `no node has a public address: ${name} not created`, { kind: "warning" });
       } else {
@@ -103,7 +112,7 @@ export async function customize(
     // Route 53 can be slow: a destroy may have run meanwhile, found no zone yet, and deleted the
     // stack. Then the zone just made would be left behind, and "ready" would be a lie.
     await unlessDeleted(session, facts);
-    return { ...dns, changes: changes.map((c) => c.id) };
+    return { ...dns, changes: changes.map((c) => c.id), dns_changes: plan.changes, nodes: plan.nodes };
   } catch (error) {
     if (error instanceof ClusterGoneError) throw error;
     if (!(error instanceof InterruptedError)) {
@@ -137,7 +146,7 @@ async function privateZone(
   facts: ClusterFacts,
   stack: Stack,
   resume: boolean,
-): Promise<Zone> {
+): Promise<Zone & { fresh: boolean }> {
   const r53 = session.clients.route53;
   const name = bareName(facts.private_domain);
   if (resume) {
@@ -145,7 +154,7 @@ async function privateZone(
     const mine = zones.find((z) => z.name === name && madeFor(z, facts.stack_id));
     if (mine) {
       session.emit("customize", `private zone ${mine.name} (${mine.id}) already there`);
-      return mine;
+      return { ...mine, fresh: false };
     }
   }
   const vpc = vpcOutput(stack) ?? (await stackVpc(session, stack));
@@ -159,7 +168,7 @@ async function privateZone(
     stack_id: facts.stack_id,
   });
   session.emit("customize", `created private zone ${zone.name} (${zone.id}) in ${vpc}`);
-  return zone;
+  return { ...zone, fresh: true };
 }
 
 async function stackVpc(session: Session, stack: Stack): Promise<string | undefined> {
@@ -171,8 +180,9 @@ async function stackVpc(session: Session, stack: Stack): Promise<string | undefi
 async function waitInSync(
   session: Session,
   changes: string[],
-  wait: { deadline: number; timeout_minutes: number; ref: ClusterRef },
+  wait: { deadline: number; timeout_minutes: number; ref: ClusterRef; doing?: Doing },
 ): Promise<void> {
+  const doing = wait.doing ?? "created";
   const pace = new Pace(session.hooks.poll?.initial_ms, session.hooks.poll?.max_ms);
   let pending = changes.filter(Boolean);
   if (pending.length === 0) {
@@ -181,7 +191,7 @@ async function waitInSync(
   }
   let told = false;
   while (pending.length > 0) {
-    if (session.hooks.signal?.aborted) throw interrupted(wait.ref, "created");
+    if (session.hooks.signal?.aborted) throw interrupted(wait.ref, doing);
     const still: string[] = [];
     for (const id of pending) {
       try {
@@ -202,14 +212,14 @@ async function waitInSync(
       throw timedOut(
         wait.ref,
         wait.timeout_minutes,
-        "CREATE_COMPLETE, its DNS names still PENDING",
-        "created",
+        `${doing === "updated" ? "UPDATE_COMPLETE" : "CREATE_COMPLETE"}, its DNS names still PENDING`,
+        doing,
       );
     pace.slower();
     try {
       await pause(Math.min(pace.next(), wait.deadline - now), session.hooks.signal);
     } catch (error) {
-      if (error instanceof Aborted) throw interrupted(wait.ref, "created");
+      if (error instanceof Aborted) throw interrupted(wait.ref, doing);
       throw error;
     }
   }

@@ -64,6 +64,8 @@ export interface ClusterFacts {
   arch: string | null;
   instance_type: string | null;
   cluster_size: number | null;
+  /** The Workers parameter; 0 for a stack without one (made before workers existed). */
+  workers: number;
   image_id: string | null;
   discovery_url: string | null;
   private_domain: string;
@@ -83,6 +85,7 @@ export function clusterFacts(stack: Stack): ClusterFacts {
     arch: tagOf(stack, TAG.arch) ?? null,
     instance_type: parameterOf(stack, "InstanceType") ?? null,
     cluster_size: Number.isInteger(size) && size > 0 ? size : null,
+    workers: workersOf(stack),
     image_id: parameterOf(stack, "ImageId") || null,
     discovery_url: parameterOf(stack, "DiscoveryURL") ?? null,
     private_domain: tagOf(stack, TAG.privateDomain) ?? defaultPrivateDomain(name),
@@ -92,9 +95,19 @@ export function clusterFacts(stack: Stack): ClusterFacts {
   };
 }
 
-/** The stack output naming the nodes' Auto Scaling group, and the VPC's. */
+function workersOf(stack: Stack): number {
+  const workers = Number(parameterOf(stack, "Workers"));
+  return Number.isInteger(workers) && workers >= 0 ? workers : 0;
+}
+
+/** The stack output naming the controllers' Auto Scaling group, and the VPC's. */
 export function groupOutput(stack: Stack): string | undefined {
   return outputOf(stack, "AutoScalingGroupName");
+}
+
+/** The stack output naming the workers' Auto Scaling group (none in stacks made before workers). */
+export function workerGroupOutput(stack: Stack): string | undefined {
+  return outputOf(stack, "WorkerGroupName");
 }
 
 export function vpcOutput(stack: Stack): string | undefined {

@@ -1,15 +1,15 @@
 import type { Zone } from "../aws/dns.js";
 import { awsFailure, awsMessage, isTransient, isTransientFailure } from "../aws/errors.js";
-import { describeStack, outputsOf, type Stack } from "../aws/stacks.js";
+import { describeStack, newStackEvents, outputsOf, type Stack } from "../aws/stacks.js";
 import type { Config } from "../config.js";
 import { OperationError } from "../errors.js";
 import { ClusterGoneError, customize } from "./customize.js";
 import { clusterFacts } from "./facts.js";
-import { type Followed, followStack, judge } from "./follow.js";
+import { type Followed, followStack, type Goal, judge } from "./follow.js";
 import { type ClusterRef, command, interrupted, withHints } from "./hints.js";
 import { waitForNodes } from "./nodes.js";
 import { Aborted, DeadlineReached, Pace, pause, within } from "./pace.js";
-import { failedCreateMessage } from "./reasons.js";
+import { failedCreateMessage, failedUpdateMessage } from "./reasons.js";
 import { ResultBuilder } from "./result.js";
 import { openSession, type Session } from "./session.js";
 import type { ClusterResult, Hooks, Launched, StackRef } from "./types.js";
@@ -41,6 +41,7 @@ export async function finishIn(
   timeoutMinutes: number,
   launched?: Launched,
   publicZone?: Zone | null,
+  only?: { token: string; since: Date },
 ): Promise<ClusterResult> {
   const deadline = Date.now() + timeoutMinutes * 60_000;
   const stack = await findStack(session, ref, deadline);
@@ -52,7 +53,7 @@ export async function finishIn(
     result.step("launch", rest, timings.launch);
   }
   try {
-    const formed = await formation(session, stack, { deadline, timeout_minutes: timeoutMinutes });
+    const formed = await formation(session, stack, { deadline, timeout_minutes: timeoutMinutes, ...only });
     result.step("formation", {
       stack_status: formed.status,
       status_reason: formed.stack?.StackStatusReason ?? null,
@@ -60,6 +61,8 @@ export async function finishIn(
       polls: formed.polls,
       outputs: formed.stack ? outputsOf(formed.stack) : {},
     });
+    if (!formed.ok && formed.goal === "update")
+      return result.failure(failedUpdateMessage(facts.stack_name, formed.status), formed.reasons);
     if (!formed.ok || !formed.stack) {
       const gone = formed.status === "ROLLBACK_COMPLETE" || formed.status === "DELETE_COMPLETE";
       const next = gone ? "" : `; remove what is left with: ${command("destroy", cref)}`;
@@ -67,10 +70,17 @@ export async function finishIn(
     }
     const size = facts.cluster_size ?? 1;
     const wait = { deadline, timeout_minutes: timeoutMinutes, ref: cref };
-    const nodes = await waitForNodes(session, formed.stack, size, wait);
+    const doing = formed.goal === "update" ? ("updated" as const) : ("created" as const);
+    const nodes = await waitForNodes(
+      session,
+      formed.stack,
+      { controllers: size, workers: clusterFacts(formed.stack).workers },
+      { ...wait, doing },
+    );
     result.withNodes(nodes.nodes);
     result.step("nodes", {
       auto_scaling_group: nodes.auto_scaling_group,
+      worker_group: nodes.worker_group,
       count: nodes.nodes.length,
       polls: nodes.polls,
     });
@@ -81,10 +91,17 @@ export async function finishIn(
       ...wait,
       public_zone: publicZone ?? null,
       resume,
+      doing,
     });
-    const { changes, ...info } = dns;
+    const { changes, nodes: _named, dns_changes, ...info } = dns;
+    result.withNodes(dns.nodes);
     result.withDns(info);
-    result.step("customize", { private_zone_id: dns.private_zone_id, public_name: dns.public_name, changes });
+    result.step("customize", {
+      private_zone_id: dns.private_zone_id,
+      public_name: dns.public_name,
+      changes,
+      dns_changes,
+    });
     session.emit("customize", `cluster ${facts.stack_name} is ready`);
     return result.success();
   } catch (error) {
@@ -132,22 +149,51 @@ async function findStack(session: Session, ref: StackRef, deadline: number): Pro
   return stack;
 }
 
-/** The stack's formation: nothing to wait for when it is already complete (a resumed create). */
+/**
+ * The stack's formation: nothing to wait for when it is already complete (a resumed create); an
+ * update in progress (a scale that was interrupted) is followed as an update, whose rollback is a
+ * failure.
+ */
 async function formation(
   session: Session,
   stack: Stack,
-  wait: { deadline: number; timeout_minutes: number },
-): Promise<Followed> {
+  wait: { deadline: number; timeout_minutes: number; token?: string; since?: Date },
+): Promise<Followed & { goal: Goal }> {
   const status = stack.StackStatus ?? "UNKNOWN";
-  if (judge("create", status) === "ok") {
+  const goal: Goal = status.startsWith("UPDATE_") && status.endsWith("_IN_PROGRESS") ? "update" : "create";
+  if (judge(goal, status) === "ok") {
     session.emit("formation", `stack ${stack.StackName} ${status}`, { status });
-    return { stack, status, ok: true, events: [], reasons: [], polls: 0 };
+    return { stack, status, ok: true, events: [], reasons: [], polls: 0, goal };
   }
   session.emit("formation", `following stack ${stack.StackName} (${status})`, { status });
-  return followStack(session, {
+  // Re-attached to an update: only its events, not the create's history.
+  const only = goal === "update" && !wait.token ? await updateStart(session, stack) : {};
+  const followed = await followStack(session, {
     stack_id: stack.StackId ?? "",
     stack_name: stack.StackName ?? "",
-    goal: "create",
+    goal,
     ...wait,
+    ...only,
   });
+  return { ...followed, goal };
+}
+
+/**
+ * Where the update in progress began: its token and time, from the stack's own latest
+ * UPDATE_IN_PROGRESS event (LastUpdatedTime alone, where AWS gives it, has no token).
+ */
+async function updateStart(session: Session, stack: Stack): Promise<{ token?: string; since?: Date }> {
+  const events = await newStackEvents(session.clients.cloudformation, stack.StackId ?? "", new Set()).catch(
+    () => [],
+  );
+  const start = events
+    .filter(
+      (e) => e.ResourceType === "AWS::CloudFormation::Stack" && e.ResourceStatus === "UPDATE_IN_PROGRESS",
+    )
+    .sort((a, b) => (b.Timestamp?.getTime() ?? 0) - (a.Timestamp?.getTime() ?? 0))[0];
+  const since = start?.Timestamp ?? stack.LastUpdatedTime;
+  return {
+    ...(start?.ClientRequestToken ? { token: start.ClientRequestToken } : {}),
+    ...(since ? { since } : {}),
+  };
 }

@@ -6,7 +6,7 @@ import { Aborted, DeadlineReached, Pace, pause, silenceWatch, within } from "./p
 import { failureReasons } from "./reasons.js";
 import type { Session } from "./session.js";
 
-export type Goal = "create" | "delete";
+export type Goal = "create" | "delete" | "update";
 
 export interface FollowOptions {
   stack_id: string;
@@ -53,8 +53,20 @@ const createFailed = new Set([
   "IMPORT_ROLLBACK_FAILED",
 ]);
 
+/** An update (scale) ends well only in UPDATE_COMPLETE; a rollback is its failure. */
+const updateFailed = new Set([
+  "UPDATE_FAILED",
+  "UPDATE_ROLLBACK_COMPLETE",
+  "UPDATE_ROLLBACK_FAILED",
+  "DELETE_COMPLETE",
+  "DELETE_FAILED",
+  "ROLLBACK_COMPLETE",
+]);
+
 /** Where a stack stands with respect to what we wait for. */
 export function judge(goal: Goal, status: string): "ok" | "failed" | "waiting" {
+  if (goal === "update")
+    return status === "UPDATE_COMPLETE" ? "ok" : updateFailed.has(status) ? "failed" : "waiting";
   if (goal === "delete")
     return status === "DELETE_COMPLETE" ? "ok" : status === "DELETE_FAILED" ? "failed" : "waiting";
   if (createOk.has(status)) return "ok";
@@ -77,8 +89,8 @@ const QUIET_PAUSES = 4;
  */
 export async function followStack(session: Session, options: FollowOptions): Promise<Followed> {
   const cf = session.clients.cloudformation;
-  const step = options.goal === "create" ? "formation" : "destroy";
-  const doing = options.goal === "create" ? "created" : "deleted";
+  const step = options.goal === "delete" ? "destroy" : "formation";
+  const doing = options.goal === "create" ? "created" : options.goal === "update" ? "updated" : "deleted";
   const ref = { stack_name: options.stack_name, region: session.region, profile: session.profile };
   const log = new StackEventLog(
     session,
@@ -99,7 +111,7 @@ export async function followStack(session: Session, options: FollowOptions): Pro
     session.emit(
       step,
       `no answer from AWS for ${Math.round(silentMs / 1000)} s; still trying until ${until} UTC (the --timeout). ` +
-        `The stack is ${doing === "created" ? "being created" : "being deleted"} in AWS whatever happens here`,
+        `The stack is being ${doing} in AWS whatever happens here`,
       { kind: "warning", status },
     );
   }, session.hooks.poll?.silence_ms);
@@ -127,10 +139,11 @@ export async function followStack(session: Session, options: FollowOptions): Pro
           const reasons = ok ? [] : failureReasons(log.events, stack);
           return { stack, status, ok, events: log.events, reasons, polls };
         }
-        if (options.goal === "create" && !warnedFailure && /ROLLBACK|DELETE/.test(status)) {
+        if (options.goal !== "delete" && !warnedFailure && /ROLLBACK|DELETE/.test(status)) {
           warnedFailure = true;
           const first = failureReasons(log.events, stack)[0];
-          const message = `the stack failed (${status}); CloudFormation is cleaning up${first ? `: ${first}` : ""}`;
+          const undoing = options.goal === "update" ? "rolling the update back" : "cleaning up";
+          const message = `the stack failed (${status}); CloudFormation is ${undoing}${first ? `: ${first}` : ""}`;
           session.emit(step, message, { kind: "warning", status });
         }
         if (fresh > 0) pace.reset();

@@ -1,5 +1,8 @@
 import { InterruptedError, OperationError } from "../errors.js";
 
+/** What the stack is doing in AWS while we wait: created, deleted, or updated (scale). */
+export type Doing = "created" | "deleted" | "updated";
+
 /** Enough to name a cluster on the command line. */
 export interface ClusterRef {
   stack_name: string;
@@ -8,7 +11,7 @@ export interface ClusterRef {
 }
 
 /** The exact command a person types to act on this cluster again. */
-export function command(verb: "wait" | "destroy" | "status", ref: ClusterRef): string {
+export function command(verb: "wait" | "destroy" | "status" | "sync", ref: ClusterRef): string {
   const profile = ref.profile ? ` --profile ${ref.profile}` : "";
   return `pandacluster ${verb} -n ${ref.stack_name} -r ${ref.region}${profile}`;
 }
@@ -17,7 +20,7 @@ export function command(verb: "wait" | "destroy" | "status", ref: ClusterRef): s
  * Stopping our wait does not stop CloudFormation: say what still runs in AWS and how to pick it up
  * again or remove it.
  */
-export function interrupted(ref: ClusterRef, doing: "created" | "deleted"): InterruptedError {
+export function interrupted(ref: ClusterRef, doing: Doing): InterruptedError {
   const lines = [
     `Interrupted. The stack ${ref.stack_name} is still being ${doing} in AWS (${ref.region}); stopping here does not stop it.`,
     `  to follow it and finish:  ${command("wait", ref)}`,
@@ -31,7 +34,7 @@ export function interruptedBeforeLaunch(): InterruptedError {
   return new InterruptedError("Interrupted before anything was created in AWS.");
 }
 
-export function timedOut(ref: ClusterRef, minutes: number, status: string, doing: "created" | "deleted") {
+export function timedOut(ref: ClusterRef, minutes: number, status: string, doing: Doing) {
   const next =
     doing === "created"
       ? `keep waiting with: ${command("wait", ref)}, or remove it with: ${command("destroy", ref)}`

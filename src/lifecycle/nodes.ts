@@ -1,70 +1,127 @@
 import { awsFailure, isTransient } from "../aws/errors.js";
-import { groupNodes, nodeInfo } from "../aws/nodes.js";
+import { describeGroups } from "../aws/groups.js";
+import { describeNodes, groupNodes, nodeInfo } from "../aws/nodes.js";
 import { type Stack, stackResources } from "../aws/stacks.js";
 import { OperationError } from "../errors.js";
-import { groupOutput } from "./facts.js";
-import { type ClusterRef, interrupted, timedOut } from "./hints.js";
+import { groupOutput, workerGroupOutput } from "./facts.js";
+import { type ClusterRef, type Doing, interrupted, timedOut } from "./hints.js";
 import { Aborted, Pace, pause } from "./pace.js";
 import type { Session } from "./session.js";
 import type { NodeInfo } from "./types.js";
 
 export interface NodesStep {
   auto_scaling_group: string;
+  worker_group: string | null;
   nodes: NodeInfo[];
   polls: number;
 }
 
-/** The nodes' Auto Scaling group: the stack's output, else its resource of that type. */
+/** The cluster's two Auto Scaling groups: controllers (etcd members) and workers (none in old stacks). */
+export interface ClusterGroups {
+  controllers: string;
+  workers: string | null;
+}
+
+/** The controllers' Auto Scaling group: the stack's output, else its resource of that type. */
 export async function nodeGroup(session: Session, stack: Stack): Promise<string | undefined> {
-  const fromOutput = groupOutput(stack);
-  if (fromOutput) return fromOutput;
+  return (await clusterGroups(session, stack))?.controllers;
+}
+
+/** Both groups, from the stack's outputs, else from its resources (by logical id). */
+export async function clusterGroups(session: Session, stack: Stack): Promise<ClusterGroups | undefined> {
+  const controllers = groupOutput(stack);
+  const workers = workerGroupOutput(stack);
+  if (controllers) return { controllers, workers: workers ?? null };
   const groups = await stackResources(
     session.clients.cloudformation,
     stack.StackId ?? "",
     "AWS::AutoScaling::AutoScalingGroup",
   );
-  return groups[0]?.PhysicalResourceId;
+  const worker = groups.find((g) => g.LogicalResourceId === "WorkerGroup")?.PhysicalResourceId;
+  const controller = groups.find((g) => g.LogicalResourceId !== "WorkerGroup")?.PhysicalResourceId;
+  return controller ? { controllers: controller, workers: worker ?? null } : undefined;
 }
 
 /**
- * Waits until the group has `size` running instances with addresses, and returns them in a stable
- * order. A complete stack only means the group exists: its instances may still be pending.
+ * The instances each group counts as in service (InService and Healthy: one
+ * DescribeAutoScalingGroups for both groups) that EC2 shows running with an address (one
+ * DescribeInstances), each with its role.
+ */
+export async function nodesInService(session: Session, groups: ClusterGroups): Promise<NodeInfo[]> {
+  const names = [groups.controllers, ...(groups.workers ? [groups.workers] : [])];
+  const states = await describeGroups(session.clients.autoscaling, names);
+  const roleOf = new Map<string, "controller" | "worker">();
+  for (const state of states) {
+    const role = state.name === groups.workers ? "worker" : "controller";
+    for (const id of state.in_service) roleOf.set(id, role);
+  }
+  if (roleOf.size === 0) return [];
+  const described = await describeNodes(session.clients.ec2, [...roleOf.keys()]);
+  return described
+    .filter((n) => n.state === "running" && n.private_ip)
+    .map((n) => ({ ...nodeInfo(n), role: roleOf.get(n.instance_id) ?? "controller" }));
+}
+
+/** Every live instance of both groups (pending or running), with its role: what status shows. */
+export async function groupsNodes(session: Session, groups: ClusterGroups): Promise<NodeInfo[]> {
+  const [controllers, workers] = await Promise.all([
+    groupNodes(session.clients.ec2, groups.controllers),
+    groups.workers ? groupNodes(session.clients.ec2, groups.workers) : Promise.resolve([]),
+  ]);
+  return [
+    ...controllers.map((n) => ({ ...nodeInfo(n), role: "controller" as const })),
+    ...workers.map((n) => ({ ...nodeInfo(n), role: "worker" as const })),
+  ];
+}
+
+/**
+ * Waits until the controllers' group has at least `controllers` and the workers' group exactly
+ * `workers` instances in service and running with addresses, and returns them. A complete stack
+ * only means the groups exist (or have their new size): instances may still be pending, or on
+ * their way out after a scale-in.
  */
 export async function waitForNodes(
   session: Session,
   stack: Stack,
-  size: number,
-  wait: { deadline: number; timeout_minutes: number; ref: ClusterRef },
+  target: { controllers: number; workers: number },
+  wait: { deadline: number; timeout_minutes: number; ref: ClusterRef; doing?: Doing },
 ): Promise<NodesStep> {
-  const group = await nodeGroup(session, stack).catch((error) => {
-    throw awsFailure("finding the cluster's Auto Scaling group", error);
+  const doing = wait.doing ?? "created";
+  const groups = await clusterGroups(session, stack).catch((error) => {
+    throw awsFailure("finding the cluster's Auto Scaling groups", error);
   });
-  if (!group)
+  if (!groups)
     throw new OperationError(`stack ${stack.StackName} has no Auto Scaling group: no nodes to find`);
-  session.emit("nodes", `waiting for ${size} running instances in ${group}`);
+  const workers = groups.workers ? target.workers : 0;
+  const total = target.controllers + workers;
+  const what =
+    workers > 0 || groups.workers
+      ? `${target.controllers} controllers and ${workers} workers`
+      : `${total} nodes`;
+  session.emit(
+    "nodes",
+    `waiting for ${what} in service (${[groups.controllers, groups.workers].filter(Boolean).join(", ")})`,
+  );
   const pace = new Pace(session.hooks.poll?.initial_ms, session.hooks.poll?.max_ms);
-  let lastCount = -1;
+  let last = "";
   let polls = 0;
+  let counts = { controllers: 0, workers: 0 };
   for (;;) {
-    if (session.hooks.signal?.aborted) throw interrupted(wait.ref, "created");
+    if (session.hooks.signal?.aborted) throw interrupted(wait.ref, doing);
     try {
       polls += 1;
-      const all = await groupNodes(session.clients.ec2, group);
-      const ready = all.filter((n) => n.state === "running" && n.private_ip);
-      if (ready.length >= size) {
-        session.emit("nodes", `${ready.length} nodes running`);
-        return { auto_scaling_group: group, nodes: ready.map(nodeInfo), polls };
+      const nodes = await nodesInService(session, groups);
+      const c = nodes.filter((n) => n.role !== "worker");
+      const w = nodes.filter((n) => n.role === "worker");
+      counts = { controllers: c.length, workers: w.length };
+      if (c.length >= target.controllers && w.length === workers) {
+        session.emit("nodes", `${nodes.length} nodes in service`);
+        return { auto_scaling_group: groups.controllers, worker_group: groups.workers, nodes, polls };
       }
-      if (ready.length !== lastCount) {
-        lastCount = ready.length;
-        const pending = all.length - ready.length;
-        session.emit(
-          "nodes",
-          `${ready.length}/${size} nodes running${pending > 0 ? `, ${pending} starting` : ""}`,
-          {
-            kind: "waiting",
-          },
-        );
+      const line = `${c.length}/${target.controllers} controllers, ${w.length}/${workers} workers in service`;
+      if (line !== last) {
+        last = line;
+        session.emit("nodes", line, { kind: "waiting" });
         pace.reset();
       } else pace.slower();
     } catch (error) {
@@ -76,13 +133,13 @@ export async function waitForNodes(
       throw timedOut(
         wait.ref,
         wait.timeout_minutes,
-        `${stack.StackStatus} with ${Math.max(lastCount, 0)}/${size} nodes running`,
-        "created",
+        `${stack.StackStatus} with ${counts.controllers}/${target.controllers} controllers and ${counts.workers}/${workers} workers in service`,
+        doing,
       );
     try {
       await pause(Math.min(pace.next(), wait.deadline - now), session.hooks.signal);
     } catch (error) {
-      if (error instanceof Aborted) throw interrupted(wait.ref, "created");
+      if (error instanceof Aborted) throw interrupted(wait.ref, doing);
       throw error;
     }
   }

@@ -42,3 +42,10 @@ export function failedCreateMessage(name: string, status: string): string {
   }
   return `the stack ${name} failed to create (${status})`;
 }
+
+/** What became of a stack whose update (a scale) failed, in words. */
+export function failedUpdateMessage(name: string, status: string): string {
+  if (status === "UPDATE_ROLLBACK_COMPLETE")
+    return `the update of ${name} failed; CloudFormation rolled it back (UPDATE_ROLLBACK_COMPLETE): the cluster keeps its former size`;
+  return `the update of ${name} failed (${status})`;
+}

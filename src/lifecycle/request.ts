@@ -19,6 +19,8 @@ export function createStackInput(
   const values: Record<string, string> = {
     InstanceType: options.instance_type,
     ClusterSize: String(options.cluster_size),
+    Workers: String(options.workers ?? 0),
+    PrivateDomain: options.private_domain ?? defaultPrivateDomain(options.stack_name),
     DiscoveryURL: discoveryUrl,
     KeyPair: options.key_pair,
     AllowSSHFrom: options.allow_ssh_from,

@@ -41,7 +41,9 @@ export class ResultBuilder {
 
   success(): ClusterResult {
     const zone = this.dns?.private_zone ? `, named in ${this.dns.private_zone}` : "";
-    const message = `cluster ${this.facts.stack_name} is ready: ${this.nodes.length} nodes in ${this.region}${zone}`;
+    const workers = this.nodes.filter((n) => n.role === "worker").length;
+    const roles = workers > 0 ? ` (${this.nodes.length - workers} controllers, ${workers} workers)` : "";
+    const message = `cluster ${this.facts.stack_name} is ready: ${this.nodes.length} nodes${roles} in ${this.region}${zone}`;
     return this.compose("success", message, []);
   }
 
@@ -74,7 +76,8 @@ export function clusterInfo(
     channel: facts.channel ?? "unknown",
     arch: facts.arch ?? "unknown",
     instance_type: facts.instance_type ?? "unknown",
-    cluster_size: facts.cluster_size ?? nodes.length,
+    cluster_size: facts.cluster_size ?? nodes.filter((n) => n.role !== "worker").length,
+    workers: facts.workers,
     image_id: facts.image_id,
     discovery_url: facts.discovery_url,
     nodes,

@@ -1,13 +1,12 @@
 import { bareName, findClusterZones, findPublicZone, listRecords } from "../aws/dns.js";
 import { awsFailure } from "../aws/errors.js";
-import { groupNodes, nodeInfo } from "../aws/nodes.js";
 import { deletedStack, describeStack, newStackEvents, outputsOf, type Stack } from "../aws/stacks.js";
 import type { Config } from "../config.js";
 import { OperationError } from "../errors.js";
 import type { StackOptions } from "../options.js";
 import { publicName } from "./customize.js";
 import { clusterFacts } from "./facts.js";
-import { nodeGroup } from "./nodes.js";
+import { clusterGroups, groupsNodes } from "./nodes.js";
 import { failureReasons } from "./reasons.js";
 import { openSession, type Session } from "./session.js";
 import type { DnsInfo, NodeInfo, StatusResult } from "./types.js";
@@ -40,6 +39,7 @@ export async function status(credentials: Config | undefined, options: StackOpti
       arch: facts.arch,
       instance_type: facts.instance_type,
       cluster_size: facts.cluster_size,
+      workers: facts.workers,
       image_id: facts.image_id,
       discovery_url: facts.discovery_url,
       nodes,
@@ -62,9 +62,9 @@ async function notFound(session: Session, name: string): Promise<OperationError>
 async function currentNodes(session: Session, stack: Stack): Promise<NodeInfo[]> {
   if (!/COMPLETE|IN_PROGRESS/.test(stack.StackStatus ?? "") || stack.StackStatus?.startsWith("DELETE"))
     return [];
-  const group = await nodeGroup(session, stack);
-  if (!group) return [];
-  return (await groupNodes(session.clients.ec2, group)).map(nodeInfo);
+  const groups = await clusterGroups(session, stack);
+  if (!groups) return [];
+  return groupsNodes(session, groups);
 }
 
 async function currentDns(

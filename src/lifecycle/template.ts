@@ -6,6 +6,7 @@ import { UsageError } from "../errors.js";
 import type { CreateOptions } from "../options.js";
 import { sampleDiscoveryUrl, type UserDataReport } from "../template/boot.js";
 import { buildTemplate, TEMPLATE_BODY_LIMIT, tooBig } from "../template/build.js";
+import { defaultPrivateDomain } from "./facts.js";
 
 export interface LoadedTemplate {
   body: string;
@@ -71,6 +72,8 @@ function createVariables(options: CreateOptions): Record<string, string> {
     stack_name: options.stack_name,
     cluster_size: String(options.cluster_size),
     instance_type: options.instance_type,
+    // Workers reach etcd at etcd.<this zone> (template/workers.ts).
+    private_domain: options.private_domain ?? defaultPrivateDomain(options.stack_name),
   };
 }
 

@@ -58,6 +58,8 @@ export interface Hooks {
 
 export interface NodeInfo {
   instance_id: string;
+  /** controller: an etcd member (fixed at bootstrap); worker: no etcd member (scale changes them). */
+  role?: "controller" | "worker";
   availability_zone: string;
   public_ip: string | null;
   private_ip: string | null;
@@ -69,6 +71,8 @@ export interface DnsRecord {
   name: string;
   type: "A";
   values: string[];
+  /** As Route 53 lists it (records read back); records we write use 60 s. */
+  ttl?: number;
 }
 
 export interface DnsInfo {
@@ -87,6 +91,8 @@ export interface ClusterInfo {
   arch: string;
   instance_type: string;
   cluster_size: number;
+  /** Worker nodes asked for (the stack's Workers parameter; 0 for a stack without one). */
+  workers: number;
   image_id: string | null;
   discovery_url: string | null;
   nodes: NodeInfo[];
@@ -157,12 +163,29 @@ export interface StatusResult {
   arch: string | null;
   instance_type: string | null;
   cluster_size: number | null;
+  workers: number;
   image_id: string | null;
   discovery_url: string | null;
   nodes: NodeInfo[];
   dns: DnsInfo | null;
   outputs: Record<string, string>;
   reasons: string[];
+}
+
+/** What `sync` found and changed in a cluster's private zone. */
+export interface SyncResult {
+  status: "success" | "failure";
+  message: string;
+  stack_name: string;
+  region: string;
+  private_zone: string | null;
+  private_zone_id: string | null;
+  /** One line per record created, changed or deleted; empty when the names were right. */
+  changes: string[];
+  nodes: NodeInfo[];
+  records: DnsRecord[];
+  reasons: string[];
+  timings: Record<string, number>;
 }
 
 export interface ClusterSummary {

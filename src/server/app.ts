@@ -11,11 +11,14 @@ import { hashToken, loadSecretKey, newToken, SecretBox } from "./crypto.js";
 import { type Engine, libraryEngine } from "./engine.js";
 import { HttpError, normaliseService } from "./http.js";
 import { StackPoller } from "./jobs/poller.js";
+import { Reconciler } from "./jobs/reconcile.js";
 import { JobRunner } from "./jobs/runner.js";
+import { ScaleJobs } from "./jobs/scale.js";
 import { clusterRoutes } from "./routes/clusters.js";
 import { type EventStreamOptions, eventRoutes } from "./routes/events.js";
 import { healthRoutes } from "./routes/health.js";
 import { profileRoutes } from "./routes/profiles.js";
+import { scaleRoutes } from "./routes/scale.js";
 import { templateRoutes } from "./routes/templates.js";
 import type { ServerParts } from "./routes/types.js";
 import { isPostgresUrl, PostgresStore, redactDatabaseUrl } from "./store/postgres.js";
@@ -70,6 +73,8 @@ export interface ServerOptions {
   resume?: boolean;
   /** Server-Sent Events of GET /clusters/{name}/events (heartbeat, re-read, streams per profile). */
   eventStream?: Partial<EventStreamOptions>;
+  /** Cycle of the DNS reconciler, ms (default 60000; PANDACLUSTER_RECONCILE_MS). */
+  reconcileMs?: number;
 }
 
 export interface Server {
@@ -77,6 +82,10 @@ export interface Server {
   store: Store;
   runner: JobRunner;
   poller: StackPoller;
+  /** Scales started with PATCH /clusters/{name}. */
+  scales: ScaleJobs;
+  /** Keeps the owned clusters' DNS names in line with their groups (jobs/reconcile.ts). */
+  reconciler: Reconciler;
   /** The admin token when this start generated it (print it once); undefined otherwise. */
   generatedAdminToken: string | undefined;
   /** Where the secret key came from. */
@@ -210,14 +219,24 @@ export async function createServer(options: ServerOptions = {}): Promise<Server>
       discoveryServices,
     };
 
+    const scales = new ScaleJobs(store, engine, log);
+    const reconciler = new Reconciler(
+      { store, engine, accounts, scales },
+      options.reconcileMs ??
+        positiveInt(env.PANDACLUSTER_RECONCILE_MS, "PANDACLUSTER_RECONCILE_MS") ??
+        60_000,
+      log,
+    );
     buildRoutes(app, parts, box, adminTokenHash, {
       heartbeatMs: 15_000,
       wakeMs: 2_000,
       perProfile: 20,
       ...options.eventStream,
     });
+    scaleRoutes(app, parts, scales);
     await app.ready();
     if (options.resume !== false) await runner.resumeAll();
+    reconciler.start();
 
     let closed = false;
     return {
@@ -225,11 +244,15 @@ export async function createServer(options: ServerOptions = {}): Promise<Server>
       store,
       runner,
       poller,
+      scales,
+      reconciler,
       generatedAdminToken,
       keyOrigin: key.origin,
       async close() {
         if (closed) return;
         closed = true;
+        await reconciler.stop();
+        await scales.stop();
         await runner.stop();
         await app.close();
         await store.close();

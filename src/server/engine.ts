@@ -1,3 +1,5 @@
+import { awsClients } from "../aws/clients.js";
+import { type GroupState, groupsTagged } from "../aws/groups.js";
 import { callerAccount } from "../aws/identity.js";
 import type { Config } from "../config.js";
 import * as lifecycle from "../lifecycle/index.js";
@@ -10,12 +12,14 @@ import type {
   StackRef,
   StackStatusEntry,
   StatusResult,
+  SyncResult,
 } from "../lifecycle/types.js";
 import type {
   BuildTemplateOptions,
   CreateOptions,
   DestroyOptions,
   ListOptions,
+  ScaleOptions,
   StackOptions,
 } from "../options.js";
 import { type BuildTemplateResult, build_template } from "../template/write.js";
@@ -51,11 +55,28 @@ export interface Engine {
   ): Promise<StatusResult | Record<string, unknown>>;
   list(credentials: Config | undefined, options: ListOptions): Promise<ListResult | Record<string, unknown>>;
   wait(credentials: Config | undefined, options: StackOptions, hooks?: Hooks): Promise<unknown>;
+  /** Changes the number of workers (UpdateStack) and follows it (jobs/scale.ts). */
+  scale?(credentials: Config | undefined, options: ScaleOptions, hooks?: Hooks): Promise<ClusterResult>;
+  /** Fixes a cluster's names for the InService instances the reconciler read in bulk (jobs/reconcile.ts). */
+  syncInService?(
+    credentials: Config | undefined,
+    options: { stack_name: string; region: string },
+    inService: { controllers: string[]; workers: string[] },
+  ): Promise<SyncResult>;
   stackStatuses(
     credentials: Config | undefined,
     region: string,
     profile?: string,
   ): Promise<Map<string, StackState>>;
+  /**
+   * Every pandacluster Auto Scaling group of the region for these credentials' account: one
+   * paginated DescribeAutoScalingGroups (`calls` counts its pages).
+   */
+  clusterGroups?(
+    credentials: Config | undefined,
+    region: string,
+    calls?: { count: number },
+  ): Promise<GroupState[]>;
   resolveRegion(
     credentials: Config | undefined,
     options: { region?: string; profile?: string },
@@ -81,7 +102,12 @@ export const libraryEngine: Engine = {
   status: lifecycle.status,
   list: lifecycle.list,
   wait: lifecycle.wait,
+  scale: lifecycle.scale,
+  syncInService: (credentials, options, inService) =>
+    lifecycle.syncInService(credentials, options, inService),
   stackStatuses: lifecycle.stackStatuses,
+  clusterGroups: (credentials, region, calls) =>
+    groupsTagged(awsClients(credentials, { region }).autoscaling, lifecycle.STACK_TAGS.cluster, calls),
   resolveRegion: lifecycle.resolveRegion,
   accountId: (credentials, region) => callerAccount(credentials, { region }),
   build_template,

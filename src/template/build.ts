@@ -18,6 +18,7 @@ import { security } from "./security.js";
 import type { CfnTemplate } from "./types.js";
 import { defaultUnits, loadUnits } from "./units.js";
 import { templateVariables } from "./variables.js";
+import { workerBootUserData } from "./workers.js";
 
 export type { CfnTemplate } from "./types.js";
 
@@ -96,6 +97,14 @@ export async function buildTemplate(
     ...discovery,
   });
   notices.push(...boot.notices);
+  // Workers: the same units and keys, no etcd member, etcd reached at etcd.<PrivateDomain>.
+  const workers = workerBootUserData(
+    units,
+    publicKeys,
+    options.provisioning ?? "ignition",
+    { sampleUrl: sampleDiscoveryUrl(config.discovery_service), ...discovery },
+    extraVariables?.private_domain,
+  );
 
   const withMap = images.map !== undefined;
   const version = images.info.version ? `, Flatcar ${images.info.version}` : "";
@@ -113,7 +122,9 @@ export async function buildTemplate(
       ...network().resources,
       ...security(dockerPort).resources,
       ...launchTemplate(imageIdValue(withMap), boot.value).resources,
-      ...group().resources,
+      ...group("controller").resources,
+      ...launchTemplate(imageIdValue(withMap), workers.value, "WorkerLaunchTemplate").resources,
+      ...group("worker").resources,
     },
     Outputs: outputs(),
   };

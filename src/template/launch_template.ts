@@ -6,10 +6,10 @@ import { type CfnValue, clusterTags, getAtt, ref, type TemplatePart } from "./ty
  * The network interface gets a public address and the cluster's security group; the Auto Scaling
  * group picks the subnet.
  */
-export function launchTemplate(imageId: CfnValue, userData: CfnValue): TemplatePart {
+export function launchTemplate(imageId: CfnValue, userData: CfnValue, name = "LaunchTemplate"): TemplatePart {
   return {
     resources: {
-      LaunchTemplate: {
+      [name]: {
         Type: "AWS::EC2::LaunchTemplate",
         Properties: {
           LaunchTemplateData: {

@@ -10,6 +10,10 @@ export function outputs(): Record<string, CfnOutput> {
       Value: { "Fn::Join": [",", SUBNETS.map((s) => ref(s.name))] },
     },
     SecurityGroupId: { Description: "the nodes' security group", Value: getAtt("SecurityGroup", "GroupId") },
-    AutoScalingGroupName: { Description: "the nodes' Auto Scaling group", Value: ref("AutoScalingGroup") },
+    AutoScalingGroupName: {
+      Description: "the controllers' Auto Scaling group (etcd members)",
+      Value: ref("AutoScalingGroup"),
+    },
+    WorkerGroupName: { Description: "the workers' Auto Scaling group", Value: ref("WorkerGroup") },
   };
 }

@@ -25,6 +25,8 @@ export function parameters(arch: Arch, withImageMap: boolean): Record<string, Cf
   const imageId = createArgument("image_id");
   const keyPair = createArgument("key_pair");
   const discoveryUrl = createArgument("discovery_url");
+  const workers = createArgument("workers");
+  const privateDomain = createArgument("private_domain");
   const typeDefault =
     instanceType.default_when?.find((d) => d.when.arch === arch)?.value ?? instanceType.default;
 
@@ -38,10 +40,24 @@ export function parameters(arch: Arch, withImageMap: boolean): Record<string, Cf
     },
     ClusterSize: {
       Type: "Number",
-      Description: "number of nodes",
+      Description: "number of controllers: etcd members, fixed at bootstrap (the discovery URL's size)",
       Default: Number(clusterSize.default),
       ...(clusterSize.min !== undefined ? { MinValue: clusterSize.min } : {}),
       ...(clusterSize.max !== undefined ? { MaxValue: clusterSize.max } : {}),
+    },
+    Workers: {
+      Type: "Number",
+      Description: "number of workers: nodes without an etcd member (pandacluster scale changes it)",
+      Default: Number(workers.default ?? 0),
+      ...(workers.min !== undefined ? { MinValue: workers.min } : {}),
+      ...(workers.max !== undefined ? { MaxValue: workers.max } : {}),
+    },
+    PrivateDomain: {
+      Type: "String",
+      Description: "the cluster's private DNS zone: workers reach etcd at etcd.<PrivateDomain>",
+      ...(privateDomain.pattern ? { AllowedPattern: privateDomain.pattern } : {}),
+      ...(privateDomain.max_length !== undefined ? { MaxLength: privateDomain.max_length } : {}),
+      ConstraintDescription: `must be ${privateDomain.pattern_hint ?? "a DNS name"}`,
     },
     DiscoveryURL: {
       Type: "String",

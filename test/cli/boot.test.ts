@@ -35,13 +35,18 @@ async function assertValid(decoded: Decoded) {
   }
 }
 
-/** The user data of the only launch template in the emulator, as the AWS CLI reads it back. */
+/** The user data of the only stack's controllers' launch template, as the AWS CLI reads it back. */
 async function sentUserData(): Promise<Decoded> {
-  const templates = await world.aws<{ LaunchTemplates: { LaunchTemplateId: string }[] }>([
-    "ec2",
-    "describe-launch-templates",
-  ]);
-  assert.equal(templates.LaunchTemplates.length, 1);
+  // The controllers' launch template (the workers have their own: test/template/workers.test.ts).
+  const stacks = await world.aws<{ Stacks: { StackName: string }[] }>(["cloudformation", "describe-stacks"]);
+  assert.equal(stacks.Stacks.length, 1);
+  const resources = await world.aws<{
+    StackResources: { LogicalResourceId: string; PhysicalResourceId: string }[];
+  }>(["cloudformation", "describe-stack-resources", "--stack-name", stacks.Stacks[0]?.StackName as string]);
+  const id = resources.StackResources.find(
+    (r) => r.LogicalResourceId === "LaunchTemplate",
+  )?.PhysicalResourceId;
+  const templates = { LaunchTemplates: [{ LaunchTemplateId: id as string }] };
   const versions = await world.aws<{
     LaunchTemplateVersions: { LaunchTemplateData: { UserData: string } }[];
   }>([

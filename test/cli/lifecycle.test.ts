@@ -163,8 +163,8 @@ describe("human output", () => {
       created.stdout,
       /^Cluster people is ready in us-east-1 in \d+\.\ds: 3 nodes, Flatcar stable amd64, t3\.small\./,
     );
-    assert.match(created.stdout, /NAME +INSTANCE +ZONE +PRIVATE IP +PUBLIC IP/);
-    assert.equal((created.stdout.match(/node-\d\.people\.cluster +i-/g) ?? []).length, 3);
+    assert.match(created.stdout, /NAME +ROLE +INSTANCE +ZONE +PRIVATE IP +PUBLIC IP/);
+    assert.equal((created.stdout.match(/node-\d\.people\.cluster +controller +i-/g) ?? []).length, 3);
     assert.ok(!/[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏]/.test(created.stderr), "no spinner when stderr is not a terminal");
     assert.ok(!created.stderr.includes("\r"), "no in-place updates either");
     for (const step of ["launch", "formation", "nodes", "customize"]) {

@@ -299,6 +299,14 @@ export interface MotoOptions {
    * or image, as on AWS. Default false (moto accepts any key name and image id).
    */
   strict?: boolean;
+  /**
+   * AWS's pace (pandacluster_moto's PANDACLUSTER_MOTO_PACE_MS, needs `fixes`): every stack
+   * operation stays *_IN_PROGRESS this many milliseconds, its events spread over that time in
+   * dependency order. Default off: stacks complete inside the call.
+   */
+  paceMs?: number;
+  /** PANDACLUSTER_MOTO_BOOT_MS: how long new instances stay pending (default paceMs). */
+  bootMs?: number;
   /** Extra environment for the server (e.g. other MOTO_* settings). */
   env?: NodeJS.ProcessEnv;
 }
@@ -331,6 +339,8 @@ export async function startMoto(options: MotoOptions = {}): Promise<Moto> {
     PYTHONUNBUFFERED: "1",
     ...(options.amisPath ? { MOTO_AMIS_PATH: resolve(options.amisPath) } : {}),
     ...(options.strict ? { MOTO_ENABLE_KEYPAIR_VALIDATION: "true", MOTO_ENABLE_AMI_VALIDATION: "true" } : {}),
+    ...(options.paceMs ? { PANDACLUSTER_MOTO_PACE_MS: String(options.paceMs) } : {}),
+    ...(options.bootMs !== undefined ? { PANDACLUSTER_MOTO_BOOT_MS: String(options.bootMs) } : {}),
     ...options.env,
   });
   if (options.amisPath && !existsSync(options.amisPath)) {

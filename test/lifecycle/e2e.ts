@@ -17,6 +17,7 @@ import {
   flatcarAmisFixture,
   isolatedAwsProcessEnv,
   type Moto,
+  type MotoOptions,
   startDiscovery,
   startMoto,
 } from "../helpers/services.js";
@@ -54,10 +55,10 @@ export interface World {
  * One world per test file, shared by its tests: started before them, reset before each, stopped
  * after them. Its methods may be called once the file's tests run.
  */
-export function worldPerFile(): World {
+export function worldPerFile(motoOptions: MotoOptions = {}): World {
   let world: World | undefined;
   before(async () => {
-    world = await startWorld();
+    world = await startWorld(motoOptions);
   });
   after(async () => {
     await world?.stop();
@@ -77,9 +78,10 @@ export function worldPerFile(): World {
   });
 }
 
-export async function startWorld(): Promise<World> {
+/** `motoOptions`: e.g. { paceMs } for AWS's pace (stacks that take time, instances pending first). */
+export async function startWorld(motoOptions: MotoOptions = {}): Promise<World> {
   const [moto, discovery] = await Promise.all([
-    startMoto({ amisPath: flatcarAmisFixture(), fixes: true }),
+    startMoto({ amisPath: flatcarAmisFixture(), fixes: true, ...motoOptions }),
     startDiscovery(),
   ]);
   const dir = mkdtempSync(join(tmpdir(), "pandacluster-e2e-"));

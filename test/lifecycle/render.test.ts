@@ -70,7 +70,7 @@ describe("progress lines", () => {
 });
 
 describe("node table", () => {
-  it("names each node by its DNS record", () => {
+  it("names each node by its DNS record, with its role (- when unknown)", () => {
     const nodes = [
       {
         instance_id: "i-1",
@@ -82,6 +82,7 @@ describe("node table", () => {
       },
       {
         instance_id: "i-2",
+        role: "worker" as const,
         availability_zone: "us-east-1b",
         private_ip: "10.0.0.5",
         public_ip: null,
@@ -100,9 +101,9 @@ describe("node table", () => {
       ],
     };
     assert.deepEqual(nodeTable(nodes, dns).split("\n"), [
-      "  NAME                 INSTANCE  ZONE        PRIVATE IP  PUBLIC IP",
-      "  node-1.demo.cluster  i-1       us-east-1a  10.0.0.4    203.0.113.4",
-      "  node-2.demo.cluster  i-2       us-east-1b  10.0.0.5    -",
+      "  NAME                 ROLE    INSTANCE  ZONE        PRIVATE IP  PUBLIC IP",
+      "  node-1.demo.cluster  -       i-1       us-east-1a  10.0.0.4    203.0.113.4",
+      "  node-2.demo.cluster  worker  i-2       us-east-1b  10.0.0.5    -",
     ]);
   });
 });

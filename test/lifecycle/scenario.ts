@@ -4,6 +4,7 @@
  * `send`, so the library runs unchanged against a timeline written here. These are mocks, not
  * recordings; each test says which AWS behaviour it stands in for.
  */
+import { AutoScalingClient, DescribeAutoScalingGroupsCommand } from "@aws-sdk/client-auto-scaling";
 import {
   CloudFormationClient,
   CreateStackCommand,
@@ -41,6 +42,7 @@ export function createOptions(extra: Partial<CreateOptions> = {}): CreateOptions
     key_pair: "k1",
     instance_type: "t3.small",
     cluster_size: 3,
+    workers: 0,
     region: "us-east-1",
     channel: "stable",
     arch: "amd64",
@@ -114,6 +116,7 @@ export type Step = { status: string; events?: StackEvent[]; extra?: Partial<Stac
 const mocks = () => ({
   cf: mockClient(CloudFormationClient),
   ec2: mockClient(EC2Client),
+  autoscaling: mockClient(AutoScalingClient),
   r53: mockClient(Route53Client),
 });
 
@@ -123,7 +126,7 @@ export function mockAws(
   timeline: Step[],
   options: { getChangePending?: number; stackExists?: boolean } = {},
 ): Mocks {
-  const { cf, ec2, r53 } = mocks();
+  const { cf, ec2, autoscaling, r53 } = mocks();
   const events: StackEvent[] = [];
   let position = -1;
   let current: Stack | undefined;
@@ -178,6 +181,29 @@ export function mockAws(
     ],
   });
 
+  // The controllers' group with its three instances in service (the stack has no workers' group).
+  autoscaling.on(DescribeAutoScalingGroupsCommand).resolves({
+    AutoScalingGroups: [
+      {
+        AutoScalingGroupName: "demo-asg",
+        MinSize: 3,
+        MaxSize: 3,
+        DesiredCapacity: 3,
+        DefaultCooldown: 300,
+        AvailabilityZones: ["us-east-1a"],
+        HealthCheckType: "EC2",
+        CreatedTime: new Date("2025-01-01T00:00:00Z"),
+        Instances: [1, 2, 3].map((n) => ({
+          InstanceId: `i-${n}`,
+          LifecycleState: "InService" as const,
+          HealthStatus: "Healthy",
+          AvailabilityZone: "us-east-1a",
+          ProtectedFromScaleIn: false,
+        })),
+      },
+    ],
+  });
+
   let pending = options.getChangePending ?? 0;
   r53.on(ListHostedZonesCommand).resolves({ HostedZones: [], IsTruncated: false, MaxItems: 100 });
   r53.on(CreateHostedZoneCommand).resolves({
@@ -200,10 +226,12 @@ export function mockAws(
   return {
     cf,
     ec2,
+    autoscaling,
     r53,
     restore() {
       cf.restore();
       ec2.restore();
+      autoscaling.restore();
       r53.restore();
     },
   };

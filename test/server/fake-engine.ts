@@ -95,6 +95,7 @@ export class FakeEngine implements Engine {
         stack_name: ref.stack_name,
         stack_id: ref.stack_id ?? null,
         region: ref.region ?? "us-east-1",
+        workers: 0,
         channel: "stable",
         arch: "amd64",
         instance_type: "t3.small",

@@ -45,7 +45,8 @@ async function build(
   const built = await buildTemplate(
     { ...base, provisioning, ...(units ? { units } : {}) },
     { public_keys: publicKeys },
-    undefined,
+    // As create: it knows the cluster's zone (the workers' user data then holds it) with the URL.
+    discovery ? { private_domain: "demo.cluster" } : undefined,
     discovery,
   );
   const decoded = decodeUserData(nodeUserDataBytes(built.template, { DiscoveryURL: DISCOVERY }));

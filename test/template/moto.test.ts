@@ -90,6 +90,7 @@ describe("the template in the moto AWS emulator", () => {
     );
     const { stack, resources, physical, instances } = await createStack("offline", built.body, {
       DiscoveryURL: DISCOVERY,
+      PrivateDomain: "t.cluster",
       KeyPair: "mykey",
       ImageId: "ami-0123456789abcdef0",
     });
@@ -161,7 +162,7 @@ describe("the template in the moto AWS emulator", () => {
     const etcd = config.coreos.units.find((u) => u.name === "etcd-member.service");
     assert.ok(etcd?.drop_ins?.[0]?.content.includes(`Environment="ETCD_DISCOVERY=${DISCOVERY}"\n`));
 
-    // The nodes: ClusterSize (3 by default) instances, tagged by the group.
+    // The nodes: ClusterSize (3 by default) instances, tagged by the group; no workers by default.
     assert.equal(instances.length, 3);
     for (const instance of instances) {
       const tags = Object.fromEntries((instance.Tags ?? []).map((tag) => [tag.Key, tag.Value]));
@@ -172,6 +173,52 @@ describe("the template in the moto AWS emulator", () => {
     }
   });
 
+  it("workers: a second group of Workers instances from their own launch template, with no etcd member and etcd.<zone> as their endpoint (cloud-config; both formats: workers.test.ts)", async (t) => {
+    if (skip) return t.skip(skip);
+    const built = await buildTemplate(
+      { channel: "stable", arch: "amd64", offline: true, provisioning: "cloud-config" },
+      { public_keys: KEYS },
+    );
+    const { stack, physical, instances } = await createStack("withworkers", built.body, {
+      DiscoveryURL: DISCOVERY,
+      PrivateDomain: "ww.cluster",
+      KeyPair: "mykey",
+      ImageId: "ami-0123456789abcdef0",
+      Workers: "2",
+    });
+    assert.equal(stack?.StackStatus, "CREATE_COMPLETE");
+    const outputs = Object.fromEntries((stack?.Outputs ?? []).map((o) => [o.OutputKey, o.OutputValue]));
+    assert.equal(outputs.WorkerGroupName, physical("WorkerGroup"));
+    const roles = instances.map(
+      (i) => (i.Tags ?? []).find((tag) => tag.Key === "pandacluster:role")?.Value ?? "none",
+    );
+    assert.deepEqual(roles.sort(), ["controller", "controller", "controller", "worker", "worker"]);
+    const version = (
+      await ec2.send(
+        new DescribeLaunchTemplateVersionsCommand({
+          LaunchTemplateId: physical("WorkerLaunchTemplate"),
+          Versions: ["$Latest"],
+        }),
+      )
+    ).LaunchTemplateVersions?.[0]?.LaunchTemplateData;
+    assert.equal(version?.MetadataOptions?.HttpTokens, "required");
+    const raw = version?.UserData ?? "";
+    const text = raw.startsWith("#cloud-config") ? raw : Buffer.from(raw, "base64").toString("utf8");
+    const config = YAML.parse(text) as {
+      ssh_authorized_keys: string[];
+      coreos: { units: { name: string; content?: string }[] };
+    };
+    assert.deepEqual(config.ssh_authorized_keys, KEYS);
+    const names = config.coreos.units.map((u) => u.name);
+    assert.ok(!names.includes("etcd-member.service"), names.join(","));
+    assert.ok(names.includes("docker-tcp.socket"), "the user's units too");
+    const endpoints = config.coreos.units.find((u) => u.name === "pandacluster-etcd-endpoints.service");
+    assert.match(
+      endpoints?.content ?? "",
+      /echo ETCDCTL_ENDPOINTS=http:\/\/etcd\.ww\.cluster:2379 >> \/etc\/environment/,
+    );
+  });
+
   it("template with the feed's map: the region's image unless ImageId is given; ClusterSize sizes the group", async (t) => {
     if (skip) return t.skip(skip);
     process.env[FEED_BASE_VARIABLE] = feed.base;
@@ -180,6 +227,7 @@ describe("the template in the moto AWS emulator", () => {
       assert.equal(built.image_map.source, "feed");
       const fromMap = await createStack("mapped", built.body, {
         DiscoveryURL: DISCOVERY,
+        PrivateDomain: "t.cluster",
         KeyPair: "k",
         ClusterSize: "4",
       });
@@ -189,6 +237,7 @@ describe("the template in the moto AWS emulator", () => {
 
       const given = await createStack("given", built.body, {
         DiscoveryURL: DISCOVERY,
+        PrivateDomain: "t.cluster",
         KeyPair: "k",
         ImageId: "ami-0fedcba9876543210",
       });

@@ -44,6 +44,8 @@ describe("the template's shape (offline build)", () => {
       "ImageId",
       "InstanceType",
       "KeyPair",
+      "PrivateDomain",
+      "Workers",
     ]);
     assert.equal(p.KeyPair?.Type, "String");
     assert.equal(p.KeyPair?.Default, undefined);
@@ -193,35 +195,53 @@ describe("the template's shape (offline build)", () => {
     for (const result of results) assert.ok(result.ok, result.messages.join("\n"));
   });
 
-  it("has an Auto Scaling group of exactly ClusterSize nodes, from the launch template's latest version, across the subnets", () => {
+  it("has two Auto Scaling groups, controllers (ClusterSize) and workers (Workers), each from its launch template's latest version, across the subnets", () => {
     const groups = ofType(built, "AWS::AutoScaling::AutoScalingGroup");
-    assert.equal(groups.length, 1);
-    const [, asg] = groups[0] as [string, CfnResource];
-    const p = asg.Properties as Props;
-    assert.deepEqual(p.LaunchTemplate, {
-      LaunchTemplateId: { Ref: "LaunchTemplate" },
-      Version: { "Fn::GetAtt": ["LaunchTemplate", "LatestVersionNumber"] },
-    });
-    for (const key of ["MinSize", "MaxSize", "DesiredCapacity"])
-      assert.deepEqual(p[key], { Ref: "ClusterSize" }, key);
-    const subnets = ofType(built, "AWS::EC2::Subnet").map(([name]) => ({ Ref: name }));
-    assert.deepEqual(p.VPCZoneIdentifier, subnets);
-    assert.equal(p.LaunchConfigurationName, undefined);
-    assert.ok([asg.DependsOn].flat().includes("PublicRoute"));
+    assert.deepEqual(groups.map(([name]) => name).sort(), ["AutoScalingGroup", "WorkerGroup"]);
+    for (const [name, template, size] of [
+      ["AutoScalingGroup", "LaunchTemplate", "ClusterSize"],
+      ["WorkerGroup", "WorkerLaunchTemplate", "Workers"],
+    ] as const) {
+      const asg = built.template.Resources[name] as CfnResource;
+      const p = asg.Properties as Props;
+      assert.deepEqual(p.LaunchTemplate, {
+        LaunchTemplateId: { Ref: template },
+        Version: { "Fn::GetAtt": [template, "LatestVersionNumber"] },
+      });
+      for (const key of ["MinSize", "MaxSize", "DesiredCapacity"])
+        assert.deepEqual(p[key], { Ref: size }, key);
+      const subnets = ofType(built, "AWS::EC2::Subnet").map(([subnet]) => ({ Ref: subnet }));
+      assert.deepEqual(p.VPCZoneIdentifier, subnets);
+      assert.equal(p.LaunchConfigurationName, undefined);
+      assert.ok([asg.DependsOn].flat().includes("PublicRoute"));
+      const lt = props(built.template.Resources[template]).LaunchTemplateData as Props;
+      assert.deepEqual((lt.MetadataOptions as Props).HttpTokens, "required");
+    }
+    assert.equal(built.template.Parameters.Workers?.Default, 0);
+    assert.equal(built.template.Parameters.Workers?.MinValue, 0);
+    assert.equal(built.template.Parameters.Workers?.MaxValue, 100);
   });
 
-  it("tags the group's instances Name and pandacluster:cluster with propagation at launch", () => {
+  it("tags the groups' instances Name, pandacluster:cluster and pandacluster:role with propagation at launch", () => {
     const p = props(built.template.Resources.AutoScalingGroup);
     assert.deepEqual(p.Tags, [
       { ...nameTag, PropagateAtLaunch: true },
       { ...clusterTag, PropagateAtLaunch: true },
+      { Key: "pandacluster:role", Value: "controller", PropagateAtLaunch: true },
     ]);
+    const w = props(built.template.Resources.WorkerGroup);
+    assert.deepEqual((w.Tags as Props[]).at(-1), {
+      Key: "pandacluster:role",
+      Value: "worker",
+      PropagateAtLaunch: true,
+    });
   });
 
   it("has outputs for the VPC, the subnets, the security group and the Auto Scaling group", () => {
     const out = built.template.Outputs;
     assert.deepEqual(out.VpcId?.Value, { Ref: "VPC" });
     assert.deepEqual(out.AutoScalingGroupName?.Value, { Ref: "AutoScalingGroup" });
+    assert.deepEqual(out.WorkerGroupName?.Value, { Ref: "WorkerGroup" });
     assert.deepEqual(out.SecurityGroupId?.Value, { "Fn::GetAtt": ["SecurityGroup", "GroupId"] });
     assert.deepEqual(out.SubnetIds?.Value, { "Fn::Join": [",", [{ Ref: "SubnetA" }, { Ref: "SubnetB" }]] });
   });

@@ -58,6 +58,8 @@ export async function runRemote(
         return await remote.list(options);
       case "wait":
         return await remote.wait(options);
+      case "scale":
+        return await (await import("./scale.js")).scaleRemote(client, context, server, options);
       default:
         throw new UsageError(`${command} cannot be run through a server`);
     }

@@ -9,12 +9,13 @@ export function nodeTable(nodes: NodeInfo[], dns: DnsInfo | null): string {
     )?.name ?? "-";
   const rows = nodes.map((node) => [
     nameOf(node),
+    node.role ?? "-",
     node.instance_id,
     node.availability_zone || "-",
     node.private_ip ?? "-",
     node.public_ip ?? "-",
   ]);
-  return table(["NAME", "INSTANCE", "ZONE", "PRIVATE IP", "PUBLIC IP"], rows);
+  return table(["NAME", "ROLE", "INSTANCE", "ZONE", "PRIVATE IP", "PUBLIC IP"], rows);
 }
 
 /** "demo.cluster (zone Z123), etcd.demo.cluster, public demo.example.com" */

@@ -1,5 +1,11 @@
 import { ExitCode } from "../../errors.js";
-import type { ClusterResult, DestroyResult, ListResult, StatusResult } from "../../lifecycle/types.js";
+import type {
+  ClusterResult,
+  DestroyResult,
+  ListResult,
+  StatusResult,
+  SyncResult,
+} from "../../lifecycle/types.js";
 import type { CliContext } from "../context.js";
 import { clusterSummary, dryRunSummary } from "./cluster.js";
 import { destroySummary } from "./destroy.js";
@@ -33,4 +39,13 @@ export function showList(context: CliContext, result: ListResult): number {
   if (context.json) printJson(context, result);
   else printLines(context, listSummary(result));
   return ExitCode.ok;
+}
+
+/** Prints what sync changed (one line per record), or that nothing needed changing. */
+export function showSync(context: CliContext, result: SyncResult): number {
+  if (context.json) printJson(context, result);
+  else if (result.status === "success")
+    printLines(context, [result.message, ...result.changes.map((line) => `  ${line}`)]);
+  else printFailure(context, result.message, result.reasons);
+  return result.status === "success" ? ExitCode.ok : ExitCode.failed;
 }

@@ -50,9 +50,24 @@ FIXES / printed at start-up. What they change (all verified against moto 5.1.1):
       KeyName, SecurityGroupIds, NetworkInterfaces[0].AssociatePublicIpAddress/Groups, and
       spreads them over the group's subnets (round robin) like AWS spreads them over AZs.
 
-Still not like AWS (see scripts/test-services/README.md): CreateStack/DeleteStack complete
-before the call returns (no IN_PROGRESS phase to poll), resource events come in moto's lazy
-creation order, parameters (AllowedValues, Min/MaxValue, KeyPair types) are not validated,
+  update-stack              UpdateStack ignores ClientRequestToken, shows no resource events and
+      no cleanup phase, and is accepted while an operation is in progress. With the fix: events
+      carry the token, a retry with the same token answers the same StackId without updating
+      twice, changed resources get UPDATE_IN_PROGRESS/UPDATE_COMPLETE (UPDATE_FAILED) events, the
+      stack goes UPDATE_IN_PROGRESS -> UPDATE_COMPLETE_CLEANUP_IN_PROGRESS -> UPDATE_COMPLETE, and a
+      stack *_IN_PROGRESS is refused ("Stack:arn... is in X state and can not be updated.").
+  asg-update-in-place       An UpdateStack that changes a group's MinSize/MaxSize/DesiredCapacity
+      deletes and re-creates the group in plain moto (new name, every instance replaced). AWS
+      updates it in place: the fix keeps the group and its instances and only launches or
+      terminates what the new size needs.
+  pace (off by default)     PANDACLUSTER_MOTO_PACE_MS=N: each stack operation stays *_IN_PROGRESS
+      for N ms with its events spread over that time in dependency order, and new instances are
+      `pending` (group lifecycle `Pending`) for PANDACLUSTER_MOTO_BOOT_MS (default N) before
+      `running`/`InService`. See pace.py.
+
+Still not like AWS (see scripts/test-services/README.md): without the pace setting
+CreateStack/UpdateStack/DeleteStack complete before the call returns (no IN_PROGRESS phase to
+poll); with it the work is still done at once and only what is shown follows the clock, parameters (AllowedValues, Min/MaxValue, KeyPair types) are not validated,
 stack names and template size are not checked, MetadataOptions are not shown on instances,
 instances get no aws:cloudformation:* tags.
 """
@@ -255,6 +270,17 @@ def _stack_lifecycle() -> None:
                             if self.request_json:
                                 return json.dumps({"CreateStackResponse": {"CreateStackResult": {"StackId": stack.stack_id}}})
                             return self.response_template(responses.CREATE_STACK_RESPONSE_TEMPLATE).render(stack=stack)
+                if kind == "update":
+                    stack = self.cloudformation_backend.get_stack(self._get_param("StackName"))
+                    if _REQUEST.token and getattr(stack, "_pc_update_token", None) == _REQUEST.token:
+                        # Idempotent retry of the same update: same answer, nothing done twice.
+                        return self.response_template(responses.UPDATE_STACK_RESPONSE_TEMPLATE).render(stack=stack)
+                    if str(stack.status).endswith("_IN_PROGRESS"):
+                        raise ValidationError(stack.stack_id, message=(
+                            f"Stack:{stack.stack_id} is in {stack.status} state and can not be updated."))
+                    answer = method(self)
+                    stack._pc_update_token = _REQUEST.token
+                    return answer
                 return method(self)
             finally:
                 _REQUEST.token = None
@@ -265,6 +291,7 @@ def _stack_lifecycle() -> None:
 
     responses.CloudFormationResponse.create_stack = with_request(responses.CloudFormationResponse.create_stack, "create")
     responses.CloudFormationResponse.delete_stack = with_request(responses.CloudFormationResponse.delete_stack, "delete")
+    responses.CloudFormationResponse.update_stack = with_request(responses.CloudFormationResponse.update_stack, "update")
 
     # -- Resource events (AWS shows one per resource and step; moto only the stack's own).
     def stack_of(resources_map: Any, account_id: str, region_name: str) -> Any:
@@ -326,6 +353,41 @@ def _stack_lifecycle() -> None:
             add_event(stack, logical_id, resource_json.get("Type", ""), "DELETE_COMPLETE", physical_id)
 
     ResourceMap._delete_resource = _delete_resource
+
+    # -- UpdateStack: events for the resources it changes, and the cleanup phase AWS goes through
+    #    (UPDATE_IN_PROGRESS -> UPDATE_COMPLETE_CLEANUP_IN_PROGRESS -> UPDATE_COMPLETE).
+    original_update_resource = parsing.parse_and_update_resource
+
+    def parse_and_update_resource(logical_id: str, resource_json: Dict[str, Any], resources_map: Any,
+                                  account_id: str, region_name: str) -> Any:
+        stack = stack_of(resources_map, account_id, region_name)
+        rtype = resource_json.get("Type", "")
+        if stack is not None:
+            add_event(stack, logical_id, rtype, "UPDATE_IN_PROGRESS")
+        try:
+            resource = original_update_resource(logical_id, resource_json, resources_map, account_id, region_name)
+        except Exception as exc:
+            if stack is not None:
+                add_event(stack, logical_id, rtype, "UPDATE_FAILED", reason=_error_message(exc))
+            raise
+        if stack is not None:
+            add_event(stack, logical_id, rtype, "UPDATE_COMPLETE",
+                      physical_id=str(getattr(resource, "physical_resource_id", "") or ""))
+        return resource
+
+    parsing.parse_and_update_resource = parse_and_update_resource
+
+    original_stack_update = FakeStack.update
+
+    def stack_update(self: Any, *args: Any, **kwargs: Any) -> None:
+        original_stack_update(self, *args, **kwargs)
+        last = self.events[-1] if self.events else None
+        if last is not None and last.resource_status == "UPDATE_COMPLETE" and last.logical_resource_id == self.name:
+            self.events.pop()
+            self._add_stack_event("UPDATE_COMPLETE_CLEANUP_IN_PROGRESS")
+            self.events.append(last)
+
+    FakeStack.update = stack_update
 
     # -- Finished stacks: never re-create resources when described (plain moto does, when a
     #    deleted stack with Outputs is described: VPC, group and instances come back).
@@ -603,6 +665,61 @@ def _asg_launch_template() -> None:
                 )
 
     FakeAutoScalingGroup.replace_autoscaling_group_instances = replace_autoscaling_group_instances
+
+
+@_fix("asg-update-in-place")
+def _asg_update_in_place() -> None:
+    """An UpdateStack that changes an AWS::AutoScaling::AutoScalingGroup's MinSize, MaxSize or
+    DesiredCapacity replaces the whole group in plain moto (delete + create: every instance is
+    terminated and new ones launched, under a new group name). AWS updates the group in place:
+    same name, the instances kept, only as many launched or terminated as the new size needs.
+    With the fix the group is updated in place (sizes; the launch template version if it changed)."""
+    from moto.autoscaling.models import FakeAutoScalingGroup
+
+    if "update_from_cloudformation_json" not in FakeAutoScalingGroup.__dict__:
+        raise RuntimeError("FakeAutoScalingGroup.update_from_cloudformation_json moved")
+
+    def update_from_cloudformation_json(cls: Any, original_resource: Any, new_resource_name: str,
+                                        cloudformation_json: Dict[str, Any], account_id: str,
+                                        region_name: str) -> Any:
+        props = cloudformation_json.get("Properties", {})
+        group = original_resource
+
+        def size(key: str) -> Any:
+            value = props.get(key)
+            return None if value is None else int(value)
+
+        min_size, max_size, desired = size("MinSize"), size("MaxSize"), size("DesiredCapacity")
+        if min_size is not None:
+            group.min_size = min_size
+        if max_size is not None:
+            group.max_size = max_size
+        version = (props.get("LaunchTemplate") or {}).get("Version")
+        if version is not None and getattr(group, "launch_template", None) is not None:
+            group.launch_template_version = str(version)
+        if desired is None:
+            desired = max(min(len(group.instance_states), group.max_size), group.min_size)
+        group.set_desired_capacity(desired)
+        return group
+
+    FakeAutoScalingGroup.update_from_cloudformation_json = classmethod(update_from_cloudformation_json)
+
+
+def _pace() -> None:
+    """AWS's pace, off unless PANDACLUSTER_MOTO_PACE_MS is set (see pace.py); listed as a fix only when on."""
+    from . import pace
+
+    try:
+        pace_ms, boot_ms = pace.settings()
+        if pace_ms <= 0:
+            return
+        pace.apply(pace_ms, boot_ms)
+        FIXES.append(f"pace({pace_ms:g} ms, boot {boot_ms:g} ms)")
+    except Exception as exc:
+        SKIPPED.append(f"pace: {exc!r}")
+
+
+_ALL.append(_pace)
 
 
 def apply() -> List[str]:

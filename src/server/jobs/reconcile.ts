@@ -1,0 +1,180 @@
+import type { GroupState } from "../../aws/groups.js";
+import type { Config } from "../../config.js";
+import type { Accounts } from "../accounts.js";
+import type { Engine } from "../engine.js";
+import type { ClusterRecord, Store } from "../store/types.js";
+import type { ScaleJobs } from "./scale.js";
+
+/** What one cycle did, for logs, tests and the bench. */
+export interface ReconcileCycle {
+  /** AWS calls the bulk reads made: DescribeAutoScalingGroups pages, over all regions and accounts. */
+  group_calls: number;
+  /** Region and account pairs read (one paginated DescribeAutoScalingGroups each). */
+  scopes: number;
+  clusters: number;
+  /** Clusters whose instances in service changed since the last cycle (or were seen for the first time). */
+  synced: number;
+  /** Records changed, over all clusters. */
+  changes: number;
+  failures: number;
+}
+
+const ROLE_TAG = "pandacluster:role";
+const CLUSTER_TAG = "pandacluster:cluster";
+
+/**
+ * Keeps the DNS names of the clusters this server owns in line with their Auto Scaling groups, on
+ * its own, every PANDACLUSTER_RECONCILE_MS (default 60 s).
+ *
+ * Cost: ONE paginated DescribeAutoScalingGroups per region and AWS account per cycle (tag-key
+ * filter pandacluster:cluster), whatever the number of clusters: it gives every group's InService
+ * instances. Only a cluster whose set of instances in service changed since the last cycle (or that
+ * the server sees for the first time) costs more: its stack, its instances' addresses and its zone
+ * are read and the names fixed (as `pandacluster sync`). Each change is recorded as an event of
+ * that cluster. A cluster being scaled is left to its scale.
+ */
+export class Reconciler {
+  readonly #seen = new Map<number, string>();
+  #timer: NodeJS.Timeout | undefined;
+  #cycle: Promise<ReconcileCycle> | undefined;
+  #stopped = false;
+
+  constructor(
+    private readonly parts: { store: Store; engine: Engine; accounts: Accounts; scales: ScaleJobs },
+    private readonly intervalMs: number,
+    private readonly log: {
+      info(fields: Record<string, unknown>, message: string): void;
+      warn(fields: Record<string, unknown>, message: string): void;
+    },
+  ) {}
+
+  start(): void {
+    if (!this.parts.engine.clusterGroups || !this.parts.engine.syncInService) return;
+    const tick = () => {
+      this.#timer = setTimeout(async () => {
+        await this.runOnce().catch((error: unknown) =>
+          this.log.warn({ error: (error as Error).message }, "reconcile cycle failed"),
+        );
+        if (!this.#stopped) tick();
+      }, this.intervalMs);
+      this.#timer.unref();
+    };
+    tick();
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    if (this.#timer) clearTimeout(this.#timer);
+    await this.#cycle?.catch(() => undefined);
+  }
+
+  /** One cycle now (a cycle already running is joined, not doubled). */
+  runOnce(): Promise<ReconcileCycle> {
+    this.#cycle ??= this.#run().finally(() => {
+      this.#cycle = undefined;
+    });
+    return this.#cycle;
+  }
+
+  async #run(): Promise<ReconcileCycle> {
+    const { store, engine, accounts, scales } = this.parts;
+    const cycle: ReconcileCycle = {
+      group_calls: 0,
+      scopes: 0,
+      clusters: 0,
+      synced: 0,
+      changes: 0,
+      failures: 0,
+    };
+    // The online clusters of every profile, grouped by region and AWS account.
+    const scopes = new Map<string, { region: string; credentials: Config; clusters: ClusterRecord[] }>();
+    for (const profile of await store.listProfiles()) {
+      for (const summary of await store.listClusters(profile.id)) {
+        if (summary.status !== "online") continue;
+        const cluster = await store.clusterByName(profile.id, summary.stack_name, summary.region);
+        if (cluster?.status !== "online") continue;
+        const key = `${cluster.account}\u0000${cluster.region}`;
+        let scope = scopes.get(key);
+        if (!scope) {
+          scope = { region: cluster.region, credentials: accounts.credentialsFor(profile), clusters: [] };
+          scopes.set(key, scope);
+        }
+        scope.clusters.push(cluster);
+      }
+    }
+    for (const scope of scopes.values()) {
+      cycle.scopes += 1;
+      const calls = { count: 0 };
+      let groups: GroupState[];
+      try {
+        groups = (await engine.clusterGroups?.(scope.credentials, scope.region, calls)) ?? [];
+      } catch (error) {
+        cycle.failures += 1;
+        this.log.warn(
+          { region: scope.region, error: (error as Error).message },
+          "reconcile: groups not read",
+        );
+        continue;
+      } finally {
+        cycle.group_calls += calls.count;
+      }
+      const byCluster = new Map<string, { controllers: string[]; workers: string[] }>();
+      for (const group of groups) {
+        const name = group.tags[CLUSTER_TAG];
+        if (!name) continue;
+        const entry = byCluster.get(name) ?? { controllers: [], workers: [] };
+        (group.tags[ROLE_TAG] === "worker" ? entry.workers : entry.controllers).push(...group.in_service);
+        byCluster.set(name, entry);
+      }
+      for (const cluster of scope.clusters) {
+        cycle.clusters += 1;
+        const inService = byCluster.get(cluster.stack_name);
+        if (!inService || scales.isRunning(cluster.id)) continue;
+        const signature = JSON.stringify([[...inService.controllers].sort(), [...inService.workers].sort()]);
+        if (this.#seen.get(cluster.id) === signature) continue;
+        cycle.synced += 1;
+        await this.#sync(cluster, scope, inService, signature, cycle);
+      }
+    }
+    if (cycle.changes > 0 || cycle.failures > 0) this.log.info({ ...cycle }, "reconcile cycle");
+    return cycle;
+  }
+
+  async #sync(
+    cluster: ClusterRecord,
+    scope: { region: string; credentials: Config },
+    inService: { controllers: string[]; workers: string[] },
+    signature: string,
+    cycle: ReconcileCycle,
+  ): Promise<void> {
+    const { store, engine } = this.parts;
+    try {
+      const result = await engine.syncInService?.(
+        scope.credentials,
+        { stack_name: cluster.stack_name, region: cluster.region },
+        inService,
+      );
+      if (result?.status !== "success") {
+        cycle.failures += 1;
+        this.log.warn({ cluster: cluster.stack_name, error: result?.message }, "reconcile: names not fixed");
+        return; // not remembered: tried again next cycle
+      }
+      this.#seen.set(cluster.id, signature);
+      for (const change of result.changes) {
+        cycle.changes += 1;
+        await store.addEvent(cluster.id, {
+          time: new Date().toISOString(),
+          step: "customize",
+          kind: "step",
+          message: `reconcile: ${change}`,
+        });
+      }
+    } catch (error) {
+      cycle.failures += 1;
+      this.log.warn(
+        { cluster: cluster.stack_name, error: (error as Error).message },
+        "reconcile: names not fixed",
+      );
+    }
+  }
+}

@@ -1,0 +1,71 @@
+import type { FastifyInstance } from "fastify";
+import { controllersFixed } from "../../lifecycle/scale.js";
+import { callerProfile } from "../auth.js";
+import { HttpError } from "../http.js";
+import type { ScaleJobs } from "../jobs/scale.js";
+import { validateBody, validateQueryValue } from "../schemas.js";
+import type { ServerParts } from "./types.js";
+
+interface NameParams {
+  stack_name: string;
+}
+interface RegionQuery {
+  region?: string;
+}
+
+const notFound = (name: string) => new HttpError(404, "not found", [`no cluster named ${name}`]);
+
+/**
+ * PATCH /clusters/{name} {"workers": N}: 202 and a scale job (GET /clusters/{name}/scale shows it;
+ * its progress is in the cluster's events). Only the caller's own clusters (another profile's is a
+ * 404), only online ones (409 otherwise), one scale at a time (409).
+ */
+export function scaleRoutes(app: FastifyInstance, parts: ServerParts, jobs: ScaleJobs): void {
+  const { store, accounts } = parts;
+
+  app.patch<{ Params: NameParams; Querystring: RegionQuery }>(
+    "/clusters/:stack_name",
+    { config: { access: "profile" } },
+    async (request, reply) => {
+      const profile = callerProfile(request);
+      const { stack_name } = request.params;
+      const region = validateQueryValue("scale", "region", request.query.region);
+      const body = request.body;
+      if (typeof body === "object" && body !== null && "cluster_size" in body) {
+        const problem = controllersFixed(stack_name).problems[0];
+        throw new HttpError(400, "invalid request", [`cluster_size: ${problem?.message ?? ""}`]);
+      }
+      const options = validateBody("scale", { ...(body as object), stack_name });
+      const cluster = await store.clusterByName(profile.id, stack_name, region);
+      if (!cluster) throw notFound(stack_name);
+      if (cluster.status !== "online") {
+        throw new HttpError(409, "conflict", [
+          `stack_name: ${stack_name} is ${cluster.status}; only an online cluster can be scaled`,
+        ]);
+      }
+      const job = jobs.start(cluster, accounts.credentialsFor(profile), options.workers);
+      if (!job) {
+        throw new HttpError(409, "conflict", [`stack_name: ${stack_name} is being scaled already`]);
+      }
+      return reply
+        .code(202)
+        .header("Location", `/clusters/${encodeURIComponent(stack_name)}/scale`)
+        .send({ stack_name, region: cluster.region, status: "scaling", job });
+    },
+  );
+
+  app.get<{ Params: NameParams; Querystring: RegionQuery }>(
+    "/clusters/:stack_name/scale",
+    { config: { access: "profile" } },
+    async (request, reply) => {
+      const profile = callerProfile(request);
+      const { stack_name } = request.params;
+      const region = validateQueryValue("scale", "region", request.query.region);
+      const cluster = await store.clusterByName(profile.id, stack_name, region);
+      if (!cluster) throw notFound(stack_name);
+      const job = jobs.latest(cluster.id);
+      if (!job) throw new HttpError(404, "not found", [`no scale of ${stack_name} since the server started`]);
+      return reply.send(job);
+    },
+  );
+}
