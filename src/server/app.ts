@@ -17,6 +17,7 @@ import { healthRoutes } from "./routes/health.js";
 import { profileRoutes } from "./routes/profiles.js";
 import { templateRoutes } from "./routes/templates.js";
 import type { ServerParts } from "./routes/types.js";
+import { uiRoutes } from "./routes/ui.js";
 import { SqliteStore } from "./store/sqlite.js";
 import type { Store } from "./store/types.js";
 
@@ -247,4 +248,5 @@ function buildRoutes(app: FastifyInstance, parts: ServerParts, box: SecretBox, a
   profileRoutes(app, parts, box);
   templateRoutes(app, parts);
   clusterRoutes(app, parts);
+  uiRoutes(app);
 }
