@@ -83,6 +83,7 @@ function deleteButton(
         if (!armed) {
           armed = true;
           fill(button, `Really delete ${name}?`);
+          button.setAttribute("aria-label", `Really delete profile ${name}?`);
           return;
         }
         button.setAttribute("disabled", "");
@@ -98,6 +99,7 @@ function deleteButton(
       onblur: () => {
         armed = false;
         fill(button, "Delete");
+        button.setAttribute("aria-label", `Delete profile ${name}`);
       },
     },
     "Delete",
