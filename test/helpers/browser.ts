@@ -6,6 +6,18 @@ import { type BrowserContext, chromium } from "playwright-core";
 /** Debian's chromium (installed by scripts/test-services/install.sh); playwright-core downloads none. */
 export const CHROMIUM = "/usr/bin/chromium";
 
+/** Headless, no sandbox (root in CI), and nothing of the browser's own on the network. */
+export const CHROMIUM_ARGS = [
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+];
+
 export interface Browser {
   context: BrowserContext;
   close(): Promise<void>;
@@ -21,16 +33,7 @@ export async function launchBrowser(viewport = { width: 1280, height: 800 }): Pr
     executablePath: CHROMIUM,
     headless: true,
     viewport,
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
+    args: CHROMIUM_ARGS,
   });
   return {
     context,

@@ -141,6 +141,18 @@ describe("dashboard at /ui (chromium, moto, local etcd discovery)", () => {
     assert.match(csp, /script-src 'self'(;|$)/);
     assert.doesNotMatch(csp, /unsafe-inline|unsafe-eval/);
     assert.equal((await t.server.app.inject({ method: "GET", url: "/ui/nothing.js" })).statusCode, 404);
+
+    // A 400 names the field of each message, for the form to put it beside its input.
+    const refused = await t.server.app.inject({
+      method: "POST",
+      url: "/clusters",
+      headers: { authorization: `Bearer ${aliceToken}` },
+      payload: { stack_name: "9bad", key_pair: "k", cluster_size: 99 },
+    });
+    assert.equal(refused.statusCode, 400);
+    const problems = refused.json<{ problems: { field: string; message: string }[] }>().problems;
+    assert.deepEqual(problems.map((p) => p.field).sort(), ["cluster_size", "stack_name"]);
+    assert.match(problems.find((p) => p.field === "cluster_size")?.message ?? "", /^99 is out of range/);
   });
 
   it("sign in: a wrong token says so; the token stays in sessionStorage only; Sign out forgets it", async () => {

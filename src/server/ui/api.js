@@ -102,6 +102,7 @@ export async function tokenKind(/** @type {string} */ token) {
 }
 
 /** The create request's fields: the server's own schema, generated from the argument definitions. */
+/** @type {any} */
 let createSchema;
 export async function createFields() {
   if (!createSchema) {
@@ -180,7 +181,7 @@ export async function followEvents(name, region, { onEvent, onMode, signal, poll
 /**
  * Reads text/event-stream: blocks separated by a blank line, `data:` lines joined; each data is
  * JSON (an event, or a list of events). Comments (": ping") and unknown fields are skipped.
- * @param {ReadableStream<Uint8Array>} body
+ * @param {ReadableStream<any>} body
  * @param {(event: any) => void} seen
  */
 async function readEventStream(body, seen) {
