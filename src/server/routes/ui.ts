@@ -93,6 +93,7 @@ export function uiRoutes(app: FastifyInstance, dir = packagePath("src", "server"
 
   app.get("/ui", { config }, async (request, reply) => send(request, reply, page));
   app.get<{ Params: { file: string } }>("/ui/:file", { config }, async (request, reply) => {
+    if (request.params.file === "") return reply.redirect("/ui", 301);
     const asset = assets.get(request.params.file);
     if (!asset || request.params.file === "index.html") {
       return reply.code(404).send({ error: "not found", messages: [`no file ${request.params.file}`] });

@@ -4,7 +4,7 @@
  * (its timers and streams).
  */
 import { adminView } from "./admin.js";
-import { ApiError, session, tokenKind, whenUnauthorized } from "./api.js";
+import { session, tokenKind, whenUnauthorized } from "./api.js";
 import { clusterView } from "./cluster.js";
 import { clustersView } from "./clusters.js";
 import { createView } from "./create.js";
@@ -135,7 +135,9 @@ function route() {
 }
 
 window.addEventListener("hashchange", route);
-window.addEventListener("unhandledrejection", (event) => {
-  if (event.reason instanceof ApiError && event.reason.status === 401) event.preventDefault();
+// The skip link moves the focus without touching the hash (the hash is the route).
+document.querySelector(".skip")?.addEventListener("click", (event) => {
+  event.preventDefault();
+  main.focus();
 });
 route();

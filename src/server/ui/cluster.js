@@ -252,7 +252,7 @@ export function clusterView(main, name, region) {
 
   (async () => {
     while (!signal.aborted) {
-      await refresh();
+      if (!document.hidden || !cluster) await refresh();
       await sleep(REFRESH_MS, signal);
     }
   })();

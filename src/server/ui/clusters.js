@@ -96,7 +96,8 @@ export function clustersView(main) {
 
   (async () => {
     while (!controller.signal.aborted) {
-      await refresh();
+      // A hidden tab asks nothing; it catches up when shown again.
+      if (!document.hidden) await refresh();
       await sleep(REFRESH_MS, controller.signal);
     }
   })();
