@@ -267,6 +267,8 @@ describe("dashboard at /ui (chromium, moto, local etcd discovery)", () => {
     await page.locator("#confirm-name").fill("web");
     await page.keyboard.press("Enter");
     await page.locator("#cluster-status", { hasText: "deleted" }).waitFor({ timeout: 90_000 });
+    // The events go on after the cluster was online: the delete's are shown too.
+    await page.locator("#events li", { hasText: "delete requested" }).waitFor();
     assert.deepEqual(dialogs, []);
     assert.deepEqual(errors, []);
     await page.close();

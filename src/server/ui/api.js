@@ -124,13 +124,17 @@ export function clusterPath(name, region) {
 /**
  * Follows a cluster's events. Server-Sent Events when the server offers them on the events route
  * (Accept: text/event-stream; read through fetch, since EventSource cannot send the token in a
- * header), else polling the JSON list with ?after=. Calls onEvent once per event (by seq) and
- * onMode("stream" | "polling") when it knows which. Stops when the signal aborts.
+ * header), else polling the JSON list with ?after=. Calls onEvent once per event (by seq),
+ * onEnd(cluster) when a stream says the cluster reached a final state, and onMode("stream" |
+ * "polling") when it knows which. While active() is false (the cluster is online, failed or
+ * deleted) it asks nothing; it goes on once the cluster moves again (a delete). Stops when the
+ * signal aborts.
  * @param {string} name
  * @param {string} region
- * @param {{onEvent: (event: any) => void, onMode: (mode: string) => void, signal: AbortSignal, pollMs?: number}} options
+ * @param {{onEvent: (event: any) => void, onEnd: (cluster: any) => void, onMode: (mode: string) => void,
+ *   active: () => boolean, signal: AbortSignal, pollMs?: number}} options
  */
-export async function followEvents(name, region, { onEvent, onMode, signal, pollMs = 2000 }) {
+export async function followEvents(name, region, { onEvent, onEnd, onMode, active, signal, pollMs = 2000 }) {
   let after = 0;
   const seen = (/** @type {any} */ event) => {
     const seq = Number(event?.seq);
@@ -143,7 +147,15 @@ export async function followEvents(name, region, { onEvent, onMode, signal, poll
   const url = () =>
     `/clusters/${encodeURIComponent(name)}/events?region=${encodeURIComponent(region)}${after ? `&after=${after}` : ""}`;
   let streaming = true;
+  // One more round after the cluster settles, for the events stored just before its final state.
+  let oneMore = true;
   while (!signal.aborted) {
+    const moving = active();
+    if (!moving && !oneMore) {
+      await sleep(pollMs, signal);
+      continue;
+    }
+    oneMore = moving;
     try {
       if (streaming) {
         const answer = await fetch(url(), {
@@ -152,14 +164,20 @@ export async function followEvents(name, region, { onEvent, onMode, signal, poll
           credentials: "omit",
           signal,
         });
+        if (answer.status === 429) {
+          // Too many streams open for this profile: this page polls instead.
+          streaming = false;
+          onMode("polling");
+          continue;
+        }
         if (!answer.ok) {
           if (answer.status === 401) onUnauthorized();
           throw new ApiError(answer.status, await answer.json().catch(() => ({})));
         }
         if ((answer.headers.get("content-type") ?? "").startsWith("text/event-stream") && answer.body) {
           onMode("stream");
-          await readEventStream(answer.body, seen);
-          // The stream ended (the server closed it): reconnect after the last seq seen.
+          await readEventStream(answer.body, seen, onEnd);
+          // The server closed the stream (a final state, or it stopped): go on after the last seq.
           await sleep(1000, signal);
           continue;
         }
@@ -179,12 +197,14 @@ export async function followEvents(name, region, { onEvent, onMode, signal, poll
 }
 
 /**
- * Reads text/event-stream: blocks separated by a blank line, `data:` lines joined; each data is
- * JSON (an event, or a list of events). Comments (": ping") and unknown fields are skipped.
+ * Reads text/event-stream: blocks separated by a blank line, `data:` lines joined, `event:` the
+ * type. "progress" (or no type) carries one event as JSON, "end" the cluster in its final state.
+ * Comments (": heartbeat"), `id:`/`retry:` and unknown types are skipped.
  * @param {ReadableStream<any>} body
  * @param {(event: any) => void} seen
+ * @param {(cluster: any) => void} onEnd
  */
-async function readEventStream(body, seen) {
+async function readEventStream(body, seen, onEnd) {
   const reader = body.pipeThrough(new TextDecoderStream()).getReader();
   let buffer = "";
   for (;;) {
@@ -194,18 +214,21 @@ async function readEventStream(body, seen) {
     const blocks = buffer.split(/\r?\n\r?\n/);
     buffer = blocks.pop() ?? "";
     for (const block of blocks) {
-      const data = block
-        .split(/\r?\n/)
-        .filter((line) => line.startsWith("data:"))
-        .map((line) => line.slice(5).replace(/^ /, ""))
-        .join("\n");
-      if (!data) continue;
-      try {
-        const parsed = JSON.parse(data);
-        for (const event of Array.isArray(parsed) ? parsed : [parsed]) seen(event);
-      } catch {
-        // Not JSON: not an event this page knows how to show.
+      let type = "message";
+      const data = [];
+      for (const line of block.split(/\r?\n/)) {
+        if (line.startsWith("event:")) type = line.slice(6).trim();
+        else if (line.startsWith("data:")) data.push(line.slice(5).replace(/^ /, ""));
       }
+      if (data.length === 0) continue;
+      let parsed;
+      try {
+        parsed = JSON.parse(data.join("\n"));
+      } catch {
+        continue; // not JSON: nothing this page knows how to show
+      }
+      if (type === "end") onEnd(parsed);
+      else if (type === "progress" || type === "message") seen(parsed);
     }
   }
 }

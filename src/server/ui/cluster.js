@@ -265,6 +265,14 @@ export function clusterView(main, name, region) {
     await followEvents(name, region, {
       signal,
       onEvent: addEvent,
+      onEnd: (final) => {
+        // The stream's last word is the cluster itself: show it now rather than at the next poll.
+        if (final?.stack_name === name && final.status) {
+          cluster = { ...cluster, ...final };
+          render();
+        }
+      },
+      active: () => !cluster || cluster.status === "creating" || cluster.status === "deleting",
       onMode: (how) =>
         fill(mode, how === "stream" ? "(live stream)" : `(refreshed every ${REFRESH_MS / 1000} s)`),
     });
