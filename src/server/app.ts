@@ -13,11 +13,13 @@ import { HttpError, normaliseService } from "./http.js";
 import { StackPoller } from "./jobs/poller.js";
 import { JobRunner } from "./jobs/runner.js";
 import { clusterRoutes } from "./routes/clusters.js";
+import { type EventStreamOptions, eventRoutes } from "./routes/events.js";
 import { healthRoutes } from "./routes/health.js";
 import { profileRoutes } from "./routes/profiles.js";
 import { templateRoutes } from "./routes/templates.js";
 import type { ServerParts } from "./routes/types.js";
 import { uiRoutes } from "./routes/ui.js";
+import { isPostgresUrl, PostgresStore, redactDatabaseUrl } from "./store/postgres.js";
 import { SqliteStore } from "./store/sqlite.js";
 import type { Store } from "./store/types.js";
 
@@ -39,7 +41,11 @@ export const redactPaths = [
 ];
 
 export interface ServerOptions {
-  /** SQLite file (default ~/.pandacluster/server.db); ":memory:" for a throw-away store. */
+  /**
+   * The store: a postgres:// (or postgresql://) URL for PostgreSQL (replicas share it), else a
+   * SQLite file; default PANDACLUSTER_DATABASE_URL, else ~/.pandacluster/server.db; ":memory:"
+   * for a throw-away store.
+   */
   db?: string;
   env?: NodeJS.ProcessEnv;
   /** The server's own config (~/.pandacluster.cson): base AWS credentials, public keys, discovery. */
@@ -54,10 +60,15 @@ export interface ServerOptions {
   pollIntervalMs?: number;
   /** Library steps running at once over all jobs (default 8; PANDACLUSTER_JOB_CONCURRENCY). */
   concurrency?: number;
-  /** Job lease duration, ms (default 60 s): how long a crashed server's jobs wait for another server. */
+  /**
+   * Job lease duration, ms (default 60 s; PANDACLUSTER_LEASE_MS): how long a crashed server's jobs
+   * wait for another server.
+   */
   leaseMs?: number;
   /** Resume unfinished jobs on start (default true). */
   resume?: boolean;
+  /** Server-Sent Events of GET /clusters/{name}/events (heartbeat, re-read, streams per profile). */
+  eventStream?: Partial<EventStreamOptions>;
 }
 
 export interface Server {
@@ -74,7 +85,26 @@ export interface Server {
 }
 
 export function defaultDbPath(env: NodeJS.ProcessEnv = process.env): string {
-  return join(env.HOME || homedir(), ".pandacluster", "server.db");
+  return env.PANDACLUSTER_DATABASE_URL || join(env.HOME || homedir(), ".pandacluster", "server.db");
+}
+
+/** The store as the start-up notice names it: a database URL without its password. */
+export function describeDb(db: string): string {
+  return isPostgresUrl(db) ? `PostgreSQL ${redactDatabaseUrl(db)}` : db;
+}
+
+/** PostgreSQL for a postgres:// URL, else SQLite. */
+export function openStore(db: string): Store {
+  return isPostgresUrl(db) ? new PostgresStore(db) : new SqliteStore(db);
+}
+
+/**
+ * Where the secret key file is: beside a SQLite file; for PostgreSQL in ~/.pandacluster (replicas
+ * must then share the key: PANDACLUSTER_SECRET_KEY, or the same file on each).
+ */
+function keyFile(db: string, env: NodeJS.ProcessEnv): string {
+  const home = join(env.HOME || homedir(), ".pandacluster");
+  return join(isPostgresUrl(db) ? home : dirname(db), "server.key");
 }
 
 function positiveInt(raw: string | undefined, name: string): number | undefined {
@@ -88,15 +118,16 @@ function positiveInt(raw: string | undefined, name: string): number | undefined 
 export async function createServer(options: ServerOptions = {}): Promise<Server> {
   const env = options.env ?? process.env;
   const db = options.db ?? defaultDbPath(env);
-  const store = new SqliteStore(db);
+  const store = openStore(db);
   try {
     await store.migrate();
 
     const key =
       db === ":memory:" && !env.PANDACLUSTER_SECRET_KEY
         ? { key: randomBytes(32), origin: "an in-memory key (the store is in memory too)", created: true }
-        : loadSecretKey(env, join(dirname(db), "server.key"));
+        : loadSecretKey(env, keyFile(db, env));
     const box = new SecretBox(key.key);
+    await checkSecretKey(store, box, key.origin);
 
     let generatedAdminToken: string | undefined;
     let adminTokenHash: string;
@@ -125,7 +156,9 @@ export async function createServer(options: ServerOptions = {}): Promise<Server>
       bodyLimit: 1024 * 1024,
     });
     const log = app.log;
+    const owner = env.PANDACLUSTER_SERVER_ID || hostname();
     const poller = new StackPoller(engine, {
+      ...(store.fleet ? { fleet: { share: store.fleet, owner } } : {}),
       intervalMs:
         options.pollIntervalMs ?? positiveInt(env.PANDACLUSTER_POLL_MS, "PANDACLUSTER_POLL_MS") ?? 5000,
       maxIntervalMs: 60_000,
@@ -138,8 +171,8 @@ export async function createServer(options: ServerOptions = {}): Promise<Server>
       engine,
       accounts,
       poller,
-      owner: env.PANDACLUSTER_SERVER_ID || hostname(),
-      ...(options.leaseMs ? { leaseMs: options.leaseMs } : {}),
+      owner,
+      leaseMs: options.leaseMs ?? positiveInt(env.PANDACLUSTER_LEASE_MS, "PANDACLUSTER_LEASE_MS") ?? 60_000,
       concurrency:
         options.concurrency ??
         positiveInt(env.PANDACLUSTER_JOB_CONCURRENCY, "PANDACLUSTER_JOB_CONCURRENCY") ??
@@ -164,7 +197,12 @@ export async function createServer(options: ServerOptions = {}): Promise<Server>
       discoveryServices,
     };
 
-    buildRoutes(app, parts, box, adminTokenHash);
+    buildRoutes(app, parts, box, adminTokenHash, {
+      heartbeatMs: 15_000,
+      wakeMs: 2_000,
+      perProfile: 20,
+      ...options.eventStream,
+    });
     await app.ready();
     if (options.resume !== false) await runner.resumeAll();
 
@@ -190,10 +228,42 @@ export async function createServer(options: ServerOptions = {}): Promise<Server>
   }
 }
 
-function buildRoutes(app: FastifyInstance, parts: ServerParts, box: SecretBox, adminTokenHash: string): void {
+/**
+ * Every server on a store must open the profiles' secrets with the same key: the first start
+ * leaves a sealed check value in the settings, and a server with another key refuses to start
+ * (rather than failing each job of a profile with its own credentials later).
+ */
+async function checkSecretKey(store: Store, box: SecretBox, origin: string): Promise<void> {
+  const check = await store.setSettingOnce("secret_key_check", box.seal("pandacluster", "secret-key-check"));
+  try {
+    if (box.open(check, "secret-key-check") === "pandacluster") return;
+  } catch {
+    // a different key: said below
+  }
+  throw new UsageError(
+    `the secret key (from ${origin}) is not the one this store's secrets were sealed with: every server on one store needs the same PANDACLUSTER_SECRET_KEY`,
+  );
+}
+
+function buildRoutes(
+  app: FastifyInstance,
+  parts: ServerParts,
+  box: SecretBox,
+  adminTokenHash: string,
+  eventStream: EventStreamOptions,
+): void {
   registerAuth(app, parts.store, adminTokenHash);
   // JSON only: a text/plain body would otherwise arrive as a string.
   app.removeContentTypeParser("text/plain");
+  // Common HTTP clients send Content-Type: application/json on every request, also a DELETE or a
+  // POST without a body: an empty body is an empty object. Anything else goes to Fastify's own
+  // parser (which refuses __proto__ and constructor keys). Auth runs before any parsing (onRequest).
+  const json = app.getDefaultJsonParser("error", "error");
+  app.removeContentTypeParser("application/json");
+  app.addContentTypeParser("application/json", { parseAs: "string" }, (request, body, done) => {
+    if (typeof body === "string" && body.trim() === "") return done(null, {});
+    return json(request, body as string, done);
+  });
 
   app.setErrorHandler((error: unknown, request, reply) => {
     if (error instanceof HttpError) {
@@ -248,5 +318,6 @@ function buildRoutes(app: FastifyInstance, parts: ServerParts, box: SecretBox, a
   profileRoutes(app, parts, box);
   templateRoutes(app, parts);
   clusterRoutes(app, parts);
+  eventRoutes(app, parts, eventStream);
   uiRoutes(app);
 }

@@ -450,7 +450,8 @@ export function openApiDocument(version: string): JsonSchema {
       },
       "/clusters/{stack_name}/events": {
         get: {
-          summary: "progress events, oldest first",
+          summary:
+            "progress events, oldest first; with Accept: text/event-stream, Server-Sent Events (id: = seq, event: progress) until the cluster is online, failed or deleted (event: end, the cluster), with a heartbeat comment",
           security: secured,
           parameters: [
             nameParameter,
@@ -462,10 +463,25 @@ export function openApiDocument(version: string): JsonSchema {
               schema: { type: "integer", minimum: 0 },
               description: "only events with a larger seq",
             },
+            {
+              name: "Last-Event-ID",
+              in: "header",
+              required: false,
+              schema: { type: "integer", minimum: 0 },
+              description: "as after (a reconnecting event stream sends it); wins over after",
+            },
           ],
           responses: {
-            200: json({ type: "array", items: { $ref: "#/components/schemas/Event" } }, "events"),
-            ...errors(400, 401, 404),
+            200: {
+              description: "events",
+              content: {
+                "application/json": {
+                  schema: { type: "array", items: { $ref: "#/components/schemas/Event" } },
+                },
+                "text/event-stream": { schema: { type: "string" } },
+              },
+            },
+            ...errors(400, 401, 404, 429),
           },
         },
       },

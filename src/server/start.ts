@@ -1,6 +1,6 @@
 import type { Config } from "../config.js";
 import type { ServeOptions } from "../options.js";
-import { createServer, defaultDbPath, type Server, type ServerOptions } from "./app.js";
+import { createServer, defaultDbPath, describeDb, type Server, type ServerOptions } from "./app.js";
 
 export interface StartOptions extends ServeOptions {
   env?: NodeJS.ProcessEnv;
@@ -55,7 +55,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     );
   }
   stderr.write(
-    `pandacluster API server listening on ${url} (store ${db}; secret key from ${server.keyOrigin}); dashboard at ${url}/ui\n`,
+    `pandacluster API server listening on ${url} (store ${describeDb(db)}; secret key from ${server.keyOrigin}); dashboard at ${url}/ui\n`,
   );
 
   let resolveClosed!: () => void;

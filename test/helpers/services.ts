@@ -1,7 +1,7 @@
 /**
  * Real test services for pandacluster's tests: moto (the AWS emulator, from Debian trixie's
- * python3-moto, run by bookworm's /usr/bin/python3), and etcd + the etcd discovery service
- * (Debian's etcd-server and etcd-discovery). Install them first with
+ * python3-moto, run by bookworm's /usr/bin/python3), etcd + the etcd discovery service
+ * (Debian's etcd-server and etcd-discovery), and PostgreSQL (Debian's postgresql-15). Install them first with
  * `bash scripts/test-services/install.sh` (npm's pretest does). See scripts/test-services/README.md
  * for what moto does and does not do like AWS.
  *
@@ -10,17 +10,30 @@
  * when this process exits, and (through setpriv's parent-death signal) when this process dies.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { appendFileSync, closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
+import {
+  appendFileSync,
+  chmodSync,
+  chownSync,
+  closeSync,
+  existsSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  rmSync,
+} from "node:fs";
 import { request } from "node:http";
 import { createServer } from "node:net";
 import { homedir, tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import pg from "pg";
 
 /** Bookworm's python: the pyenv python3 first on PATH lacks Flask & co. */
 export const SYSTEM_PYTHON = "/usr/bin/python3";
 export const ETCD_BIN = "/usr/bin/etcd";
 export const DISCOVERY_BIN = "/usr/bin/discovery.etcd.io";
+/** Debian's postgresql-15 server binaries (not on PATH). */
+export const POSTGRES_BIN_DIR = "/usr/lib/postgresql/15/bin";
 const SETPRIV = "/usr/bin/setpriv";
 const START_TIMEOUT_MS = 30_000;
 const HOST = "127.0.0.1";
@@ -119,12 +132,16 @@ function launch(
   args: string[],
   env: NodeJS.ProcessEnv,
   logPath: string,
+  /** Run as this system user (through setpriv; needs root): PostgreSQL refuses to run as root. */
+  user?: { uid: number; gid: number },
 ): Managed {
   installExitHook();
   const fd = openSync(logPath, "a");
-  // setpriv --pdeathsig: the service dies with this process even when it is SIGKILLed.
+  // setpriv --pdeathsig: the service dies with this process even when it is SIGKILLed (setpriv
+  // sets it after changing the user, which would otherwise clear it).
+  const as = user ? [`--reuid=${user.uid}`, `--regid=${user.gid}`, "--init-groups"] : [];
   const [file, argv] = existsSync(SETPRIV)
-    ? [SETPRIV, ["--pdeathsig", "KILL", "--", command, ...args]]
+    ? [SETPRIV, [...as, "--pdeathsig", "KILL", "--", command, ...args]]
     : [command, args];
   let child: ChildProcess;
   try {
@@ -154,9 +171,13 @@ function launch(
   return managed;
 }
 
-async function terminate(managed: Managed, graceMs = 5_000): Promise<void> {
+async function terminate(
+  managed: Managed,
+  graceMs = 5_000,
+  signal: NodeJS.Signals = "SIGTERM",
+): Promise<void> {
   if (managed.exitInfo) return;
-  managed.child.kill("SIGTERM");
+  managed.child.kill(signal);
   const timer = setTimeout(() => managed.child.kill("SIGKILL"), graceMs);
   await managed.exited;
   clearTimeout(timer);
@@ -509,6 +530,149 @@ export async function startEtcdMember(discoveryUrl: string, name: string, dir: s
     exited: managed.exited.then(() => managed.exitInfo?.code ?? null),
     stop: () => terminate(managed),
   };
+}
+
+// ---------------------------------------------------------------- PostgreSQL
+
+export interface Postgres {
+  /** postgres://postgres@127.0.0.1:PORT/postgres (trust authentication, loopback only). */
+  url: string;
+  port: number;
+  /** The server's output. */
+  logPath: string;
+  /** Creates an empty database and returns its URL: one per test keeps tests apart. */
+  createDatabase(name?: string): Promise<string>;
+  stop(): Promise<void>;
+}
+
+/** The uid and gid of the `postgres` system user that Debian's package creates. */
+function postgresUser(): { uid: number; gid: number } {
+  const line = readFileSync("/etc/passwd", "utf8")
+    .split("\n")
+    .find((entry) => entry.startsWith("postgres:"));
+  const [, , uid, gid] = line?.split(":") ?? [];
+  if (!uid || !gid) throw new Error("no postgres system user; run: bash scripts/test-services/install.sh");
+  return { uid: Number(uid), gid: Number(gid) };
+}
+
+let databases = 0;
+
+/**
+ * Starts a throw-away PostgreSQL 15 (Debian's postgresql-15): initdb into a temporary folder owned
+ * by the `postgres` system user (initdb and postgres refuse to run as root), then postgres on a
+ * free loopback port with its socket in that folder, durability off (a test cluster), ~2 s.
+ */
+export async function startPostgres(): Promise<Postgres> {
+  const initdb = join(POSTGRES_BIN_DIR, "initdb");
+  const postgres = join(POSTGRES_BIN_DIR, "postgres");
+  const missing = [initdb, postgres, SETPRIV].filter((path) => !existsSync(path));
+  if (missing.length > 0) {
+    throw new Error(
+      `test services are not installed (missing: ${missing.join(", ")}); run: bash scripts/test-services/install.sh`,
+    );
+  }
+  const user = postgresUser();
+  const dir = mkdtempSync(join(tmpdir(), "pandacluster-postgres-"));
+  chownSync(dir, user.uid, user.gid);
+  chmodSync(dir, 0o700);
+  const dataDir = join(dir, "data");
+  const logPath = join(dir, "postgres.log");
+  closeSync(openSync(logPath, "a"));
+  chownSync(logPath, user.uid, user.gid);
+  const env = baseEnv({ HOME: dir, TMPDIR: dir });
+  const cleanup = () => {
+    if (!process.env.PANDACLUSTER_KEEP_SERVICE_LOGS) rmSync(dir, { recursive: true, force: true });
+  };
+
+  const init = launch(
+    "initdb",
+    initdb,
+    ["-D", dataDir, "-U", "postgres", "-A", "trust", "-E", "UTF8", "--locale=C", "--no-sync"],
+    env,
+    logPath,
+    user,
+  );
+  await init.exited;
+  if (init.exitInfo?.code !== 0) {
+    const error = startupError(`initdb into ${dataDir}`, "exited", init);
+    cleanup();
+    throw error;
+  }
+
+  let lastError: Error | undefined;
+  for (let attempt = 1; attempt <= 5; attempt++) {
+    const port = await freePort();
+    const managed = launch(
+      "postgres",
+      postgres,
+      [
+        "-D",
+        dataDir,
+        "-p",
+        String(port),
+        "-k",
+        dir,
+        "-c",
+        `listen_addresses=${HOST}`,
+        "-c",
+        "fsync=off",
+        "-c",
+        "synchronous_commit=off",
+        "-c",
+        "full_page_writes=off",
+        "-c",
+        "max_connections=300",
+      ],
+      env,
+      logPath,
+      user,
+    );
+    const url = `postgres://postgres@${HOST}:${port}/postgres`;
+    const outcome = await waitUntil(
+      managed,
+      async () => {
+        const client = new pg.Client({ connectionString: url });
+        try {
+          await client.connect();
+          await client.query("SELECT 1");
+          return true;
+        } finally {
+          await client.end().catch(() => {});
+        }
+      },
+      START_TIMEOUT_MS,
+    );
+    if (outcome === "ready") {
+      return {
+        url,
+        port,
+        logPath,
+        async createDatabase(name) {
+          databases += 1;
+          const database = name ?? `test_${process.pid}_${databases}`;
+          if (!/^[a-z_][a-z0-9_]*$/.test(database)) throw new Error(`bad database name ${database}`);
+          const client = new pg.Client({ connectionString: url });
+          await client.connect();
+          try {
+            await client.query(`CREATE DATABASE ${database} STRATEGY = FILE_COPY`);
+          } finally {
+            await client.end();
+          }
+          return `postgres://postgres@${HOST}:${port}/${database}`;
+        },
+        async stop() {
+          // SIGINT: PostgreSQL's fast shutdown (SIGTERM would wait for every client to leave).
+          await terminate(managed, 5_000, "SIGINT");
+          cleanup();
+        },
+      };
+    }
+    await terminate(managed, 1_000, "SIGINT");
+    lastError = startupError(`postgres on ${HOST}:${port}`, outcome, managed);
+    if (!(outcome === "exited" && looksLikePortClash(logPath))) break;
+  }
+  cleanup();
+  throw lastError ?? new Error(`postgres did not start; log: ${logPath}`);
 }
 
 // ---------------------------------------------------------------- AWS client environment

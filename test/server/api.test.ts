@@ -247,6 +247,56 @@ describe("HTTP API (library replaced by FakeEngine)", () => {
       assert.equal(text.statusCode, 415);
     });
 
+    it("an empty body with Content-Type: application/json is an empty object (DELETE, POST)", async () => {
+      const bob = await t.profile("bob-empty");
+      const created = await inject("POST", "/clusters", bob, { stack_name: "bobs", key_pair: "k" });
+      assert.equal(created.statusCode, 202);
+      for (const payload of ["", "  \n"]) {
+        // Another profile's cluster: 404 (not the 400 of an unparsed body, which hid it).
+        const other = await t.server.app.inject({
+          method: "DELETE",
+          url: "/clusters/bobs",
+          headers: { ...alice, "content-type": "application/json" },
+          payload,
+        });
+        assert.equal(other.statusCode, 404, other.body);
+        const post = await t.server.app.inject({
+          method: "POST",
+          url: "/clusters",
+          headers: { ...alice, "content-type": "application/json" },
+          payload,
+        });
+        assert.equal(post.statusCode, 400);
+        assert.match(post.body, /stack_name: is required/);
+      }
+      await t.clusterWhen(bob, "bobs", "online");
+      const own = await t.server.app.inject({
+        method: "DELETE",
+        url: "/clusters/bobs",
+        headers: { ...bob, "content-type": "application/json" },
+      });
+      assert.equal(own.statusCode, 202, own.body);
+    });
+
+    it("the token is checked before the body is parsed: no token or a bad one → 401 whatever the body", async () => {
+      for (const headers of [{}, { authorization: "Bearer nope-nope-nope" }]) {
+        const answer = await t.server.app.inject({
+          method: "POST",
+          url: "/clusters",
+          headers: { ...headers, "content-type": "application/json" },
+          payload: "{not json",
+        });
+        assert.equal(answer.statusCode, 401, answer.body);
+        const big = await t.server.app.inject({
+          method: "POST",
+          url: "/clusters",
+          headers: { ...headers, "content-type": "application/json" },
+          payload: `{"x":"${"a".repeat(2 * 1024 * 1024)}"}`,
+        });
+        assert.equal(big.statusCode, 401);
+      }
+    });
+
     it("nothing is launched for an invalid request", async () => {
       const before = engine.calls.launch ?? 0;
       await inject("POST", "/clusters", alice, { stack_name: "x", key_pair: "k", cluster_size: 99 });

@@ -1,18 +1,344 @@
-/** The SQLite store (migrations, WAL, the active-name rule) and the secret box / key file. */
+/**
+ * The stores: one suite of Store behaviour run against both engines (SQLite, and PostgreSQL from
+ * Debian's postgresql-15 started by the harness), each engine's own migration checks, and the
+ * secret box / key file.
+ */
 import assert from "node:assert/strict";
 import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { after, describe, it } from "node:test";
+import { after, before, describe, it } from "node:test";
 import Database from "better-sqlite3";
 import { hashToken, loadSecretKey, parseKey, SecretBox, sameDigest } from "../../src/server/crypto.js";
 import { migrations } from "../../src/server/store/migrations.js";
+import { PostgresStore } from "../../src/server/store/postgres.js";
+import { postgresMigrations } from "../../src/server/store/postgres-migrations.js";
 import { SqliteStore } from "../../src/server/store/sqlite.js";
+import type { NewCluster, Store } from "../../src/server/store/types.js";
+import { type Postgres, startPostgres } from "../helpers/services.js";
 
 const dir = mkdtempSync(join(tmpdir(), "pandacluster-store-"));
-after(() => rmSync(dir, { recursive: true, force: true }));
+let postgres: Postgres;
+before(async () => {
+  postgres = await startPostgres();
+});
+after(async () => {
+  await postgres?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
 
-describe("SqliteStore", () => {
+const profileInput = (name: string) => ({
+  name,
+  email: `${name}@example.com`,
+  token_hash: hashToken(name),
+  aws_id: null,
+  aws_secret_sealed: null,
+  aws_region: null,
+  public_keys: null,
+});
+const answer = () => ({ status_code: 202, body: "{}", location: null });
+
+const engines: { name: string; open: () => Promise<Store> }[] = [
+  { name: "SQLite", open: async () => new SqliteStore(":memory:") },
+  { name: "PostgreSQL", open: async () => new PostgresStore(await postgres.createDatabase()) },
+];
+
+for (const engine of engines) {
+  describe(`Store on ${engine.name}`, () => {
+    async function fresh(): Promise<{ store: Store; profileId: number; input: NewCluster }> {
+      const store = await engine.open();
+      await store.migrate();
+      const profile = await store.createProfile(profileInput("p"));
+      assert.notEqual(profile, "exists");
+      if (profile === "exists") throw new Error("unreachable");
+      const input: NewCluster = {
+        profile_id: profile.id,
+        stack_name: "n",
+        region: "us-east-1",
+        account: "aws:1",
+        cluster_size: 3,
+        options: { channel: "beta", arch: "arm64" } as never,
+      };
+      return { store, profileId: profile.id, input };
+    }
+
+    it("profiles: unique names, found by token digest and id, listed, deleted only without live clusters", async () => {
+      const { store, profileId, input } = await fresh();
+      try {
+        assert.equal(await store.createProfile(profileInput("p")), "exists");
+        const found = await store.profileByTokenHash(hashToken("p"));
+        assert.equal(found?.id, profileId);
+        assert.equal((await store.profileById(profileId))?.name, "p");
+        assert.equal(await store.profileByTokenHash(hashToken("nobody")), undefined);
+        const withKeys = await store.createProfile({
+          ...profileInput("q"),
+          public_keys: ["ssh-ed25519 AAAA q"],
+        });
+        assert.deepEqual(withKeys !== "exists" && withKeys.public_keys, ["ssh-ed25519 AAAA q"]);
+        assert.deepEqual(
+          (await store.listProfiles()).map((p) => p.name),
+          ["p", "q"],
+        );
+        const created = await store.createCluster(input, undefined, answer, { message: "first" });
+        assert.equal(created.kind, "created");
+        assert.equal(await store.deleteProfile("p"), "has_clusters");
+        assert.equal(await store.deleteProfile("nobody"), "missing");
+        if (created.kind !== "created") return;
+        await store.completeJob(created.job.id, created.cluster.id, { status: "deleted" });
+        assert.equal(await store.deleteProfile("p"), "deleted");
+        assert.equal(await store.profileByTokenHash(hashToken("p")), undefined);
+      } finally {
+        await store.close();
+      }
+    });
+
+    it("settings are set once", async () => {
+      const { store } = await fresh();
+      try {
+        assert.equal(await store.getSetting("k"), undefined);
+        assert.equal(await store.setSettingOnce("k", "first"), "first");
+        assert.equal(await store.setSettingOnce("k", "second"), "first");
+        assert.equal(await store.getSetting("k"), "first");
+      } finally {
+        await store.close();
+      }
+    });
+
+    it("one active cluster per account, region and name; a deleted one frees the name", async () => {
+      const { store, input } = await fresh();
+      try {
+        const first = await store.createCluster(input, undefined, answer, {});
+        assert.equal(first.kind, "created");
+        assert.equal((await store.createCluster(input, undefined, answer, {})).kind, "conflict");
+        assert.equal(
+          (await store.createCluster({ ...input, account: "aws:2" }, undefined, answer, {})).kind,
+          "created",
+        );
+        if (first.kind !== "created") return;
+        await store.completeJob(first.job.id, first.cluster.id, { status: "deleted" });
+        assert.equal((await store.createCluster(input, undefined, answer, {})).kind, "created");
+      } finally {
+        await store.close();
+      }
+    });
+
+    it("concurrent creates of one name: exactly one is created", async () => {
+      const { store, input } = await fresh();
+      try {
+        // Half of them by another profile of the same AWS account: no profile lock orders those.
+        const other = await store.createProfile(profileInput("other"));
+        if (other === "exists") throw new Error("exists");
+        const outcomes = await Promise.all(
+          Array.from({ length: 8 }, (_, i) =>
+            store.createCluster(i % 2 ? { ...input, profile_id: other.id } : input, undefined, answer, {}),
+          ),
+        );
+        assert.deepEqual(outcomes.map((o) => o.kind).sort(), [...Array(7).fill("conflict"), "created"]);
+      } finally {
+        await store.close();
+      }
+    });
+
+    it("idempotency: the same key and request replays, another request is refused, purge forgets", async () => {
+      const { store, input } = await fresh();
+      try {
+        const key = { key: "k1", request_hash: "h1" };
+        const first = await store.createCluster(
+          input,
+          key,
+          () => ({ status_code: 202, body: '{"a":1}', location: "/clusters/n" }),
+          {},
+        );
+        assert.equal(first.kind, "created");
+        const again = await store.createCluster(input, key, answer, {});
+        assert.deepEqual(again, {
+          kind: "replay",
+          answer: { request_hash: "h1", status_code: 202, body: '{"a":1}', location: "/clusters/n" },
+        });
+        assert.equal(
+          (await store.createCluster(input, { key: "k1", request_hash: "h2" }, answer, {})).kind,
+          "key_reused",
+        );
+        assert.equal(await store.purgeIdempotency("9999-01-01T00:00:00.000Z"), 1);
+        assert.equal((await store.createCluster(input, key, answer, {})).kind, "conflict");
+      } finally {
+        await store.close();
+      }
+    });
+
+    it("clusters by name, view, list (superseded and deleted hidden), patches; events in order", async () => {
+      const { store, profileId, input } = await fresh();
+      try {
+        const first = await store.createCluster(input, undefined, answer, { message: "one" });
+        assert.equal(first.kind, "created");
+        if (first.kind !== "created") return;
+        assert.equal(first.cluster.status, "creating");
+        assert.deepEqual(first.cluster.options, { channel: "beta", arch: "arm64" });
+        await store.updateCluster(first.cluster.id, { stack_id: "arn:1" });
+        await store.addEvent(first.cluster.id, { message: "two" });
+        await store.completeJob(first.job.id, first.cluster.id, {
+          status: "failed",
+          reasons: ["boom"],
+          result: { status: "failure" },
+        });
+        const failed = await store.clusterByName(profileId, "n");
+        assert.equal(failed?.status, "failed");
+        assert.deepEqual(failed?.reasons, ["boom"]);
+        assert.deepEqual(failed?.result, { status: "failure" });
+        assert.equal(failed?.stack_id, "arn:1");
+        const second = await store.createCluster(input, undefined, answer, { message: "again" });
+        assert.equal(second.kind, "created");
+        const listed = await store.listClusters(profileId);
+        assert.equal(listed.length, 1, "the failed cluster of the same name is superseded");
+        assert.equal(listed[0]?.status, "creating");
+        assert.equal(listed[0]?.channel, "beta");
+        assert.equal(listed[0]?.arch, "arm64");
+        assert.equal((await store.listClusters(profileId, "eu-west-1")).length, 0);
+        const view = await store.clusterViewByName(profileId, "n", "us-east-1");
+        assert.equal(view?.status, "creating");
+        assert.equal(view?.reasons_json, "[]");
+        const events = await store.listEvents(first.cluster.id);
+        assert.deepEqual(
+          events.map((e) => e.message),
+          ["one", "two"],
+        );
+        assert.ok((events[0]?.seq ?? 0) < (events[1]?.seq ?? 0));
+        assert.deepEqual(
+          (await store.listEvents(first.cluster.id, events[0]?.seq)).map((e) => e.message),
+          ["two"],
+        );
+      } finally {
+        await store.close();
+      }
+    });
+
+    it("destroy: online → deleting with its job; a creating cluster is busy; deleting is unchanged", async () => {
+      const { store, input } = await fresh();
+      try {
+        const created = await store.createCluster(input, undefined, answer, {});
+        if (created.kind !== "created") throw new Error(created.kind);
+        assert.equal((await store.startDestroy(created.cluster.id, {})).kind, "busy");
+        await store.completeJob(created.job.id, created.cluster.id, { status: "online" });
+        const started = await store.startDestroy(created.cluster.id, { message: "delete" });
+        assert.equal(started.kind, "started");
+        assert.equal(started.kind === "started" && started.job.kind, "destroy");
+        assert.equal((await store.startDestroy(created.cluster.id, {})).kind, "unchanged");
+        assert.deepEqual(
+          (await store.unfinishedJobs()).map((j) => j.kind),
+          ["destroy"],
+        );
+      } finally {
+        await store.close();
+      }
+    });
+
+    it("jobs: leases are taken once, renewed, released; phases count attempts", async () => {
+      const { store, input } = await fresh();
+      try {
+        const created = await store.createCluster(input, undefined, answer, {});
+        if (created.kind !== "created") throw new Error(created.kind);
+        const later = new Date(Date.now() + 60_000).toISOString();
+        assert.deepEqual(
+          (await store.claimJobs("a", later)).map((j) => j.id),
+          [created.job.id],
+        );
+        assert.deepEqual(await store.claimJobs("b", later), [], "b cannot take a's live lease");
+        assert.equal((await store.claimJobs("a", later, created.job.id)).length, 1, "a holds it");
+        await store.renewLeases("a", later);
+        await store.releaseLeases("a");
+        assert.equal((await store.claimJobs("b", later)).length, 1, "released: b takes it");
+        const expired = new Date(Date.now() - 1_000).toISOString();
+        await store.renewLeases("b", expired);
+        assert.equal((await store.claimJobs("c", later)).length, 1, "an expired lease is free");
+        const phase = await store.setJobPhase(created.job.id, "formation");
+        assert.equal(phase.phase, "formation");
+        assert.equal(phase.attempts, 1);
+        assert.equal((await store.setJobPhase(created.job.id, "formation")).attempts, 2);
+      } finally {
+        await store.close();
+      }
+    });
+
+    it("many claimers at once: every job is taken by exactly one", async () => {
+      const { store, input } = await fresh();
+      try {
+        for (let i = 0; i < 12; i++) {
+          await store.createCluster({ ...input, stack_name: `c${i}` }, undefined, answer, {});
+        }
+        const later = new Date(Date.now() + 60_000).toISOString();
+        const taken = await Promise.all(["a", "b", "c", "d"].map((owner) => store.claimJobs(owner, later)));
+        const ids = taken.flat().map((j) => j.id);
+        assert.equal(ids.length, 12);
+        assert.equal(new Set(ids).size, 12);
+      } finally {
+        await store.close();
+      }
+    });
+
+    it("announces a cluster's new events and final state", async () => {
+      const { store, input } = await fresh();
+      try {
+        const created = await store.createCluster(input, undefined, answer, {});
+        if (created.kind !== "created") throw new Error(created.kind);
+        const seen: number[] = [];
+        const heard = new Promise<void>((resolve) => {
+          const stop = store.onClusterChange((id) => {
+            seen.push(id);
+            if (seen.length >= 2) {
+              stop();
+              resolve();
+            }
+          });
+        });
+        // PostgreSQL's LISTEN connection starts on the first subscription.
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        await store.addEvent(created.cluster.id, { message: "x" });
+        await store.completeJob(created.job.id, created.cluster.id, { status: "online" });
+        await heard;
+        assert.ok(seen.every((id) => id === created.cluster.id));
+      } finally {
+        await store.close();
+      }
+    });
+  });
+}
+
+describe("PostgresStore migrations", () => {
+  it("five stores migrating one database at once apply each migration exactly once", async () => {
+    const url = await postgres.createDatabase();
+    const stores = Array.from({ length: 5 }, () => new PostgresStore(url));
+    try {
+      await Promise.all(stores.map((store) => store.migrate()));
+      const rows = (await stores[0]?.pool.query("SELECT version FROM schema_migrations ORDER BY version"))
+        ?.rows as { version: number }[];
+      assert.deepEqual(
+        rows.map((r) => r.version),
+        postgresMigrations.map((m) => m.version),
+      );
+      await stores[1]?.migrate();
+      assert.equal(
+        (await stores[0]?.pool.query("SELECT count(*)::int AS n FROM schema_migrations"))?.rows[0].n,
+        postgresMigrations.length,
+      );
+    } finally {
+      await Promise.all(stores.map((store) => store.close()));
+    }
+  });
+
+  it("refuses a database from a newer pandacluster", async () => {
+    const url = await postgres.createDatabase();
+    const store = new PostgresStore(url);
+    try {
+      await store.migrate();
+      await store.pool.query("INSERT INTO schema_migrations VALUES (999, 'future', 'x')");
+      await assert.rejects(store.migrate(), /schema version 999/);
+    } finally {
+      await store.close();
+    }
+  });
+});
+
+describe("SqliteStore migrations", () => {
   it("migrates once, records the versions, runs in WAL mode", async () => {
     const path = join(dir, "a.db");
     const store = new SqliteStore(path);
@@ -71,41 +397,6 @@ describe("SqliteStore", () => {
     const old = new SqliteStore(path);
     assert.throws(() => old.migrateSync(), /schema version 999/);
     await old.close();
-  });
-
-  it("one active cluster per account, region and name; a deleted one frees the name", async () => {
-    const store = new SqliteStore(":memory:");
-    await store.migrate();
-    const profile = await store.createProfile({
-      name: "p",
-      email: "p@example.com",
-      token_hash: hashToken("t"),
-      aws_id: null,
-      aws_secret_sealed: null,
-      aws_region: null,
-      public_keys: null,
-    });
-    assert.notEqual(profile, "exists");
-    const input = {
-      profile_id: 1,
-      stack_name: "n",
-      region: "us-east-1",
-      account: "server",
-      cluster_size: 3,
-      options: {} as never,
-    };
-    const answer = () => ({ status_code: 202, body: "{}", location: null });
-    const first = await store.createCluster(input, undefined, answer, {});
-    assert.equal(first.kind, "created");
-    assert.equal((await store.createCluster(input, undefined, answer, {})).kind, "conflict");
-    assert.equal(
-      (await store.createCluster({ ...input, account: "key:AKIA" }, undefined, answer, {})).kind,
-      "created",
-    );
-    if (first.kind !== "created") return;
-    await store.completeJob(first.job.id, first.cluster.id, { status: "deleted" });
-    assert.equal((await store.createCluster(input, undefined, answer, {})).kind, "created");
-    await store.close();
   });
 });
 

@@ -1,5 +1,6 @@
 import type { Config } from "../../config.js";
 import type { Engine, StackState } from "../engine.js";
+import type { Fleet } from "../store/types.js";
 
 /**
  * The stack status poller: one batch per AWS account and region. Each cycle makes ONE call per
@@ -12,6 +13,11 @@ import type { Engine, StackState } from "../engine.js";
  * first call), and a stack watched while cycles run joins the next one. A region whose
  * call fails (throttling, a dropped connection) is backed off exponentially up to `maxIntervalMs`;
  * failures are never fatal to the watchers, whose own deadlines still apply.
+ *
+ * With a fleet (replicas on one PostgreSQL store), the batch is per account and region across the
+ * fleet: a replica with stacks to watch in a region first takes or keeps that region's lease; the
+ * holder polls and leaves the answer in the store, every other replica reads it from there and makes
+ * no call. A dead holder's lease runs out after a few cycles and another replica takes over.
  */
 
 export interface PollerOptions {
@@ -19,6 +25,8 @@ export interface PollerOptions {
   maxIntervalMs: number;
   settleMs: number;
   log?: (message: string, fields?: Record<string, unknown>) => void;
+  /** Replicas sharing the store: poll each region once for all of them (see above). */
+  fleet?: { share: Fleet; owner: string };
 }
 
 /**
@@ -31,11 +39,18 @@ export type WatchHandler = (seen: { known: boolean; state?: StackState }) => boo
 interface Watcher {
   stackId: string;
   handler: WatchHandler;
+  /**
+   * The fleet answer's generation when this replica first looked for this watcher: an answer is
+   * handed to it only from two generations later (the next one's call may have started before
+   * the stack was watched, and must not say a new stack does not exist).
+   */
+  firstGeneration?: number;
   resolve: () => void;
   reject: (error: unknown) => void;
 }
 
 interface Group {
+  key: string;
   region: string;
   credentials: Config | undefined;
   watchers: Set<Watcher>;
@@ -94,10 +109,10 @@ export class StackPoller {
     signal?: AbortSignal,
   ): Promise<void> {
     if (this.#stopped) return Promise.reject(new Error("the poller is stopped"));
-    const key = `${account}\u0000${region}`;
+    const key = `${account} ${region}`;
     let group = this.#groups.get(key);
     if (!group) {
-      group = { region, credentials, watchers: new Set(), failures: 0, skipUntil: 0 };
+      group = { key, region, credentials, watchers: new Set(), failures: 0, skipUntil: 0 };
       this.#groups.set(key, group);
     }
     const target = group;
@@ -150,6 +165,12 @@ export class StackPoller {
     this.#timer = undefined;
   }
 
+  /** Gives up this replica's fleet leases (after stop): another replica polls at once. */
+  async release(): Promise<void> {
+    const fleet = this.#options.fleet;
+    if (fleet) await fleet.share.releasePolls(fleet.owner);
+  }
+
   /** Runs a cycle within delayMs (sooner if one is already due sooner). */
   #wake(delayMs: number): void {
     if (this.#stopped || this.#running) return;
@@ -171,29 +192,67 @@ export class StackPoller {
     if (due.length > 0) {
       this.#running = true;
       this.#stats.cycles += 1;
-      this.#stats.calls += due.length;
-      this.#stats.max_calls_per_cycle = Math.max(this.#stats.max_calls_per_cycle, due.length);
       this.#stats.max_groups = Math.max(this.#stats.max_groups, active.length);
       this.#stats.max_watched = Math.max(this.#stats.max_watched, this.watching());
       try {
-        await Promise.all(due.map((group) => this.#poll(group)));
+        const called = await Promise.all(due.map((group) => this.#poll(group)));
+        const calls = called.filter(Boolean).length;
+        this.#stats.calls += calls;
+        this.#stats.max_calls_per_cycle = Math.max(this.#stats.max_calls_per_cycle, calls);
       } finally {
         this.#running = false;
       }
     }
-    for (const [key, group] of this.#groups) if (group.watchers.size === 0) this.#groups.delete(key);
+    for (const [key, group] of this.#groups) {
+      if (group.watchers.size > 0) continue;
+      this.#groups.delete(key);
+      // Nothing left to watch here: another replica that still has stacks there polls at once.
+      const fleet = this.#options.fleet;
+      fleet?.share.releasePolls(fleet.owner, key).catch(() => {});
+    }
     if (this.#groups.size === 0) return;
     const interval = this.#options.intervalMs * (0.8 + Math.random() * 0.4);
     const nextSkip = Math.min(...[...this.#groups.values()].map((g) => g.skipUntil));
     this.#wake(Math.round(Math.max(interval, nextSkip - Date.now())));
   }
 
-  async #poll(group: Group): Promise<void> {
+  /** One group's turn in a cycle; true when it called AWS. */
+  async #poll(group: Group): Promise<boolean> {
+    // Only the watchers there before the call: a stack watched while the call runs may be too new
+    // for its answer, and waits for the next.
+    const watchers = [...group.watchers];
+    const fleet = this.#options.fleet;
+    if (fleet) {
+      try {
+        const ttl = Math.max(1_000, this.#options.intervalMs * 3);
+        if (!(await fleet.share.leadPoll(group.key, fleet.owner, ttl))) {
+          await this.#follow(group, watchers, fleet.share);
+          return false;
+        }
+      } catch (error) {
+        this.#options.log?.("the fleet's poll lease cannot be read; skipping this cycle", {
+          region: group.region,
+          error: error instanceof Error ? error.message : String(error),
+        });
+        this.#hand(group, watchers, undefined);
+        return false;
+      }
+    }
     let states: Map<string, StackState> | undefined;
     try {
       states = await this.#engine.stackStatuses(group.credentials, group.region);
       group.failures = 0;
       group.skipUntil = 0;
+      if (fleet) {
+        await fleet.share
+          .publishPoll(group.key, fleet.owner, JSON.stringify([...states.entries()]))
+          .catch((error: unknown) =>
+            this.#options.log?.("could not share the stack statuses with the fleet", {
+              region: group.region,
+              error: error instanceof Error ? error.message : String(error),
+            }),
+          );
+      }
     } catch (error) {
       group.failures += 1;
       const backoff = Math.min(this.#options.intervalMs * 2 ** group.failures, this.#options.maxIntervalMs);
@@ -204,11 +263,31 @@ export class StackPoller {
         error: error instanceof Error ? error.message : String(error),
       });
     }
-    for (const watcher of [...group.watchers]) {
+    this.#hand(group, watchers, states);
+    return true;
+  }
+
+  /** Another replica polls this group: hand the watchers its newest answer, when new enough. */
+  async #follow(group: Group, watchers: Watcher[], share: Fleet): Promise<void> {
+    const latest = await share.latestPoll(group.key);
+    const generation = latest?.generation ?? 0;
+    const fresh: Watcher[] = [];
+    for (const watcher of watchers) {
+      if (watcher.firstGeneration === undefined) watcher.firstGeneration = generation;
+      else if (latest && generation >= watcher.firstGeneration + 2) fresh.push(watcher);
+    }
+    if (!latest || fresh.length === 0) return;
+    this.#hand(group, fresh, new Map(JSON.parse(latest.states) as [string, StackState][]));
+  }
+
+  /** Gives each watcher the answer (undefined: the call failed); removes those that are done. */
+  #hand(group: Group, watchers: Watcher[], answer: Map<string, StackState> | undefined): void {
+    for (const watcher of watchers) {
+      if (!group.watchers.has(watcher)) continue;
       let done: boolean;
       try {
-        done = states
-          ? watcher.handler({ known: true, state: states.get(watcher.stackId) })
+        done = answer
+          ? watcher.handler({ known: true, state: answer.get(watcher.stackId) })
           : watcher.handler({ known: false });
       } catch (error) {
         group.watchers.delete(watcher);

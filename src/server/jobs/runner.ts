@@ -192,6 +192,7 @@ export class JobRunner {
     this.#stopping = true;
     this.#controller.abort(new Error("the server is shutting down"));
     this.#o.poller.stop();
+    await this.#o.poller.release().catch(() => {});
     const settled = Promise.allSettled([...this.#running.values()]);
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([settled, new Promise((resolve) => (timer = setTimeout(resolve, graceMs)))]);

@@ -221,28 +221,6 @@ export function clusterRoutes(app: FastifyInstance, parts: ServerParts): void {
     },
   );
 
-  app.get<{ Params: NameParams; Querystring: RegionQuery & { after?: string } }>(
-    "/clusters/:stack_name/events",
-    { config: { access: "profile" } },
-    async (request, reply) => {
-      const profile = callerProfile(request);
-      const { stack_name } = request.params;
-      const region = validateQueryValue("status", "region", request.query.region);
-      let after = 0;
-      if (request.query.after !== undefined) {
-        if (!/^\d{1,15}$/.test(request.query.after)) {
-          throw new HttpError(400, "invalid request", [
-            `after: ${JSON.stringify(request.query.after)} is not an integer`,
-          ]);
-        }
-        after = Number(request.query.after);
-      }
-      const cluster = await store.clusterByName(profile.id, stack_name, region);
-      if (!cluster) throw notFound(stack_name);
-      return reply.send(await store.listEvents(cluster.id, after));
-    },
-  );
-
   app.delete<{ Params: NameParams; Querystring: RegionQuery }>(
     "/clusters/:stack_name",
     { config: { access: "profile" } },

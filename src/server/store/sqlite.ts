@@ -62,6 +62,10 @@ const newestFirst = "ORDER BY (status = 'deleted'), id DESC LIMIT 1";
 export class SqliteStore implements Store {
   readonly db: Database.Database;
   private readonly statements = new Map<string, Database.Statement>();
+  /** In-process change listeners (onClusterChange): one file, one server process. */
+  private readonly listeners = new Set<(clusterId: number) => void>();
+  /** Changes made inside the running transaction, announced after it commits. */
+  private pending = new Set<number>();
 
   constructor(path: string) {
     if (path !== ":memory:") {
@@ -120,7 +124,32 @@ export class SqliteStore implements Store {
   }
 
   async close(): Promise<void> {
+    this.listeners.clear();
     if (this.db.open) this.db.close();
+  }
+
+  onClusterChange(listener: (clusterId: number) => void): () => void {
+    this.listeners.add(listener);
+    return () => {
+      this.listeners.delete(listener);
+    };
+  }
+
+  /**
+   * Announces a change after the statement or transaction that made it (better-sqlite3 runs them
+   * synchronously, so a microtask comes after the commit; a rolled-back change is announced too,
+   * which costs a listener one needless read).
+   */
+  private changed(clusterId: number): void {
+    this.pending.add(clusterId);
+    queueMicrotask(() => this.announce());
+  }
+
+  private announce(): void {
+    if (this.pending.size === 0) return;
+    const ids = [...this.pending];
+    this.pending = new Set();
+    for (const id of ids) for (const listener of this.listeners) listener(id);
   }
 
   async getSetting(key: string): Promise<string | undefined> {
@@ -294,6 +323,7 @@ export class SqliteStore implements Store {
 
   private insertEvent(clusterId: number, event: Record<string, unknown>): void {
     this.stmt("INSERT INTO events (cluster_id, event) VALUES (?, ?)").run(clusterId, JSON.stringify(event));
+    this.changed(clusterId);
   }
 
   async clusterByName(
@@ -371,6 +401,7 @@ export class SqliteStore implements Store {
       params.reasons = JSON.stringify(patch.reasons);
     }
     this.stmt(`UPDATE clusters SET ${sets.join(", ")} WHERE id = @id`).run(params);
+    if (patch.status !== undefined) this.changed(id);
   }
 
   async addEvent(clusterId: number, event: Record<string, unknown>): Promise<void> {
@@ -424,6 +455,7 @@ export class SqliteStore implements Store {
     this.db.transaction(() => {
       this.stmt("UPDATE jobs SET phase = 'done', updated_at = ? WHERE id = ?").run(now(), jobId);
       this.patchCluster(clusterId, patch);
+      this.changed(clusterId);
     })();
   }
 

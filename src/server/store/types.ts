@@ -4,9 +4,9 @@ import type { CreateOptions } from "../../options.js";
  * What the server keeps: profiles (who may call it), clusters (what they created), the jobs that
  * create and destroy clusters, the progress events of those jobs, and idempotency answers.
  *
- * Every method returns a promise so that a store on a network database (PostgreSQL, for several
- * server replicas) can implement the same interface; each method that changes more than one row is
- * one transaction there too. The SQLite store (sqlite.ts) is the one that ships.
+ * Every method returns a promise: the SQLite store (sqlite.ts, the embedded default) and the
+ * PostgreSQL store (postgres.ts, for several server replicas on one database) implement the same
+ * interface, and each method that changes more than one row is one transaction on both.
  */
 
 export type ClusterStatus = "creating" | "online" | "failed" | "deleting" | "deleted";
@@ -207,4 +207,30 @@ export interface Store {
 
   /** Forgets idempotency answers older than the given ISO time. */
   purgeIdempotency(olderThan: string): Promise<number>;
+
+  /**
+   * Calls `listener` with a cluster's id soon after an event is added to it or its state changes,
+   * by any server on this store that can tell (PostgreSQL: every replica, through LISTEN/NOTIFY;
+   * SQLite: this process). Returns the function that stops the calls.
+   */
+  onClusterChange(listener: (clusterId: number) => void): () => void;
+
+  /** Present when replicas may share the store (PostgreSQL): what they coordinate through. */
+  readonly fleet?: Fleet;
+}
+
+/**
+ * The stack status poller of one AWS account and region, shared by every replica on the store:
+ * one replica at a time holds the region's lease and polls; it leaves each answer (with a growing
+ * generation number) for the others, which hand it to their own watchers.
+ */
+export interface Fleet {
+  /** Takes the group's lease, or keeps it when `owner` holds it; true when `owner` polls now. */
+  leadPoll(key: string, owner: string, ttlMs: number): Promise<boolean>;
+  /** The lease holder's answer (JSON text); returns its generation. */
+  publishPoll(key: string, owner: string, states: string): Promise<number>;
+  /** The newest answer for the group. */
+  latestPoll(key: string): Promise<{ generation: number; states: string } | undefined>;
+  /** Gives up `owner`'s lease on the group (all of them without a key): another replica polls. */
+  releasePolls(owner: string, key?: string): Promise<void>;
 }

@@ -1,0 +1,682 @@
+import pg from "pg";
+import type { CreateOptions } from "../../options.js";
+import { postgresMigrations } from "./postgres-migrations.js";
+import type {
+  ClusterPatch,
+  ClusterRecord,
+  ClusterStatus,
+  ClusterSummary,
+  ClusterView,
+  CreateClusterOutcome,
+  Fleet,
+  IdempotentAnswer,
+  JobPhase,
+  JobRecord,
+  NewCluster,
+  NewProfile,
+  ProfileRecord,
+  StartDestroyOutcome,
+  Store,
+  StoredEvent,
+} from "./types.js";
+
+/**
+ * The Store on PostgreSQL through node-postgres (`pg`): a connection pool for the queries, and one
+ * more connection that LISTENs for the replicas' notifications (events added, clusters changed).
+ * Several `pandacluster serve` replicas share one database:
+ *   - migrations run under an advisory lock, so replicas starting together apply each one once;
+ *   - jobs are taken with SELECT … FOR UPDATE SKIP LOCKED and a lease on the database's clock;
+ *   - the stack status poller of an account and region is leased to one replica (Fleet);
+ *   - a change to a cluster is announced with NOTIFY to every replica (onClusterChange).
+ */
+
+/** The key of the advisory lock that serialises migrations (any constant; "pandaclu" in ASCII). */
+const MIGRATION_LOCK = 0x70616e6461636c75n;
+/** The NOTIFY channel; the payload is a cluster id. */
+const CHANNEL = "pandacluster_clusters";
+
+interface ProfileRow extends Omit<ProfileRecord, "public_keys"> {
+  public_keys: string | null;
+}
+interface ClusterRow extends Omit<ClusterRecord, "options" | "result" | "reasons"> {
+  options: string;
+  result: string | null;
+  reasons: string;
+}
+interface ViewRow extends Omit<ClusterView, "result_json" | "reasons_json"> {
+  result: string | null;
+  reasons: string;
+}
+
+const now = (): string => new Date().toISOString();
+
+function toProfile(row: ProfileRow | undefined): ProfileRecord | undefined {
+  if (!row) return undefined;
+  return { ...row, public_keys: row.public_keys ? (JSON.parse(row.public_keys) as string[]) : null };
+}
+
+function toCluster(row: ClusterRow | undefined): ClusterRecord | undefined {
+  if (!row) return undefined;
+  const {
+    superseded: _superseded,
+    channel: _channel,
+    arch: _arch,
+    ...rest
+  } = row as ClusterRow & {
+    superseded?: number;
+    channel?: string | null;
+    arch?: string | null;
+  };
+  return {
+    ...rest,
+    options: JSON.parse(row.options) as CreateOptions,
+    result: row.result === null ? null : (JSON.parse(row.result) as unknown),
+    reasons: JSON.parse(row.reasons) as string[],
+  };
+}
+
+const jobColumns = "id, cluster_id, kind, phase, attempts, created_at, updated_at";
+const clusterColumns =
+  "id, profile_id, stack_name, region, account, status, cluster_size, options, stack_id, result, reasons, created_at, updated_at";
+/** Prefer a cluster that still exists over a deleted one of the same name, then the newest. */
+const newestFirst = "ORDER BY (status = 'deleted'), id DESC LIMIT 1";
+
+/** A unique index said no (SQLSTATE 23505). */
+const isUniqueViolation = (error: unknown) => (error as { code?: string }).code === "23505";
+
+/** The URL as it may be shown: without a password. */
+export function redactDatabaseUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = "***";
+    return parsed.href;
+  } catch {
+    return "postgres://(unparsable URL)";
+  }
+}
+
+export function isPostgresUrl(db: string): boolean {
+  return /^postgres(ql)?:\/\//i.test(db);
+}
+
+type Queryable = pg.Pool | pg.PoolClient;
+
+export class PostgresStore implements Store {
+  readonly pool: pg.Pool;
+  readonly fleet: Fleet;
+  readonly #url: string;
+  readonly #listeners = new Set<(clusterId: number) => void>();
+  #listener: pg.Client | undefined;
+  #listening: Promise<void> | undefined;
+  #closed = false;
+  #retry: NodeJS.Timeout | undefined;
+
+  constructor(url: string, options: { poolSize?: number } = {}) {
+    this.#url = url;
+    this.pool = new pg.Pool({
+      connectionString: url,
+      max: options.poolSize ?? 16,
+      application_name: "pandacluster",
+    });
+    // An idle connection that the server drops must not crash the process; the next query reconnects.
+    this.pool.on("error", () => {});
+    this.fleet = {
+      leadPoll: (key, owner, ttlMs) => this.#leadPoll(key, owner, ttlMs),
+      publishPoll: (key, owner, states) => this.#publishPoll(key, owner, states),
+      latestPoll: (key) => this.#latestPoll(key),
+      releasePolls: (owner, key) => this.#releasePolls(owner, key),
+    };
+  }
+
+  async #rows<T>(sql: string, params: unknown[] = [], on: Queryable = this.pool): Promise<T[]> {
+    return (await on.query(sql, params)).rows as T[];
+  }
+
+  async #row<T>(sql: string, params: unknown[] = [], on: Queryable = this.pool): Promise<T | undefined> {
+    return (await this.#rows<T>(sql, params, on))[0];
+  }
+
+  /** Runs `work` in one transaction on one pooled connection. */
+  async #tx<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    const client = await this.pool.connect();
+    try {
+      await client.query("BEGIN");
+      const result = await work(client);
+      await client.query("COMMIT");
+      return result;
+    } catch (error) {
+      await client.query("ROLLBACK").catch(() => {});
+      throw error;
+    } finally {
+      client.release();
+    }
+  }
+
+  /** Applies the migrations the database has not seen yet, once across replicas. */
+  async migrate(): Promise<void> {
+    const client = await this.pool.connect();
+    try {
+      // Session-level lock: held across the migrations' own transactions, released below.
+      await client.query("SELECT pg_advisory_lock($1)", [MIGRATION_LOCK.toString()]);
+      try {
+        await client.query(
+          "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)",
+        );
+        const done = new Set(
+          (await this.#rows<{ version: number }>("SELECT version FROM schema_migrations", [], client)).map(
+            (r) => r.version,
+          ),
+        );
+        const latest = Math.max(0, ...postgresMigrations.map((m) => m.version));
+        const known = Math.max(0, ...done);
+        if (known > latest) {
+          throw new Error(
+            `the database has schema version ${known}, newer than this pandacluster knows (${latest})`,
+          );
+        }
+        for (const migration of postgresMigrations) {
+          if (done.has(migration.version)) continue;
+          await client.query("BEGIN");
+          try {
+            await client.query(migration.sql);
+            await client.query(
+              "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
+              [migration.version, migration.name, now()],
+            );
+            await client.query("COMMIT");
+          } catch (error) {
+            await client.query("ROLLBACK").catch(() => {});
+            throw error;
+          }
+        }
+      } finally {
+        await client.query("SELECT pg_advisory_unlock($1)", [MIGRATION_LOCK.toString()]).catch(() => {});
+      }
+    } finally {
+      client.release();
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#retry) clearTimeout(this.#retry);
+    this.#listeners.clear();
+    const listener = this.#listener;
+    this.#listener = undefined;
+    await listener?.end().catch(() => {});
+    await this.pool.end();
+  }
+
+  // ------------------------------------------------------------ notifications
+
+  onClusterChange(listener: (clusterId: number) => void): () => void {
+    this.#listeners.add(listener);
+    this.#listening ??= this.#listen();
+    return () => {
+      this.#listeners.delete(listener);
+    };
+  }
+
+  /** One connection LISTENs for the whole process; it reconnects when the connection drops. */
+  async #listen(): Promise<void> {
+    if (this.#closed) return;
+    const client = new pg.Client({ connectionString: this.#url, application_name: "pandacluster-listen" });
+    const reconnect = () => {
+      if (this.#closed || this.#listener !== client) return;
+      this.#listener = undefined;
+      client.end().catch(() => {});
+      this.#retry = setTimeout(() => {
+        this.#listening = this.#listen();
+      }, 1_000);
+      this.#retry.unref();
+    };
+    client.on("error", reconnect);
+    client.on("end", reconnect);
+    client.on("notification", (message) => {
+      const id = Number(message.payload);
+      if (!Number.isInteger(id)) return;
+      for (const listener of this.#listeners) listener(id);
+    });
+    this.#listener = client;
+    try {
+      await client.connect();
+      await client.query(`LISTEN ${CHANNEL}`);
+    } catch {
+      reconnect();
+    }
+  }
+
+  #notify(clusterId: number, on: Queryable = this.pool): Promise<unknown> {
+    return on.query("SELECT pg_notify($1, $2)", [CHANNEL, String(clusterId)]);
+  }
+
+  // ------------------------------------------------------------ settings and profiles
+
+  async getSetting(key: string): Promise<string | undefined> {
+    return (await this.#row<{ value: string }>("SELECT value FROM settings WHERE key = $1", [key]))?.value;
+  }
+
+  async setSettingOnce(key: string, value: string): Promise<string> {
+    await this.pool.query("INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING", [
+      key,
+      value,
+    ]);
+    return (await this.getSetting(key)) as string;
+  }
+
+  async createProfile(profile: NewProfile): Promise<ProfileRecord | "exists"> {
+    try {
+      const row = await this.#row<ProfileRow>(
+        `INSERT INTO profiles (name, email, token_hash, aws_id, aws_secret_sealed, aws_region, public_keys, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING *`,
+        [
+          profile.name,
+          profile.email,
+          profile.token_hash,
+          profile.aws_id,
+          profile.aws_secret_sealed,
+          profile.aws_region,
+          profile.public_keys ? JSON.stringify(profile.public_keys) : null,
+          now(),
+        ],
+      );
+      return toProfile(row) as ProfileRecord;
+    } catch (error) {
+      if (isUniqueViolation(error)) return "exists";
+      throw error;
+    }
+  }
+
+  async profileByTokenHash(tokenHash: string): Promise<ProfileRecord | undefined> {
+    return toProfile(
+      await this.#row<ProfileRow>("SELECT * FROM profiles WHERE token_hash = $1", [tokenHash]),
+    );
+  }
+
+  async profileById(id: number): Promise<ProfileRecord | undefined> {
+    return toProfile(await this.#row<ProfileRow>("SELECT * FROM profiles WHERE id = $1", [id]));
+  }
+
+  async listProfiles(): Promise<ProfileRecord[]> {
+    return (await this.#rows<ProfileRow>("SELECT * FROM profiles ORDER BY id")).map(
+      (row) => toProfile(row) as ProfileRecord,
+    );
+  }
+
+  async deleteProfile(name: string): Promise<"deleted" | "missing" | "has_clusters"> {
+    return this.#tx(async (client) => {
+      // The row lock keeps a create for this profile from slipping in between the check and the delete.
+      const profile = await this.#row<{ id: number }>(
+        "SELECT id FROM profiles WHERE name = $1 FOR UPDATE",
+        [name],
+        client,
+      );
+      if (!profile) return "missing";
+      const live = await this.#row<{ n: number }>(
+        "SELECT count(*)::int AS n FROM clusters WHERE profile_id = $1 AND status <> 'deleted'",
+        [profile.id],
+        client,
+      );
+      if ((live?.n ?? 0) > 0) return "has_clusters";
+      for (const sql of [
+        "DELETE FROM events WHERE cluster_id IN (SELECT id FROM clusters WHERE profile_id = $1)",
+        "DELETE FROM jobs WHERE cluster_id IN (SELECT id FROM clusters WHERE profile_id = $1)",
+        "DELETE FROM clusters WHERE profile_id = $1",
+        "DELETE FROM idempotency WHERE profile_id = $1",
+        "DELETE FROM profiles WHERE id = $1",
+      ]) {
+        await client.query(sql, [profile.id]);
+      }
+      return "deleted";
+    });
+  }
+
+  // ------------------------------------------------------------ clusters
+
+  async createCluster(
+    input: NewCluster,
+    idempotency: { key: string; request_hash: string } | undefined,
+    answer: (cluster: ClusterRecord) => Omit<IdempotentAnswer, "request_hash">,
+    firstEvent: Record<string, unknown>,
+  ): Promise<CreateClusterOutcome> {
+    // Two replicas creating the same name (or replaying the same key) at once: one commits, the
+    // other's insert meets the unique index; tried again, it sees the winner's row.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.#createCluster(input, idempotency, answer, firstEvent);
+      } catch (error) {
+        if (!isUniqueViolation(error) || attempt >= 3) throw error;
+      }
+    }
+  }
+
+  async #createCluster(
+    input: NewCluster,
+    idempotency: { key: string; request_hash: string } | undefined,
+    answer: (cluster: ClusterRecord) => Omit<IdempotentAnswer, "request_hash">,
+    firstEvent: Record<string, unknown>,
+  ): Promise<CreateClusterOutcome> {
+    const outcome = await this.#tx(async (client): Promise<CreateClusterOutcome> => {
+      // One create of a profile at a time: the profile's row lock orders them.
+      await client.query("SELECT id FROM profiles WHERE id = $1 FOR UPDATE", [input.profile_id]);
+      if (idempotency) {
+        const seen = await this.#row<IdempotentAnswer>(
+          "SELECT request_hash, status_code, body, location FROM idempotency WHERE profile_id = $1 AND key = $2",
+          [input.profile_id, idempotency.key],
+          client,
+        );
+        if (seen) {
+          return seen.request_hash === idempotency.request_hash
+            ? { kind: "replay", answer: seen }
+            : { kind: "key_reused" };
+        }
+      }
+      const existing = toCluster(
+        await this.#row<ClusterRow>(
+          `SELECT ${clusterColumns} FROM clusters WHERE account = $1 AND region = $2 AND stack_name = $3
+             AND status IN ('creating', 'online', 'deleting')`,
+          [input.account, input.region, input.stack_name],
+          client,
+        ),
+      );
+      if (existing) return { kind: "conflict", existing };
+      const at = now();
+      await client.query(
+        "UPDATE clusters SET superseded = 1 WHERE profile_id = $1 AND stack_name = $2 AND region = $3 AND superseded = 0",
+        [input.profile_id, input.stack_name, input.region],
+      );
+      const cluster = toCluster(
+        await this.#row<ClusterRow>(
+          `INSERT INTO clusters (profile_id, stack_name, region, account, status, cluster_size, options, channel, arch,
+             created_at, updated_at)
+           VALUES ($1, $2, $3, $4, 'creating', $5, $6, $7, $8, $9, $9) RETURNING ${clusterColumns}`,
+          [
+            input.profile_id,
+            input.stack_name,
+            input.region,
+            input.account,
+            input.cluster_size,
+            JSON.stringify(input.options),
+            input.options.channel ?? null,
+            input.options.arch ?? null,
+            at,
+          ],
+          client,
+        ),
+      );
+      if (!cluster) throw new Error("the cluster insert returned no row");
+      const job = await this.#insertJob(client, cluster.id, "create", "launch", at);
+      await this.#insertEvent(client, cluster.id, firstEvent);
+      if (idempotency) {
+        const reply = answer(cluster);
+        await client.query(
+          `INSERT INTO idempotency (profile_id, key, request_hash, status_code, body, location, created_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+          [
+            input.profile_id,
+            idempotency.key,
+            idempotency.request_hash,
+            reply.status_code,
+            reply.body,
+            reply.location,
+            at,
+          ],
+        );
+      }
+      return { kind: "created", cluster, job };
+    });
+    return outcome;
+  }
+
+  async startDestroy(clusterId: number, firstEvent: Record<string, unknown>): Promise<StartDestroyOutcome> {
+    try {
+      return await this.#tx(async (client): Promise<StartDestroyOutcome> => {
+        const cluster = toCluster(
+          await this.#row<ClusterRow>(
+            `SELECT ${clusterColumns} FROM clusters WHERE id = $1 FOR UPDATE`,
+            [clusterId],
+            client,
+          ),
+        );
+        if (!cluster) throw new Error(`no cluster ${clusterId}`);
+        if (cluster.status === "deleting" || cluster.status === "deleted")
+          return { kind: "unchanged", cluster };
+        if (cluster.status === "creating") return { kind: "busy", cluster };
+        await client.query("UPDATE clusters SET status = 'deleting', updated_at = $1 WHERE id = $2", [
+          now(),
+          clusterId,
+        ]);
+        const job = await this.#insertJob(client, clusterId, "destroy", "delete", now());
+        await this.#insertEvent(client, clusterId, firstEvent);
+        return { kind: "started", cluster: { ...cluster, status: "deleting" }, job };
+      });
+    } catch (error) {
+      // A failed cluster whose name a newer cluster took again: that one is the name's owner now.
+      if (isUniqueViolation(error)) {
+        const cluster = await this.clusterById(clusterId);
+        if (cluster) return { kind: "busy", cluster };
+      }
+      throw error;
+    }
+  }
+
+  async #insertJob(
+    client: pg.PoolClient,
+    clusterId: number,
+    kind: "create" | "destroy",
+    phase: JobPhase,
+    at: string,
+  ): Promise<JobRecord> {
+    return (await this.#row<JobRecord>(
+      `INSERT INTO jobs (cluster_id, kind, phase, attempts, created_at, updated_at) VALUES ($1, $2, $3, 1, $4, $4)
+       RETURNING ${jobColumns}`,
+      [clusterId, kind, phase, at],
+      client,
+    )) as JobRecord;
+  }
+
+  async #insertEvent(on: Queryable, clusterId: number, event: Record<string, unknown>): Promise<void> {
+    await on.query("INSERT INTO events (cluster_id, event) VALUES ($1, $2)", [
+      clusterId,
+      JSON.stringify(event),
+    ]);
+    // Inside a transaction the notification goes out when it commits.
+    await this.#notify(clusterId, on);
+  }
+
+  async clusterByName(
+    profileId: number,
+    stackName: string,
+    region?: string,
+  ): Promise<ClusterRecord | undefined> {
+    const row =
+      region === undefined
+        ? await this.#row<ClusterRow>(
+            `SELECT ${clusterColumns} FROM clusters WHERE profile_id = $1 AND stack_name = $2 ${newestFirst}`,
+            [profileId, stackName],
+          )
+        : await this.#row<ClusterRow>(
+            `SELECT ${clusterColumns} FROM clusters WHERE profile_id = $1 AND stack_name = $2 AND region = $3 ${newestFirst}`,
+            [profileId, stackName, region],
+          );
+    return toCluster(row);
+  }
+
+  async clusterViewByName(
+    profileId: number,
+    stackName: string,
+    region?: string,
+  ): Promise<ClusterView | undefined> {
+    const columns = "stack_name, region, status, cluster_size, result, reasons, created_at, updated_at";
+    const row =
+      region === undefined
+        ? await this.#row<ViewRow>(
+            `SELECT ${columns} FROM clusters WHERE profile_id = $1 AND stack_name = $2 ${newestFirst}`,
+            [profileId, stackName],
+          )
+        : await this.#row<ViewRow>(
+            `SELECT ${columns} FROM clusters WHERE profile_id = $1 AND stack_name = $2 AND region = $3 ${newestFirst}`,
+            [profileId, stackName, region],
+          );
+    if (!row) return undefined;
+    const { result, reasons, ...rest } = row;
+    return { ...rest, result_json: result, reasons_json: reasons };
+  }
+
+  async clusterById(id: number): Promise<ClusterRecord | undefined> {
+    return toCluster(
+      await this.#row<ClusterRow>(`SELECT ${clusterColumns} FROM clusters WHERE id = $1`, [id]),
+    );
+  }
+
+  async listClusters(profileId: number, region?: string, includeDeleted = false): Promise<ClusterSummary[]> {
+    const params: unknown[] = [profileId];
+    if (region !== undefined) params.push(region);
+    return this.#rows<ClusterSummary>(
+      `SELECT stack_name, region, status, cluster_size, created_at, stack_id, channel, arch FROM clusters
+       WHERE profile_id = $1 AND superseded = 0 ${region === undefined ? "" : "AND region = $2"}
+         ${includeDeleted ? "" : "AND status <> 'deleted'"}
+       ORDER BY id DESC`,
+      params,
+    );
+  }
+
+  async updateCluster(id: number, patch: ClusterPatch): Promise<void> {
+    await this.#patchCluster(this.pool, id, patch);
+  }
+
+  async #patchCluster(on: Queryable, id: number, patch: ClusterPatch): Promise<void> {
+    const params: unknown[] = [id, now()];
+    const sets: string[] = ["updated_at = $2"];
+    const set = (column: string, value: unknown) => {
+      params.push(value);
+      sets.push(`${column} = $${params.length}`);
+    };
+    if (patch.status !== undefined) set("status", patch.status satisfies ClusterStatus);
+    if (patch.stack_id !== undefined) set("stack_id", patch.stack_id);
+    if (patch.result !== undefined) set("result", JSON.stringify(patch.result));
+    if (patch.reasons !== undefined) set("reasons", JSON.stringify(patch.reasons));
+    await on.query(`UPDATE clusters SET ${sets.join(", ")} WHERE id = $1`, params);
+    if (patch.status !== undefined) await this.#notify(id, on);
+  }
+
+  // ------------------------------------------------------------ events
+
+  async addEvent(clusterId: number, event: Record<string, unknown>): Promise<void> {
+    await this.#tx((client) => this.#insertEvent(client, clusterId, event));
+  }
+
+  async listEvents(clusterId: number, afterSeq = 0): Promise<StoredEvent[]> {
+    const rows = await this.#rows<{ seq: number; event: string }>(
+      "SELECT seq, event FROM events WHERE cluster_id = $1 AND seq > $2 ORDER BY seq",
+      [clusterId, afterSeq],
+    );
+    return rows.map((row) => ({ seq: row.seq, ...(JSON.parse(row.event) as Record<string, unknown>) }));
+  }
+
+  // ------------------------------------------------------------ jobs
+
+  async unfinishedJobs(): Promise<JobRecord[]> {
+    return this.#rows<JobRecord>(`SELECT ${jobColumns} FROM jobs WHERE phase <> 'done' ORDER BY id`);
+  }
+
+  /**
+   * Takes the free jobs in one statement: SKIP LOCKED passes over jobs another replica is taking
+   * at this moment (neither waits for the other, and no job is taken twice). The lease runs on the
+   * database's clock for as long as `until` is ahead of this machine's.
+   */
+  async claimJobs(owner: string, until: string, jobId?: number): Promise<JobRecord[]> {
+    const ms = Math.max(0, Date.parse(until) - Date.now());
+    const rows = await this.#rows<JobRecord>(
+      `WITH free AS (
+         SELECT id FROM jobs
+         WHERE phase <> 'done' AND (lease_owner IS NULL OR lease_owner = $1 OR lease_until < now())
+           ${jobId === undefined ? "" : "AND id = $3"}
+         ORDER BY id
+         FOR UPDATE SKIP LOCKED
+       )
+       UPDATE jobs SET lease_owner = $1, lease_until = now() + $2 * interval '1 millisecond'
+       FROM free WHERE jobs.id = free.id
+       RETURNING ${jobColumns
+         .split(", ")
+         .map((c) => `jobs.${c}`)
+         .join(", ")}`,
+      jobId === undefined ? [owner, ms] : [owner, ms, jobId],
+    );
+    return rows.sort((a, b) => a.id - b.id);
+  }
+
+  async renewLeases(owner: string, until: string): Promise<void> {
+    const ms = Math.max(0, Date.parse(until) - Date.now());
+    await this.pool.query(
+      "UPDATE jobs SET lease_until = now() + $2 * interval '1 millisecond' WHERE lease_owner = $1 AND phase <> 'done'",
+      [owner, ms],
+    );
+  }
+
+  async releaseLeases(owner: string): Promise<void> {
+    await this.pool.query("UPDATE jobs SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = $1", [
+      owner,
+    ]);
+  }
+
+  async setJobPhase(jobId: number, phase: JobPhase): Promise<JobRecord> {
+    return (await this.#row<JobRecord>(
+      `UPDATE jobs SET attempts = CASE WHEN phase = $2 THEN attempts + 1 ELSE 1 END,
+         phase = $2, updated_at = $3 WHERE id = $1 RETURNING ${jobColumns}`,
+      [jobId, phase, now()],
+    )) as JobRecord;
+  }
+
+  async completeJob(jobId: number, clusterId: number, patch: ClusterPatch): Promise<void> {
+    await this.#tx(async (client) => {
+      await client.query("UPDATE jobs SET phase = 'done', updated_at = $1 WHERE id = $2", [now(), jobId]);
+      await this.#patchCluster(client, clusterId, patch);
+      await this.#notify(clusterId, client);
+    });
+  }
+
+  async purgeIdempotency(olderThan: string): Promise<number> {
+    return (
+      (await this.pool.query("DELETE FROM idempotency WHERE created_at < $1", [olderThan])).rowCount ?? 0
+    );
+  }
+
+  // ------------------------------------------------------------ the fleet's poller
+
+  async #leadPoll(key: string, owner: string, ttlMs: number): Promise<boolean> {
+    const row = await this.#row<{ owner: string }>(
+      `INSERT INTO poll_leases (key, owner, until) VALUES ($1, $2, now() + $3 * interval '1 millisecond')
+       ON CONFLICT (key) DO UPDATE SET owner = EXCLUDED.owner, until = EXCLUDED.until
+         WHERE poll_leases.owner = EXCLUDED.owner OR poll_leases.until < now()
+       RETURNING owner`,
+      [key, owner, ttlMs],
+    );
+    return row?.owner === owner;
+  }
+
+  async #publishPoll(key: string, owner: string, states: string): Promise<number> {
+    const row = await this.#row<{ generation: number }>(
+      "UPDATE poll_leases SET generation = generation + 1, states = $3 WHERE key = $1 AND owner = $2 RETURNING generation",
+      [key, owner, states],
+    );
+    return row?.generation ?? 0;
+  }
+
+  async #latestPoll(key: string): Promise<{ generation: number; states: string } | undefined> {
+    const row = await this.#row<{ generation: number; states: string | null }>(
+      "SELECT generation, states FROM poll_leases WHERE key = $1",
+      [key],
+    );
+    return row?.states ? { generation: row.generation, states: row.states } : undefined;
+  }
+
+  async #releasePolls(owner: string, key?: string): Promise<void> {
+    // The answer stays for the followers; only the lease ends.
+    await this.pool.query(
+      `UPDATE poll_leases SET until = now() - interval '1 second' WHERE owner = $1 ${key === undefined ? "" : "AND key = $2"}`,
+      key === undefined ? [owner] : [owner, key],
+    );
+  }
+}
