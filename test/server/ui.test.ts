@@ -224,7 +224,8 @@ describe("dashboard at /ui (chromium, moto, local etcd discovery)", () => {
     assert.equal(await page.evaluate(() => (window as unknown as { stayed?: boolean }).stayed), true);
     await page.locator("table.nodes tbody tr").nth(3).waitFor();
     assert.ok((await page.locator("#events li").count()) > 0, "events are shown");
-    assert.match((await page.locator("#events-mode").textContent()) ?? "", /live stream|refreshed every/);
+    // This server offers Server-Sent Events: the page follows them.
+    assert.match((await page.locator("#events-mode").textContent()) ?? "", /live stream/);
 
     const shown = await page.locator("table.nodes tbody tr").evaluateAll((rows) =>
       rows.map((row) => ({
@@ -270,6 +271,36 @@ describe("dashboard at /ui (chromium, moto, local etcd discovery)", () => {
     // The events go on after the cluster was online: the delete's are shown too.
     await page.locator("#events li", { hasText: "delete requested" }).waitFor();
     assert.deepEqual(dialogs, []);
+    assert.deepEqual(errors, []);
+    await page.close();
+  });
+
+  it("a server without Server-Sent Events: the cluster page polls the JSON events instead", async () => {
+    const { page, errors } = await open();
+    // Simulated in the browser (playwright's request routing): the events request loses its
+    // Accept: text/event-stream, so the server answers as one without SSE does, with the JSON list.
+    let streamsAsked = 0;
+    await page.route(/\/clusters\/[^/]+\/events/, async (route) => {
+      const headers = route.request().headers();
+      if (headers.accept === "text/event-stream") streamsAsked++;
+      await route.fulfill({
+        response: await route.fetch({ headers: { ...headers, accept: "application/json" } }),
+      });
+    });
+    await signIn(page, aliceToken);
+    await page.getByRole("heading", { name: "Clusters" }).waitFor();
+    const created = await fetch(`${base}/clusters`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${aliceToken}`, "content-type": "application/json" },
+      body: JSON.stringify({ stack_name: "polled", key_pair: "k" }),
+    });
+    assert.equal(created.status, 202);
+    await page.goto(`${base}/ui#/cluster/polled?region=us-east-1`);
+    await page.locator("#events-mode", { hasText: "refreshed every 2 s" }).waitFor();
+    await page.locator("#cluster-status", { hasText: "online" }).waitFor({ timeout: 90_000 });
+    // Events stored after the page's first request arrive by polling.
+    await page.locator("#events li", { hasText: "cluster is online" }).waitFor();
+    assert.equal(streamsAsked, 1, "asked for a stream once, then polled");
     assert.deepEqual(errors, []);
     await page.close();
   });
