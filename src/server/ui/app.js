@@ -1,13 +1,11 @@
 /**
  * The dashboard: sign in, then a hash route per view (#/clusters, #/create, #/cluster/NAME?region=R,
  * #/admin). Each view is a function (main, params) → stop(); the next route stops the previous one
- * (its timers and streams).
+ * (its timers and streams). The cluster list comes with the page; the other views load when first
+ * shown (import()), so the first load fetches only what the list needs.
  */
-import { adminView } from "./admin.js";
 import { session, tokenKind, whenUnauthorized } from "./api.js";
-import { clusterView } from "./cluster.js";
 import { clustersView } from "./clusters.js";
-import { createView } from "./create.js";
 import { fill, h } from "./dom.js";
 
 const main = /** @type {HTMLElement} */ (document.getElementById("main"));
@@ -112,7 +110,11 @@ function header() {
   fill(who, kind === "admin" ? "admin" : "profile");
 }
 
+/** Counts route() calls: a view whose module arrives after the next route() is stopped at once. */
+let routes = 0;
+
 function route() {
+  routes++;
   stopView();
   stopView = () => {};
   if (!session.token) {
@@ -125,11 +127,30 @@ function route() {
   const admin = session.kind === "admin";
   header();
   main.replaceChildren();
-  if (admin) stopView = adminView(main);
-  else if (parts[0] === "create") stopView = createView(main);
-  else if (parts[0] === "cluster" && parts[1])
-    stopView = clusterView(main, parts[1], params.get("region") ?? "");
-  else stopView = clustersView(main);
+  if (!admin && parts[0] !== "create" && !(parts[0] === "cluster" && parts[1])) {
+    show(clustersView(main));
+    return;
+  }
+  const ticket = routes;
+  const view = admin
+    ? import("./admin.js").then((m) => m.adminView(main))
+    : parts[0] === "create"
+      ? import("./create.js").then((m) => m.createView(main))
+      : import("./cluster.js").then((m) => m.clusterView(main, parts[1] ?? "", params.get("region") ?? ""));
+  view.then(
+    (stop) => {
+      // The user went elsewhere while the module loaded: that view is not wanted any more.
+      if (ticket !== routes) stop();
+      else show(stop);
+    },
+    (error) =>
+      fill(main, h("p", { class: "error", role: "alert" }, `Could not load the page: ${error.message}`)),
+  );
+}
+
+/** @param {() => void} stop */
+function show(stop) {
+  stopView = stop;
   // Keyboard and screen-reader users land on the new view's heading.
   main.querySelector("h1")?.focus({ preventScroll: true });
 }
