@@ -123,7 +123,16 @@ function route() {
   }
   const [path = "", query = ""] = location.hash.replace(/^#/, "").split("?");
   const params = new URLSearchParams(query);
-  const parts = path.split("/").filter(Boolean).map(decodeURIComponent);
+  const parts = path
+    .split("/")
+    .filter(Boolean)
+    .map((part) => {
+      try {
+        return decodeURIComponent(part);
+      } catch {
+        return part; // a malformed %-sequence typed into the address bar
+      }
+    });
   const admin = session.kind === "admin";
   header();
   main.replaceChildren();
@@ -132,19 +141,23 @@ function route() {
     return;
   }
   const ticket = routes;
-  const view = admin
-    ? import("./admin.js").then((m) => m.adminView(main))
+  /** @type {Promise<() => () => void>} */
+  const load = admin
+    ? import("./admin.js").then((m) => () => m.adminView(main))
     : parts[0] === "create"
-      ? import("./create.js").then((m) => m.createView(main))
-      : import("./cluster.js").then((m) => m.clusterView(main, parts[1] ?? "", params.get("region") ?? ""));
-  view.then(
-    (stop) => {
-      // The user went elsewhere while the module loaded: that view is not wanted any more.
-      if (ticket !== routes) stop();
-      else show(stop);
+      ? import("./create.js").then((m) => () => m.createView(main))
+      : import("./cluster.js").then(
+          (m) => () => m.clusterView(main, parts[1] ?? "", params.get("region") ?? ""),
+        );
+  load.then(
+    (view) => {
+      // Shown only if the user has not gone elsewhere while the module loaded.
+      if (ticket === routes) show(view());
     },
-    (error) =>
-      fill(main, h("p", { class: "error", role: "alert" }, `Could not load the page: ${error.message}`)),
+    (error) => {
+      if (ticket === routes)
+        fill(main, h("p", { class: "error", role: "alert" }, `Could not load the page: ${error.message}`));
+    },
   );
 }
 
