@@ -1,11 +1,10 @@
 import { execFile } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer, request } from "node:http";
-import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
+import { type CountingProxy, countingProxy } from "../test/helpers/counting-proxy.js";
 import {
   type Discovery,
   flatcarAmis,
@@ -35,70 +34,6 @@ const bin = fileURLToPath(new URL("../../bin/pandacluster", import.meta.url));
 const rounds = Number(process.env.BENCH_ROUNDS ?? 5);
 const warmup = 1;
 
-interface Proxy {
-  endpoint: string;
-  /** Calls since the last take(), by operation ("cloudformation:CreateStack", "route53:POST /hostedzone"). */
-  take(): Map<string, number>;
-  close(): void;
-}
-
-/** An HTTP proxy in front of moto that counts every request, by service and operation. */
-async function countingProxy(target: string): Promise<Proxy> {
-  let calls = new Map<string, number>();
-  const upstream = new URL(target);
-  const server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on("data", (chunk: Buffer) => chunks.push(chunk));
-    req.on("end", () => {
-      const body = Buffer.concat(chunks);
-      const operation = operationOf(req.method ?? "", req.url ?? "", req.headers, body.toString());
-      calls.set(operation, (calls.get(operation) ?? 0) + 1);
-      const forward = request(
-        {
-          host: upstream.hostname,
-          port: upstream.port,
-          method: req.method,
-          path: req.url,
-          headers: req.headers,
-        },
-        (answer) => {
-          res.writeHead(answer.statusCode ?? 502, answer.headers);
-          answer.pipe(res);
-        },
-      );
-      forward.on("error", (error) => {
-        res.statusCode = 502;
-        res.end(String(error));
-      });
-      forward.end(body);
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  return {
-    endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    take() {
-      const taken = calls;
-      calls = new Map();
-      return taken;
-    },
-    close: () => server.close(),
-  };
-}
-
-/** The service from the SigV4 credential scope; the operation from the Query body or the REST path. */
-function operationOf(
-  method: string,
-  url: string,
-  headers: NodeJS.Dict<string | string[]>,
-  body: string,
-): string {
-  const scope = /Credential=[^/]+\/[^/]+\/[^/]+\/([^/]+)\//.exec(String(headers.authorization ?? ""));
-  const service = scope?.[1] ?? "?";
-  const action = /(?:^|&)Action=([A-Za-z]+)/.exec(body)?.[1];
-  if (action) return `${service}:${action}`;
-  return `${service}:${method} ${url.replace(/\?.*$/, "").replace(/\/(Z|C)?[A-Z0-9]{10,}/g, "/{id}")}`;
-}
-
 function total(calls: Map<string, number>): number {
   return [...calls.values()].reduce((a, b) => a + b, 0);
 }
@@ -107,7 +42,7 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), "pandacluster-bench-lifecycle-"));
   let moto: Moto | undefined;
   let discovery: Discovery | undefined;
-  let proxy: Proxy | undefined;
+  let proxy: CountingProxy | undefined;
   try {
     [moto, discovery] = await Promise.all([
       startMoto({ amisPath: flatcarAmisFixture(), fixes: true }),

@@ -118,6 +118,7 @@ async function target(): Promise<void> {
           account: "server",
           cluster_size: 3,
           options: { stack_name: stackName, key_pair: "k", channel: "stable", arch: "amd64" } as never,
+          create_token: `pandacluster-create-bench-${p}-${c}`,
         },
         undefined,
         () => ({ status_code: 202, body: "{}", location: null }),

@@ -81,6 +81,7 @@ async function target(): Promise<void> {
         account: "server",
         cluster_size: 3,
         options: { stack_name: stackName, key_pair: "k" } as never,
+        create_token: `pandacluster-create-bench-ui-${i}`,
       },
       undefined,
       () => ({ status_code: 202, body: "{}", location: null }),

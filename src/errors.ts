@@ -40,8 +40,9 @@ export function formatProblem(problem: Problem): string {
 export class OperationError extends PandaError {
   override readonly exitCode: number = ExitCode.failed;
   readonly reasons: string[];
-  constructor(message: string, reasons: string[] = []) {
-    super(message);
+  /** `cause`: the error it was made from (an SDK error), so that callers can tell a transient one. */
+  constructor(message: string, reasons: string[] = [], options?: { cause?: unknown }) {
+    super(message, options);
     this.name = "OperationError";
     this.reasons = reasons;
   }

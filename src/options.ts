@@ -15,15 +15,41 @@ export type Channel = "stable" | "beta" | "alpha" | "lts";
 export type Arch = "amd64" | "arm64";
 export type OnFailure = "DELETE" | "ROLLBACK" | "DO_NOTHING";
 
-/** A units file: the parsed CSON and the folder its relative `content` paths are read from. */
+/**
+ * Units to put on the nodes: the parsed list and where it came from (for messages). Whether its
+ * entries may name files (`content`) is not in this object: only units read from a file by the
+ * library itself (unitsFromFile) get a folder, kept where no caller-built object can reach it
+ * (unitsFolder). Units from anywhere else — inline in library use, over HTTP, or read back from
+ * the server's store — have none, so any file path in them is an error, at any depth.
+ */
 export interface UnitsInput {
   units: unknown;
-  /** Folder of the units file; undefined when the units came inline (over HTTP). */
-  base_dir?: string;
   /** Where the units came from, for messages. */
   source: string;
-  /** Over HTTP: unit files may not be named at all (they would be read on the server). */
-  inline_only?: boolean;
+}
+
+/** The folder of each units file the library read itself; nothing else can be in it. */
+const unitFolders = new WeakMap<UnitsInput, string>();
+
+/** Reads a units file (CSON); its entries' `content` paths are relative to its folder. */
+export function unitsFromFile(path: string): UnitsInput {
+  const absolute = resolve(path);
+  return unitsWithFolder(readCsonFile(absolute), absolute, dirname(absolute));
+}
+
+/**
+ * Units whose `content` paths are read from `folder`: for the library's own callers (a units file
+ * already parsed, tests). Not reachable from data: only code can call it.
+ */
+export function unitsWithFolder(list: unknown, source: string, folder: string): UnitsInput {
+  const units: UnitsInput = { units: list, source };
+  unitFolders.set(units, resolve(folder));
+  return units;
+}
+
+/** The folder a units file's `content` paths are read from; undefined for units that came inline. */
+export function unitsFolder(units: UnitsInput): string | undefined {
+  return unitFolders.get(units);
 }
 
 export interface BuildTemplateOptions {
@@ -57,6 +83,11 @@ export interface CreateOptions {
   timeout: number;
   dry_run: boolean;
   profile?: string;
+  /**
+   * Not an argument (the definitions do not list it, so callers cannot give it): the API server's
+   * create job passes the ClientRequestToken it stored, to find its own stack again by its tag.
+   */
+  client_token?: string;
 }
 
 export interface DestroyOptions {
@@ -65,6 +96,11 @@ export interface DestroyOptions {
   no_wait: boolean;
   timeout?: number;
   profile?: string;
+  /**
+   * Not an argument: the API server deletes only the stack its own job created, by StackId. A stack
+   * of that id already deleted is not looked for again by name.
+   */
+  stack_id?: string;
 }
 
 export interface StackOptions {
@@ -192,27 +228,20 @@ function checkObject(arg: ArgumentSpec, raw: unknown, face: Face): Checked {
   if (typeof raw === "string") {
     if (face === "http") return { problem: "must be given inline as an object, not a file path" };
     if (raw === "") return { problem: "needs a file path" };
-    const path = resolve(raw);
     try {
-      return {
-        value: { units: readCsonFile(path), base_dir: dirname(path), source: path } satisfies UnitsInput,
-      };
+      return { value: unitsFromFile(raw) };
     } catch (error) {
       if (error instanceof UsageError) return { problem: error.message };
       throw error;
     }
   }
   if (typeof raw === "object" && raw !== null) {
-    if (isUnitsInput(raw)) return { value: raw };
-    const units: UnitsInput = { units: raw, source: arg.name };
-    if (face === "http") units.inline_only = true;
-    return { value: units };
+    // Options validated once already (the CLI's, handed to the library) keep the units file read
+    // then. Any other object is the units themselves, inline: never a folder to read files from.
+    if (face !== "http" && unitFolders.has(raw as UnitsInput)) return { value: raw };
+    return { value: { units: raw, source: arg.name } satisfies UnitsInput };
   }
   return { problem: `must be a CSON file path or an object (got ${show(raw)})` };
-}
-
-function isUnitsInput(raw: object): raw is UnitsInput {
-  return "units" in raw && "source" in raw;
 }
 
 function checkString(arg: ArgumentSpec, value: string): Checked {

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { describe, it } from "node:test";
 import { commandNames, commandSpec, definitions } from "../src/definitions.js";
 import { UsageError } from "../src/errors.js";
-import { validateOptions } from "../src/options.js";
+import { unitsFolder, validateOptions } from "../src/options.js";
 
 function problems(fn: () => unknown): string[] {
   try {
@@ -132,7 +132,7 @@ describe("validateOptions for the library and the server", () => {
     const good = join(dir, "good.cson");
     writeFileSync(good, 'units: [\n  {name: "a.service"}\n]\n');
     const parsed = validateOptions("build_template", { units: good }, "library");
-    assert.equal(parsed.units?.base_dir, dir);
+    assert.equal(parsed.units && unitsFolder(parsed.units), dir);
     assert.deepEqual(parsed.units?.units, { units: [{ name: "a.service" }] });
     const bad = join(dir, "bad.cson");
     writeFileSync(bad, "units: [\n  {name: \n]]\n");

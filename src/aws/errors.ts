@@ -61,6 +61,19 @@ export function isTransient(error: unknown): boolean {
 }
 
 /**
+ * isTransient for an error or any error it was made from (its `cause` chain, as awsFailure keeps
+ * it): "listing the instances failed: cannot reach AWS" is as transient as the socket error under it.
+ */
+export function isTransientFailure(error: unknown): boolean {
+  let current: unknown = error;
+  for (let depth = 0; depth < 8 && current; depth++) {
+    if (isTransient(current)) return true;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return false;
+}
+
+/**
  * What an AWS error says, in words for a person. Never includes credentials: the SDK's messages
  * name the operation and the problem, and for missing credentials we say where they can come from.
  */
@@ -82,5 +95,5 @@ export function awsMessage(error: unknown): string {
 /** Turns any AWS failure into an OperationError that says what was being done. Ours pass through. */
 export function awsFailure(doing: string, error: unknown): PandaError {
   if (error instanceof PandaError) return error;
-  return new OperationError(`${doing} failed: ${awsMessage(error)}`);
+  return new OperationError(`${doing} failed: ${awsMessage(error)}`, [], { cause: error });
 }

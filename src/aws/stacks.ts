@@ -44,6 +44,8 @@ export async function createStack(
     }
     throw new OperationError(
       `CloudFormation refused to create stack ${input.StackName}: ${awsMessage(error)}`,
+      [],
+      { cause: error },
     );
   }
 }
@@ -97,7 +99,9 @@ export async function deleteStack(cf: CloudFormationClient, stackId: string, tok
   try {
     await cf.send(new DeleteStackCommand({ StackName: stackId, ClientRequestToken: token }));
   } catch (error) {
-    throw new OperationError(`CloudFormation refused to delete stack ${stackId}: ${awsMessage(error)}`);
+    throw new OperationError(`CloudFormation refused to delete stack ${stackId}: ${awsMessage(error)}`, [], {
+      cause: error,
+    });
   }
 }
 

@@ -30,7 +30,7 @@ export async function runCommand(word: string, argv: string[]): Promise<number> 
     context.json = options.json === true;
     const server = (options.server as string | undefined) ?? context.env.PANDACLUSTER_SERVER;
     if (server && remoteCommands.has(command)) {
-      const remote = (await import(modulePath("remote"))) as {
+      const remote = (await import(modulePath("remote/index"))) as {
         runRemote(
           command: CommandName,
           options: Record<string, unknown>,

@@ -27,7 +27,11 @@ export async function destroy(
   const session = await openSession(credentials, options, hooks);
   const name = options.stack_name;
   try {
-    const stack = await describeStack(session.clients.cloudformation, name);
+    const stack = await describeStack(session.clients.cloudformation, options.stack_id ?? name);
+    if (options.stack_id && (!stack || stack.StackStatus === "DELETE_COMPLETE")) {
+      // That very stack is gone: nothing is looked for by name (it could be someone else's now).
+      return goneById(session, name, options.stack_id);
+    }
     if (!stack) return await alreadyGone(session, name);
     return await destroyStack(session, stack, options);
   } catch (error) {
@@ -111,6 +115,20 @@ function destroyResult(
     already_gone: false,
     removed: more.removed,
     reasons: more.reasons ?? [],
+    timings: { total: seconds(session.started) },
+  };
+}
+
+function goneById(session: Session, name: string, stackId: string): DestroyResult {
+  return {
+    status: "success",
+    message: `cluster ${name} was already deleted`,
+    stack_name: name,
+    stack_id: stackId,
+    region: session.region,
+    already_gone: true,
+    removed: [],
+    reasons: [],
     timings: { total: seconds(session.started) },
   };
 }

@@ -14,6 +14,11 @@ export const TAG = {
   arch: "pandacluster:arch",
   privateDomain: "pandacluster:private-domain",
   publicDomain: "pandacluster:public-domain",
+  /**
+   * The ClientRequestToken of the CreateStack that made the stack: whoever knows it (the server's
+   * job that sent it) can tell its own stack from another of the same name.
+   */
+  createToken: "pandacluster:create-token",
 } as const;
 
 let version: string | undefined;
@@ -37,6 +42,7 @@ export function clusterTags(cluster: {
   arch: string;
   private_domain: string;
   public_domain?: string;
+  create_token?: string;
 }): Tag[] {
   const tags: Tag[] = [
     { Key: TAG.cluster, Value: cluster.stack_name },
@@ -46,6 +52,7 @@ export function clusterTags(cluster: {
     { Key: TAG.privateDomain, Value: cluster.private_domain },
   ];
   if (cluster.public_domain) tags.push({ Key: TAG.publicDomain, Value: cluster.public_domain });
+  if (cluster.create_token) tags.push({ Key: TAG.createToken, Value: cluster.create_token });
   return tags;
 }
 

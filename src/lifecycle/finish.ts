@@ -1,5 +1,5 @@
 import type { Zone } from "../aws/dns.js";
-import { awsFailure } from "../aws/errors.js";
+import { awsFailure, isTransientFailure } from "../aws/errors.js";
 import { describeStack, outputsOf, type Stack } from "../aws/stacks.js";
 import type { Config } from "../config.js";
 import { OperationError } from "../errors.js";
@@ -88,6 +88,7 @@ export async function finishIn(
     return result.success();
   } catch (error) {
     if (!(error instanceof OperationError)) throw error;
+    if (session.hooks.throw_transient && isTransientFailure(error)) throw error;
     return result.failure(error.message, error.reasons);
   }
 }

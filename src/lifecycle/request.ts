@@ -15,6 +15,7 @@ export function createStackInput(
   imageId: string,
   discoveryUrl: string,
 ): CreateStackCommandInput & { StackName: string } {
+  const token = options.client_token ?? `pandacluster-create-${randomUUID()}`;
   const values: Record<string, string> = {
     InstanceType: options.instance_type,
     ClusterSize: String(options.cluster_size),
@@ -31,13 +32,14 @@ export function createStackInput(
       .map(([ParameterKey, ParameterValue]) => ({ ParameterKey, ParameterValue })),
     OnFailure: options.on_failure,
     // Makes the SDK's retries of this CreateStack idempotent, and marks the events it causes.
-    ClientRequestToken: `pandacluster-create-${randomUUID()}`,
+    ClientRequestToken: token,
     Tags: clusterTags({
       stack_name: options.stack_name,
       channel: options.channel,
       arch: options.arch,
       private_domain: options.private_domain ?? defaultPrivateDomain(options.stack_name),
       ...(options.public_domain ? { public_domain: options.public_domain } : {}),
+      create_token: token,
     }),
     ...(template.needs_iam ? { Capabilities: ["CAPABILITY_IAM"] } : {}),
   };

@@ -1,6 +1,7 @@
 import { awsClients, resolveRegion as resolve } from "../aws/clients.js";
-import { allStacks } from "../aws/stacks.js";
+import { allStacks, tagOf } from "../aws/stacks.js";
 import type { Config } from "../config.js";
+import { TAG } from "./facts.js";
 import type { StackStatusEntry } from "./types.js";
 
 /**
@@ -23,6 +24,8 @@ export async function stackStatuses(
       status: stack.StackStatus ?? "UNKNOWN",
     };
     if (stack.StackStatusReason) entry.reason = stack.StackStatusReason;
+    const token = tagOf(stack, TAG.createToken);
+    if (token) entry.create_token = token;
     statuses.set(stack.StackId, entry);
   }
   return statuses;

@@ -4,6 +4,8 @@ import type { Config } from "../config.js";
 import { UsageError } from "../errors.js";
 import type { CreateOptions } from "../options.js";
 import { buildTemplate, TEMPLATE_BODY_LIMIT, tooBig } from "../template/build.js";
+import { loadUnits } from "../template/units.js";
+import { templateVariables } from "../template/variables.js";
 
 export interface LoadedTemplate {
   body: string;
@@ -27,11 +29,7 @@ export async function loadTemplate(options: CreateOptions, config: Config): Prom
   const built = await buildTemplate(
     { channel: options.channel, arch: options.arch, units: options.units, offline: true },
     config,
-    {
-      stack_name: options.stack_name,
-      cluster_size: String(options.cluster_size),
-      instance_type: options.instance_type,
-    },
+    createVariables(options),
   );
   return {
     body: built.body,
@@ -42,6 +40,28 @@ export async function loadTemplate(options: CreateOptions, config: Config): Prom
     // "no image map, pass ImageId" is for build-template users: create passes it.
     notices: built.notices.filter((n) => !n.startsWith("offline:")),
   };
+}
+
+/** The `{{variable}}`s a create adds to those of build-template (see template/variables.ts). */
+function createVariables(options: CreateOptions): Record<string, string> {
+  return {
+    stack_name: options.stack_name,
+    cluster_size: String(options.cluster_size),
+    instance_type: options.instance_type,
+  };
+}
+
+/**
+ * Checks a create's units as loadTemplate will use them — their shape and every {{placeholder}} —
+ * without building anything: the API server calls it before it accepts a create, so that bad units
+ * are a 400 at once rather than a failed job holding the name. Throws UsageError.
+ */
+export function checkCreateUnits(options: CreateOptions): void {
+  if (!options.units || options.template_path) return;
+  loadUnits(
+    options.units,
+    templateVariables({ channel: options.channel, arch: options.arch }, createVariables(options)),
+  );
 }
 
 async function readTemplate(options: CreateOptions): Promise<LoadedTemplate> {

@@ -35,6 +35,12 @@ export interface Hooks {
    * Pauses grow while nothing happens, get a random jitter, and go back to the first when events arrive.
    */
   poll?: { initial_ms?: number; max_ms?: number };
+  /**
+   * For a caller that retries by itself (the API server's jobs): once the stack exists, a failure
+   * that is only AWS not answering (network, throttling, 5xx) is thrown instead of becoming a
+   * failure result, so the caller can try again and ask AWS how the stack is.
+   */
+  throw_transient?: boolean;
 }
 
 export interface NodeInfo {
@@ -166,6 +172,8 @@ export interface StackStatusEntry {
   stack_name: string;
   status: string;
   reason?: string;
+  /** The pandacluster:create-token tag: the ClientRequestToken of the CreateStack that made it. */
+  create_token?: string;
 }
 
 /** Where a cluster is, for `finish` to pick it up (from `launch`, or from a store after a crash). */

@@ -65,6 +65,8 @@ export interface ServerOptions {
    * wait for another server.
    */
   leaseMs?: number;
+  /** First pause before a job retries a step AWS did not answer, ms (default 2000; PANDACLUSTER_RETRY_MS). */
+  retryMs?: number;
   /** Resume unfinished jobs on start (default true). */
   resume?: boolean;
   /** Server-Sent Events of GET /clusters/{name}/events (heartbeat, re-read, streams per profile). */
@@ -114,6 +116,17 @@ function positiveInt(raw: string | undefined, name: string): number | undefined 
   return Number(raw);
 }
 
+/**
+ * The name this server process puts on the job leases it holds: unique per start (host, process id
+ * and a random part), so that two servers on one store never take each other's leases for their
+ * own, even on one host with one PANDACLUSTER_SERVER_ID. The id (or the host name) leads, for people
+ * reading the store.
+ */
+export function leaseOwner(env: NodeJS.ProcessEnv = process.env): string {
+  const name = env.PANDACLUSTER_SERVER_ID || hostname();
+  return `${name}/${process.pid}/${randomBytes(6).toString("hex")}`;
+}
+
 /** Builds the whole server (store, secrets, jobs, routes) without listening: app.inject() works. */
 export async function createServer(options: ServerOptions = {}): Promise<Server> {
   const env = options.env ?? process.env;
@@ -156,7 +169,7 @@ export async function createServer(options: ServerOptions = {}): Promise<Server>
       bodyLimit: 1024 * 1024,
     });
     const log = app.log;
-    const owner = env.PANDACLUSTER_SERVER_ID || hostname();
+    const owner = leaseOwner(env);
     const poller = new StackPoller(engine, {
       ...(store.fleet ? { fleet: { share: store.fleet, owner } } : {}),
       intervalMs:
@@ -173,6 +186,7 @@ export async function createServer(options: ServerOptions = {}): Promise<Server>
       poller,
       owner,
       leaseMs: options.leaseMs ?? positiveInt(env.PANDACLUSTER_LEASE_MS, "PANDACLUSTER_LEASE_MS") ?? 60_000,
+      retryMs: options.retryMs ?? positiveInt(env.PANDACLUSTER_RETRY_MS, "PANDACLUSTER_RETRY_MS") ?? 2_000,
       concurrency:
         options.concurrency ??
         positiveInt(env.PANDACLUSTER_JOB_CONCURRENCY, "PANDACLUSTER_JOB_CONCURRENCY") ??

@@ -1,7 +1,17 @@
 import { type ArgumentSpec, type CommandName, commandSpec } from "../definitions.js";
 import { UsageError } from "../errors.js";
 import { checkValue, type OptionsOf, validateOptions } from "../options.js";
+import { TEMPLATE_BODY_LIMIT } from "../template/build.js";
+import {
+  DROP_IN_NAME,
+  FILE_KEYS,
+  INLINE_DROP_IN_KEYS,
+  INLINE_UNIT_KEYS,
+  UNIT_COMMANDS,
+  UNIT_NAME,
+} from "../template/units.js";
 import { HttpError } from "./http.js";
+import { defaultMaxClusters } from "./store/types.js";
 
 /**
  * The request schemas, generated from src/argument_definitions.cson: nothing here lists an
@@ -25,10 +35,15 @@ export function argumentSchema(arg: ArgumentSpec): JsonSchema {
     case "boolean":
       schema.type = "boolean";
       break;
-    case "object":
-      schema.type = ["object", "array"];
-      description += " (given inline as JSON: the parsed content of the file)";
+    case "object": {
+      // Over HTTP an object argument comes inline, in a closed shape that can name no file; one
+      // without such a shape is not accepted over HTTP at all.
+      const inline = inlineSchemas[arg.name]?.();
+      if (inline) Object.assign(schema, inline);
+      else schema.not = {};
+      description += " (given inline as JSON: the file's entries, each text as content_text)";
       break;
+    }
     default:
       schema.type = "string";
       schema.minLength = 1;
@@ -57,6 +72,121 @@ export function argumentSchema(arg: ArgumentSpec): JsonSchema {
   if (arg.default !== undefined) schema.default = arg.default;
   schema.description = description;
   return schema;
+}
+
+/**
+ * Units over HTTP: a list of unit entries, closed at every level (additionalProperties false), with
+ * the text of each unit and drop-in as content_text. `content` (a file, read relative to a units
+ * file) has no place in it, nor has anything else a future key could make name a file: keys not
+ * listed here are refused. Derived from the units file format (template/units.ts).
+ */
+export function inlineUnitsSchema(): JsonSchema {
+  const text: JsonSchema = { type: "string", maxLength: TEMPLATE_BODY_LIMIT };
+  const dropIn: JsonSchema = {
+    type: "object",
+    additionalProperties: false,
+    required: ["name", "content_text"],
+    properties: pick(INLINE_DROP_IN_KEYS, {
+      name: { type: "string", pattern: DROP_IN_NAME.source },
+      content_text: text,
+    }),
+  };
+  const unit: JsonSchema = {
+    type: "object",
+    additionalProperties: false,
+    required: ["name"],
+    properties: pick(INLINE_UNIT_KEYS, {
+      name: { type: "string", pattern: UNIT_NAME.source },
+      command: { type: "string", enum: [...UNIT_COMMANDS] },
+      enable: { type: "boolean" },
+      runtime: { type: "boolean" },
+      mask: { type: "boolean" },
+      content_text: text,
+      drop_ins: { type: "array", maxItems: 64, items: dropIn },
+    }),
+  };
+  return { type: "array", maxItems: 256, items: unit };
+}
+
+/** The schemas of the given keys; a key without one is a programming error, caught at start. */
+function pick(keys: string[], schemas: Record<string, JsonSchema>): Record<string, JsonSchema> {
+  const picked: Record<string, JsonSchema> = {};
+  for (const key of keys) {
+    const schema = schemas[key];
+    if (!schema) throw new Error(`no HTTP schema for the units key ${key}`);
+    picked[key] = schema;
+  }
+  return picked;
+}
+
+/** The closed inline shapes of the object arguments that HTTP accepts, by argument name. */
+const inlineSchemas: Record<string, () => JsonSchema> = { units: inlineUnitsSchema };
+
+/**
+ * Checks a value against one of the schemas above (the subset they use: type, properties,
+ * additionalProperties false, required, items, enum, pattern, maxLength, maxItems). Only own keys
+ * are looked at, so `__proto__` or `constructor` are keys like any other: unknown, refused. The
+ * walk goes as deep as the schema, never as deep as the value.
+ */
+export function checkShape(schema: JsonSchema, value: unknown, at: string): string[] {
+  const types = ([] as unknown[]).concat(schema.type ?? []);
+  if (schema.not !== undefined) return [`${at}: is not accepted over HTTP`];
+  const kind = Array.isArray(value)
+    ? "array"
+    : value === null
+      ? "null"
+      : Number.isInteger(value)
+        ? "integer"
+        : typeof value;
+  if (types.length > 0 && !types.includes(kind)) {
+    return [
+      `${at}: must be ${types.map((t) => (t === "array" ? "a list" : `a ${t}`)).join(" or ")} (got ${kindWord(kind)})`,
+    ];
+  }
+  const problems: string[] = [];
+  if (kind === "string") {
+    const text = value as string;
+    if (typeof schema.maxLength === "number" && text.length > schema.maxLength)
+      problems.push(`${at}: is ${text.length} characters long; at most ${schema.maxLength} are allowed`);
+    if (typeof schema.pattern === "string" && !new RegExp(schema.pattern).test(text))
+      problems.push(`${at}: ${JSON.stringify(text.slice(0, 80))} does not match ${schema.pattern}`);
+    if (Array.isArray(schema.enum) && !schema.enum.includes(text))
+      problems.push(`${at}: must be one of ${schema.enum.join(", ")}`);
+  }
+  if (kind === "array") {
+    const list = value as unknown[];
+    if (typeof schema.maxItems === "number" && list.length > schema.maxItems) {
+      return [`${at}: has ${list.length} entries; at most ${schema.maxItems} are allowed`];
+    }
+    const items = schema.items as JsonSchema | undefined;
+    if (items) {
+      for (const [index, item] of list.entries())
+        problems.push(...checkShape(items, item, `${at}[${index}]`));
+    }
+  }
+  if (kind === "object") {
+    const record = value as Record<string, unknown>;
+    const properties = (schema.properties ?? {}) as Record<string, JsonSchema>;
+    for (const key of Object.keys(record)) {
+      const property = Object.hasOwn(properties, key) ? properties[key] : undefined;
+      if (property) problems.push(...checkShape(property, record[key], `${at}.${key}`));
+      else if (FILE_KEYS.includes(key)) problems.push(`${at}.${key}: ${fileRefused}`);
+      else if (schema.additionalProperties === false) {
+        problems.push(
+          `${at}: unknown key ${JSON.stringify(key.slice(0, 40))}; use ${Object.keys(properties).join(", ")}`,
+        );
+      }
+    }
+    for (const key of (schema.required ?? []) as string[]) {
+      if (!Object.hasOwn(record, key) && !(key === "content_text" && Object.hasOwn(record, "content")))
+        problems.push(`${at}: needs ${key}`);
+    }
+  }
+  return problems;
+}
+
+function kindWord(kind: string): string {
+  return kind === "array" ? "a list" : kind === "object" ? "an object" : kind;
 }
 
 /** The arguments of a command that an HTTP caller may give. */
@@ -89,44 +219,27 @@ export function validateBody<C extends CommandName>(command: C, body: unknown): 
   }
   const input = body as Record<string, unknown>;
   const messages: string[] = [];
-  messages.push(...inlineOnly(input));
+  // Object arguments first, against their closed inline shape (inlineSchemas): nothing in them
+  // reaches the library unless every key at every depth is one the shape lists.
+  const misshapen = new Set<string>();
+  for (const arg of httpArguments(command)) {
+    // A string (a file path) is refused by validateOptions below, in the CLI's words.
+    if (arg.type !== "object" || typeof input[arg.name] !== "object" || input[arg.name] === null) continue;
+    const problems = checkShape(argumentSchema(arg), input[arg.name], arg.name);
+    if (problems.length > 0) misshapen.add(arg.name);
+    messages.push(...problems);
+  }
   try {
     const options = validateOptions(command, input, "http");
     if (messages.length === 0) return options;
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
-    messages.push(...error.problems.map((p) => (p.argument ? `${p.argument}: ${p.message}` : p.message)));
+    for (const p of error.problems) {
+      // An argument whose shape was refused above is not described twice.
+      if (!misshapen.has(p.argument)) messages.push(p.argument ? `${p.argument}: ${p.message}` : p.message);
+    }
   }
   throw new HttpError(400, "invalid request", messages);
-}
-
-/**
- * Inline object arguments (units) may not name files either: a unit's or drop-in's `content` is a
- * path the template builder would read — on the server. Over HTTP only content_text is accepted.
- */
-function inlineOnly(input: Record<string, unknown>): string[] {
-  const messages: string[] = [];
-  const units = input.units;
-  if (!Array.isArray(units)) return messages;
-  units.forEach((unit: unknown, index) => {
-    if (typeof unit !== "object" || unit === null) return;
-    const entry = unit as Record<string, unknown>;
-    if (entry.content !== undefined) {
-      messages.push(`units[${index}].content: ${fileRefused}`);
-    }
-    if (Array.isArray(entry.drop_ins)) {
-      entry.drop_ins.forEach((dropIn: unknown, dropIndex) => {
-        if (
-          typeof dropIn === "object" &&
-          dropIn !== null &&
-          (dropIn as Record<string, unknown>).content !== undefined
-        ) {
-          messages.push(`units[${index}].drop_ins[${dropIndex}].content: ${fileRefused}`);
-        }
-      });
-    }
-  });
-  return messages;
 }
 
 const fileRefused = "is not accepted over HTTP: it names a file on the server; give the text as content_text";
@@ -211,6 +324,19 @@ const eventSchema: JsonSchema = {
   },
 };
 
+function maxClustersSchema(): JsonSchema {
+  return {
+    type: "integer",
+    minimum: 0,
+    maximum: maxClustersLimit,
+    default: defaultMaxClusters,
+    description: "quota: the most live (not deleted) clusters the profile may have",
+  };
+}
+
+/** The highest quota the admin may give a profile. */
+export const maxClustersLimit = 10_000;
+
 const profileRequestSchema: JsonSchema = {
   type: "object",
   additionalProperties: false,
@@ -230,6 +356,7 @@ const profileRequestSchema: JsonSchema = {
       items: { type: "string" },
       description: "SSH public keys put on every node",
     },
+    max_clusters: maxClustersSchema(),
   },
 };
 
@@ -240,6 +367,7 @@ const profileSchema: JsonSchema = {
     email: { type: "string" },
     token: { type: "string", description: "only in the answer to POST /profiles" },
     aws: { type: ["boolean"], description: "whether the profile has its own AWS credentials" },
+    max_clusters: maxClustersSchema(),
     created_at: { type: "string", format: "date-time" },
   },
 };
@@ -253,7 +381,7 @@ const errors = (...codes: number[]): Record<string, JsonSchema> => {
   const words: Record<number, string> = {
     400: "invalid request: one message per field, worded as the CLI's",
     401: "no token or an unknown token",
-    403: "the route needs the admin token",
+    403: "the route needs the other kind of token, or (POST /clusters) the profile's quota of live clusters is reached",
     404: "no such cluster for this profile (or no such route)",
     409: "conflict",
     422: "the Idempotency-Key was used before with a different request",
@@ -325,6 +453,25 @@ export function openApiDocument(version: string): JsonSchema {
         },
       },
       "/profiles/{name}": {
+        patch: {
+          summary: "change a profile's quota of live clusters (admin)",
+          security: secured,
+          parameters: [{ name: "name", in: "path", required: true, schema: { type: "string" } }],
+          requestBody: {
+            required: true,
+            content: {
+              "application/json": {
+                schema: {
+                  type: "object",
+                  additionalProperties: false,
+                  required: ["max_clusters"],
+                  properties: { max_clusters: maxClustersSchema() },
+                },
+              },
+            },
+          },
+          responses: { 200: json("Profile", "the profile"), ...errors(400, 401, 403, 404) },
+        },
         delete: {
           summary: "delete a profile that has no clusters left (admin)",
           security: secured,
@@ -393,7 +540,7 @@ export function openApiDocument(version: string): JsonSchema {
               headers: { Location: { schema: { type: "string" }, description: "/clusters/{stack_name}" } },
             },
             200: json({ type: "object" }, "dry_run: the library's answer; nothing created"),
-            ...errors(400, 401, 409, 422),
+            ...errors(400, 401, 403, 409, 422),
           },
         },
         get: {

@@ -1,8 +1,7 @@
 import { readFileSync } from "node:fs";
-import { isAbsolute, resolve } from "node:path";
-import { readCsonFile } from "../cson.js";
+import { resolve } from "node:path";
 import { type Problem, UsageError } from "../errors.js";
-import type { UnitsInput } from "../options.js";
+import { type UnitsInput, unitsFolder, unitsFromFile } from "../options.js";
 import { packagePath } from "../paths.js";
 import { fillPlaceholders } from "./variables.js";
 
@@ -45,9 +44,14 @@ export type UnitCommand = (typeof UNIT_COMMANDS)[number];
 
 const UNIT_KEYS = ["name", "command", "enable", "runtime", "mask", "content", "content_text", "drop_ins"];
 const DROP_IN_KEYS = ["name", "content", "content_text"];
-const UNIT_NAME =
+export const UNIT_NAME =
   /^[A-Za-z0-9:_.@\\-]+\.(service|socket|device|mount|automount|swap|target|path|timer|slice|scope)$/;
-const DROP_IN_NAME = /^[A-Za-z0-9:_.@-]+\.conf$/;
+export const DROP_IN_NAME = /^[A-Za-z0-9:_.@-]+\.conf$/;
+/** The keys of a unit entry and of a drop-in that name a file (read relative to the units file). */
+export const FILE_KEYS = ["content"];
+/** Unit entry keys given inline (over HTTP): every key but those naming a file. */
+export const INLINE_UNIT_KEYS = UNIT_KEYS.filter((key) => !FILE_KEYS.includes(key));
+export const INLINE_DROP_IN_KEYS = DROP_IN_KEYS.filter((key) => !FILE_KEYS.includes(key));
 
 /** The units file shipped with the package, used when no units file is given. */
 export function defaultUnitsPath(): string {
@@ -55,8 +59,7 @@ export function defaultUnitsPath(): string {
 }
 
 export function defaultUnits(): UnitsInput {
-  const path = defaultUnitsPath();
-  return { units: readCsonFile(path), base_dir: packagePath("units"), source: path };
+  return unitsFromFile(defaultUnitsPath());
 }
 
 /**
@@ -167,11 +170,16 @@ function readContent(
     problem("content must be the path of the unit's file");
     return undefined;
   }
-  if (input.inline_only || (input.base_dir === undefined && !isAbsolute(content))) {
-    problem(`content "${content}" is a file path, but these units came without a folder; use content_text`);
+  // Only a units file the library read itself has a folder (options.ts): units that came inline
+  // (library objects, HTTP requests, the server's store) can name no file at all, absolute or not.
+  const folder = unitsFolder(input);
+  if (folder === undefined) {
+    problem(
+      "content names a file, but these units came inline (not from a units file); give the text as content_text",
+    );
     return undefined;
   }
-  const path = resolve(input.base_dir ?? "/", content);
+  const path = resolve(folder, content);
   let bytes: Buffer;
   try {
     bytes = readFileSync(path);

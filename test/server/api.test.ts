@@ -297,6 +297,73 @@ describe("HTTP API (library replaced by FakeEngine)", () => {
       }
     });
 
+    it("quota: max_clusters (default 10, set by the admin) → 403 naming the quota; nothing launched", async () => {
+      const created = await t.server.app.inject({
+        method: "POST",
+        url: "/profiles",
+        headers: admin,
+        payload: { name: "quota", email: "q@example.com", max_clusters: 1 },
+      });
+      assert.equal(created.statusCode, 201, created.body);
+      assert.equal(created.json().max_clusters, 1);
+      const q = { authorization: `Bearer ${created.json().token}` };
+      assert.equal(
+        (await inject("POST", "/clusters", q, { stack_name: "q1", key_pair: "k" })).statusCode,
+        202,
+      );
+      const launches = engine.calls.launch ?? 0;
+      const over = await inject("POST", "/clusters", q, { stack_name: "q2", key_pair: "k" });
+      assert.equal(over.statusCode, 403);
+      assert.equal(over.json().error, "quota exceeded");
+      assert.match(over.json().messages[0], /at most 1 live clusters \(quota max_clusters\) and has 1/);
+      await new Promise((r) => setTimeout(r, 50));
+      assert.equal(engine.calls.launch ?? 0, launches);
+      const raised = await t.server.app.inject({
+        method: "PATCH",
+        url: "/profiles/quota",
+        headers: admin,
+        payload: { max_clusters: 2 },
+      });
+      assert.equal(raised.statusCode, 200, raised.body);
+      assert.equal(raised.json().max_clusters, 2);
+      assert.equal(
+        (await inject("POST", "/clusters", q, { stack_name: "q2", key_pair: "k" })).statusCode,
+        202,
+      );
+      for (const payload of [
+        { max_clusters: -1 },
+        { max_clusters: 1.5 },
+        { name: "x", max_clusters: 1 },
+        {},
+      ]) {
+        const bad = await t.server.app.inject({
+          method: "PATCH",
+          url: "/profiles/quota",
+          headers: admin,
+          payload,
+        });
+        assert.equal(bad.statusCode, 400, JSON.stringify(payload));
+      }
+      const byProfile = await t.server.app.inject({
+        method: "PATCH",
+        url: "/profiles/quota",
+        headers: q,
+        payload: { max_clusters: 100 },
+      });
+      assert.equal(byProfile.statusCode, 403, "a profile cannot raise its own quota");
+      const missing = await t.server.app.inject({
+        method: "PATCH",
+        url: "/profiles/nobody",
+        headers: admin,
+        payload: { max_clusters: 1 },
+      });
+      assert.equal(missing.statusCode, 404);
+      const plain = await inject("POST", "/profiles", admin, { name: "plain", email: "p@example.com" });
+      assert.equal(plain.json().max_clusters, 10, "the default quota");
+      const listed = await t.server.app.inject({ method: "GET", url: "/profiles", headers: admin });
+      assert.equal(listed.json().find((p: { name: string }) => p.name === "plain").max_clusters, 10);
+    });
+
     it("nothing is launched for an invalid request", async () => {
       const before = engine.calls.launch ?? 0;
       await inject("POST", "/clusters", alice, { stack_name: "x", key_pair: "k", cluster_size: 99 });
@@ -462,7 +529,8 @@ describe("HTTP API (library replaced by FakeEngine)", () => {
         assert.equal(again.statusCode, 409, again.body);
         assert.match(
           (again.json() as { messages: string[] }).messages[0] ?? "",
-          /acc-a is already (creating|online) in us-east-1 for this AWS account/,
+          // lee is another profile: told the name is taken, not the state of kim's cluster.
+          /the name acc-a is taken in us-east-1 for this AWS account/,
         );
         assert.equal(
           (await inject("POST", "/clusters", lee, { stack_name: "acc-b", key_pair: "k" })).statusCode,
@@ -553,7 +621,9 @@ describe("HTTP API (library replaced by FakeEngine)", () => {
         await one.close();
       }
       const second = new FakeEngine();
-      const two = await testServer({ engine: second, db });
+      // Not resumed: this FakeEngine knows none of the first one's stacks, so a resumed job would
+      // fail its cluster (freeing the name) while this test asks about the names.
+      const two = await testServer({ engine: second, db, resume: false });
       try {
         const post = (headers: { authorization: string }, stack_name: string) =>
           two.server.app.inject({

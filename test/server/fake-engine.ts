@@ -20,6 +20,11 @@ export class FakeEngine implements Engine {
   failStack: string | undefined;
   /** Delay of launch(), ms. */
   launchDelayMs = 0;
+  /**
+   * Makes the next N calls of a method fail as AWS not answering would (an SDK-like error with
+   * code ECONNRESET, "socket hang up"): e.g. {finish: 2, destroy: 2}.
+   */
+  readonly unreachable: Record<string, number> = {};
   /** The account of the server's own credentials (STS, asked without keys). */
   serverAccount = "123456789012";
   /** Accounts by access key id; a key not listed gets an account of its own, derived from it. */
@@ -32,6 +37,10 @@ export class FakeEngine implements Engine {
 
   #count(name: string): void {
     this.calls[name] = (this.calls[name] ?? 0) + 1;
+    if ((this.unreachable[name] ?? 0) > 0) {
+      this.unreachable[name] = (this.unreachable[name] ?? 0) - 1;
+      throw Object.assign(new Error("socket hang up"), { code: "ECONNRESET" });
+    }
   }
 
   async create(
@@ -46,7 +55,10 @@ export class FakeEngine implements Engine {
     return { ...result, status: "success", message: "dry run: nothing created", reasons: [] };
   }
 
-  async launch(_credentials: unknown, options: { stack_name: string; region?: string }) {
+  async launch(
+    _credentials: unknown,
+    options: { stack_name: string; region?: string; client_token?: string },
+  ) {
     this.#count("launch");
     if (this.launchDelayMs) await new Promise((r) => setTimeout(r, this.launchDelayMs));
     if (this.failLaunch) throw new Error(this.failLaunch);
@@ -64,6 +76,7 @@ export class FakeEngine implements Engine {
       region,
       polls: 0,
       options,
+      ...(options.client_token ? { create_token: options.client_token } : {}),
     });
     return { stack_id, stack_name: options.stack_name, region };
   }
@@ -97,10 +110,13 @@ export class FakeEngine implements Engine {
     };
   }
 
-  async destroy(_credentials: unknown, options: { stack_name: string; region?: string }) {
+  async destroy(_credentials: unknown, options: { stack_name: string; region?: string; stack_id?: string }) {
     this.#count("destroy");
     for (const stack of this.stacks.values()) {
-      if (stack.stack_name === options.stack_name && stack.region === options.region) {
+      const match = options.stack_id
+        ? stack.stack_id === options.stack_id
+        : stack.stack_name === options.stack_name && stack.region === options.region;
+      if (match) {
         stack.status = "DELETE_IN_PROGRESS";
         stack.polls = 0;
         return { status: "success" as const, message: "deleting" };
@@ -143,6 +159,7 @@ export class FakeEngine implements Engine {
         stack_name: stack.stack_name,
         status: stack.status,
         ...(stack.reason ? { reason: stack.reason } : {}),
+        ...(stack.create_token ? { create_token: stack.create_token } : {}),
       });
     }
     return out;

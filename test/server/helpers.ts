@@ -17,7 +17,10 @@ export class LogCapture extends Writable {
 export interface TestServer {
   server: Server;
   log: LogCapture;
-  /** Creates a profile with the admin token; returns its Authorization header. */
+  /**
+   * Creates a profile with the admin token; returns its Authorization header. Its quota is 1,000
+   * live clusters unless `extra` says otherwise (tests of many creates are not tests of quotas).
+   */
   profile(name: string, extra?: Record<string, unknown>): Promise<{ authorization: string }>;
   /** GET /clusters/{name} until its status is `status`; returns the cluster. */
   clusterWhen(headers: Headers, name: string, status: string): Promise<ClusterAnswer>;
@@ -47,7 +50,7 @@ export async function testServer(options: ServerOptions = {}): Promise<TestServe
         method: "POST",
         url: "/profiles",
         headers: admin,
-        payload: { name, email: `${name}@example.com`, ...extra },
+        payload: { name, email: `${name}@example.com`, max_clusters: 1000, ...extra },
       });
       if (answer.statusCode !== 201) throw new Error(`profile ${name}: ${answer.statusCode} ${answer.body}`);
       return { authorization: `Bearer ${answer.json<{ token: string }>().token}` };

@@ -35,6 +35,7 @@ function storeCreateJob(t: TestServer, stack_name: string) {
       account: "server",
       cluster_size: 3,
       options: { stack_name, key_pair: "k", cluster_size: 3, timeout: 30 } as never,
+      create_token: `pandacluster-create-${stack_name}`,
     },
     undefined,
     () => ({ status_code: 202, body: "{}", location: null }),
@@ -111,7 +112,7 @@ describe("jobs (library replaced by FakeEngine)", () => {
       assert.equal(engine.calls.launch, 1, "the stack was launched twice");
       const messages = await second.eventMessages(headers, "resume");
       assert.ok(
-        messages.some((m) => m.startsWith("server restarted: resuming the create at its formation step")),
+        messages.some((m) => m.startsWith("resuming the create at its formation step")),
         messages.join("\n"),
       );
       assert.equal(messages.at(-1), "cluster is online");
@@ -130,7 +131,12 @@ describe("jobs (library replaced by FakeEngine)", () => {
     const outcome = await storeCreateJob(first, "cut");
     assert.equal(outcome.kind, "created");
     await first.close();
-    await engine.launch(undefined, { stack_name: "cut", region: "us-east-1" });
+    // Tagged with the job's create token, as the library tags what its CreateStack makes.
+    await engine.launch(undefined, {
+      stack_name: "cut",
+      region: "us-east-1",
+      client_token: "pandacluster-create-cut",
+    });
     const launches = engine.calls.launch;
 
     const second = await testServer({ engine, db, env });
@@ -141,6 +147,34 @@ describe("jobs (library replaced by FakeEngine)", () => {
       assert.ok(
         messages.some((m) => m.startsWith("found the stack that was being created before the restart")),
       );
+    } finally {
+      await second.close();
+    }
+  });
+
+  it("a restarted launch never adopts a stack merely of its name; its DELETE leaves that stack alone (issue 7 item 2)", async () => {
+    const db = tempDb();
+    const engine = new FakeEngine();
+    const first = await testServer({ engine, db, env, resume: false });
+    const headers = await first.profile("alice");
+    assert.equal((await storeCreateJob(first, "other")).kind, "created");
+    await first.close();
+    // Someone else's stack of that name (the CLI's, another token).
+    const theirs = await engine.launch(undefined, {
+      stack_name: "other",
+      region: "us-east-1",
+      client_token: "pandacluster-create-someone-else",
+    });
+
+    const second = await testServer({ engine, db, env });
+    try {
+      const failed = await second.clusterWhen(headers, "other", "failed");
+      assert.match(failed.reasons.join(" "), /already exists/);
+      const deleting = await second.server.app.inject({ method: "DELETE", url: "/clusters/other", headers });
+      assert.ok([200, 202].includes(deleting.statusCode), deleting.body);
+      await second.clusterWhen(headers, "other", "deleted");
+      assert.equal(engine.calls.destroy ?? 0, 0, "a destroy was sent for a stack the cluster does not own");
+      assert.ok(engine.stacks.has(theirs.stack_id), "the other stack is gone");
     } finally {
       await second.close();
     }
@@ -178,6 +212,88 @@ describe("jobs (library replaced by FakeEngine)", () => {
       assert.equal(engine.calls.launch, 1);
     } finally {
       await b.close();
+    }
+  });
+
+  it("two servers on one store without PANDACLUSTER_SERVER_ID: each job runs once, no false restart (issue 7 item 3)", async () => {
+    const db = tempDb();
+    const engine = new FakeEngine();
+    // A launch that takes a while: the other server's lease sweeps (every 100 ms) run meanwhile.
+    engine.launchDelayMs = 400;
+    const a = await testServer({ engine, db, env, leaseMs: 300 });
+    const b = await testServer({ engine, db, env, leaseMs: 300 });
+    try {
+      const headers = await a.profile("alice");
+      const names = ["twin-1", "twin-2", "twin-3", "twin-4", "twin-5", "twin-6"];
+      for (const [index, stack_name] of names.entries()) {
+        const server = index % 2 === 0 ? a : b;
+        const answer = await server.server.app.inject({
+          method: "POST",
+          url: "/clusters",
+          headers,
+          payload: { stack_name, key_pair: "k" },
+        });
+        assert.equal(answer.statusCode, 202, answer.body);
+      }
+      for (const name of names) {
+        const cluster = await eventually(
+          async () => {
+            const got = (
+              await a.server.app.inject({ method: "GET", url: `/clusters/${name}`, headers })
+            ).json();
+            return got.status === "creating" ? undefined : got;
+          },
+          10_000,
+          `${name} to leave creating`,
+        );
+        assert.equal(cluster.status, "online", JSON.stringify(cluster.reasons));
+        const messages = await a.eventMessages(headers, name);
+        assert.deepEqual(
+          messages.filter((m) => /restarted|resuming/.test(m)),
+          [],
+          `${name}: a false restart`,
+        );
+      }
+      assert.equal(engine.calls.launch, names.length, "a CreateStack ran twice");
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
+  it("finish and destroy that AWS does not answer are tried again until they go through (issue 7 item 5)", async () => {
+    const engine = new FakeEngine();
+    const t = await testServer({ engine, retryMs: 50 });
+    try {
+      const headers = await t.profile("alice");
+      engine.unreachable.finish = 2;
+      const posted = await t.server.app.inject({
+        method: "POST",
+        url: "/clusters",
+        headers,
+        payload: { stack_name: "flaky", key_pair: "k" },
+      });
+      assert.equal(posted.statusCode, 202);
+      const online = await eventually(
+        async () => {
+          const got = (await t.server.app.inject({ method: "GET", url: "/clusters/flaky", headers })).json();
+          return got.status === "creating" ? undefined : got;
+        },
+        10_000,
+        "flaky to leave creating",
+      );
+      assert.equal(online.status, "online", JSON.stringify(online.reasons));
+      assert.equal(engine.calls.finish, 3);
+
+      engine.unreachable.destroy = 2;
+      const deleting = await t.server.app.inject({ method: "DELETE", url: "/clusters/flaky", headers });
+      assert.equal(deleting.statusCode, 202);
+      await t.clusterWhen(headers, "flaky", "deleted");
+      assert.equal(engine.calls.destroy, 3);
+      const retries = (await t.eventMessages(headers, "flaky")).filter((m) => /trying again/.test(m));
+      assert.equal(retries.length, 4, retries.join(" | "));
+    } finally {
+      await t.close();
     }
   });
 

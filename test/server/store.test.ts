@@ -58,6 +58,7 @@ for (const engine of engines) {
         account: "aws:1",
         cluster_size: 3,
         options: { channel: "beta", arch: "arm64" } as never,
+        create_token: "pandacluster-create-test",
       };
       return { store, profileId: profile.id, input };
     }
@@ -223,6 +224,12 @@ for (const engine of engines) {
         assert.equal(started.kind, "started");
         assert.equal(started.kind === "started" && started.job.kind, "destroy");
         assert.equal((await store.startDestroy(created.cluster.id, {})).kind, "unchanged");
+        const noStack = await store.createCluster({ ...input, stack_name: "nostack" }, undefined, answer, {});
+        if (noStack.kind !== "created") throw new Error(noStack.kind);
+        await store.completeJob(noStack.job.id, noStack.cluster.id, { status: "failed" });
+        const gone = await store.startDestroy(noStack.cluster.id, { message: "delete" });
+        assert.equal(gone.kind, "unchanged", "a failed cluster without a stack is deleted at once");
+        assert.equal(gone.cluster.status, "deleted");
         assert.deepEqual(
           (await store.unfinishedJobs()).map((j) => j.kind),
           ["destroy"],
@@ -250,6 +257,19 @@ for (const engine of engines) {
         const expired = new Date(Date.now() - 1_000).toISOString();
         await store.renewLeases("b", expired);
         assert.equal((await store.claimJobs("c", later)).length, 1, "an expired lease is free");
+        const born = await store.createCluster(
+          { ...input, stack_name: "born" },
+          undefined,
+          answer,
+          {},
+          {
+            owner: "d",
+            until: later,
+          },
+        );
+        if (born.kind !== "created") throw new Error(born.kind);
+        assert.deepEqual(await store.claimJobs("e", later), [], "a job born leased is not free");
+        assert.equal((await store.claimJobs("d", later, born.job.id)).length, 1);
         const phase = await store.setJobPhase(created.job.id, "formation");
         assert.equal(phase.phase, "formation");
         assert.equal(phase.attempts, 1);
@@ -262,6 +282,7 @@ for (const engine of engines) {
     it("many claimers at once: every job is taken by exactly one", async () => {
       const { store, input } = await fresh();
       try {
+        await store.setProfileQuota("p", 100);
         for (let i = 0; i < 12; i++) {
           await store.createCluster({ ...input, stack_name: `c${i}` }, undefined, answer, {});
         }
@@ -275,6 +296,52 @@ for (const engine of engines) {
       }
     });
 
+    it("quota: a profile's live clusters up to max_clusters (default 10); a same-name retry of a failed one and deleted ones do not count", async () => {
+      const { store, profileId, input } = await fresh();
+      try {
+        assert.equal((await store.profileById(profileId))?.max_clusters, 10);
+        assert.equal((await store.setProfileQuota("p", 2))?.max_clusters, 2);
+        assert.equal(await store.setProfileQuota("nobody", 2), undefined);
+        const one = await store.createCluster({ ...input, stack_name: "a" }, undefined, answer, {});
+        const two = await store.createCluster({ ...input, stack_name: "b" }, undefined, answer, {});
+        if (one.kind !== "created" || two.kind !== "created") throw new Error("not created");
+        assert.deepEqual(await store.createCluster({ ...input, stack_name: "c" }, undefined, answer, {}), {
+          kind: "quota",
+          limit: 2,
+          live: 2,
+        });
+        await store.completeJob(one.job.id, one.cluster.id, { status: "failed" });
+        assert.equal(
+          (await store.createCluster({ ...input, stack_name: "a" }, undefined, answer, {})).kind,
+          "created",
+          "a failed cluster's name created again replaces it",
+        );
+        await store.completeJob(two.job.id, two.cluster.id, { status: "deleted" });
+        assert.equal(
+          (await store.createCluster({ ...input, stack_name: "c" }, undefined, answer, {})).kind,
+          "created",
+        );
+        const many = await Promise.all(
+          ["d", "e", "f"].map((name) =>
+            store.createCluster({ ...input, stack_name: name }, undefined, answer, {}),
+          ),
+        );
+        assert.deepEqual(
+          many.map((o) => o.kind),
+          ["quota", "quota", "quota"],
+        );
+        await store.setProfileQuota("p", 3);
+        const raced = await Promise.all(
+          ["d", "e", "f"].map((name) =>
+            store.createCluster({ ...input, stack_name: name }, undefined, answer, {}),
+          ),
+        );
+        assert.deepEqual(raced.map((o) => o.kind).sort(), ["created", "quota", "quota"]);
+      } finally {
+        await store.close();
+      }
+    });
+
     it("announces a cluster's new events and final state", async () => {
       const { store, input } = await fresh();
       try {
@@ -283,6 +350,8 @@ for (const engine of engines) {
         const seen: number[] = [];
         const heard = new Promise<void>((resolve) => {
           const stop = store.onClusterChange((id) => {
+            // 0: "look again" once the announcements are heard (PostgreSQL's LISTEN is up).
+            if (id === 0) return;
             seen.push(id);
             if (seen.length >= 2) {
               stop();

@@ -7,7 +7,7 @@ import CSON from "cson-parser";
 import YAML from "yaml";
 import { UsageError } from "../../src/errors.js";
 import type { UnitsInput } from "../../src/options.js";
-import { validateOptions } from "../../src/options.js";
+import { unitsWithFolder, validateOptions } from "../../src/options.js";
 import { buildTemplate } from "../../src/template/build.js";
 import { loadUnits } from "../../src/template/units.js";
 import { VARIABLE_DEFAULTS } from "../../src/template/variables.js";
@@ -257,7 +257,12 @@ describe("bad units files are UsageErrors naming the file and the entry", () => 
   const folder = fixture("units");
   /** base_dir null: units that came inline, without a folder. */
   const load = (units: unknown, base_dir: string | null = folder) =>
-    loadUnits({ units, base_dir: base_dir ?? undefined, source: "/x/units.cson" }, VARIABLE_DEFAULTS);
+    loadUnits(
+      base_dir === null
+        ? { units, source: "/x/units.cson" }
+        : unitsWithFolder(units, "/x/units.cson", base_dir),
+      VARIABLE_DEFAULTS,
+    );
   const fails =
     (units: unknown, pattern: RegExp, base_dir: string | null = folder) =>
     () =>
@@ -349,10 +354,20 @@ describe("bad units files are UsageErrors naming the file and the entry", () => 
     "a content path in units that came without a folder (over HTTP)",
     fails(
       [{ name: "a.service", content: "crlf.service" }],
-      /units\[0\].*came without a folder; use content_text/,
+      /units\[0\].*came inline \(not from a units file\); give the text as content_text/,
       null,
     ),
   );
+  it(
+    "an absolute content path in units that came inline",
+    fails([{ name: "a.service", content: join(folder, "crlf.service") }], /units\[0\].*came inline/, null),
+  );
+  it("a caller-built object that claims a folder gets none (issue 7 item 1)", () => {
+    const forged = { units: [{ name: "a.service", content: "crlf.service" }], source: "x", base_dir: folder };
+    assert.throws(() => loadUnits(forged, VARIABLE_DEFAULTS), /came inline/);
+    const options = validateOptions("build_template", { units: forged }, "library");
+    assert.throws(() => loadUnits(options.units as UnitsInput, VARIABLE_DEFAULTS), /must hold a list/);
+  });
   it("every problem at once", () => {
     assert.throws(
       () => load([{ name: "a.service", content: "nope" }, { name: "b" }, { name: "c.service", mask: 1 }]),

@@ -1,6 +1,8 @@
 import { setMaxListeners } from "node:events";
+import { isTransientFailure } from "../../aws/errors.js";
 import type { Config } from "../../config.js";
 import { OperationError } from "../../errors.js";
+import { pause } from "../../lifecycle/pace.js";
 import type { ClusterResult, Hooks, ProgressEvent, Step } from "../../lifecycle/types.js";
 import type { Accounts } from "../accounts.js";
 import type { Engine, StackState } from "../engine.js";
@@ -18,8 +20,10 @@ import type { StackPoller } from "./poller.js";
  *
  * Each phase is stored before it starts, so a server that stops — gracefully or by kill -9 — resumes
  * every job from its phase on the next start. A launch interrupted before its stack id was stored
- * first looks for a stack of that name (CreateStack may have gone through) and adopts it rather than
- * launching twice. Progress events are stored in order as they come.
+ * first looks for its own stack (CreateStack may have gone through): one of that name tagged with the
+ * cluster's create token, never merely one of that name. A cluster acts only on the stack whose id
+ * its own CreateStack returned: a failed create of a name that exists owns nothing, and deleting it
+ * touches nothing in AWS. Progress events are stored in order as they come.
  */
 
 export interface RunnerOptions {
@@ -30,12 +34,14 @@ export interface RunnerOptions {
   /** Most library steps (launch, finish, destroy) running at once, over all jobs. */
   concurrency: number;
   /**
-   * This server's name on job leases: stable across its restarts (so that after a crash it takes
-   * its jobs back at once) and different from other servers sharing the store.
+   * This server process's name on job leases: unique per start (app.ts leaseOwner), never shared
+   * with another process. A restarted server takes its old jobs back once their leases run out.
    */
   owner: string;
   /** How long a lease lasts without renewal (default 60 s); renewed every third of it. */
   leaseMs?: number;
+  /** First pause before retrying a step that AWS did not answer (default 2 s; doubles, jittered). */
+  retryMs?: number;
   log: {
     info(fields: Record<string, unknown>, message: string): void;
     warn(fields: Record<string, unknown>, message: string): void;
@@ -105,6 +111,9 @@ export class JobRunner {
   readonly #controller = new AbortController();
   readonly #running = new Map<number, Promise<void>>();
   readonly #leaseMs: number;
+  readonly #retryMs: number;
+  /** Create jobs whose launch failed once in this process (to word the adoption event). */
+  readonly #retried = new Set<number>();
   #sweeper: NodeJS.Timeout | undefined;
   #stopping = false;
 
@@ -112,6 +121,7 @@ export class JobRunner {
     this.#o = options;
     this.#slots = new Slots(options.concurrency);
     this.#leaseMs = options.leaseMs ?? 60_000;
+    this.#retryMs = options.retryMs ?? 2_000;
     // Every job in flight listens to this one signal.
     setMaxListeners(0, this.#controller.signal);
   }
@@ -126,6 +136,11 @@ export class JobRunner {
 
   #until(): string {
     return new Date(Date.now() + this.#leaseMs).toISOString();
+  }
+
+  /** A lease for a job this server is about to store and start (Store.createCluster, startDestroy). */
+  lease(): { owner: string; until: string } {
+    return { owner: this.#o.owner, until: this.#until() };
   }
 
   /**
@@ -244,7 +259,7 @@ export class JobRunner {
     if (resumed)
       events.note(
         job.phase === "launch" ? "launch" : job.kind === "create" ? "formation" : "destroy",
-        `server restarted: resuming the ${job.kind} at its ${job.phase} step`,
+        `resuming the ${job.kind} at its ${job.phase} step (the server that ran it stopped or restarted)`,
       );
     log.info({ ...fields, phase: job.phase, resumed }, "job running");
     try {
@@ -262,6 +277,7 @@ export class JobRunner {
       events.note(
         job.kind === "create" ? "launch" : "destroy",
         `${job.kind} failed: ${reasons[0] ?? "unknown error"}`,
+        { final: true },
       );
       await events.flush();
       await store.completeJob(job.id, cluster.id, { status: "failed", reasons });
@@ -271,24 +287,61 @@ export class JobRunner {
   async #create(c: JobContext): Promise<void> {
     const { store, engine } = this.#o;
     const { cluster } = c;
-    const options = { ...cluster.options, region: cluster.region, dry_run: false };
+    const options = {
+      ...cluster.options,
+      region: cluster.region,
+      dry_run: false,
+      ...(cluster.create_token ? { client_token: cluster.create_token } : {}),
+    };
     let job = c.job;
     let stackId = cluster.stack_id;
+    const deadline = Date.parse(job.created_at) + options.timeout * 60_000;
 
     if (job.phase === "launch") {
-      if (!stackId && c.resumed) {
-        const found = await this.#findStack(c);
-        if (found) {
-          stackId = found.stack_id;
-          c.events.note("launch", "found the stack that was being created before the restart; following it", {
-            status: found.status,
+      // After a restart, or after an attempt that failed, CreateStack may have gone through: AWS
+      // is asked first (our own stack, by its token), and only then is the stack launched.
+      let askFirst = c.resumed;
+      const launchedId = stackId
+        ? stackId
+        : await this.#retrying(c, "launch", deadline, async () => {
+            if (askFirst) {
+              const found = await this.#findOwnStack(c);
+              if (found) {
+                c.events.note(
+                  "launch",
+                  c.resumed && !this.#retried.has(c.job.id)
+                    ? "found the stack that was being created before the restart; following it"
+                    : "CreateStack went through although its answer was lost; following the stack",
+                  { status: found.status },
+                );
+                return found.stack_id;
+              }
+            }
+            askFirst = true;
+            try {
+              return (await this.#step(() => engine.launch(c.credentials, options, c.hooks))).stack_id;
+            } catch (error) {
+              // "Already exists" after a lost answer may be our own request's retry: only a stack
+              // with our token is ours. AWS not answering that question is itself transient.
+              this.#retried.add(c.job.id);
+              let found: StackState | undefined;
+              try {
+                found = this.#stopping ? undefined : await this.#findOwnStack(c);
+              } catch (lookup) {
+                if (isTransientFailure(lookup)) throw lookup;
+              }
+              if (!found) throw error;
+              c.events.note(
+                "launch",
+                "CreateStack went through although its answer was lost; following the stack",
+                {
+                  status: found.status,
+                },
+              );
+              return found.stack_id;
+            }
           });
-        }
-      }
-      if (!stackId) {
-        const launched = await this.#step(() => engine.launch(c.credentials, options, c.hooks));
-        stackId = launched.stack_id;
-      }
+      stackId = launchedId;
       await store.updateCluster(cluster.id, { stack_id: stackId });
       job = await store.setJobPhase(job.id, "formation");
     }
@@ -297,7 +350,7 @@ export class JobRunner {
     if (job.phase === "formation") {
       await this.#watchStack(c, stackId, {
         step: "formation",
-        deadline: Date.parse(job.created_at) + options.timeout * 60_000,
+        deadline,
         late: `the stack did not finish creating within ${options.timeout} minutes; it may still be running in AWS (DELETE the cluster to remove it)`,
         // A stack gone from the live list was deleted (OnFailure DELETE): that ends the wait too.
         done: (state) => !state || terminalForCreate(state.status),
@@ -306,16 +359,23 @@ export class JobRunner {
     }
 
     if (job.phase === "finish") {
-      const remaining = Math.max(
-        1,
-        Math.ceil((Date.parse(job.created_at) + options.timeout * 60_000 - Date.now()) / 60_000),
-      );
       const ref = { stack_name: cluster.stack_name, region: cluster.region, stack_id: stackId };
-      const result: ClusterResult = await this.#step(() =>
-        engine.finish(c.credentials, ref, { ...c.hooks, timeout_minutes: remaining }),
-      );
+      // finish reads everything back from the stack (by its id): an attempt cut short by AWS not
+      // answering is simply made again, until the create's own deadline.
+      const result: ClusterResult = await this.#retrying(c, "customize", deadline, () => {
+        const remaining = Math.max(1, Math.ceil((deadline - Date.now()) / 60_000));
+        return this.#step(() =>
+          engine.finish(c.credentials, ref, {
+            ...c.hooks,
+            timeout_minutes: remaining,
+            throw_transient: true,
+          }),
+        );
+      });
       const online = result.status === "success";
-      c.events.note("customize", online ? "cluster is online" : `create failed: ${result.message}`);
+      c.events.note("customize", online ? "cluster is online" : `create failed: ${result.message}`, {
+        final: true,
+      });
       await c.events.flush();
       await store.completeJob(job.id, cluster.id, {
         status: online ? "online" : "failed",
@@ -332,13 +392,35 @@ export class JobRunner {
     let destroyError: unknown;
     const timeout = cluster.options.timeout ?? 30;
 
+    const stackId = cluster.stack_id;
+    if (!stackId) {
+      // Its create never made a stack (refused, or the name was someone else's): nothing in AWS is
+      // this cluster's, so nothing there is touched, not even what has its name.
+      c.events.note("destroy", "cluster deleted (its create made no stack, so nothing in AWS was touched)", {
+        final: true,
+      });
+      await c.events.flush();
+      await store.completeJob(job.id, cluster.id, { status: "deleted" });
+      return;
+    }
+
     if (job.phase === "delete") {
       try {
-        await this.#step(() =>
-          engine.destroy(
-            c.credentials,
-            { stack_name: cluster.stack_name, region: cluster.region, no_wait: true, timeout },
-            c.hooks,
+        // DNS clean-up and DeleteStack by id are safe to repeat: AWS not answering is waited out.
+        const deadline = Date.parse(job.created_at) + timeout * 60_000;
+        await this.#retrying(c, "destroy", deadline, () =>
+          this.#step(() =>
+            engine.destroy(
+              c.credentials,
+              {
+                stack_name: cluster.stack_name,
+                stack_id: stackId,
+                region: cluster.region,
+                no_wait: true,
+                timeout,
+              },
+              c.hooks,
+            ),
           ),
         );
       } catch (error) {
@@ -346,20 +428,6 @@ export class JobRunner {
         destroyError = error;
       }
       job = await store.setJobPhase(job.id, "deletion");
-    }
-
-    let stackId = cluster.stack_id;
-    if (!stackId) {
-      // Never launched, or its id was not stored: find it by name; none → nothing left in AWS.
-      const found = await this.#findStack(c);
-      if (!found) {
-        c.events.note("destroy", "cluster deleted (no stack of that name exists)");
-        await c.events.flush();
-        await store.completeJob(job.id, cluster.id, { status: "deleted" });
-        return;
-      }
-      stackId = found.stack_id;
-      await store.updateCluster(cluster.id, { stack_id: stackId });
     }
 
     let outcome: { deleted: true } | { deleted: false; reasons: string[] } = { deleted: true };
@@ -382,17 +450,16 @@ export class JobRunner {
     });
     const final = outcome as { deleted: true } | { deleted: false; reasons: string[] };
     if (final.deleted) {
-      c.events.note("destroy", "cluster deleted");
+      c.events.note("destroy", "cluster deleted", { final: true });
       await c.events.flush();
       await store.completeJob(job.id, cluster.id, { status: "deleted" });
     } else {
-      c.events.note("destroy", `delete failed: ${final.reasons[0]}`);
+      c.events.note("destroy", `delete failed: ${final.reasons[0]}`, { final: true });
       await c.events.flush();
       await store.completeJob(job.id, cluster.id, { status: "failed", reasons: final.reasons });
     }
   }
 
-  /** The stack of this cluster's name in its region, unless it is deleted (one batched call). */
   /**
    * Waits on the region's poller until `done` says the stack got where the job waits for it (a
    * stack no longer listed comes as undefined). Each new stack status becomes an event of `step`;
@@ -431,10 +498,45 @@ export class JobRunner {
     );
   }
 
-  async #findStack(c: JobContext): Promise<StackState | undefined> {
+  /**
+   * The stack this cluster's own CreateStack made, when its id was not stored (a crash, a lost
+   * answer): of the cluster's name AND tagged with its create token. A cluster stored without a
+   * token (before schema v4) finds none: a stack merely of that name may be anyone's.
+   */
+  /**
+   * Runs `attempt` until it succeeds, fails for a reason that is not transient, the runner stops,
+   * or the next try would start past `deadline`. Transient: AWS not answering (refused or reset
+   * connections, timeouts), throttling, 5xx — isTransientFailure. Pauses grow from retryMs
+   * (doubling, at most 30 s) with jitter; each is an event, so a watcher sees why nothing moves.
+   */
+  async #retrying<T>(c: JobContext, step: Step, deadline: number, attempt: () => Promise<T>): Promise<T> {
+    for (let tries = 1; ; tries++) {
+      try {
+        return await attempt();
+      } catch (error) {
+        if (this.#stopping || !isTransientFailure(error)) throw error;
+        const base = Math.min(30_000, this.#retryMs * 2 ** Math.min(tries - 1, 10));
+        const delay = Math.round(base * (0.5 + Math.random()));
+        if (Date.now() + delay > deadline) throw error;
+        const why = (error as Error).message?.split("\n")[0] ?? String(error);
+        c.events.note(step, `AWS did not answer (${why}); trying again in ${Math.ceil(delay / 1000)} s`);
+        this.#o.log.warn({ job: c.job.id, step, tries, error: why }, "transient AWS failure; retrying");
+        await pause(delay, this.#controller.signal);
+      }
+    }
+  }
+
+  async #findOwnStack(c: JobContext): Promise<StackState | undefined> {
+    const token = c.cluster.create_token;
+    if (!token) return undefined;
     const states = await this.#o.engine.stackStatuses(c.credentials, c.cluster.region);
     for (const state of states.values()) {
-      if (state.stack_name === c.cluster.stack_name && state.status !== "DELETE_COMPLETE") return state;
+      if (
+        state.stack_name === c.cluster.stack_name &&
+        state.create_token === token &&
+        state.status !== "DELETE_COMPLETE"
+      )
+        return state;
     }
     return undefined;
   }

@@ -1,7 +1,8 @@
-import { createHash } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
 import type { FastifyInstance } from "fastify";
 import { AccountLookupError } from "../../aws/identity.js";
 import { UsageError } from "../../errors.js";
+import { checkCreateUnits } from "../../lifecycle/template.js";
 import type { CreateOptions } from "../../options.js";
 import { callerProfile } from "../auth.js";
 import { HttpError, normaliseService } from "../http.js";
@@ -84,6 +85,8 @@ export function clusterRoutes(app: FastifyInstance, parts: ServerParts): void {
         `discovery_service: ${options.discovery_service} is not a discovery service this server calls (it calls ${[...parts.discoveryServices].join(", ")}); its admin can allow more with PANDACLUSTER_DISCOVERY_SERVICES, or give a ready discovery_url`,
       ]);
     }
+    // Units are checked now (shape, placeholders): bad ones are a 400, not a job failing later.
+    checkCreateUnits(options);
     const credentials = accounts.credentialsFor(profile);
 
     if (options.dry_run) {
@@ -145,6 +148,7 @@ export function clusterRoutes(app: FastifyInstance, parts: ServerParts): void {
         account,
         cluster_size: options.cluster_size,
         options: { ...options, region },
+        create_token: `pandacluster-create-${randomUUID()}`,
       },
       idempotency,
       answer,
@@ -153,6 +157,7 @@ export function clusterRoutes(app: FastifyInstance, parts: ServerParts): void {
         step: "launch",
         message: `create requested (${options.cluster_size} nodes in ${region})`,
       },
+      runner.lease(),
     );
     switch (outcome.kind) {
       case "created": {
@@ -168,12 +173,19 @@ export function clusterRoutes(app: FastifyInstance, parts: ServerParts): void {
           .type("application/json")
           .send(outcome.answer.body);
       case "conflict":
+        // Another profile's cluster: that the name is taken, nothing of its state.
         throw new HttpError(409, "conflict", [
-          `stack_name: a cluster named ${options.stack_name} is already ${outcome.existing.status} in ${region} for this AWS account`,
+          outcome.existing.profile_id === profile.id
+            ? `stack_name: a cluster named ${options.stack_name} is already ${outcome.existing.status} in ${region} for this AWS account`
+            : `stack_name: the name ${options.stack_name} is taken in ${region} for this AWS account; choose another`,
         ]);
       case "key_reused":
         throw new HttpError(422, "idempotency key reused", [
           "Idempotency-Key: this key was already used with a different request; use a new key",
+        ]);
+      case "quota":
+        throw new HttpError(403, "quota exceeded", [
+          `max_clusters: this profile may have at most ${outcome.limit} live clusters (quota max_clusters) and has ${outcome.live}; delete one, or ask the server's admin to raise the quota`,
         ]);
     }
   });
@@ -209,9 +221,14 @@ export function clusterRoutes(app: FastifyInstance, parts: ServerParts): void {
         return reply.type("application/json; charset=utf-8").send(viewJson(view));
       }
       const cluster = JSON.parse(viewJson(view)) as object;
+      // Only the stack this cluster's own create made, by its StackId: never one merely of its name.
+      const record = await store.clusterByName(profile.id, stack_name, view.region);
+      if (!record?.stack_id) {
+        return reply.send({ ...cluster, live: null, live_error: "this cluster has no stack in AWS" });
+      }
       try {
         const live = await engine.status(accounts.credentialsFor(profile), {
-          stack_name,
+          stack_name: record.stack_id,
           region: view.region,
         });
         return reply.send({ ...cluster, live });
@@ -230,11 +247,11 @@ export function clusterRoutes(app: FastifyInstance, parts: ServerParts): void {
       const region = validateQueryValue("destroy", "region", request.query.region);
       const cluster = await store.clusterByName(profile.id, stack_name, region);
       if (!cluster) throw notFound(stack_name);
-      const outcome = await store.startDestroy(cluster.id, {
-        time: new Date().toISOString(),
-        step: "destroy",
-        message: "delete requested",
-      });
+      const outcome = await store.startDestroy(
+        cluster.id,
+        { time: new Date().toISOString(), step: "destroy", message: "delete requested" },
+        runner.lease(),
+      );
       const body = (status: string) => ({ stack_name, region: cluster.region, status });
       switch (outcome.kind) {
         case "started":
@@ -246,7 +263,9 @@ export function clusterRoutes(app: FastifyInstance, parts: ServerParts): void {
             : reply.code(202).header("Location", location(stack_name)).send(body("deleting"));
         case "busy":
           throw new HttpError(409, "conflict", [
-            `stack_name: ${stack_name} is still being created; delete it once it is online or failed`,
+            outcome.cluster.status === "creating"
+              ? `stack_name: ${stack_name} is still being created; delete it once it is online or failed`
+              : `stack_name: a newer cluster named ${stack_name} is active in ${cluster.region}; delete that one`,
           ]);
       }
     },

@@ -137,7 +137,7 @@ async function stream(
   request.raw.once("close", close);
   res.once("close", close);
   const stopListening = store.onClusterChange((id) => {
-    if (id === clusterId) wake();
+    if (id === clusterId || id === 0) wake();
   });
   const heartbeat = setInterval(() => {
     if (!closed) res.write(": heartbeat\n\n");

@@ -15,7 +15,7 @@ export function healthRoutes(app: FastifyInstance, parts: ServerParts): void {
 
   app.get("/healthz", { config: { access: "public" } }, async (request, reply) => {
     try {
-      await parts.store.getSetting("admin_token_sha256");
+      await parts.store.health();
     } catch (error) {
       request.log.error({ error: (error as Error).message }, "store check failed");
       return reply.code(503).send({ error: "unavailable", messages: ["the store does not answer"] });

@@ -4,6 +4,7 @@ import { checkValue } from "../../options.js";
 import type { SecretBox } from "../crypto.js";
 import { hashToken, newToken } from "../crypto.js";
 import { HttpError } from "../http.js";
+import { maxClustersLimit } from "../schemas.js";
 import type { NewProfile, ProfileRecord } from "../store/types.js";
 import type { ServerParts } from "./types.js";
 
@@ -18,6 +19,7 @@ function publicProfile(profile: ProfileRecord): Record<string, unknown> {
     name: profile.name,
     email: profile.email,
     aws: profile.aws_id !== null,
+    max_clusters: profile.max_clusters,
     created_at: profile.created_at,
   };
 }
@@ -31,9 +33,12 @@ function checkProfileBody(body: unknown, box: SecretBox): { profile: NewProfile;
     throw new HttpError(400, "invalid request", ["the request body must be a JSON object"]);
   const messages: string[] = [];
   for (const key of Object.keys(body)) {
-    if (!["name", "email", "aws", "public_keys"].includes(key)) messages.push(`${key}: unknown option`);
+    if (!["name", "email", "aws", "public_keys", "max_clusters"].includes(key))
+      messages.push(`${key}: unknown option`);
   }
-  const { name, email, aws, public_keys } = body;
+  const { name, email, aws, public_keys, max_clusters } = body;
+  const quotaProblem = max_clusters === undefined ? undefined : checkQuota(max_clusters);
+  if (quotaProblem) messages.push(quotaProblem);
   if (name === undefined) messages.push("name: is required");
   else if (typeof name !== "string" || !namePattern.test(name)) {
     messages.push(
@@ -95,8 +100,17 @@ function checkProfileBody(body: unknown, box: SecretBox): { profile: NewProfile;
       aws_secret_sealed: awsSecret ? box.seal(awsSecret, profileName) : null,
       aws_region: awsRegion,
       public_keys: keys,
+      ...(typeof max_clusters === "number" ? { max_clusters } : {}),
     },
   };
+}
+
+/** The problem with a quota the admin gave, if any. */
+function checkQuota(value: unknown): string | undefined {
+  if (typeof value !== "number" || !Number.isInteger(value) || value < 0 || value > maxClustersLimit) {
+    return `max_clusters: must be an integer from 0 to ${maxClustersLimit} (got ${JSON.stringify(value)})`;
+  }
+  return undefined;
 }
 
 export function profileRoutes(app: FastifyInstance, parts: ServerParts, box: SecretBox): void {
@@ -117,6 +131,29 @@ export function profileRoutes(app: FastifyInstance, parts: ServerParts, box: Sec
   app.get("/profiles", { config: { access: "admin" } }, async (_request, reply) => {
     return reply.send((await store.listProfiles()).map(publicProfile));
   });
+
+  app.patch<{ Params: { name: string } }>(
+    "/profiles/:name",
+    { config: { access: "admin" } },
+    async (request, reply) => {
+      const body = request.body;
+      if (!isObject(body))
+        throw new HttpError(400, "invalid request", ["the request body must be a JSON object"]);
+      const messages = Object.keys(body)
+        .filter((key) => key !== "max_clusters")
+        .map((key) => `${key}: cannot be changed (only max_clusters can)`);
+      if (body.max_clusters === undefined) messages.push("max_clusters: is required");
+      else {
+        const problem = checkQuota(body.max_clusters);
+        if (problem) messages.push(problem);
+      }
+      if (messages.length > 0) throw new HttpError(400, "invalid request", messages);
+      const profile = await store.setProfileQuota(request.params.name, body.max_clusters as number);
+      if (!profile) throw new HttpError(404, "not found", [`no profile named ${request.params.name}`]);
+      request.log.info({ profile: profile.name, max_clusters: profile.max_clusters }, "profile quota set");
+      return reply.send(publicProfile(profile));
+    },
+  );
 
   app.delete<{ Params: { name: string } }>(
     "/profiles/:name",

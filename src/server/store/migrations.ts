@@ -98,4 +98,20 @@ export const migrations: Migration[] = [
       ALTER TABLE jobs ADD COLUMN lease_until TEXT;
     `,
   },
+  {
+    version: 4,
+    name: "create token: a cluster owns only the stack its own CreateStack made",
+    sql: `
+      -- The ClientRequestToken of the cluster's CreateStack, also on the stack as the tag
+      -- pandacluster:create-token: a stack of the same name without it is someone else's.
+      ALTER TABLE clusters ADD COLUMN create_token TEXT;
+    `,
+  },
+  {
+    version: 5,
+    name: "profile quota of live clusters",
+    sql: `
+      ALTER TABLE profiles ADD COLUMN max_clusters INTEGER NOT NULL DEFAULT 10;
+    `,
+  },
 ];

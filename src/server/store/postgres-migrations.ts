@@ -94,4 +94,21 @@ export const postgresMigrations: Migration[] = [
       );
     `,
   },
+  {
+    version: 2,
+    name: "profile quota of live clusters",
+    sql: `
+      ALTER TABLE profiles ADD COLUMN max_clusters INTEGER NOT NULL DEFAULT 10;
+    `,
+  },
+  {
+    version: 3,
+    name: "create token: a cluster owns only the stack its own CreateStack made",
+    sql: `
+      -- The ClientRequestToken of the cluster's CreateStack, also on the stack as the tag
+      -- pandacluster:create-token: a stack of the same name without it is someone else's.
+      -- (SQLite's migration 4.)
+      ALTER TABLE clusters ADD COLUMN create_token TEXT;
+    `,
+  },
 ];

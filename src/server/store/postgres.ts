@@ -1,23 +1,25 @@
 import pg from "pg";
 import type { CreateOptions } from "../../options.js";
 import { postgresMigrations } from "./postgres-migrations.js";
-import type {
-  ClusterPatch,
-  ClusterRecord,
-  ClusterStatus,
-  ClusterSummary,
-  ClusterView,
-  CreateClusterOutcome,
-  Fleet,
-  IdempotentAnswer,
-  JobPhase,
-  JobRecord,
-  NewCluster,
-  NewProfile,
-  ProfileRecord,
-  StartDestroyOutcome,
-  Store,
-  StoredEvent,
+import {
+  type ClusterPatch,
+  type ClusterRecord,
+  type ClusterStatus,
+  type ClusterSummary,
+  type ClusterView,
+  type CreateClusterOutcome,
+  defaultMaxClusters,
+  type Fleet,
+  type IdempotentAnswer,
+  type JobLease,
+  type JobPhase,
+  type JobRecord,
+  type NewCluster,
+  type NewProfile,
+  type ProfileRecord,
+  type StartDestroyOutcome,
+  type Store,
+  type StoredEvent,
 } from "./types.js";
 
 /**
@@ -77,7 +79,7 @@ function toCluster(row: ClusterRow | undefined): ClusterRecord | undefined {
 
 const jobColumns = "id, cluster_id, kind, phase, attempts, created_at, updated_at";
 const clusterColumns =
-  "id, profile_id, stack_name, region, account, status, cluster_size, options, stack_id, result, reasons, created_at, updated_at";
+  "id, profile_id, stack_name, region, account, status, cluster_size, options, stack_id, create_token, result, reasons, created_at, updated_at";
 /** Prefer a cluster that still exists over a deleted one of the same name, then the newest. */
 const newestFirst = "ORDER BY (status = 'deleted'), id DESC LIMIT 1";
 
@@ -197,6 +199,10 @@ export class PostgresStore implements Store {
     }
   }
 
+  async health(): Promise<void> {
+    await this.pool.query("SELECT 1");
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
@@ -242,6 +248,8 @@ export class PostgresStore implements Store {
     try {
       await client.connect();
       await client.query(`LISTEN ${CHANNEL}`);
+      // Whatever changed while nobody listened (the first start, a reconnect): look again.
+      for (const listener of this.#listeners) listener(0);
     } catch {
       reconnect();
     }
@@ -268,8 +276,8 @@ export class PostgresStore implements Store {
   async createProfile(profile: NewProfile): Promise<ProfileRecord | "exists"> {
     try {
       const row = await this.#row<ProfileRow>(
-        `INSERT INTO profiles (name, email, token_hash, aws_id, aws_secret_sealed, aws_region, public_keys, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING *`,
+        `INSERT INTO profiles (name, email, token_hash, aws_id, aws_secret_sealed, aws_region, public_keys, created_at, max_clusters)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING *`,
         [
           profile.name,
           profile.email,
@@ -279,6 +287,7 @@ export class PostgresStore implements Store {
           profile.aws_region,
           profile.public_keys ? JSON.stringify(profile.public_keys) : null,
           now(),
+          profile.max_clusters ?? defaultMaxClusters,
         ],
       );
       return toProfile(row) as ProfileRecord;
@@ -301,6 +310,15 @@ export class PostgresStore implements Store {
   async listProfiles(): Promise<ProfileRecord[]> {
     return (await this.#rows<ProfileRow>("SELECT * FROM profiles ORDER BY id")).map(
       (row) => toProfile(row) as ProfileRecord,
+    );
+  }
+
+  async setProfileQuota(name: string, maxClusters: number): Promise<ProfileRecord | undefined> {
+    return toProfile(
+      await this.#row<ProfileRow>("UPDATE profiles SET max_clusters = $2 WHERE name = $1 RETURNING *", [
+        name,
+        maxClusters,
+      ]),
     );
   }
 
@@ -339,12 +357,13 @@ export class PostgresStore implements Store {
     idempotency: { key: string; request_hash: string } | undefined,
     answer: (cluster: ClusterRecord) => Omit<IdempotentAnswer, "request_hash">,
     firstEvent: Record<string, unknown>,
+    lease?: JobLease,
   ): Promise<CreateClusterOutcome> {
     // Two replicas creating the same name (or replaying the same key) at once: one commits, the
     // other's insert meets the unique index; tried again, it sees the winner's row.
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.#createCluster(input, idempotency, answer, firstEvent);
+        return await this.#createCluster(input, idempotency, answer, firstEvent, lease);
       } catch (error) {
         if (!isUniqueViolation(error) || attempt >= 3) throw error;
       }
@@ -356,6 +375,7 @@ export class PostgresStore implements Store {
     idempotency: { key: string; request_hash: string } | undefined,
     answer: (cluster: ClusterRecord) => Omit<IdempotentAnswer, "request_hash">,
     firstEvent: Record<string, unknown>,
+    lease: JobLease | undefined,
   ): Promise<CreateClusterOutcome> {
     const outcome = await this.#tx(async (client): Promise<CreateClusterOutcome> => {
       // One create of a profile at a time: the profile's row lock orders them.
@@ -381,6 +401,15 @@ export class PostgresStore implements Store {
         ),
       );
       if (existing) return { kind: "conflict", existing };
+      // Counted under the profile's row lock (above): two creates cannot both take the last place.
+      const quota = await this.#row<{ limit: number; live: number }>(
+        `SELECT p.max_clusters AS "limit", (SELECT count(*)::int FROM clusters c WHERE c.profile_id = p.id
+           AND c.superseded = 0 AND c.status <> 'deleted' AND NOT (c.stack_name = $2 AND c.region = $3)) AS live
+         FROM profiles p WHERE p.id = $1`,
+        [input.profile_id, input.stack_name, input.region],
+        client,
+      );
+      if (quota && quota.live >= quota.limit) return { kind: "quota", ...quota };
       const at = now();
       await client.query(
         "UPDATE clusters SET superseded = 1 WHERE profile_id = $1 AND stack_name = $2 AND region = $3 AND superseded = 0",
@@ -389,8 +418,8 @@ export class PostgresStore implements Store {
       const cluster = toCluster(
         await this.#row<ClusterRow>(
           `INSERT INTO clusters (profile_id, stack_name, region, account, status, cluster_size, options, channel, arch,
-             created_at, updated_at)
-           VALUES ($1, $2, $3, $4, 'creating', $5, $6, $7, $8, $9, $9) RETURNING ${clusterColumns}`,
+             create_token, created_at, updated_at)
+           VALUES ($1, $2, $3, $4, 'creating', $5, $6, $7, $8, $10, $9, $9) RETURNING ${clusterColumns}`,
           [
             input.profile_id,
             input.stack_name,
@@ -401,12 +430,13 @@ export class PostgresStore implements Store {
             input.options.channel ?? null,
             input.options.arch ?? null,
             at,
+            input.create_token,
           ],
           client,
         ),
       );
       if (!cluster) throw new Error("the cluster insert returned no row");
-      const job = await this.#insertJob(client, cluster.id, "create", "launch", at);
+      const job = await this.#insertJob(client, cluster.id, "create", "launch", at, lease);
       await this.#insertEvent(client, cluster.id, firstEvent);
       if (idempotency) {
         const reply = answer(cluster);
@@ -429,7 +459,11 @@ export class PostgresStore implements Store {
     return outcome;
   }
 
-  async startDestroy(clusterId: number, firstEvent: Record<string, unknown>): Promise<StartDestroyOutcome> {
+  async startDestroy(
+    clusterId: number,
+    firstEvent: Record<string, unknown>,
+    lease?: JobLease,
+  ): Promise<StartDestroyOutcome> {
     try {
       return await this.#tx(async (client): Promise<StartDestroyOutcome> => {
         const cluster = toCluster(
@@ -443,11 +477,24 @@ export class PostgresStore implements Store {
         if (cluster.status === "deleting" || cluster.status === "deleted")
           return { kind: "unchanged", cluster };
         if (cluster.status === "creating") return { kind: "busy", cluster };
+        if (cluster.status === "failed" && !cluster.stack_id) {
+          // Its create made no stack: nothing in AWS to delete, no job, and never a 409 because a
+          // newer cluster has taken the name since.
+          await this.#patchCluster(client, clusterId, { status: "deleted" });
+          await this.#insertEvent(client, clusterId, firstEvent);
+          await this.#insertEvent(client, clusterId, {
+            time: now(),
+            step: "destroy",
+            message: "cluster deleted (its create made no stack, so nothing in AWS was touched)",
+            final: true,
+          });
+          return { kind: "unchanged", cluster: { ...cluster, status: "deleted" } };
+        }
         await client.query("UPDATE clusters SET status = 'deleting', updated_at = $1 WHERE id = $2", [
           now(),
           clusterId,
         ]);
-        const job = await this.#insertJob(client, clusterId, "destroy", "delete", now());
+        const job = await this.#insertJob(client, clusterId, "destroy", "delete", now(), lease);
         await this.#insertEvent(client, clusterId, firstEvent);
         return { kind: "started", cluster: { ...cluster, status: "deleting" }, job };
       });
@@ -467,11 +514,15 @@ export class PostgresStore implements Store {
     kind: "create" | "destroy",
     phase: JobPhase,
     at: string,
+    lease: JobLease | undefined,
   ): Promise<JobRecord> {
+    // Born leased (when a server is about to run it): never free for another, not for an instant.
+    const ms = lease ? Math.max(0, Date.parse(lease.until) - Date.now()) : null;
     return (await this.#row<JobRecord>(
-      `INSERT INTO jobs (cluster_id, kind, phase, attempts, created_at, updated_at) VALUES ($1, $2, $3, 1, $4, $4)
+      `INSERT INTO jobs (cluster_id, kind, phase, attempts, created_at, updated_at, lease_owner, lease_until)
+       VALUES ($1, $2, $3, 1, $4, $4, $5, now() + $6 * interval '1 millisecond')
        RETURNING ${jobColumns}`,
-      [clusterId, kind, phase, at],
+      [clusterId, kind, phase, at, lease?.owner ?? null, ms],
       client,
     )) as JobRecord;
   }

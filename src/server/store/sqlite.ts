@@ -1,24 +1,27 @@
-import { closeSync, mkdirSync, openSync } from "node:fs";
+import { closeSync, mkdirSync, openSync, type Stats, statSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
+import { OperationError, UsageError } from "../../errors.js";
 import type { CreateOptions } from "../../options.js";
 import { migrations } from "./migrations.js";
-import type {
-  ClusterPatch,
-  ClusterRecord,
-  ClusterStatus,
-  ClusterSummary,
-  ClusterView,
-  CreateClusterOutcome,
-  IdempotentAnswer,
-  JobPhase,
-  JobRecord,
-  NewCluster,
-  NewProfile,
-  ProfileRecord,
-  StartDestroyOutcome,
-  Store,
-  StoredEvent,
+import {
+  type ClusterPatch,
+  type ClusterRecord,
+  type ClusterStatus,
+  type ClusterSummary,
+  type ClusterView,
+  type CreateClusterOutcome,
+  defaultMaxClusters,
+  type IdempotentAnswer,
+  type JobLease,
+  type JobPhase,
+  type JobRecord,
+  type NewCluster,
+  type NewProfile,
+  type ProfileRecord,
+  type StartDestroyOutcome,
+  type Store,
+  type StoredEvent,
 } from "./types.js";
 
 interface ProfileRow extends Omit<ProfileRecord, "public_keys"> {
@@ -35,6 +38,36 @@ interface ViewRow extends Omit<ClusterView, "result_json" | "reasons_json"> {
 }
 
 const now = (): string => new Date().toISOString();
+
+/**
+ * The store holds the admin token's digest, every profile's token digest and sealed AWS secrets:
+ * whoever can write it can make themselves admin. Like ssh with its keys, refuse a file others may
+ * write or that belongs to someone else (bad set-up: exit 2), naming the fix.
+ */
+function checkOwnership(path: string, stats: Stats): void {
+  const uid = process.getuid?.();
+  if (uid !== undefined && stats.uid !== uid) {
+    throw new UsageError(
+      `the store ${path} belongs to user id ${stats.uid}, not to this server's user (${uid}): ` +
+        "whoever owns it can give themselves the admin token; use a store of your own (--db) or chown it",
+    );
+  }
+  const writable = stats.mode & 0o022;
+  if (writable) {
+    const who = writable & 0o020 ? (writable & 0o002 ? "its group and everyone" : "its group") : "everyone";
+    throw new UsageError(
+      `the store ${path} is writable by ${who} (mode ${(stats.mode & 0o777).toString(8)}): ` +
+        `whoever can write it can give themselves the admin token; run chmod 600 ${path}`,
+    );
+  }
+}
+
+/** A store file SQLite cannot use (corrupt, not a database, unreadable): the error names the file. */
+function unusable(path: string, error: unknown): Error {
+  if (error instanceof UsageError || error instanceof OperationError) return error;
+  const message = error instanceof Error ? error.message : String(error);
+  return new OperationError(`the store ${path} cannot be used: ${message}`, [], { cause: error });
+}
 
 function toProfile(row: ProfileRow | undefined): ProfileRecord | undefined {
   if (!row) return undefined;
@@ -66,19 +99,41 @@ export class SqliteStore implements Store {
   private readonly listeners = new Set<(clusterId: number) => void>();
   /** Changes made inside the running transaction, announced after it commits. */
   private pending = new Set<number>();
+  /** The file as opened: /healthz fails once the path no longer leads to it (deleted, replaced). */
+  private readonly opened: Stats | undefined;
 
-  constructor(path: string) {
+  constructor(readonly path: string) {
     if (path !== ":memory:") {
       mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
       // Token digests and sealed secrets: readable by the server's user only (SQLite gives its
       // -wal and -shm files the database file's mode).
       closeSync(openSync(path, "a", 0o600));
+      this.opened = statSync(path);
+      checkOwnership(path, this.opened);
     }
-    this.db = new Database(path);
-    this.db.pragma("journal_mode = WAL");
-    this.db.pragma("synchronous = NORMAL");
-    this.db.pragma("foreign_keys = ON");
-    this.db.pragma("busy_timeout = 5000");
+    try {
+      this.db = new Database(path);
+      this.db.pragma("journal_mode = WAL");
+      this.db.pragma("synchronous = NORMAL");
+      this.db.pragma("foreign_keys = ON");
+      this.db.pragma("busy_timeout = 5000");
+    } catch (error) {
+      throw unusable(path, error);
+    }
+  }
+
+  async health(): Promise<void> {
+    this.stmt("SELECT 1").get();
+    if (!this.opened) return;
+    let now: Stats;
+    try {
+      now = statSync(this.path);
+    } catch {
+      throw new Error(`the store file ${this.path} was deleted`);
+    }
+    if (now.ino !== this.opened.ino || now.dev !== this.opened.dev) {
+      throw new Error(`the store file ${this.path} was replaced by another file`);
+    }
   }
 
   private stmt(sql: string): Database.Statement {
@@ -120,7 +175,11 @@ export class SqliteStore implements Store {
   }
 
   async migrate(): Promise<void> {
-    this.migrateSync();
+    try {
+      this.migrateSync();
+    } catch (error) {
+      throw unusable(this.path, error);
+    }
   }
 
   async close(): Promise<void> {
@@ -167,11 +226,12 @@ export class SqliteStore implements Store {
   async createProfile(profile: NewProfile): Promise<ProfileRecord | "exists"> {
     try {
       const info = this.stmt(
-        `INSERT INTO profiles (name, email, token_hash, aws_id, aws_secret_sealed, aws_region, public_keys, created_at)
-         VALUES (@name, @email, @token_hash, @aws_id, @aws_secret_sealed, @aws_region, @public_keys, @created_at)`,
+        `INSERT INTO profiles (name, email, token_hash, aws_id, aws_secret_sealed, aws_region, public_keys, max_clusters, created_at)
+         VALUES (@name, @email, @token_hash, @aws_id, @aws_secret_sealed, @aws_region, @public_keys, @max_clusters, @created_at)`,
       ).run({
         ...profile,
         public_keys: profile.public_keys ? JSON.stringify(profile.public_keys) : null,
+        max_clusters: profile.max_clusters ?? defaultMaxClusters,
         created_at: now(),
       });
       return (await this.profileById(Number(info.lastInsertRowid))) as ProfileRecord;
@@ -193,6 +253,11 @@ export class SqliteStore implements Store {
     return (this.stmt("SELECT * FROM profiles ORDER BY id").all() as ProfileRow[]).map(
       (row) => toProfile(row) as ProfileRecord,
     );
+  }
+
+  async setProfileQuota(name: string, maxClusters: number): Promise<ProfileRecord | undefined> {
+    this.stmt("UPDATE profiles SET max_clusters = ? WHERE name = ?").run(maxClusters, name);
+    return toProfile(this.stmt("SELECT * FROM profiles WHERE name = ?").get(name) as ProfileRow | undefined);
   }
 
   async deleteProfile(name: string): Promise<"deleted" | "missing" | "has_clusters"> {
@@ -223,6 +288,7 @@ export class SqliteStore implements Store {
     idempotency: { key: string; request_hash: string } | undefined,
     answer: (cluster: ClusterRecord) => Omit<IdempotentAnswer, "request_hash">,
     firstEvent: Record<string, unknown>,
+    lease?: JobLease,
   ): Promise<CreateClusterOutcome> {
     return this.db.transaction((): CreateClusterOutcome => {
       if (idempotency) {
@@ -242,14 +308,20 @@ export class SqliteStore implements Store {
         ).get(input.account, input.region, input.stack_name) as ClusterRow | undefined,
       );
       if (existing) return { kind: "conflict", existing };
+      const quota = this.stmt(
+        `SELECT p.max_clusters AS "limit", (SELECT count(*) FROM clusters c WHERE c.profile_id = p.id
+           AND c.superseded = 0 AND c.status <> 'deleted' AND NOT (c.stack_name = ? AND c.region = ?)) AS live
+         FROM profiles p WHERE p.id = ?`,
+      ).get(input.stack_name, input.region, input.profile_id) as { limit: number; live: number } | undefined;
+      if (quota && quota.live >= quota.limit) return { kind: "quota", ...quota };
       const at = now();
       this.stmt(
         "UPDATE clusters SET superseded = 1 WHERE profile_id = ? AND stack_name = ? AND region = ? AND superseded = 0",
       ).run(input.profile_id, input.stack_name, input.region);
       const info = this.stmt(
         `INSERT INTO clusters (profile_id, stack_name, region, account, status, cluster_size, options, channel, arch,
-           created_at, updated_at)
-         VALUES (?, ?, ?, ?, 'creating', ?, ?, ?, ?, ?, ?)`,
+           create_token, created_at, updated_at)
+         VALUES (?, ?, ?, ?, 'creating', ?, ?, ?, ?, ?, ?, ?)`,
       ).run(
         input.profile_id,
         input.stack_name,
@@ -259,11 +331,12 @@ export class SqliteStore implements Store {
         JSON.stringify(input.options),
         input.options.channel ?? null,
         input.options.arch ?? null,
+        input.create_token,
         at,
         at,
       );
       const clusterId = Number(info.lastInsertRowid);
-      const job = this.insertJob(clusterId, "create", "launch", at);
+      const job = this.insertJob(clusterId, "create", "launch", at, lease);
       this.insertEvent(clusterId, firstEvent);
       const cluster = toCluster(
         this.stmt("SELECT * FROM clusters WHERE id = ?").get(clusterId) as ClusterRow,
@@ -288,7 +361,11 @@ export class SqliteStore implements Store {
     })();
   }
 
-  async startDestroy(clusterId: number, firstEvent: Record<string, unknown>): Promise<StartDestroyOutcome> {
+  async startDestroy(
+    clusterId: number,
+    firstEvent: Record<string, unknown>,
+    lease?: JobLease,
+  ): Promise<StartDestroyOutcome> {
     return this.db.transaction((): StartDestroyOutcome => {
       const cluster = toCluster(
         this.stmt("SELECT * FROM clusters WHERE id = ?").get(clusterId) as ClusterRow,
@@ -297,6 +374,22 @@ export class SqliteStore implements Store {
       if (cluster.status === "deleting" || cluster.status === "deleted")
         return { kind: "unchanged", cluster };
       if (cluster.status === "creating") return { kind: "busy", cluster };
+      if (cluster.status === "failed" && !cluster.stack_id) {
+        // Its create made no stack: nothing in AWS to delete, no job, and never a 409 because a
+        // newer cluster has taken the name since.
+        this.stmt("UPDATE clusters SET status = 'deleted', updated_at = ? WHERE id = ?").run(
+          now(),
+          clusterId,
+        );
+        this.insertEvent(clusterId, firstEvent);
+        this.insertEvent(clusterId, {
+          time: now(),
+          step: "destroy",
+          message: "cluster deleted (its create made no stack, so nothing in AWS was touched)",
+          final: true,
+        });
+        return { kind: "unchanged", cluster: { ...cluster, status: "deleted" } };
+      }
       try {
         this.stmt("UPDATE clusters SET status = 'deleting', updated_at = ? WHERE id = ?").run(
           now(),
@@ -308,16 +401,23 @@ export class SqliteStore implements Store {
           return { kind: "busy", cluster };
         throw error;
       }
-      const job = this.insertJob(clusterId, "destroy", "delete", now());
+      const job = this.insertJob(clusterId, "destroy", "delete", now(), lease);
       this.insertEvent(clusterId, firstEvent);
       return { kind: "started", cluster: { ...cluster, status: "deleting" }, job };
     })();
   }
 
-  private insertJob(clusterId: number, kind: "create" | "destroy", phase: JobPhase, at: string): JobRecord {
+  private insertJob(
+    clusterId: number,
+    kind: "create" | "destroy",
+    phase: JobPhase,
+    at: string,
+    lease?: JobLease,
+  ): JobRecord {
     const info = this.stmt(
-      "INSERT INTO jobs (cluster_id, kind, phase, attempts, created_at, updated_at) VALUES (?, ?, ?, 1, ?, ?)",
-    ).run(clusterId, kind, phase, at, at);
+      `INSERT INTO jobs (cluster_id, kind, phase, attempts, created_at, updated_at, lease_owner, lease_until)
+       VALUES (?, ?, ?, 1, ?, ?, ?, ?)`,
+    ).run(clusterId, kind, phase, at, at, lease?.owner ?? null, lease?.until ?? null);
     return this.stmt("SELECT * FROM jobs WHERE id = ?").get(Number(info.lastInsertRowid)) as JobRecord;
   }
 

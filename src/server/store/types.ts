@@ -30,10 +30,17 @@ export interface ProfileRecord {
   aws_secret_sealed: string | null;
   aws_region: string | null;
   public_keys: string[] | null;
+  /** The most live (not deleted) clusters the profile may have; set by the admin. */
+  max_clusters: number;
   created_at: string;
 }
 
-export type NewProfile = Omit<ProfileRecord, "id" | "created_at">;
+/** Profiles get this quota of live clusters unless the admin says otherwise. */
+export const defaultMaxClusters = 10;
+
+export type NewProfile = Omit<ProfileRecord, "id" | "created_at" | "max_clusters"> & {
+  max_clusters?: number;
+};
 
 export interface ClusterRecord {
   id: number;
@@ -46,7 +53,13 @@ export interface ClusterRecord {
   cluster_size: number;
   /** The validated create options the cluster was asked with. */
   options: CreateOptions;
+  /**
+   * The StackId that this cluster's own CreateStack returned (or that a stack tagged with its
+   * create_token has): the only stack its jobs ever act on. null: it owns no stack.
+   */
   stack_id: string | null;
+  /** The ClientRequestToken of its CreateStack (tag pandacluster:create-token); null before v4. */
+  create_token: string | null;
   /** The library's result object, once known. */
   result: unknown | null;
   reasons: string[];
@@ -120,6 +133,8 @@ export interface NewCluster {
   account: string;
   cluster_size: number;
   options: CreateOptions;
+  /** The ClientRequestToken its create job's CreateStack will send. */
+  create_token: string;
 }
 
 export type CreateClusterOutcome =
@@ -129,11 +144,16 @@ export type CreateClusterOutcome =
   /** The Idempotency-Key was seen before with this same request: its first answer. */
   | { kind: "replay"; answer: IdempotentAnswer }
   /** The Idempotency-Key was seen before with a different request. */
-  | { kind: "key_reused" };
+  | { kind: "key_reused" }
+  /** The profile has `live` clusters that are not deleted, and may have at most `limit`. */
+  | { kind: "quota"; limit: number; live: number };
 
 export type StartDestroyOutcome =
   | { kind: "started"; cluster: ClusterRecord; job: JobRecord }
-  /** Already deleting or deleted: nothing new started. */
+  /**
+   * Already deleting or deleted: nothing new started. Also a failed cluster that owns no stack
+   * (stack_id null): it is marked deleted at once, with no job.
+   */
   | { kind: "unchanged"; cluster: ClusterRecord }
   /** Still being created: a delete would race the create. */
   | { kind: "busy"; cluster: ClusterRecord };
@@ -145,9 +165,23 @@ export interface ClusterPatch {
   reasons?: string[];
 }
 
+/**
+ * A job's lease: the server process holding it (unique per start) and until when. A job stored with
+ * a lease is never free for another server, not even for the instant before its server claims it.
+ */
+export interface JobLease {
+  owner: string;
+  until: string;
+}
+
 export interface Store {
   /** Applies pending migrations; safe to call on every start. */
   migrate(): Promise<void>;
+  /**
+   * Throws when the store cannot serve: no answer, or (SQLite) its file deleted or replaced since
+   * it was opened, which a process holding it open would not otherwise notice. GET /healthz.
+   */
+  health(): Promise<void>;
   close(): Promise<void>;
 
   getSetting(key: string): Promise<string | undefined>;
@@ -158,22 +192,34 @@ export interface Store {
   profileByTokenHash(tokenHash: string): Promise<ProfileRecord | undefined>;
   profileById(id: number): Promise<ProfileRecord | undefined>;
   listProfiles(): Promise<ProfileRecord[]>;
+  /** Sets a profile's quota of live clusters; undefined when there is no such profile. */
+  setProfileQuota(name: string, maxClusters: number): Promise<ProfileRecord | undefined>;
   /** Deletes a profile that owns no cluster that still exists. */
   deleteProfile(name: string): Promise<"deleted" | "missing" | "has_clusters">;
 
   /**
    * In one transaction: replay an Idempotency-Key's first answer; or refuse a name already active
-   * (any status but deleted/failed) for this account and region; or insert the cluster, its create
-   * job, the first event and (with a key) the answer `answer(cluster)` for later replays.
+   * (any status but deleted/failed) for this account and region; or refuse a profile at its quota
+   * of live clusters (a failed cluster of the same name and region does not count: the new one
+   * replaces it); or insert the cluster, its create job (leased to `lease` when given), the first
+   * event and (with a key) the answer `answer(cluster)` for later replays.
    */
   createCluster(
     input: NewCluster,
     idempotency: { key: string; request_hash: string } | undefined,
     answer: (cluster: ClusterRecord) => Omit<IdempotentAnswer, "request_hash">,
     firstEvent: Record<string, unknown>,
+    lease?: JobLease,
   ): Promise<CreateClusterOutcome>;
-  /** In one transaction: mark the cluster deleting and insert its destroy job (see StartDestroyOutcome). */
-  startDestroy(clusterId: number, firstEvent: Record<string, unknown>): Promise<StartDestroyOutcome>;
+  /**
+   * In one transaction: mark the cluster deleting and insert its destroy job (see
+   * StartDestroyOutcome). With `lease`, the new job is born leased to that server (as in createCluster).
+   */
+  startDestroy(
+    clusterId: number,
+    firstEvent: Record<string, unknown>,
+    lease?: JobLease,
+  ): Promise<StartDestroyOutcome>;
 
   /** The profile's newest cluster of that name (in that region, when given). */
   clusterByName(profileId: number, stackName: string, region?: string): Promise<ClusterRecord | undefined>;
@@ -211,7 +257,8 @@ export interface Store {
   /**
    * Calls `listener` with a cluster's id soon after an event is added to it or its state changes,
    * by any server on this store that can tell (PostgreSQL: every replica, through LISTEN/NOTIFY;
-   * SQLite: this process). Returns the function that stops the calls.
+   * SQLite: this process). Returns the function that stops the calls. A call with 0 means any
+   * cluster may have changed (the announcements were not heard for a while: look again).
    */
   onClusterChange(listener: (clusterId: number) => void): () => void;
 

@@ -1,39 +1,24 @@
 import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
-import type { CommandName } from "../definitions.js";
-import { InterruptedError, OperationError, UsageError } from "../errors.js";
-import type {
-  ClusterResult,
-  DestroyResult,
-  ListResult,
-  ProgressEvent,
-  StatusResult,
-} from "../lifecycle/types.js";
-import type { UnitsInput } from "../options.js";
-import type { CliContext } from "./context.js";
-import type { Progress } from "./render/progress.js";
-import { showCluster, showDestroy, showList, showStatus } from "./render/results.js";
-import { withProgress } from "./render/run.js";
+import type { CommandName } from "../../definitions.js";
+import { InterruptedError, OperationError, UsageError } from "../../errors.js";
+import type { ClusterResult, DestroyResult, ListResult } from "../../lifecycle/types.js";
+import { type UnitsInput, unitsFolder } from "../../options.js";
+import type { CliContext } from "../context.js";
+import type { Progress } from "../render/progress.js";
+import { showCluster, showDestroy, showList, showStatus } from "../render/results.js";
+import { withProgress } from "../render/run.js";
+import { Aborted, ApiError, Client, NetworkError } from "./client.js";
+import { follow, type ServerCluster } from "./follow.js";
 
 /**
  * The CLI as a client of a pandacluster API server (--server URL or PANDACLUSTER_SERVER, with
  * PANDACLUSTER_TOKEN): create, destroy, status, list and wait go through the API, follow the
- * server's job through its events, and print what the local mode prints, with its exit codes.
+ * server's job through its event stream (follow.ts), and print what the local mode prints, with
+ * its exit codes. The HTTP client is client.ts; this file turns commands into calls and answers
+ * into the local mode's output.
  */
-
-interface ServerCluster {
-  stack_name: string;
-  region: string;
-  status: "creating" | "online" | "failed" | "deleting" | "deleted";
-  cluster_size: number;
-  result: ClusterResult | null;
-  reasons: string[];
-  created_at: string;
-  updated_at: string;
-  live?: StatusResult | null;
-  live_error?: string;
-}
 
 interface ServerSummary {
   stack_name: string;
@@ -45,80 +30,6 @@ interface ServerSummary {
   channel: string | null;
   arch: string | null;
 }
-
-interface StoredEvent extends ProgressEvent {
-  seq: number;
-}
-
-class ApiError extends Error {
-  constructor(
-    readonly status: number,
-    readonly error: string,
-    readonly messages: string[],
-  ) {
-    super(messages[0] ?? error);
-  }
-}
-
-/** The server's JSON API, with the caller's token. */
-class Client {
-  constructor(
-    readonly base: string,
-    private readonly token: string,
-    private readonly signal: AbortSignal,
-  ) {}
-
-  async call<T>(
-    method: string,
-    path: string,
-    body?: unknown,
-    headers: Record<string, string> = {},
-  ): Promise<{ status: number; body: T }> {
-    const url = new URL(path, this.base).href;
-    let answer: Response;
-    try {
-      answer = await fetch(url, {
-        method,
-        headers: {
-          authorization: `Bearer ${this.token}`,
-          accept: "application/json",
-          ...(body === undefined ? {} : { "content-type": "application/json" }),
-          ...headers,
-        },
-        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-        signal: this.signal,
-      });
-    } catch (error) {
-      if (this.signal.aborted) throw new Aborted();
-      const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-      throw new NetworkError(
-        `cannot reach the pandacluster server at ${this.base}: ${cause?.code ?? cause?.message ?? (error as Error).message}`,
-      );
-    }
-    const text = await answer.text();
-    let parsed: unknown;
-    try {
-      parsed = text ? JSON.parse(text) : undefined;
-    } catch {
-      throw new OperationError(
-        `the server at ${this.base} answered ${answer.status} with something that is not JSON`,
-      );
-    }
-    if (answer.status >= 400) {
-      const error = parsed as { error?: string; messages?: string[] } | undefined;
-      throw new ApiError(answer.status, error?.error ?? `HTTP ${answer.status}`, error?.messages ?? []);
-    }
-    return { status: answer.status, body: parsed as T };
-  }
-}
-
-class Aborted extends Error {}
-class NetworkError extends OperationError {}
-
-const terminal = {
-  create: new Set(["online", "failed"]),
-  destroy: new Set(["deleted", "failed"]),
-};
 
 /** Runs a command on the server named by options.server; returns the exit code. */
 export async function runRemote(
@@ -222,7 +133,7 @@ class Remote {
         return showCluster(this.context, answer.body.result, true);
       }
       const { stack_name, region } = answer.body;
-      const cluster = await this.follow(stack_name, region, progress, terminal.create, "created");
+      const cluster = await this.follow(stack_name, region, progress, "created");
       progress.stop();
       return this.showCreate(cluster, started);
     });
@@ -260,7 +171,7 @@ class Remote {
         const message = `deleting ${name} in ${region}; follow it with: ${this.hint("wait", name, region)}`;
         return showDestroy(this.context, destroyResult(name, region, "success", message));
       }
-      const cluster = await this.follow(name, region, progress, terminal.destroy, "deleted");
+      const cluster = await this.follow(name, region, progress, "deleted");
       progress.stop();
       return this.showDeletion(cluster, started);
     });
@@ -337,8 +248,8 @@ class Remote {
               name,
               body.region,
               progress,
-              deleting ? terminal.destroy : terminal.create,
               deleting ? "deleted" : "created",
+              deleting ? undefined : body.created_at,
             )
           : body;
       progress.stop();
@@ -347,44 +258,33 @@ class Remote {
   }
 
   /**
-   * Prints the cluster's events as they come and returns the cluster once its status is one of
-   * `until`. Ctrl-C stops following (not the server's job) and says how to pick it up again.
+   * Prints the cluster's events as they come and returns the cluster once its job has ended.
+   * Ctrl-C stops following (not the server's job) and says how to pick it up again.
    */
   private async follow(
     name: string,
     region: string,
     progress: Progress,
-    until: Set<string>,
     doing: "created" | "deleted",
+    since?: string,
   ): Promise<ServerCluster> {
-    const path = `clusters/${encodeURIComponent(name)}`;
-    const where = this.query(region);
-    // A deletion shows its own events only, not the create's history that the cluster also has.
-    const shown = (event: StoredEvent) => (doing === "deleted") === (event.step === "destroy");
-    let after = 0;
-    let started: number | undefined;
-    const interval = Number(this.context.env.PANDACLUSTER_REMOTE_POLL_MS) || 1000;
+    let started = since === undefined ? undefined : Date.parse(since);
     try {
-      for (;;) {
-        const { body: cluster } = await this.client.call<ServerCluster>("GET", `${path}${where}`);
-        // Events are stored before the status changes: after a final status, all are there.
-        const { body: events } = await this.client.call<StoredEvent[]>(
-          "GET",
-          `${path}/events${this.query(region, { after: String(after) })}`,
-        );
-        for (const event of events) {
-          after = Math.max(after, event.seq);
-          if (!shown(event)) continue;
-          started ??= doing === "created" ? Date.parse(cluster.created_at) : Date.parse(event.time);
-          const { seq: _seq, ...progressEvent } = event;
+      return await follow(this.client, name, region, {
+        // A deletion shows its own events only, not the create's history that the cluster also
+        // has; the server's closing line is left out: the result printed next says it.
+        shown: (event) => (doing === "deleted") === (event.step === "destroy") && event.final !== true,
+        onEvent: (event) => {
+          started ??= Date.parse(event.time);
+          const { seq: _seq, final: _final, ...progressEvent } = event;
           progress.onEvent({
             ...progressEvent,
             elapsed: Math.max(0, (Date.parse(event.time) - started) / 1000),
           });
-        }
-        if (until.has(cluster.status)) return cluster;
-        await sleep(interval, this.context.signal);
-      }
+        },
+        pollMs: Number(this.context.env.PANDACLUSTER_REMOTE_POLL_MS) || 1000,
+        signal: this.context.signal,
+      });
     } catch (error) {
       throw this.interrupt(error, { name, region, doing });
     }
@@ -407,21 +307,6 @@ class Remote {
       lines.push(`  to remove it:            ${this.hint("destroy", ref.name, ref.region)}`);
     return new InterruptedError(lines.join("\n"));
   }
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(new Aborted());
-    const timer = setTimeout(() => {
-      signal.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(new Aborted());
-    };
-    signal.addEventListener("abort", onAbort, { once: true });
-  });
 }
 
 function destroyResult(
@@ -450,8 +335,8 @@ function destroyResult(
  * them, so their text goes inline (content_text), placeholders and all.
  */
 export function inlineUnits(input: UnitsInput): unknown {
-  if (!Array.isArray(input.units) || !input.base_dir) return input.units;
-  const base = input.base_dir;
+  const base = unitsFolder(input);
+  if (!Array.isArray(input.units) || !base) return input.units;
   const inline = (entry: unknown): unknown => {
     if (typeof entry !== "object" || entry === null || Array.isArray(entry)) return entry;
     const copy: Record<string, unknown> = { ...(entry as Record<string, unknown>) };
