@@ -376,13 +376,16 @@ describe("dashboard at /ui (chromium, moto, local etcd discovery)", () => {
     await page.locator("table.profiles tr[data-name=alice]").waitFor();
     await page.locator("#profile-name").fill("bob");
     await page.locator("#profile-email").fill("bob@example.com");
+    await page.locator("#profile-max_clusters").fill("2");
     await page.getByRole("button", { name: "Create profile" }).click();
     const token = await page.locator("#new-token").inputValue({ timeout: 10_000 });
     assert.match(token, /\S{16,}/);
     await page.getByRole("button", { name: "Copy" }).click();
     await page.getByText("Copied.").waitFor();
     assert.equal(await page.evaluate(() => navigator.clipboard.readText()), token);
-    await page.locator("table.profiles tr[data-name=bob]").waitFor();
+    const bob = page.locator("table.profiles tr[data-name=bob]");
+    await bob.waitFor();
+    assert.equal(await bob.locator("td[data-label='Max clusters']").textContent(), "2");
 
     // A profile to delete (two presses: Delete, then Really delete).
     await page.locator("#profile-name").fill("carol");

@@ -24,7 +24,9 @@ export function adminView(main) {
           h(
             "tr",
             null,
-            ["Name", "Email", "Own AWS keys", "Age", ""].map((t) => h("th", { scope: "col" }, t)),
+            ["Name", "Email", "Own AWS keys", "Max clusters", "Age", ""].map((t) =>
+              h("th", { scope: "col" }, t),
+            ),
           ),
         ),
         body,
@@ -52,6 +54,7 @@ export function adminView(main) {
             h("td", { "data-label": "Name" }, profile.name),
             h("td", { "data-label": "Email" }, profile.email),
             h("td", { "data-label": "Own AWS keys" }, profile.aws ? "yes" : "no"),
+            h("td", { "data-label": "Max clusters", class: "number" }, profile.max_clusters ?? ""),
             h("td", { "data-label": "Age" }, age(profile.created_at)),
             h("td", null, deleteButton(profile.name, load, state)),
           ),
@@ -136,6 +139,13 @@ function profileForm(created, reload) {
     name: text({ required: true }),
     email: text({ type: "email", required: true }),
     public_keys: h("textarea", { rows: 3, spellcheck: "false" }),
+    max_clusters: text({
+      type: "number",
+      min: 0,
+      step: 1,
+      inputmode: "numeric",
+      placeholder: "the server's default",
+    }),
     aws_id: text(),
     aws_secret: text({ type: "password" }),
     aws_region: text({ placeholder: "the server's" }),
@@ -158,6 +168,8 @@ function profileForm(created, reload) {
           .map((k) => k.trim())
           .filter(Boolean);
         if (keys.length > 0) body.public_keys = keys;
+        const quota = value(inputs.max_clusters);
+        if (quota !== "") body.max_clusters = /^\d+$/.test(quota) ? Number(quota) : quota;
         if (value(inputs.aws_id) || value(inputs.aws_secret) || value(inputs.aws_region)) {
           body.aws = {
             id: value(inputs.aws_id),
@@ -208,6 +220,12 @@ function profileForm(created, reload) {
       "SSH public keys",
       inputs.public_keys,
       "One per line; put on every node of this profile's clusters.",
+    ),
+    field(
+      "max_clusters",
+      "Max clusters",
+      inputs.max_clusters,
+      "Live clusters this profile may have at once.",
     ),
     h(
       "details",
