@@ -66,7 +66,7 @@ async function target(): Promise<void> {
     method: "POST",
     url: "/profiles",
     headers: { authorization: `Bearer ${ADMIN}` },
-    payload: { name: "bench", email: "bench@example.com" },
+    payload: { name: "bench", email: "bench@example.com", max_clusters: CLUSTERS },
   });
   const token = created.json<{ token: string }>().token;
   const profile = await server.store.profileByTokenHash(hashToken(token));
