@@ -3,7 +3,9 @@ import { existsSync } from "node:fs";
 
 /** npm run bench: each benchmark in its own process, one after another, all printing ratios. */
 const benches =
-  process.argv.length > 2 ? process.argv.slice(2) : ["cli", "lifecycle", "server", "replicas", "workers"];
+  process.argv.length > 2
+    ? process.argv.slice(2)
+    : ["cli", "lifecycle", "server", "replicas", "workers", "ui"];
 let failed = false;
 for (const name of benches) {
   const file = new URL(`./${name}.js`, import.meta.url);

@@ -21,6 +21,7 @@ import { profileRoutes } from "./routes/profiles.js";
 import { scaleRoutes } from "./routes/scale.js";
 import { templateRoutes } from "./routes/templates.js";
 import type { ServerParts } from "./routes/types.js";
+import { uiRoutes } from "./routes/ui.js";
 import { isPostgresUrl, PostgresStore, redactDatabaseUrl } from "./store/postgres.js";
 import { SqliteStore } from "./store/sqlite.js";
 import type { Store } from "./store/types.js";
@@ -355,4 +356,5 @@ function buildRoutes(
   templateRoutes(app, parts);
   clusterRoutes(app, parts);
   eventRoutes(app, parts, eventStream);
+  uiRoutes(app);
 }

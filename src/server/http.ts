@@ -17,9 +17,28 @@ export class HttpError extends Error {
     this.headers = headers;
   }
 
-  body(): { error: string; messages: string[] } {
-    return { error: this.message, messages: this.messages };
+  /**
+   * The answer's body. Besides the messages, `problems` names the field of each message that is
+   * about one ("cluster_size: must be at most 12" → field cluster_size), so a form can show it
+   * beside its input without parsing text.
+   */
+  body(): { error: string; messages: string[]; problems: Problem[] } {
+    return { error: this.message, messages: this.messages, problems: this.messages.map(problemOf) };
   }
+}
+
+/** One message of an error answer, and the field (request body or query name, or header) it is about. */
+export interface Problem {
+  field: string | null;
+  message: string;
+}
+
+/** Every message about one field starts with the field's name and ": " (units[0].content: …). */
+const fieldPrefix = /^([A-Za-z_][\w-]*(?:\[\d+\]|\.[A-Za-z_]\w*)*): ([\s\S]*)$/;
+
+export function problemOf(message: string): Problem {
+  const match = fieldPrefix.exec(message);
+  return match ? { field: match[1] as string, message: match[2] as string } : { field: null, message };
 }
 
 /** A discovery service URL as compared with the allowed ones: no trailing slash. */

@@ -263,6 +263,14 @@ const errorSchema: JsonSchema = {
   properties: {
     error: { type: "string", description: "what went wrong, in a few words" },
     messages: { type: "array", items: { type: "string" }, description: "one message per field or reason" },
+    problems: {
+      type: "array",
+      description: "the messages again, each with the request field it is about (null when none)",
+      items: {
+        type: "object",
+        properties: { field: { type: ["string", "null"] }, message: { type: "string" } },
+      },
+    },
   },
 };
 

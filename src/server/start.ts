@@ -55,7 +55,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     );
   }
   stderr.write(
-    `pandacluster API server listening on ${url} (store ${describeDb(db)}; secret key from ${server.keyOrigin})\n`,
+    `pandacluster API server listening on ${url} (store ${describeDb(db)}; secret key from ${server.keyOrigin}); dashboard at ${url}/ui\n`,
   );
 
   let resolveClosed!: () => void;

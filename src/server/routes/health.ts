@@ -1,13 +1,16 @@
 import type { FastifyInstance } from "fastify";
 import { openApiDocument } from "../schemas.js";
 import type { ServerParts } from "./types.js";
+import { wantsHtml } from "./ui.js";
 
 export function healthRoutes(app: FastifyInstance, parts: ServerParts): void {
   let document: string | undefined;
 
-  app.get("/", { config: { access: "public" } }, async (_request, reply) => {
+  app.get("/", { config: { access: "public" } }, async (request, reply) => {
+    // A browser is sent to the dashboard; API clients get the OpenAPI document.
+    if (wantsHtml(request)) return reply.header("Vary", "Accept").redirect("/ui", 303);
     document ??= JSON.stringify(openApiDocument(parts.version));
-    return reply.type("application/json; charset=utf-8").send(document);
+    return reply.header("Vary", "Accept").type("application/json; charset=utf-8").send(document);
   });
 
   app.get("/healthz", { config: { access: "public" } }, async (request, reply) => {
