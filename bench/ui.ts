@@ -44,6 +44,7 @@ function result(name: string, i: number): ClusterResult {
       arch: "amd64",
       instance_type: "t3.small",
       cluster_size: 3,
+      workers: 0,
       image_id: "ami-0123456789abcdef0",
       discovery_url: null,
       nodes,
