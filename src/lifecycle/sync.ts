@@ -26,10 +26,7 @@ export async function sync(
   hooks: Hooks = {},
 ): Promise<SyncResult> {
   const session = await openSession(credentials, options, hooks);
-  const stack = await describeStack(session.clients.cloudformation, options.stack_name).catch((error) => {
-    throw awsFailure(`reading stack ${options.stack_name}`, error);
-  });
-  if (!stack) throw new OperationError(`no cluster named ${options.stack_name} in ${session.region}`);
+  const stack = await existingStack(session, options.stack_name);
   const status = stack.StackStatus ?? "UNKNOWN";
   const ref = { stack_name: options.stack_name, region: session.region, profile: session.profile };
   if (status.endsWith("_IN_PROGRESS") || /FAILED|ROLLBACK_COMPLETE$|^DELETE/.test(status)) {
@@ -113,10 +110,7 @@ export async function syncInService(
   hooks: Hooks = {},
 ): Promise<SyncResult> {
   const session = await openSession(credentials, options, hooks);
-  const stack = await describeStack(session.clients.cloudformation, options.stack_name).catch((error) => {
-    throw awsFailure(`reading stack ${options.stack_name}`, error);
-  });
-  if (!stack) throw new OperationError(`no cluster named ${options.stack_name} in ${session.region}`);
+  const stack = await existingStack(session, options.stack_name);
   const roleOf = new Map<string, "controller" | "worker">([
     ...inService.controllers.map((id) => [id, "controller"] as const),
     ...inService.workers.map((id) => [id, "worker"] as const),
@@ -126,4 +120,13 @@ export async function syncInService(
     .filter((n) => n.state === "running" && n.private_ip)
     .map((n) => ({ ...nodeInfo(n), role: roleOf.get(n.instance_id) ?? ("controller" as const) }));
   return syncNames(session, stack, nodes);
+}
+
+/** The cluster's stack, or an OperationError that says there is none. */
+async function existingStack(session: Session, stackName: string): Promise<Stack> {
+  const stack = await describeStack(session.clients.cloudformation, stackName).catch((error) => {
+    throw awsFailure(`reading stack ${stackName}`, error);
+  });
+  if (!stack) throw new OperationError(`no cluster named ${stackName} in ${session.region}`);
+  return stack;
 }

@@ -123,14 +123,7 @@ function ignitionUserData(parts: BootParts, discovery: DiscoveryContext, paramet
     return JSON.stringify(built.whole);
   }, urlUses(parts));
   const plainBytes = measured(text, marker, discovery.sampleUrl);
-  const report = (bytes: number, encoding: UserDataReport["encoding"]): UserDataReport => ({
-    provisioning: "ignition",
-    bytes,
-    plain_bytes: plainBytes,
-    encoding,
-    limit: USER_DATA_LIMIT,
-    discovery_url_length: urlLength,
-  });
+  const report = reporter("ignition", plainBytes, urlLength);
   if (plainBytes <= USER_DATA_LIMIT) {
     return { value: joinedBase64(text, marker, parameter), report: report(plainBytes, "plain"), notices };
   }
@@ -161,14 +154,7 @@ function cloudConfigUserData(parts: BootParts, discovery: DiscoveryContext, para
   const urlLength = (discovery.knownUrl ?? discovery.sampleUrl).length;
   const { text, marker } = withUniqueMarker((m) => cloudConfigText(parts, m), urlUses(parts));
   const plainBytes = measured(text, marker, discovery.knownUrl ?? discovery.sampleUrl);
-  const report = (bytes: number, encoding: UserDataReport["encoding"]): UserDataReport => ({
-    provisioning: "cloud-config",
-    bytes,
-    plain_bytes: plainBytes,
-    encoding,
-    limit: USER_DATA_LIMIT,
-    discovery_url_length: urlLength,
-  });
+  const report = reporter("cloud-config", plainBytes, urlLength);
   if (plainBytes <= USER_DATA_LIMIT) {
     return { value: joinedBase64(text, marker, parameter), report: report(plainBytes, "plain"), notices: [] };
   }
@@ -243,4 +229,16 @@ export function withUniqueMarker(
     if (text.split(marker).length === occurrences + 1) return { text, marker };
   }
   throw new Error("internal: no marker for the discovery URL could be placed");
+}
+
+/** The report of a format's user data once its plain size is known: encoding and bytes follow. */
+function reporter(provisioning: UserDataReport["provisioning"], plainBytes: number, urlLength: number) {
+  return (bytes: number, encoding: UserDataReport["encoding"]): UserDataReport => ({
+    provisioning,
+    bytes,
+    plain_bytes: plainBytes,
+    encoding,
+    limit: USER_DATA_LIMIT,
+    discovery_url_length: urlLength,
+  });
 }
