@@ -183,7 +183,10 @@ export class JobRunner {
         if (taken.length === 0) return;
       }
       await this.#run(job, resumed);
-    })().finally(() => this.#running.delete(job.id));
+    })().finally(() => {
+      this.#running.delete(job.id);
+      this.#retried.delete(job.id);
+    });
     this.#running.set(job.id, run);
   }
 
