@@ -64,7 +64,7 @@ export async function countingProxy(target: string): Promise<CountingProxy> {
 }
 
 /** The service from the SigV4 credential scope; the operation from the Query body or the REST path. */
-function operationOf(
+export function operationOf(
   method: string,
   url: string,
   headers: NodeJS.Dict<string | string[]>,

@@ -6,6 +6,7 @@
  */
 import { createServer, request, type Server } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
+import { operationOf } from "./counting-proxy.js";
 
 /** forward it; hang (accept, never answer); reset (drop the connection); or forward once the promise settles. */
 export type GateAction = "forward" | "hang" | "reset" | Promise<unknown>;
@@ -72,18 +73,4 @@ export async function startGate(target: string): Promise<Gate> {
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   gate.endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return gate;
-}
-
-/** The service from the SigV4 credential scope; the operation from the Query body or the REST path. */
-function operationOf(
-  method: string,
-  url: string,
-  headers: NodeJS.Dict<string | string[]>,
-  body: string,
-): string {
-  const scope = /Credential=[^/]+\/[^/]+\/[^/]+\/([^/]+)\//.exec(String(headers.authorization ?? ""));
-  const service = scope?.[1] ?? "?";
-  const action = /(?:^|&)Action=([A-Za-z]+)/.exec(body)?.[1];
-  if (action) return `${service}:${action}`;
-  return `${service}:${method} ${url.replace(/\?.*$/, "")}`;
 }
