@@ -1,6 +1,14 @@
 import pg from "pg";
-import type { CreateOptions } from "../../options.js";
 import { postgresMigrations } from "./postgres-migrations.js";
+import {
+  type ClusterRow,
+  newestFirst,
+  now,
+  type ProfileRow,
+  toCluster,
+  toProfile,
+  type ViewRow,
+} from "./rows.js";
 import {
   type ClusterPatch,
   type ClusterRecord,
@@ -37,51 +45,9 @@ const MIGRATION_LOCK = 0x70616e6461636c75n;
 /** The NOTIFY channel; the payload is a cluster id. */
 const CHANNEL = "pandacluster_clusters";
 
-interface ProfileRow extends Omit<ProfileRecord, "public_keys"> {
-  public_keys: string | null;
-}
-interface ClusterRow extends Omit<ClusterRecord, "options" | "result" | "reasons"> {
-  options: string;
-  result: string | null;
-  reasons: string;
-}
-interface ViewRow extends Omit<ClusterView, "result_json" | "reasons_json"> {
-  result: string | null;
-  reasons: string;
-}
-
-const now = (): string => new Date().toISOString();
-
-function toProfile(row: ProfileRow | undefined): ProfileRecord | undefined {
-  if (!row) return undefined;
-  return { ...row, public_keys: row.public_keys ? (JSON.parse(row.public_keys) as string[]) : null };
-}
-
-function toCluster(row: ClusterRow | undefined): ClusterRecord | undefined {
-  if (!row) return undefined;
-  const {
-    superseded: _superseded,
-    channel: _channel,
-    arch: _arch,
-    ...rest
-  } = row as ClusterRow & {
-    superseded?: number;
-    channel?: string | null;
-    arch?: string | null;
-  };
-  return {
-    ...rest,
-    options: JSON.parse(row.options) as CreateOptions,
-    result: row.result === null ? null : (JSON.parse(row.result) as unknown),
-    reasons: JSON.parse(row.reasons) as string[],
-  };
-}
-
 const jobColumns = "id, cluster_id, kind, phase, attempts, created_at, updated_at";
 const clusterColumns =
   "id, profile_id, stack_name, region, account, status, cluster_size, options, stack_id, create_token, result, reasons, created_at, updated_at";
-/** Prefer a cluster that still exists over a deleted one of the same name, then the newest. */
-const newestFirst = "ORDER BY (status = 'deleted'), id DESC LIMIT 1";
 
 /** A unique index said no (SQLSTATE 23505). */
 const isUniqueViolation = (error: unknown) => (error as { code?: string }).code === "23505";

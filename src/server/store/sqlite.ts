@@ -2,8 +2,16 @@ import { closeSync, mkdirSync, openSync, type Stats, statSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
 import { OperationError, UsageError } from "../../errors.js";
-import type { CreateOptions } from "../../options.js";
 import { migrations } from "./migrations.js";
+import {
+  type ClusterRow,
+  newestFirst,
+  now,
+  type ProfileRow,
+  toCluster,
+  toProfile,
+  type ViewRow,
+} from "./rows.js";
 import {
   type ClusterPatch,
   type ClusterRecord,
@@ -23,21 +31,6 @@ import {
   type Store,
   type StoredEvent,
 } from "./types.js";
-
-interface ProfileRow extends Omit<ProfileRecord, "public_keys"> {
-  public_keys: string | null;
-}
-interface ClusterRow extends Omit<ClusterRecord, "options" | "result" | "reasons"> {
-  options: string;
-  result: string | null;
-  reasons: string;
-}
-interface ViewRow extends Omit<ClusterView, "result_json" | "reasons_json"> {
-  result: string | null;
-  reasons: string;
-}
-
-const now = (): string => new Date().toISOString();
 
 /**
  * The store holds the admin token's digest, every profile's token digest and sealed AWS secrets:
@@ -68,24 +61,6 @@ function unusable(path: string, error: unknown): Error {
   const message = error instanceof Error ? error.message : String(error);
   return new OperationError(`the store ${path} cannot be used: ${message}`, [], { cause: error });
 }
-
-function toProfile(row: ProfileRow | undefined): ProfileRecord | undefined {
-  if (!row) return undefined;
-  return { ...row, public_keys: row.public_keys ? (JSON.parse(row.public_keys) as string[]) : null };
-}
-
-function toCluster(row: ClusterRow | undefined): ClusterRecord | undefined {
-  if (!row) return undefined;
-  return {
-    ...row,
-    options: JSON.parse(row.options) as CreateOptions,
-    result: row.result === null ? null : (JSON.parse(row.result) as unknown),
-    reasons: JSON.parse(row.reasons) as string[],
-  };
-}
-
-/** Prefer a cluster that still exists over a deleted one of the same name, then the newest. */
-const newestFirst = "ORDER BY (status = 'deleted'), id DESC LIMIT 1";
 
 /**
  * The Store on one SQLite file through better-sqlite3: WAL journal (readers never wait for the
