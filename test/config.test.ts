@@ -55,7 +55,10 @@ describe("~/.pandacluster.cson", () => {
       env: { PANDACLUSTER_CONFIG: missing },
     });
     assert.equal(run.code, 2, run.stderr);
-    assert.equal(run.stderr, `error: PANDACLUSTER_CONFIG names ${missing}, which does not exist\n`);
+    assert.equal(
+      run.stderr,
+      `error: PANDACLUSTER_CONFIG names ${missing}, which does not exist\nsee \`pandacluster build-template --help\`\n`,
+    );
     assert.deepEqual(readdirSync(dir), [], "no template written");
   });
 

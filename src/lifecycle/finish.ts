@@ -6,7 +6,7 @@ import { OperationError } from "../errors.js";
 import { ClusterGoneError, customize } from "./customize.js";
 import { clusterFacts } from "./facts.js";
 import { type Followed, followStack, type Goal, judge } from "./follow.js";
-import { type ClusterRef, command, interrupted, withHints } from "./hints.js";
+import { type ClusterRef, command, type Doing, interrupted, withHints } from "./hints.js";
 import { waitForNodes } from "./nodes.js";
 import { Aborted, DeadlineReached, Pace, pause, within } from "./pace.js";
 import { failedCreateMessage, failedUpdateMessage } from "./reasons.js";
@@ -44,7 +44,8 @@ export async function finishIn(
   only?: { token: string; since: Date },
 ): Promise<ClusterResult> {
   const deadline = Date.now() + timeoutMinutes * 60_000;
-  const stack = await findStack(session, ref, deadline);
+  // `only` marks the events of one update (a scale): an interruption then leaves an update running.
+  const stack = await findStack(session, ref, deadline, only ? "updated" : "created");
   const facts = clusterFacts(stack);
   const cref: ClusterRef = { stack_name: facts.stack_name, region: session.region, profile: session.profile };
   const result = new ResultBuilder(facts, session.region, session.started);
@@ -118,7 +119,7 @@ export async function finishIn(
  * failure or throttling here is waited out, saying so, until the deadline: a few seconds of outage
  * right after CreateStack must not end the create of a stack that goes on being created.
  */
-async function findStack(session: Session, ref: StackRef, deadline: number): Promise<Stack> {
+async function findStack(session: Session, ref: StackRef, deadline: number, doing: Doing): Promise<Stack> {
   const pace = new Pace(session.hooks.poll?.initial_ms, session.hooks.poll?.max_ms);
   const cref: ClusterRef = { stack_name: ref.stack_name, region: session.region, profile: session.profile };
   let stack: Stack | undefined;
@@ -131,7 +132,7 @@ async function findStack(session: Session, ref: StackRef, deadline: number): Pro
       );
       break;
     } catch (error) {
-      if (error instanceof Aborted) throw interrupted(cref, "created");
+      if (error instanceof Aborted) throw interrupted(cref, doing);
       if (error instanceof DeadlineReached || (isTransient(error) && Date.now() >= deadline))
         throw new OperationError(withHints(`could not read the stack ${ref.stack_name} in time`, cref));
       if (!isTransient(error)) throw awsFailure(`reading stack ${ref.stack_name}`, error);
@@ -140,7 +141,7 @@ async function findStack(session: Session, ref: StackRef, deadline: number): Pro
       try {
         await pause(Math.min(pace.next(), Math.max(0, deadline - Date.now())), session.hooks.signal);
       } catch (paused) {
-        if (paused instanceof Aborted) throw interrupted(cref, "created");
+        if (paused instanceof Aborted) throw interrupted(cref, doing);
         throw paused;
       }
     }

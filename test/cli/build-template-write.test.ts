@@ -9,6 +9,7 @@ import { chmodSync, lstatSync, mkdtempSync, readFileSync, statSync, symlinkSync 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
+import { thousands } from "../../src/template/boot.js";
 import { binPath, runCli } from "../helpers/cli.js";
 import { charDevice, fifoReader } from "../helpers/special_files.js";
 
@@ -21,7 +22,7 @@ describe("build-template -p", () => {
     const run = await runCli([...offline, path]);
     assert.equal(run.code, 0, run.stderr);
     const size = statSync(path).size;
-    assert.match(run.stderr, new RegExp(`^wrote ${path} \\(${size} bytes; `, "m"));
+    assert.match(run.stderr, new RegExp(`^wrote ${path} \\(${thousands(size)} bytes in the file; `, "m"));
   });
 
   it("a symbolic link stays a link, and the closing line names the file written", async () => {
@@ -32,7 +33,10 @@ describe("build-template -p", () => {
     const run = await runCli([...offline, link]);
     assert.equal(run.code, 0, run.stderr);
     assert.ok(lstatSync(link).isSymbolicLink());
-    assert.match(run.stderr, new RegExp(`^wrote ${target} \\(${statSync(target).size} bytes; `, "m"));
+    assert.match(
+      run.stderr,
+      new RegExp(`^wrote ${target} \\(${thousands(statSync(target).size)} bytes in the file; `, "m"),
+    );
   });
 
   it("a FIFO is written through to its reader and stays a FIFO", async () => {
@@ -45,7 +49,10 @@ describe("build-template -p", () => {
     assert.equal(run.code, 0, run.stderr);
     assert.ok(lstatSync(fifo).isFIFO(), "still a FIFO");
     assert.ok(JSON.parse(read).Resources);
-    assert.match(run.stderr, new RegExp(`^wrote ${fifo} \\(${Buffer.byteLength(read)} bytes; `, "m"));
+    assert.match(
+      run.stderr,
+      new RegExp(`^wrote ${fifo} \\(${thousands(Buffer.byteLength(read))} bytes in the file; `, "m"),
+    );
   });
 
   it("/dev/full: exit 2 with ENOSPC, and the device is still a device", async () => {

@@ -61,7 +61,6 @@ function serve(db: string, id: string): Promise<Served> {
   const env: NodeJS.ProcessEnv = {
     ...isolatedAwsProcessEnv(proxy.endpoint),
     HOME: dir,
-    PANDACLUSTER_CONFIG: join(dir, "none.cson"),
     PANDACLUSTER_ADMIN_TOKEN: ADMIN_TOKEN,
     PANDACLUSTER_SECRET_KEY: "33".repeat(32),
     PANDACLUSTER_SERVER_ID: id,
