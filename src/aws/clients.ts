@@ -5,6 +5,7 @@ import type { Route53Client } from "@aws-sdk/client-route-53";
 import type { STSClient } from "@aws-sdk/client-sts";
 import type { Config } from "../config.js";
 import { UsageError } from "../errors.js";
+import { assertProfileExists } from "./profile.js";
 import { sdk } from "./sdk.js";
 
 /** Where the AWS calls go: a region, and the shared-config profile when one was named. */
@@ -143,11 +144,13 @@ function credentialsFor(config: Config | undefined, profile: string | undefined)
 /**
  * The region to work in: the option (--region) first, then the config file's aws.region, then
  * what the SDK finds in the environment (AWS_REGION) or the profile. None → a UsageError.
+ * A named profile is checked first (every flow resolves its region before its first AWS call).
  */
 export async function resolveRegion(
   credentials: Config | undefined,
   options: { region?: string; profile?: string },
 ): Promise<string> {
+  if (options.profile) await assertProfileExists(options.profile);
   if (options.region) return options.region;
   if (credentials?.aws?.region) return credentials.aws.region;
   try {

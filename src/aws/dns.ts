@@ -6,8 +6,8 @@ import type {
   RRType,
   VPCRegion,
 } from "@aws-sdk/client-route-53";
-import type { DnsRecord } from "../lifecycle/types.js";
 import { sdk } from "./sdk.js";
+import type { DnsRecord } from "./types.js";
 
 /** Seconds resolvers may cache a node's name: short, since nodes are replaced. */
 const TTL = 60;

@@ -1,9 +1,12 @@
-import { OperationError, PandaError } from "../errors.js";
+import { OperationError, PandaError, UsageError } from "../errors.js";
+import { sdk } from "./sdk.js";
 
 interface AwsLikeError {
   name?: string;
   message?: string;
   code?: string;
+  /** Node's DNS errors carry the name that did not resolve. */
+  hostname?: string;
   $metadata?: { httpStatusCode?: number };
   $retryable?: { throttling?: boolean };
 }
@@ -47,7 +50,30 @@ export function isThrottling(error: unknown): boolean {
 /** The connection failed or timed out: nothing AWS decided, worth trying again later. */
 export function isNetworkError(error: unknown): boolean {
   const e = error as AwsLikeError;
+  if (regionWithoutEndpoint(error)) return false;
   return networkCodes.has(e.code ?? "") || networkCodes.has(e.name ?? "") || isServerError(e);
+}
+
+/** A regional AWS endpoint: service.region.amazonaws.com (or .com.cn in China). */
+const regionalHost = /^[a-z0-9-]+\.([a-z]{2}(?:-[a-z]+)+-\d+)\.amazonaws\.com(?:\.cn)?$/;
+
+/**
+ * The region of an endpoint that does not exist: the DNS found no service.REGION.amazonaws.com
+ * (ENOTFOUND) and the region is in none of the SDK's partitions. A region that matches the pattern
+ * but is made up (xx-nowhere-9) ends here, not in an AWS answer. A region the SDK knows stays a
+ * network error: some resolvers answer ENOTFOUND for every name when there is no network.
+ */
+export function regionWithoutEndpoint(error: unknown): { region: string; host: string } | undefined {
+  const e = error as AwsLikeError | undefined;
+  if (e?.code !== "ENOTFOUND") return undefined;
+  const host = e.hostname ?? /ENOTFOUND (\S+)/.exec(e.message ?? "")?.[1] ?? "";
+  const region = regionalHost.exec(host)?.[1];
+  if (!region || isKnownRegion(region)) return undefined;
+  return { region, host };
+}
+
+function isKnownRegion(region: string): boolean {
+  return (sdk.partitions().partition(region) as { description?: string }).description !== undefined;
 }
 
 function isServerError(e: AwsLikeError): boolean {
@@ -79,6 +105,14 @@ export function isTransientFailure(error: unknown): boolean {
  */
 export function awsMessage(error: unknown): string {
   const e = error as AwsLikeError;
+  const nowhere = regionWithoutEndpoint(error);
+  if (nowhere) {
+    return (
+      `region ${nowhere.region}: AWS has no endpoint there (${nowhere.host} does not resolve, ` +
+      "and the region is in none of the AWS SDK's partitions); " +
+      "check --region (-r), aws.region in ~/.pandacluster.cson or AWS_REGION"
+    );
+  }
   if (e.name === "CredentialsProviderError" || /could not load credentials/i.test(e.message ?? "")) {
     return (
       "no AWS credentials found: put aws: {id, secret} in ~/.pandacluster.cson, or use --profile, " +
@@ -92,8 +126,12 @@ export function awsMessage(error: unknown): string {
   return e.name && !message.includes(e.name) && e.name !== "Error" ? `${e.name}: ${message}` : message;
 }
 
-/** Turns any AWS failure into an OperationError that says what was being done. Ours pass through. */
+/**
+ * Turns any AWS failure into an OperationError that says what was being done. Ours pass through.
+ * A region with no AWS endpoint is bad input (exit 2), not a failed operation.
+ */
 export function awsFailure(doing: string, error: unknown): PandaError {
   if (error instanceof PandaError) return error;
+  if (regionWithoutEndpoint(error)) return new UsageError(awsMessage(error));
   return new OperationError(`${doing} failed: ${awsMessage(error)}`, [], { cause: error });
 }

@@ -1,5 +1,6 @@
 import type { EC2Client } from "@aws-sdk/client-ec2";
 import { UsageError } from "../errors.js";
+import { shellQuote } from "../shell.js";
 import { awsFailure } from "./errors.js";
 import { sdk } from "./sdk.js";
 
@@ -34,7 +35,7 @@ export async function checkKeyPair(ec2: EC2Client, name: string, region: string)
       argument: "key_pair",
       message:
         `no EC2 key pair named "${name}" in ${region} (${existing}); ` +
-        `import yours with: aws ec2 import-key-pair --region ${region} --key-name ${name} ` +
+        `import yours with: aws ec2 import-key-pair --region ${shellQuote(region)} --key-name ${shellQuote(name)} ` +
         "--public-key-material fileb://~/.ssh/id_ed25519.pub",
     },
   ]);

@@ -1,6 +1,6 @@
 import type { EC2Client, Instance } from "@aws-sdk/client-ec2";
-import type { NodeInfo } from "../lifecycle/types.js";
 import { sdk } from "./sdk.js";
+import type { NodeInfo } from "./types.js";
 
 /** A node as EC2 sees it right now: NodeInfo plus the instance state ("pending", "running"…). */
 export interface NodeState extends NodeInfo {

@@ -19,4 +19,8 @@ export const sdk = {
   sts: () => require("@aws-sdk/client-sts") as typeof import("@aws-sdk/client-sts"),
   credentials: () =>
     require("@aws-sdk/credential-providers") as typeof import("@aws-sdk/credential-providers"),
+  /** The SDK's list of AWS partitions and their regions (partition()), as its endpoint rules use it. */
+  partitions: () => require("@aws-sdk/core/client") as typeof import("@aws-sdk/core/client"),
+  /** The SDK's own reader of ~/.aws/config and ~/.aws/credentials (the same parse it resolves with). */
+  sharedFiles: () => require("@smithy/core/config") as typeof import("@smithy/core/config"),
 };

@@ -8,6 +8,7 @@ import type {
   UpdateStackCommandInput,
 } from "@aws-sdk/client-cloudformation";
 import { OperationError } from "../errors.js";
+import { shellQuote } from "../shell.js";
 import { awsMessage, isTransient } from "./errors.js";
 import { sdk } from "./sdk.js";
 
@@ -19,7 +20,7 @@ export class StackExistsError extends OperationError {
   constructor(stackName: string, region: string) {
     super(
       `a stack named ${stackName} already exists in ${region}: choose another name, ` +
-        `or remove it first with: pandacluster destroy -n ${stackName} -r ${region}`,
+        `or remove it first with: pandacluster destroy -n ${shellQuote(stackName)} -r ${shellQuote(region)}`,
     );
     this.name = "StackExistsError";
     this.stack_name = stackName;
@@ -47,8 +48,8 @@ export async function createStack(
       // The request may have reached CloudFormation before the connection failed.
       throw new OperationError(
         `CreateStack for ${input.StackName} got no answer (${awsMessage(error)}); the stack may have been created: ` +
-          `check with: pandacluster status -n ${input.StackName} -r ${region}, ` +
-          `remove it with: pandacluster destroy -n ${input.StackName} -r ${region}`,
+          `check with: pandacluster status -n ${shellQuote(input.StackName)} -r ${shellQuote(region)}, ` +
+          `remove it with: pandacluster destroy -n ${shellQuote(input.StackName)} -r ${shellQuote(region)}`,
       );
     }
     throw new OperationError(

@@ -6,10 +6,6 @@ export function helpText(topic: string): string {
   return readFileSync(packagePath("doc", topic.replaceAll("-", "_")), "utf8");
 }
 
-export function packageVersion(): string {
-  return (JSON.parse(readFileSync(packagePath("package.json"), "utf8")) as { version: string }).version;
-}
-
 /** The one line that follows a bad-input error: where the help is, not the help itself. */
 export function helpPointer(command: string): string {
   const word = command.replaceAll("_", "-");

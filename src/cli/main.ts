@@ -1,6 +1,7 @@
 import { commandNames } from "../definitions.js";
 import { ExitCode } from "../errors.js";
-import { helpPointer, helpText, packageVersion } from "./help.js";
+import { packageVersion } from "../paths.js";
+import { helpPointer, helpText } from "./help.js";
 
 /**
  * The CLI's front door. Help and --version are answered from doc/ and package.json before anything

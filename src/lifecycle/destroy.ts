@@ -5,6 +5,7 @@ import { deletedStack, deleteStack, describeStack, type Stack } from "../aws/sta
 import type { Config } from "../config.js";
 import { OperationError } from "../errors.js";
 import type { DestroyOptions } from "../options.js";
+import { shellQuote } from "../shell.js";
 import { removeDns } from "./dns_cleanup.js";
 import { clusterFacts } from "./facts.js";
 import { followStack } from "./follow.js";
@@ -152,7 +153,7 @@ export async function alreadyGone(session: Session, name: string, clean = true):
   const removed = zones.length > 0 ? await removeDns(session, name, null) : [];
   if (!gone && removed.length === 0) {
     throw new OperationError(
-      `no cluster named ${name} in ${session.region}; list them with: pandacluster list -r ${session.region}`,
+      `no cluster named ${name} in ${session.region}; list them with: pandacluster list -r ${shellQuote(session.region)}`,
     );
   }
   const when = gone?.DeletionTime ? ` on ${gone.DeletionTime.toISOString()}` : "";

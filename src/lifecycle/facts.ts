@@ -1,7 +1,6 @@
-import { readFileSync } from "node:fs";
 import type { Tag } from "@aws-sdk/client-cloudformation";
 import { outputOf, parameterOf, type Stack, tagOf } from "../aws/stacks.js";
-import { packagePath } from "../paths.js";
+import { packageVersion } from "../paths.js";
 
 /**
  * The stack's tags carry everything later commands need that its parameters do not: status, list,
@@ -20,16 +19,6 @@ export const TAG = {
    */
   createToken: "pandacluster:create-token",
 } as const;
-
-let version: string | undefined;
-
-export function packageVersion(): string {
-  if (!version) {
-    const pkg = JSON.parse(readFileSync(packagePath("package.json"), "utf8")) as { version?: string };
-    version = pkg.version ?? "0.0.0";
-  }
-  return version;
-}
 
 /** The private zone a cluster gets when none is named. */
 export function defaultPrivateDomain(stackName: string): string {

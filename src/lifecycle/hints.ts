@@ -1,4 +1,5 @@
 import { InterruptedError, OperationError } from "../errors.js";
+import { shellQuote } from "../shell.js";
 
 /** What the stack is doing in AWS while we wait: created, deleted, or updated (scale). */
 export type Doing = "created" | "deleted" | "updated";
@@ -12,8 +13,8 @@ export interface ClusterRef {
 
 /** The exact command a person types to act on this cluster again. */
 export function command(verb: "wait" | "destroy" | "status" | "sync", ref: ClusterRef): string {
-  const profile = ref.profile ? ` --profile ${ref.profile}` : "";
-  return `pandacluster ${verb} -n ${ref.stack_name} -r ${ref.region}${profile}`;
+  const profile = ref.profile ? ` --profile ${shellQuote(ref.profile)}` : "";
+  return `pandacluster ${verb} -n ${shellQuote(ref.stack_name)} -r ${shellQuote(ref.region)}${profile}`;
 }
 
 /**

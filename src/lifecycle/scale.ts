@@ -4,6 +4,7 @@ import { describeStack, parameterOf, type Stack, updateStack } from "../aws/stac
 import type { Config } from "../config.js";
 import { InterruptedError, OperationError, UsageError } from "../errors.js";
 import type { ScaleOptions } from "../options.js";
+import { shellQuote } from "../shell.js";
 import { clusterFacts } from "./facts.js";
 import { finishIn } from "./finish.js";
 import { command, interrupted } from "./hints.js";
@@ -23,7 +24,7 @@ export function controllersFixed(name: string): UsageError {
       message:
         "cannot be changed by scale: the controllers are the cluster's etcd members, and etcd's " +
         "membership is fixed when it bootstraps from the discovery URL (sized for exactly that many). " +
-        `Change the workers instead (pandacluster scale -n ${name} --workers N), or create a new ` +
+        `Change the workers instead (pandacluster scale -n ${shellQuote(name)} --workers N), or create a new ` +
         "cluster with the controllers you need and move to it",
     },
   ]);

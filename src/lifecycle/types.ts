@@ -3,7 +3,11 @@
  * objects it returns. The CLI renders them, the server stores them, the library returns them.
  */
 
+import type { DnsRecord, NodeInfo } from "../aws/types.js";
 import type { UserDataReport } from "../template/boot.js";
+
+// Defined below both layers (aws/ reads and writes them); re-exported so that imports keep working.
+export type { DnsRecord, NodeInfo };
 
 export type Step = "validate" | "launch" | "formation" | "nodes" | "customize" | "destroy";
 
@@ -54,25 +58,6 @@ export interface Hooks {
    * failure result, so the caller can try again and ask AWS how the stack is.
    */
   throw_transient?: boolean;
-}
-
-export interface NodeInfo {
-  instance_id: string;
-  /** controller: an etcd member (fixed at bootstrap); worker: no etcd member (scale changes them). */
-  role?: "controller" | "worker";
-  availability_zone: string;
-  public_ip: string | null;
-  private_ip: string | null;
-  public_dns: string | null;
-  private_dns: string | null;
-}
-
-export interface DnsRecord {
-  name: string;
-  type: "A";
-  values: string[];
-  /** As Route 53 lists it (records read back); records we write use 60 s. */
-  ttl?: number;
 }
 
 export interface DnsInfo {

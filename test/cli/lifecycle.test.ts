@@ -185,7 +185,10 @@ describe("where AWS is", () => {
   it("--profile gives the credentials and the region; --region wins over it", async () => {
     const files = join(world.dir, "aws");
     mkdirSync(files, { recursive: true });
-    writeFileSync(join(files, "config"), "[profile work]\nregion = eu-west-1\n");
+    writeFileSync(
+      join(files, "config"),
+      "[profile work]\nregion = eu-west-1\n[profile bare]\noutput = json\n",
+    );
     writeFileSync(
       join(files, "credentials"),
       "[work]\naws_access_key_id = AKIDWORK\naws_secret_access_key = s\n",
@@ -206,9 +209,15 @@ describe("where AWS is", () => {
       env,
     });
     assert.equal(overridden.json.region, "ap-south-1");
-    const none = await world.cli(["list", "--profile", "nobody"], { env });
+    const none = await world.cli(["list", "--profile", "bare"], { env });
     assert.equal(none.code, 2, none.stderr);
     assert.match(none.stderr, /no AWS region/);
+    const unknown = await world.cli(["list", "--profile", "nobody"], { env });
+    assert.equal(unknown.code, 2, unknown.stderr);
+    assert.match(
+      unknown.stderr,
+      /AWS profile "nobody" does not exist in the shared config\/credentials files/,
+    );
   });
 });
 

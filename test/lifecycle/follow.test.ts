@@ -5,6 +5,9 @@
  * delete that fails.
  */
 import assert from "node:assert/strict";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterEach, describe, it } from "node:test";
 import {
   CreateStackCommand,
@@ -222,7 +225,7 @@ describe("waiting ends", () => {
     assert.ok(result.message.includes("pandacluster destroy -n demo -r us-east-1"));
   });
 
-  it("on Ctrl-C (abort) with an InterruptedError that says what still runs and the exact commands", async () => {
+  it("on Ctrl-C (abort) with an InterruptedError that says what still runs and the exact commands", async (t) => {
     mocks = mockAws([{ status: "CREATE_IN_PROGRESS" }]);
     const controller = new AbortController();
     let polls = 0;
@@ -236,6 +239,15 @@ describe("waiting ends", () => {
       polls += 1;
       if (polls === 3) controller.abort();
       return { Stacks: [{ StackId: STACK_ID, StackName: "demo", StackStatus: "CREATE_IN_PROGRESS" }] };
+    });
+    // A named profile must exist in the shared config file (checked before any AWS call).
+    const config = join(mkdtempSync(join(tmpdir(), "pc-follow-")), "config");
+    writeFileSync(config, "[profile work]\nregion = us-east-1\n");
+    const savedConfig = process.env.AWS_CONFIG_FILE;
+    process.env.AWS_CONFIG_FILE = config;
+    t.after(() => {
+      if (savedConfig === undefined) delete process.env.AWS_CONFIG_FILE;
+      else process.env.AWS_CONFIG_FILE = savedConfig;
     });
     await assert.rejects(
       create(credentials, createOptions({ profile: "work" }), {

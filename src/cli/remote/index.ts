@@ -5,6 +5,7 @@ import type { CommandName } from "../../definitions.js";
 import { InterruptedError, OperationError, UsageError } from "../../errors.js";
 import type { ClusterResult, DestroyResult, ListResult } from "../../lifecycle/types.js";
 import { type UnitsInput, unitsFolder } from "../../options.js";
+import { shellQuote } from "../../shell.js";
 import type { CliContext } from "../context.js";
 import type { Progress } from "../render/progress.js";
 import { showCluster, showDestroy, showList, showStatus } from "../render/results.js";
@@ -89,7 +90,7 @@ class Remote {
   ) {}
 
   private hint(verb: "wait" | "destroy", name: string, region: string): string {
-    return `pandacluster ${verb} -n ${name} -r ${region} --server ${this.server}`;
+    return `pandacluster ${verb} -n ${shellQuote(name)} -r ${shellQuote(region)} --server ${shellQuote(this.server)}`;
   }
 
   private query(region: unknown, extra: Record<string, string> = {}): string {

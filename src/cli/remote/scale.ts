@@ -1,5 +1,6 @@
 import { InterruptedError, OperationError } from "../../errors.js";
 import type { ClusterResult, ProgressEvent } from "../../lifecycle/types.js";
+import { shellQuote } from "../../shell.js";
 import type { CliContext } from "../context.js";
 import { showCluster } from "../render/results.js";
 import { withProgress } from "../render/run.js";
@@ -70,7 +71,7 @@ export async function scaleRemote(
       throw new InterruptedError(
         [
           `Interrupted. The cluster ${name} is still being scaled by the server at ${server}; stopping here does not stop it.`,
-          `  to see where it is:  pandacluster status -n ${name} -r ${region} --server ${server}`,
+          `  to see where it is:  pandacluster status -n ${shellQuote(name)} -r ${shellQuote(region)} --server ${shellQuote(server)}`,
         ].join("\n"),
       );
     }
