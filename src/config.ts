@@ -46,9 +46,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): LoadedConfig {
     }
     throw new UsageError(`cannot read ${path}: ${(error as Error).message}`);
   }
-  // Never cached: the parse cache is plain JSON on disk, and this is the file meant for secrets
-  // (under whatever key a user may misspell: aws_secret_access_key, secretKey, password, …).
-  const parsed = readCsonFile(path, { cacheable: () => false });
+  // The parse cache is plain JSON on disk, and this is the file meant for secrets (under whatever
+  // key a user may misspell: aws_secret_access_key, secretKey, password, …): it is cached only when
+  // it holds nothing but what is public (cacheableConfig), which spares most runs CoffeeScript.
+  const parsed = readCsonFile(path, { cacheable: cacheableConfig });
   const config = checkConfig(parsed, path);
   const warnings: string[] = [];
   // As ssh does with private keys: a secret others can read is a secret others may have.
@@ -108,4 +109,28 @@ export function checkConfig(parsed: unknown, path: string): Config {
   }
   if (problems.length > 0) throw new UsageError(problems);
   return config;
+}
+
+const SSH_PUBLIC_KEY =
+  /^(ssh-[a-z0-9-]+|ecdsa-sha2-[a-z0-9-]+|sk-[a-z0-9@.-]+) [A-Za-z0-9+/]+={0,3}( [^\n]*)?$/;
+
+/**
+ * Whether a parsed config may go to the parse cache: only when every key is one of the public
+ * ones (aws.region, public_keys that are SSH public keys, discovery_service). An allow-list, not a
+ * list of secret-looking names: a key nobody foresaw is never cached.
+ */
+export function cacheableConfig(value: unknown): boolean {
+  const isRecord = (v: unknown): v is Record<string, unknown> =>
+    typeof v === "object" && v !== null && !Array.isArray(v);
+  if (!isRecord(value)) return false;
+  return Object.entries(value).every(([key, inner]) => {
+    if (key === "discovery_service") return typeof inner === "string";
+    if (key === "public_keys")
+      return Array.isArray(inner) && inner.every((k) => typeof k === "string" && SSH_PUBLIC_KEY.test(k));
+    if (key === "aws")
+      return (
+        isRecord(inner) && Object.entries(inner).every(([k, v]) => k === "region" && typeof v === "string")
+      );
+    return false;
+  });
 }

@@ -10,7 +10,7 @@ export interface CsonReadOptions {
   argument?: string;
   /**
    * Whether a parsed value may be kept in the parse cache (default: unless it has a secret-looking
-   * key, see secretLooking). The config file is never cached.
+   * key, see secretLooking). The config file is cached only when all it holds is public.
    */
   cacheable?: (value: unknown) => boolean;
 }
@@ -52,11 +52,19 @@ export function parseCson(text: string, path: string, options: CsonReadOptions =
 
 const secretKey = /secret|passw|token|key_?id|access_?key|credential|private|api_?key/i;
 
-/** Whether any key, at any depth, looks like it names a secret: such a value is never cached. */
+/**
+ * Whether any key, at any depth, looks like it names a secret and holds one (a string or a number:
+ * a secret is a value, so `private_domain: {type: …}` in the argument definitions is not one).
+ * Such a file is never cached.
+ */
 export function secretLooking(value: unknown): boolean {
   if (Array.isArray(value)) return value.some(secretLooking);
   if (typeof value !== "object" || value === null) return false;
-  return Object.entries(value).some(([key, inner]) => secretKey.test(key) || secretLooking(inner));
+  return Object.entries(value).some(
+    ([key, inner]) =>
+      (secretKey.test(key) && (typeof inner === "string" || typeof inner === "number")) ||
+      secretLooking(inner),
+  );
 }
 
 // Loaded on first use only: commands that read no CSON (help, --version) never pay for CoffeeScript.

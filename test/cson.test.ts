@@ -3,7 +3,7 @@ import { chmodSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, it } from "node:test";
-import { loadConfig } from "../src/config.js";
+import { cacheableConfig, loadConfig } from "../src/config.js";
 import { parseCson, readCsonFile } from "../src/cson.js";
 import { UsageError } from "../src/errors.js";
 
@@ -50,6 +50,17 @@ describe("CSON reading and its parse cache", () => {
     for (const file of stored) assert.ok(!readFileSync(join(cache, file), "utf8").includes("s3cr3t"));
   });
 
+  it("caches a config that holds only public things (region, SSH public keys, discovery service)", () => {
+    const path = join(cache, "public.cson");
+    const key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl a@b";
+    writeFileSync(path, `aws:\n  region: "eu-west-1"\npublic_keys: ["${key}"]\n`, { mode: 0o600 });
+    assert.deepEqual(loadConfig({ PANDACLUSTER_CONFIG: path }).config.public_keys, [key]);
+    assert.equal(entries().length, 1, "the public config is in the cache");
+    assert.equal(cacheableConfig({ aws: { region: "eu-west-1", id: "AKIAEXAMPLE" } }), false);
+    assert.equal(cacheableConfig({ aws: { region: "eu-west-1" }, token: "x" }), false);
+    assert.equal(cacheableConfig({ public_keys: ["not a key at all"] }), false);
+  });
+
   it("never caches the config file, whatever its keys: a misspelt secret key too (issue 7, low)", () => {
     for (const text of [
       'aws:\n  aws_secret_access_key: "s3cr3t-misspelt-key"\n',
@@ -78,6 +89,10 @@ describe("CSON reading and its parse cache", () => {
     assert.throws(() => entries(), /ENOENT/, "nothing cached");
     parseCson('units: [{name: "a.service"}]\n', "units.cson");
     assert.equal(entries().length, 1, "a file without such keys is cached");
+    // A key that only names a secret-looking thing, holding no value of one (the argument
+    // definitions' private_domain), leaves the file cacheable: they are read on every command.
+    parseCson('private_domain: {type: "string", max_length: 253}\n', "argument_definitions.cson");
+    assert.equal(entries().length, 2, "the definitions' shape is cached");
   });
 
   it("a syntax error names the file, line and column; a missing file says so", () => {
