@@ -3,7 +3,7 @@ import { homedir, hostname } from "node:os";
 import { dirname, join } from "node:path";
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from "fastify";
 import type { Config } from "../config.js";
-import { PandaError, UsageError } from "../errors.js";
+import { OperationError, PandaError, UsageError } from "../errors.js";
 import { packageVersion } from "../paths.js";
 import { Accounts } from "./accounts.js";
 import { registerAuth } from "./auth.js";
@@ -104,9 +104,22 @@ export function describeDb(db: string): string {
   return isPostgresUrl(db) ? `PostgreSQL ${redactDatabaseUrl(db)}` : db;
 }
 
-/** PostgreSQL for a postgres:// URL, else SQLite. */
+/** PostgreSQL for a postgres:// URL, else SQLite. A URL that does not parse is bad input. */
 export function openStore(db: string): Store {
-  return isPostgresUrl(db) ? new PostgresStore(db) : new SqliteStore(db);
+  if (!isPostgresUrl(db)) return new SqliteStore(db);
+  if (!URL.canParse(db))
+    throw new UsageError("--db: the PostgreSQL URL does not parse (not shown: it may hold a password)");
+  return new PostgresStore(db);
+}
+
+/** Migrates the store; a PostgreSQL database that cannot be used is named (without its password). */
+async function migrateStore(store: Store, db: string): Promise<void> {
+  try {
+    await store.migrate();
+  } catch (error) {
+    if (!isPostgresUrl(db) || error instanceof PandaError) throw error;
+    throw new OperationError(`cannot use the database ${describeDb(db)}: ${(error as Error).message}`);
+  }
 }
 
 /**
@@ -142,7 +155,7 @@ export async function createServer(options: ServerOptions = {}): Promise<Server>
   const db = options.db ?? defaultDbPath(env);
   const store = openStore(db);
   try {
-    await store.migrate();
+    await migrateStore(store, db);
 
     const key =
       db === ":memory:" && !env.PANDACLUSTER_SECRET_KEY

@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { startServer } from "../../src/server/start.js";
+import { runCli } from "../helpers/cli.js";
 import { FakeEngine } from "./fake-engine.js";
 import { LogCapture } from "./helpers.js";
 
@@ -77,5 +78,28 @@ describe("serve start-up", () => {
       await running.shutdown("test");
     }
     await assert.rejects(start({ PANDACLUSTER_ADMIN_TOKEN: "short" }), /at least 16 characters/);
+  });
+});
+
+describe("serve --db with a PostgreSQL URL that cannot be used", () => {
+  it("a URL that does not parse is bad input (exit 2), never echoed: it may hold a password", async () => {
+    const run = await runCli(["serve", "--port", "0", "--db", "postgresql://a:hunter2@[::1:5432/x"], {
+      env: { HOME: dir },
+    });
+    assert.equal(run.code, 2, run.stderr);
+    assert.match(run.stderr, /^error: --db: the PostgreSQL URL does not parse/);
+    assert.ok(!run.stderr.includes("hunter2"), run.stderr);
+  });
+
+  it("an unreachable database is named without its password (exit 1)", async () => {
+    const run = await runCli(["serve", "--port", "0", "--db", "postgres://nobody:hunter2@127.0.0.1:1/x"], {
+      env: { HOME: dir },
+    });
+    assert.equal(run.code, 1, run.stderr);
+    assert.match(
+      run.stderr,
+      /cannot use the database PostgreSQL postgres:\/\/nobody:\*\*\*@127\.0\.0\.1:1\/x: /,
+    );
+    assert.ok(!run.stderr.includes("hunter2"), run.stderr);
   });
 });
