@@ -216,11 +216,16 @@ export function requestSchema(command: CommandName, omit: string[] = []): JsonSc
  * Checks a request body for a command: an object, no server-side-only field, and then the same
  * validateOptions as the CLI. Every problem is one message; all are reported at once (400).
  */
-export function validateBody<C extends CommandName>(command: C, body: unknown): OptionsOf[C] {
+export function validateBody<C extends CommandName>(
+  command: C,
+  body: unknown,
+  /** Options the route takes from its path (the stack name of PATCH /clusters/{name}). */
+  fromPath: Record<string, unknown> = {},
+): OptionsOf[C] {
   if (typeof body !== "object" || body === null || Array.isArray(body)) {
     throw new HttpError(400, "invalid request", ["the request body must be a JSON object"]);
   }
-  const input = body as Record<string, unknown>;
+  const input = { ...(body as Record<string, unknown>), ...fromPath };
   const messages: string[] = [];
   // Object arguments first, against their closed inline shape (inlineSchemas): nothing in them
   // reaches the library unless every key at every depth is one the shape lists.

@@ -133,12 +133,16 @@ describe("API server: scale and the DNS reconciler (paced emulator)", () => {
         [{ workers: "3" }, /workers: "3" is not an integer/],
         [{}, /workers: is required/],
         [{ workers: 3, cluster_size: 5 }, /etcd's membership is fixed/],
+        // Not an object: said so, never spread into "0: unknown option" or "workers: is required".
+        [[], /^the request body must be a JSON object$/],
+        ["x", /^the request body must be a JSON object$/],
+        [{ workers: 3, x: { y: 1 } }, /x: unknown option/],
       ] as const) {
         const bad = await t.server.app.inject({
           method: "PATCH",
           url: "/clusters/grow",
-          headers: alice,
-          payload,
+          headers: { ...alice, "content-type": "application/json" },
+          payload: JSON.stringify(payload),
         });
         assert.equal(bad.statusCode, 400, bad.body);
         assert.match(bad.json().messages.join("\n"), message);

@@ -35,7 +35,7 @@ export function scaleRoutes(app: FastifyInstance, parts: ServerParts, jobs: Scal
         const problem = controllersFixed(stack_name).problems[0];
         throw new HttpError(400, "invalid request", [`cluster_size: ${problem?.message ?? ""}`]);
       }
-      const options = validateBody("scale", { ...(body as object), stack_name });
+      const options = validateBody("scale", body ?? {}, { stack_name });
       const cluster = await store.clusterByName(profile.id, stack_name, region);
       if (!cluster) throw notFound(stack_name);
       if (cluster.status !== "online") {
