@@ -113,7 +113,7 @@ class Remote {
     }
     const body: Record<string, unknown> = {};
     for (const [key, value] of Object.entries(options)) {
-      if (["json", "server"].includes(key) || value === undefined) continue;
+      if (["json", "output", "server"].includes(key) || value === undefined) continue;
       body[key] = key === "units" ? inlineUnits(value as UnitsInput) : value;
     }
     const started = Date.now();
