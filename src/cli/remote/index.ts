@@ -6,6 +6,7 @@ import { InterruptedError, OperationError, UsageError } from "../../errors.js";
 import type { ClusterResult, DestroyResult, ListResult } from "../../lifecycle/types.js";
 import { type UnitsInput, unitsFolder } from "../../options.js";
 import { shellQuote } from "../../shell.js";
+import { rememberClusters } from "../completion/cache.js";
 import type { CliContext } from "../context.js";
 import type { Progress } from "../render/progress.js";
 import { showCluster, showDestroy, showList, showStatus } from "../render/results.js";
@@ -229,6 +230,8 @@ class Remote {
           arch: c.arch,
         })),
       };
+      const region = typeof options.region === "string" ? options.region : undefined;
+      rememberClusters(body, region, this.context.env);
       return showList(this.context, result);
     });
   }
