@@ -1,4 +1,5 @@
 import { readFile } from "node:fs/promises";
+import { createRequire } from "node:module";
 import { resolve } from "node:path";
 import type { Config } from "../config.js";
 import { discoveryService } from "../discovery.js";
@@ -102,8 +103,11 @@ async function readTemplate(options: CreateOptions): Promise<LoadedTemplate> {
   if (bytes > TEMPLATE_BODY_LIMIT) throw problem(`${path}: ${tooBig(bytes).replace(/: put fewer.*$/, "")}`);
   let parsed: unknown;
   try {
-    // YAML is loaded only for a YAML template: most runs never need it.
-    parsed = body.trimStart().startsWith("{") ? JSON.parse(body) : (await import("yaml")).parse(body);
+    // YAML is loaded only for a YAML template: most runs never need it. With require(), not import():
+    // the CLI runs as one CommonJS bundle compiled from a code cache, where import() has no loader.
+    parsed = body.trimStart().startsWith("{")
+      ? JSON.parse(body)
+      : (createRequire(import.meta.url)("yaml") as typeof import("yaml")).parse(body);
   } catch (error) {
     throw problem(`${path} is not a JSON or YAML template: ${(error as Error).message.split("\n")[0]}`);
   }
