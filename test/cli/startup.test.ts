@@ -1,6 +1,7 @@
 /**
- * How bin/pandacluster starts: the bundled CLI (dist/bundle/cli.cjs) compiled with a V8 code cache in
- * the user's cache folder. The cache is private, one per command, never used across builds or Node
+ * How bin/pandacluster starts: the bundled CLI (dist/bundle/cli.cjs, the front door, and
+ * dist/bundle/commands.cjs, loaded only when a command runs) compiled with a V8 code cache in the
+ * user's cache folder. The cache is private, one per command, never used across builds or Node
  * versions, and a cache V8 rejects (corrupt, or another build's) only costs a compile: the command's
  * output is the same with or without it.
  */
@@ -12,11 +13,10 @@ import { describe, it } from "node:test";
 import { helpText } from "../../src/cli/help.js";
 import { repoRoot, runCli } from "../helpers/cli.js";
 
-const bundle = join(repoRoot, "dist", "bundle", "cli.cjs");
-
-function cacheName(word: string): string {
-  const stat = statSync(bundle);
-  return `${process.version}-${process.arch}-${stat.size}-${Math.trunc(stat.mtimeMs)}.${word}.bin`;
+/** The cache bin/pandacluster keeps for a bundle (cli: the front door; commands) and a command. */
+function cacheName(bundle: "cli" | "commands", word: string): string {
+  const stat = statSync(join(repoRoot, "dist", "bundle", `${bundle}.cjs`));
+  return `${bundle}-${process.version}-${process.arch}-${stat.size}-${Math.trunc(stat.mtimeMs)}.${word}.bin`;
 }
 
 describe("start-up: the bundle and its code cache", () => {
@@ -27,8 +27,9 @@ describe("start-up: the bundle and its code cache", () => {
     assert.equal(first.code, 0, first.stderr);
     assert.equal(first.stdout, helpText("main"));
     const dir = join(cache, "pandacluster", "v8");
-    const file = join(dir, cacheName("main"));
+    const file = join(dir, cacheName("cli", "main"));
     assert.equal(statSync(dir).mode & 0o777, 0o700);
+    assert.deepEqual(readdirSync(dir), [cacheName("cli", "main")], "--help never loads the commands");
     assert.equal(statSync(file).mode & 0o777, 0o600);
     const written = statSync(file).mtimeMs;
     const again = await runCli(["--help"], { env });
@@ -37,7 +38,11 @@ describe("start-up: the bundle and its code cache", () => {
 
     const status = await runCli(["status", "-n", "x", "-o", "xml"], { env });
     assert.equal(status.code, 2);
-    assert.ok(readdirSync(dir).includes(cacheName("status")), "one cache per command");
+    assert.deepEqual(
+      readdirSync(dir).sort(),
+      [cacheName("cli", "main"), cacheName("cli", "status"), cacheName("commands", "status")].sort(),
+      "one cache per bundle and command",
+    );
   });
 
   it("a cache V8 rejects is replaced, and the command runs the same; other builds' caches are removed", async () => {
@@ -45,14 +50,14 @@ describe("start-up: the bundle and its code cache", () => {
     const dir = join(cache, "pandacluster", "v8");
     const env = { XDG_CACHE_HOME: cache };
     await runCli(["--version"], { env });
-    const file = join(dir, cacheName("main"));
+    const file = join(dir, cacheName("cli", "main"));
     writeFileSync(file, Buffer.alloc(4096, 7));
-    writeFileSync(join(dir, "v0.0.0-x64-1-1.main.bin"), "an older build's cache");
+    writeFileSync(join(dir, "cli-v0.0.0-x64-1-1.main.bin"), "an older build's cache");
     const run = await runCli(["--version"], { env });
     assert.equal(run.code, 0, run.stderr);
     assert.match(run.stdout, /^pandacluster \d+\.\d+\.\d+/);
     assert.notDeepEqual(readFileSync(file), Buffer.alloc(4096, 7), "the rejected cache was rewritten");
-    assert.deepEqual(readdirSync(dir), [cacheName("main")]);
+    assert.deepEqual(readdirSync(dir), [cacheName("cli", "main")]);
   });
 
   it("an unwritable cache folder only costs a compile", async () => {
