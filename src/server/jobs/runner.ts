@@ -204,6 +204,10 @@ export class JobRunner {
           throw error;
         }
         if (!isStoreUnavailable(error)) throw error;
+        if (Date.now() >= c.held.until) {
+          this.#lose(c.job.id, `its lease ran out while the store did not take ${what}`);
+          throw new LeaseLostError(c.held.fence);
+        }
         const delay = Math.round(Math.min(5_000, 100 * 2 ** tries) * (0.5 + Math.random()));
         if (this.#stopping || c.held.lost || Date.now() + delay >= c.held.until)
           throw new StoreDownError(what, error);

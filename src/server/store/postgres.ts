@@ -92,6 +92,10 @@ export class PostgresStore implements Store {
       // A database that does not answer (stopped, unreachable) fails a request in seconds (503)
       // instead of holding it open.
       connectionTimeoutMillis: 5_000,
+      // A fenced write holds its job's row lock until it commits; a replica paused (SIGSTOP) or cut
+      // off inside a transaction must not keep that lock, or no other replica could ever take the
+      // job over (claims skip locked rows). PostgreSQL ends such a session after 10 s.
+      idle_in_transaction_session_timeout: 10_000,
     });
     // An idle connection that the server drops must not crash the process; the next query reconnects.
     this.pool.on("error", () => {});
