@@ -11,6 +11,7 @@ export { create } from "./create.js";
 export { destroy } from "./destroy.js";
 export { TAG as STACK_TAGS } from "./facts.js";
 export { finish } from "./finish.js";
+export { identify, StackGoneError, type StackIdentity, StackReplacedError } from "./identity.js";
 export { launch } from "./launch.js";
 export { list } from "./list.js";
 export { scale } from "./scale.js";

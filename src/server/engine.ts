@@ -2,6 +2,7 @@ import { awsClients } from "../aws/clients.js";
 import { type GroupState, groupsTagged } from "../aws/groups.js";
 import { callerAccount } from "../aws/identity.js";
 import type { Config } from "../config.js";
+import type { StackIdentity } from "../lifecycle/identity.js";
 import * as lifecycle from "../lifecycle/index.js";
 import type {
   ClusterResult,
@@ -60,9 +61,17 @@ export interface Engine {
   /** Fixes a cluster's names for the InService instances the reconciler read in bulk (jobs/reconcile.ts). */
   syncInService?(
     credentials: Config | undefined,
-    options: { stack_name: string; region: string },
+    options: { stack_name: string; region: string; stack_id?: string },
     inService: { controllers: string[]; workers: string[] },
   ): Promise<SyncResult>;
+  /**
+   * The cluster's own stack by the StackId its create returned, and the groups it owns (its
+   * resources); or that it was deleted, or replaced by another stack of that name (never adopted).
+   */
+  identify?(
+    credentials: Config | undefined,
+    target: { stack_name: string; region: string; stack_id: string },
+  ): Promise<StackIdentity>;
   stackStatuses(
     credentials: Config | undefined,
     region: string,
@@ -105,6 +114,7 @@ export const libraryEngine: Engine = {
   scale: lifecycle.scale,
   syncInService: (credentials, options, inService) =>
     lifecycle.syncInService(credentials, options, inService),
+  identify: lifecycle.identify,
   stackStatuses: lifecycle.stackStatuses,
   clusterGroups: (credentials, region, calls) =>
     groupsTagged(awsClients(credentials, { region }).autoscaling, lifecycle.STACK_TAGS.cluster, calls),
