@@ -14,6 +14,7 @@ export { finish } from "./finish.js";
 export { identify, StackGoneError, type StackIdentity, StackReplacedError } from "./identity.js";
 export { launch } from "./launch.js";
 export { list } from "./list.js";
+export { checkPublicName } from "./public_dns.js";
 export { scale } from "./scale.js";
 export { status } from "./status.js";
 export { resolveRegion, stackStatuses } from "./statuses.js";

@@ -1,13 +1,13 @@
-import { bareName, findClusterZones, findPublicZone, listRecords, madeFor } from "../aws/dns.js";
+import { findClusterZones, findPublicZone, listRecords, madeFor } from "../aws/dns.js";
 import { awsFailure } from "../aws/errors.js";
 import { deletedStack, describeStack, newStackEvents, outputsOf, type Stack } from "../aws/stacks.js";
 import type { Config } from "../config.js";
 import { OperationError } from "../errors.js";
 import type { StackOptions } from "../options.js";
-import { publicName } from "./customize.js";
 import { clusterFacts } from "./facts.js";
 import { clusterStack, StackReplacedError } from "./identity.js";
 import { clusterGroups, groupsNodes } from "./nodes.js";
+import { ownPublicRecord } from "./public_dns.js";
 import { failureReasons } from "./reasons.js";
 import { openSession, type Session } from "./session.js";
 import type { DnsInfo, NodeInfo, StatusResult } from "./types.js";
@@ -106,9 +106,9 @@ async function currentDns(
   };
   if (publicDomain) {
     const publicZone = await findPublicZone(r53, publicDomain);
-    const name = publicZone ? publicName(stackName, publicZone.name) : null;
+    // Only a public name that is this stack's own (its ownership record), not one another cluster holds.
     const record = publicZone
-      ? (await listRecords(r53, publicZone.id)).find((r) => bareName(r.name) === name)
+      ? await ownPublicRecord(session, publicZone, { stack_name: stackName, stack_id: stackId })
       : undefined;
     if (record && publicZone) {
       dns.records.push(record);

@@ -72,6 +72,15 @@ export interface Engine {
     credentials: Config | undefined,
     target: { stack_name: string; region: string; stack_id: string },
   ): Promise<StackIdentity>;
+  /**
+   * Up front, before a create is accepted: the public zone exists and <stack_name>.<domain> in it is
+   * free (UsageError naming the owner only through hooks.owner_lookup).
+   */
+  checkPublicName?(
+    credentials: Config | undefined,
+    target: { stack_name: string; region: string; public_domain: string },
+    hooks?: Hooks,
+  ): Promise<void>;
   stackStatuses(
     credentials: Config | undefined,
     region: string,
@@ -102,18 +111,31 @@ export interface Engine {
   ): Promise<BuildTemplateResult>;
 }
 
+/**
+ * Whose a public DNS name is, for a server job: never said. Profiles may share an AWS account, so
+ * what its credentials can see is not what the caller may know; the route that accepts a create
+ * names the caller's own clusters (routes/clusters.ts) before any job runs.
+ */
+const unnamed = async () => undefined;
+
 /** The library itself. */
 export const libraryEngine: Engine = {
-  create: lifecycle.create,
-  launch: lifecycle.launch,
-  finish: lifecycle.finish,
-  destroy: lifecycle.destroy,
+  create: (credentials, options, hooks) =>
+    lifecycle.create(credentials, options, { owner_lookup: unnamed, ...hooks }),
+  launch: (credentials, options, hooks) =>
+    lifecycle.launch(credentials, options, { owner_lookup: unnamed, ...hooks }),
+  finish: (credentials, ref, hooks) =>
+    lifecycle.finish(credentials, ref, { owner_lookup: unnamed, ...hooks }),
+  checkPublicName: lifecycle.checkPublicName,
+  destroy: (credentials, options, hooks) =>
+    lifecycle.destroy(credentials, options, { owner_lookup: unnamed, ...hooks }),
   status: lifecycle.status,
   list: lifecycle.list,
   wait: lifecycle.wait,
-  scale: lifecycle.scale,
+  scale: (credentials, options, hooks) =>
+    lifecycle.scale(credentials, options, { owner_lookup: unnamed, ...hooks }),
   syncInService: (credentials, options, inService) =>
-    lifecycle.syncInService(credentials, options, inService),
+    lifecycle.syncInService(credentials, options, inService, { owner_lookup: unnamed }),
   identify: lifecycle.identify,
   stackStatuses: lifecycle.stackStatuses,
   clusterGroups: (credentials, region, calls) =>

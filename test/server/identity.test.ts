@@ -235,4 +235,72 @@ describe("day-2 identity: the cluster's own StackId and the groups its stack own
       await t.close();
     }
   });
+
+  it("a public name another cluster owns is refused up front (400), naming the owner only to its own profile", async () => {
+    const t = await testServer({
+      pollIntervalMs: 50,
+      reconcileMs: 3_600_000,
+      env: { PANDACLUSTER_DISCOVERY_SERVICES: discovery.url },
+    });
+    try {
+      await aws([
+        "route53",
+        "create-hosted-zone",
+        "--name",
+        "example.net",
+        "--caller-reference",
+        "identity-net",
+      ]);
+      const alice = await t.profile("alice");
+      const bob = await t.profile("bob");
+      const created = await t.server.app.inject({
+        method: "POST",
+        url: "/clusters",
+        headers: alice,
+        payload: {
+          stack_name: "site",
+          key_pair: "k",
+          public_domain: "example.net",
+          discovery_service: discovery.url,
+        },
+      });
+      assert.equal(created.statusCode, 202, created.body);
+      const up = await t.clusterWhen(alice, "site", "online");
+      assert.equal(up.result.cluster.dns.public_name, "site.example.net");
+
+      const again = (headers: Record<string, string>) =>
+        t.server.app.inject({
+          method: "POST",
+          url: "/clusters",
+          headers,
+          payload: {
+            stack_name: "site",
+            key_pair: "k",
+            region: "us-west-2",
+            public_domain: "example.net",
+            discovery_service: discovery.url,
+          },
+        });
+      const hers = await again(alice);
+      assert.equal(hers.statusCode, 400, hers.body);
+      assert.match(
+        hers.json().messages.join("\n"),
+        /public_domain: the public name site\.example\.net is already taken by cluster site in us-east-1/,
+      );
+      const his = await again(bob);
+      assert.equal(his.statusCode, 400, his.body);
+      assert.match(his.json().messages.join("\n"), /already taken by another cluster; choose another name/);
+      assert.ok(!his.body.includes("us-east-1"), his.body);
+      for (const headers of [alice, bob]) {
+        const none = await t.server.app.inject({
+          method: "GET",
+          url: "/clusters/site?region=us-west-2",
+          headers,
+        });
+        assert.equal(none.statusCode, 404, "no record was made");
+      }
+    } finally {
+      await t.close();
+    }
+  });
 });
