@@ -17,7 +17,7 @@
 // open cannot keep the run from ending). PANDACLUSTER_TEST_CONCURRENCY: files run at once (default 2).
 import { spawn } from "node:child_process";
 import { existsSync, readdirSync } from "node:fs";
-import { dirname, join, relative, sep } from "node:path";
+import { dirname, join, relative, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -46,7 +46,7 @@ if (args.includes("--list")) {
   process.stdout.write(`${chosen.join("\n")}\n`);
   process.exit(0);
 }
-const missing = chosen.filter((file) => !existsSync(join(root, file)));
+const missing = chosen.filter((file) => !existsSync(resolve(root, file)));
 if (missing.length > 0) {
   process.stderr.write(`not built (run npm run build): ${missing.join(", ")}\n`);
   process.exit(2);

@@ -11,13 +11,12 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { CreateKeyPairCommand, EC2Client } from "@aws-sdk/client-ec2";
 import { validateOptions } from "../../src/options.js";
-import { awsEnv, type Moto } from "../helpers/services.js";
-import { startSerialMoto, type TestServer, testServer } from "./helpers.js";
+import { type AwsServices, startAwsServices } from "../helpers/harness.js";
+import { type TestServer, testServer } from "./helpers.js";
 
 const MARKER = `pc-marker-${randomBytes(12).toString("hex")}`;
-let moto: Moto;
+let services: AwsServices;
 let t: TestServer;
 let alice: { authorization: string };
 let dir: string;
@@ -29,18 +28,13 @@ before(async () => {
   marker = join(dir, "secret.service");
   writeFileSync(marker, `[Service]\nExecStart=/bin/echo ${MARKER}\n`);
   writeFileSync(join(dir, "secret.conf"), `[Service]\nEnvironment=M=${MARKER}\n`);
-  moto = await startSerialMoto();
-  for (const key of Object.keys(process.env)) if (key.startsWith("AWS_")) delete process.env[key];
-  Object.assign(process.env, awsEnv(moto.endpoint), {
-    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
-  });
-  await new EC2Client({}).send(new CreateKeyPairCommand({ KeyName: "k" }));
+  services = await startAwsServices({ discovery: false });
   t = await testServer({ env: { PANDACLUSTER_DISCOVERY_SERVICES: "http://127.0.0.1:9" } });
   alice = await t.profile("alice");
 });
 after(async () => {
   await t?.close();
-  await moto?.stop();
+  await services?.stop();
   rmSync(dir, { recursive: true, force: true });
 });
 
