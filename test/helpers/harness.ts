@@ -229,7 +229,7 @@ export interface ServeOptions {
   db: string;
   /** A name for errors (e.g. the replica's id). */
   name?: string;
-  /** How long it may take to listen (default 30 s: a loaded machine starts node slowly). */
+  /** How long it may take to listen (default 120 s: a loaded machine starts node slowly). */
   startMs?: number;
   /** Every child started is pushed here (for an after() hook to SIGKILL the ones left). */
   children?: ChildProcess[];
@@ -238,7 +238,7 @@ export interface ServeOptions {
 /** Starts `pandacluster serve --port 0 --db …`; resolves once it listens, rejects if it exits first. */
 export function serve(options: ServeOptions): Promise<Served> {
   const name = options.name ?? "serve";
-  const startMs = options.startMs ?? 30_000;
+  const startMs = options.startMs ?? 120_000;
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [binPath, "serve", "--port", "0", "--db", options.db], {
       env: options.env,
@@ -265,4 +265,50 @@ export function serve(options: ServeOptions): Promise<Served> {
       reject(new Error(`${name} exited with ${code}: ${stderr}`));
     });
   });
+}
+
+// ---------------------------------------------------------------- as a user other than root
+
+export interface Unprivileged {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  /** Who ran it: "nobody" (root dropped to uid 65534 with setpriv) or "this user" (not root). */
+  as: "nobody" | "this user";
+}
+
+/**
+ * Runs an ES module's code (`node --input-type=module -e code`) as a user that file permissions
+ * apply to: as root (these machines, CI), through setpriv as nobody (uid/gid 65534, no groups),
+ * since root reads and writes every file; as anyone else, as that user. So a permission check runs
+ * on every machine instead of skipping as root. The folders it uses must be open to nobody (0755).
+ */
+export function runUnprivileged(code: string, timeoutMs = 60_000): Promise<Unprivileged> {
+  const root = process.getuid?.() === 0;
+  const node = [process.execPath, "--input-type=module", "-e", code];
+  const [file, args] = root
+    ? ["setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", ...node]]
+    : [node[0] as string, node.slice(1)];
+  return within(
+    new Promise<Unprivileged>((resolve, reject) => {
+      const child = spawn(file, args, { env: { PATH: process.env.PATH, HOME: "/nonexistent" } });
+      let stdout = "";
+      let stderr = "";
+      child.stdout.on("data", (chunk: Buffer) => {
+        stdout += chunk.toString();
+      });
+      child.stderr.on("data", (chunk: Buffer) => {
+        stderr += chunk.toString();
+      });
+      child.on("error", reject);
+      child.on("close", (exit) => resolve({ code: exit, stdout, stderr, as: root ? "nobody" : "this user" }));
+    }),
+    timeoutMs,
+    `the unprivileged child (node -e) to end`,
+  );
+}
+
+/** A compiled module of this repository (dist/…) as a file URL, for runUnprivileged's imports. */
+export function distModule(path: string): string {
+  return new URL(`../../${path}`, import.meta.url).href;
 }
