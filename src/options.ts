@@ -115,6 +115,12 @@ export interface StackOptions {
   region?: string;
   timeout?: number;
   profile?: string;
+  /**
+   * Not an argument (the definitions do not list it, so no CLI flag or request body can give it):
+   * the StackId the cluster's own create returned. Given (the server always gives it), the flow acts
+   * on that stack only and refuses one merely of the same name (lifecycle/identity.ts).
+   */
+  stack_id?: string;
 }
 
 export interface ScaleOptions {
@@ -125,6 +131,12 @@ export interface ScaleOptions {
   region?: string;
   timeout?: number;
   profile?: string;
+  /**
+   * Not an argument (the definitions do not list it, so no CLI flag or request body can give it):
+   * the StackId the cluster's own create returned. Given (the server always gives it), the flow acts
+   * on that stack only and refuses one merely of the same name (lifecycle/identity.ts).
+   */
+  stack_id?: string;
 }
 
 export interface ListOptions {
