@@ -24,6 +24,17 @@ export interface LoadedTemplate {
 }
 
 /**
+ * A template's text as data: JSON, or YAML (CloudFormation takes both). YAML is loaded only for a YAML
+ * template, most runs never need it; with require(), not import(): the CLI runs as a CommonJS bundle
+ * compiled from a code cache, where import() has no loader (scripts/build/bundle-cli.mjs checks).
+ */
+export function parseTemplateBody(body: string): unknown {
+  return body.trimStart().startsWith("{")
+    ? JSON.parse(body)
+    : (createRequire(import.meta.url)("yaml") as typeof import("yaml")).parse(body);
+}
+
+/**
  * The template to launch: the file given with template_path, or one built for the channel and arch
  * with the config's SSH keys and the units. A built template has no image map (`offline`): create
  * always resolves the image itself and passes it as ImageId, so the feed is not fetched twice.
@@ -103,11 +114,7 @@ async function readTemplate(options: CreateOptions): Promise<LoadedTemplate> {
   if (bytes > TEMPLATE_BODY_LIMIT) throw problem(`${path}: ${tooBig(bytes).replace(/: put fewer.*$/, "")}`);
   let parsed: unknown;
   try {
-    // YAML is loaded only for a YAML template: most runs never need it. With require(), not import():
-    // the CLI runs as one CommonJS bundle compiled from a code cache, where import() has no loader.
-    parsed = body.trimStart().startsWith("{")
-      ? JSON.parse(body)
-      : (createRequire(import.meta.url)("yaml") as typeof import("yaml")).parse(body);
+    parsed = parseTemplateBody(body);
   } catch (error) {
     throw problem(`${path} is not a JSON or YAML template: ${(error as Error).message.split("\n")[0]}`);
   }
