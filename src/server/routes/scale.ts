@@ -13,6 +13,22 @@ interface RegionQuery {
   region?: string;
 }
 
+/**
+ * The cluster a PATCH changes is named by its path (and ?region=), never by its body: a body's
+ * stack_name or region would otherwise be silently ignored (or taken for a move), so it is refused.
+ */
+function refuseNamingFields(body: unknown): void {
+  if (typeof body !== "object" || body === null || Array.isArray(body)) return;
+  const problems: string[] = [];
+  if ("stack_name" in body)
+    problems.push("stack_name: not allowed in the body; the cluster is the one named in the path");
+  if ("region" in body)
+    problems.push(
+      "region: not allowed in the body; name the cluster's region with ?region= (a region cannot be changed)",
+    );
+  if (problems.length > 0) throw new HttpError(400, "invalid request", problems);
+}
+
 const notFound = (name: string) => new HttpError(404, "not found", [`no cluster named ${name}`]);
 
 /**
@@ -35,6 +51,7 @@ export function scaleRoutes(app: FastifyInstance, parts: ServerParts, jobs: Scal
         const problem = controllersFixed(stack_name).problems[0];
         throw new HttpError(400, "invalid request", [`cluster_size: ${problem?.message ?? ""}`]);
       }
+      refuseNamingFields(body);
       const options = validateBody("scale", body ?? {}, { stack_name });
       const cluster = await store.clusterByName(profile.id, stack_name, region);
       if (!cluster) throw notFound(stack_name);

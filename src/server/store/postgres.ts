@@ -56,12 +56,21 @@ const clusterColumns =
 /** A unique index said no (SQLSTATE 23505). */
 const isUniqueViolation = (error: unknown) => (error as { code?: string }).code === "23505";
 
-/** The URL as it may be shown: without a password. */
+/**
+ * Query parameters of a connection URL that hold a secret (libpq's `password`, `sslpassword`, a
+ * key or token): shown as ***.
+ */
+const secretParameter = /pass|secret|token|key/i;
+
+/** The URL as it may be shown: without a password, whether in its userinfo or its query (`?password=`). */
 export function redactDatabaseUrl(url: string): string {
   try {
     const parsed = new URL(url);
     if (parsed.password) parsed.password = "***";
-    return parsed.href;
+    for (const name of [...parsed.searchParams.keys()]) {
+      if (secretParameter.test(name)) parsed.searchParams.set(name, "***");
+    }
+    return parsed.href.replace(/=\*\*\*/g, "=***").replace(/%2A%2A%2A/gi, "***");
   } catch {
     return "postgres://(unparsable URL)";
   }
