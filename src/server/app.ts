@@ -241,7 +241,11 @@ export async function createServer(options: ServerOptions = {}): Promise<Server>
       discoveryServices,
     };
 
-    const scales = new ScaleJobs(store, engine, log);
+    const scales = new ScaleJobs(store, engine, log, {
+      owner,
+      accounts,
+      leaseMs: options.leaseMs ?? envInt(env, "PANDACLUSTER_LEASE_MS") ?? 60_000,
+    });
     const reconciler = new Reconciler(
       { store, engine, accounts, scales },
       options.reconcileMs ?? envInt(env, "PANDACLUSTER_RECONCILE_MS") ?? 60_000,
@@ -255,7 +259,10 @@ export async function createServer(options: ServerOptions = {}): Promise<Server>
     });
     scaleRoutes(app, parts, scales);
     await app.ready();
-    if (options.resume !== false) await runner.resumeAll();
+    if (options.resume !== false) {
+      await runner.resumeAll();
+      scales.resumeAll();
+    }
     reconciler.start();
 
     let closed = false;

@@ -268,6 +268,12 @@ export function clusterRoutes(app: FastifyInstance, parts: ServerParts): void {
               ? `stack_name: ${stack_name} is still being created; delete it once it is online or failed`
               : `stack_name: a newer cluster named ${stack_name} is active in ${cluster.region}; delete that one`,
           ]);
+        case "scaling":
+          // CloudFormation takes one operation at a time, and the scale's end would land on a
+          // cluster being deleted: the delete waits for the scale (GET /clusters/{name}/scale).
+          throw new HttpError(409, "conflict", [
+            `stack_name: ${stack_name} is being scaled; delete it once the scale has ended (GET ${location(stack_name)}/scale)`,
+          ]);
       }
     },
   );

@@ -189,7 +189,12 @@ async function stream(
         last = event.seq;
         res.write(`id: ${event.seq}\nevent: progress\ndata: ${JSON.stringify(event)}\n\n`);
       }
-      if (!cluster || finalStatuses.has(cluster.status)) {
+      // Online is not the end while a scale of the cluster runs (on any replica): its events follow.
+      const settled =
+        !cluster ||
+        (finalStatuses.has(cluster.status) &&
+          !(cluster.status === "online" && (await store.latestScale(cluster.id))?.state === "running"));
+      if (settled) {
         if (cluster) res.write(`event: end\ndata: ${JSON.stringify(clusterBody(cluster))}\n\n`);
         break;
       }

@@ -60,10 +60,18 @@ export function scaleRoutes(app: FastifyInstance, parts: ServerParts, jobs: Scal
           `stack_name: ${stack_name} is ${cluster.status}; only an online cluster can be scaled`,
         ]);
       }
-      const job = jobs.start(cluster, accounts.credentialsFor(profile), options.workers);
-      if (!job) {
+      const started = await jobs.start(cluster, accounts.credentialsFor(profile), options.workers);
+      if (started.kind === "not_online") {
+        throw new HttpError(409, "conflict", [
+          `stack_name: ${stack_name} is ${started.status}; only an online cluster can be scaled`,
+        ]);
+      }
+      if (started.kind === "unsupported")
+        throw new HttpError(501, "not implemented", ["this server cannot scale clusters"]);
+      if (started.kind === "busy") {
         throw new HttpError(409, "conflict", [`stack_name: ${stack_name} is being scaled already`]);
       }
+      const job = started.job;
       return reply
         .code(202)
         .header("Location", `/clusters/${encodeURIComponent(stack_name)}/scale`)
@@ -80,8 +88,8 @@ export function scaleRoutes(app: FastifyInstance, parts: ServerParts, jobs: Scal
       const region = validateQueryValue("scale", "region", request.query.region);
       const cluster = await store.clusterByName(profile.id, stack_name, region);
       if (!cluster) throw notFound(stack_name);
-      const job = jobs.latest(cluster.id);
-      if (!job) throw new HttpError(404, "not found", [`no scale of ${stack_name} since the server started`]);
+      const job = await jobs.latest(cluster.id);
+      if (!job) throw new HttpError(404, "not found", [`no scale of ${stack_name}`]);
       return reply.send(job);
     },
   );

@@ -123,4 +123,27 @@ export const migrations: Migration[] = [
       ALTER TABLE jobs ADD COLUMN lease_generation INTEGER NOT NULL DEFAULT 0;
     `,
   },
+  {
+    version: 7,
+    name: "scale jobs stored, leased and fenced like create and delete jobs",
+    sql: `
+      CREATE TABLE scale_jobs (
+        id INTEGER PRIMARY KEY,
+        cluster_id INTEGER NOT NULL REFERENCES clusters(id),
+        key TEXT NOT NULL UNIQUE,
+        workers INTEGER NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('running', 'succeeded', 'failed')),
+        message TEXT,
+        reasons TEXT NOT NULL DEFAULT '[]',
+        started_at TEXT NOT NULL,
+        finished_at TEXT,
+        lease_owner TEXT,
+        lease_until TEXT,
+        lease_generation INTEGER NOT NULL DEFAULT 0
+      );
+      -- One running scale per cluster, whichever replica started it.
+      CREATE UNIQUE INDEX scale_jobs_running ON scale_jobs (cluster_id) WHERE state = 'running';
+      CREATE INDEX scale_jobs_by_cluster ON scale_jobs (cluster_id, id);
+    `,
+  },
 ];
