@@ -79,6 +79,8 @@ export interface ServerOptions {
   eventStream?: Partial<EventStreamOptions>;
   /** Cycle of the DNS reconciler, ms (default 60000; PANDACLUSTER_RECONCILE_MS). */
   reconcileMs?: number;
+  /** How long GET /clusters/{name}?live=true waits for AWS, ms (default 10000). */
+  liveTimeoutMs?: number;
 }
 
 export interface Server {
@@ -239,6 +241,7 @@ export async function createServer(options: ServerOptions = {}): Promise<Server>
       runner,
       version: packageVersion(),
       discoveryServices,
+      ...(options.liveTimeoutMs ? { liveTimeoutMs: options.liveTimeoutMs } : {}),
     };
 
     const scales = new ScaleJobs(store, engine, log, {

@@ -171,4 +171,40 @@ describe("HTTP hygiene (issue 14)", () => {
       await pg.close();
     }
   });
+
+  it("GET ?live=true with AWS hanging answers in time with the stored state, not after the SDK's minutes", async () => {
+    /** DescribeStacks that never answers (an endpoint that accepts and stays silent). */
+    class HangingEngine extends FakeEngine {
+      override async status(): Promise<{ status: string }> {
+        return new Promise(() => {});
+      }
+    }
+    const hanging = await testServer({ engine: new HangingEngine(), liveTimeoutMs: 300 });
+    try {
+      const carol = await hanging.profile("carol");
+      const posted = await hanging.server.app.inject({
+        method: "POST",
+        url: "/clusters",
+        headers: carol,
+        payload: { stack_name: "slow", key_pair: "k" },
+      });
+      assert.equal(posted.statusCode, 202, posted.body);
+      await hanging.clusterWhen(carol, "slow", "online");
+      const started = Date.now();
+      const answer = await hanging.server.app.inject({
+        method: "GET",
+        url: "/clusters/slow?live=true",
+        headers: carol,
+      });
+      const took = Date.now() - started;
+      assert.equal(answer.statusCode, 200, answer.body);
+      assert.ok(took < 3_000, `took ${took} ms`);
+      const body = answer.json();
+      assert.equal(body.status, "online");
+      assert.equal(body.live, null);
+      assert.equal(body.live_error, "AWS did not answer within 1 s; this is the stored state");
+    } finally {
+      await hanging.close();
+    }
+  });
 });

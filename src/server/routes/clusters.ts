@@ -2,6 +2,7 @@ import { createHash, randomUUID } from "node:crypto";
 import type { FastifyInstance } from "fastify";
 import { AccountLookupError } from "../../aws/identity.js";
 import { UsageError } from "../../errors.js";
+import { DeadlineReached, within } from "../../lifecycle/pace.js";
 import { checkCreateTemplate } from "../../lifecycle/template.js";
 import type { CreateOptions } from "../../options.js";
 import { callerProfile } from "../auth.js";
@@ -227,14 +228,24 @@ export function clusterRoutes(app: FastifyInstance, parts: ServerParts): void {
       if (!record?.stack_id) {
         return reply.send({ ...cluster, live: null, live_error: "this cluster has no stack in AWS" });
       }
+      // AWS that does not answer would hold the request for the SDK's own minutes of retries
+      // (6 calls × 60 s were seen): past the bound the stored state is the answer.
+      const waitMs = parts.liveTimeoutMs ?? 10_000;
       try {
-        const live = await engine.status(accounts.credentialsFor(profile), {
-          stack_name: record.stack_id,
-          region: view.region,
-        });
+        const live = await within(
+          engine.status(accounts.credentialsFor(profile), {
+            stack_name: record.stack_id,
+            region: view.region,
+          }),
+          Date.now() + waitMs,
+        );
         return reply.send({ ...cluster, live });
       } catch (error) {
-        return reply.send({ ...cluster, live: null, live_error: (error as Error).message });
+        const why =
+          error instanceof DeadlineReached
+            ? `AWS did not answer within ${Math.ceil(waitMs / 1000)} s; this is the stored state`
+            : (error as Error).message;
+        return reply.send({ ...cluster, live: null, live_error: why });
       }
     },
   );
