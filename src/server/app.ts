@@ -258,6 +258,7 @@ export async function createServer(options: ServerOptions = {}): Promise<Server>
       heartbeatMs: 15_000,
       wakeMs: 2_000,
       perProfile: 20,
+      owner,
       ...options.eventStream,
     });
     scaleRoutes(app, parts, scales);

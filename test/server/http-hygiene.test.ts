@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { type Postgres, startPostgres } from "../helpers/services.js";
 import { FakeEngine } from "./fake-engine.js";
-import { admin, type TestServer, testServer } from "./helpers.js";
+import { admin, eventually, type TestServer, testServer } from "./helpers.js";
 import { readEvents } from "./sse.js";
 
 let postgres: Postgres;
@@ -205,6 +205,61 @@ describe("HTTP hygiene (issue 14)", () => {
       assert.equal(body.live_error, "AWS did not answer within 1 s; this is the stored state");
     } finally {
       await hanging.close();
+    }
+  });
+
+  it("the event streams a profile may hold open are counted over every replica on the store, not per replica", async () => {
+    const db = await postgres.createDatabase();
+    const slow = () => Object.assign(new FakeEngine(), { completeAfterPolls: 1_000_000 });
+    const options = { db, eventStream: { perProfile: 2 }, env: { PANDACLUSTER_SECRET_KEY: "99".repeat(32) } };
+    const a = await testServer({ ...options, engine: slow() });
+    const b = await testServer({ ...options, engine: slow() });
+    const streams: { close(): void; ended: Promise<void> }[] = [];
+    try {
+      const dana = await a.profile("dana");
+      const posted = await a.server.app.inject({
+        method: "POST",
+        url: "/clusters",
+        headers: dana,
+        payload: { stack_name: "long", key_pair: "k" },
+      });
+      assert.equal(posted.statusCode, 202, posted.body);
+      const onA = await a.server.app.listen({ host: "127.0.0.1", port: 0 });
+      const onB = await b.server.app.listen({ host: "127.0.0.1", port: 0 });
+      for (let i = 0; i < 2; i++) {
+        const open = await readEvents(`${onA}/clusters/long/events`, dana);
+        assert.equal(open.status, 200);
+        streams.push(open);
+      }
+      const third = await fetch(`${onB}/clusters/long/events`, {
+        headers: { ...dana, accept: "text/event-stream" },
+      });
+      assert.equal(third.status, 429, "the other replica let a third stream open");
+      assert.match(
+        ((await third.json()) as { messages: string[] }).messages[0] ?? "",
+        /already follows 2 event streams \(at most 2\)/,
+      );
+      const first = streams.shift();
+      first?.close();
+      await eventually(
+        async () => {
+          const again = await fetch(`${onB}/clusters/long/events`, {
+            headers: { ...dana, accept: "text/event-stream" },
+          });
+          if (again.status !== 200) {
+            await again.body?.cancel();
+            return undefined;
+          }
+          streams.push({ close: () => void again.body?.cancel(), ended: Promise.resolve() });
+          return true;
+        },
+        5_000,
+        "a stream to open on B once one on A closed",
+      );
+    } finally {
+      for (const open of streams) open.close();
+      await a.close();
+      await b.close();
     }
   });
 });

@@ -28,8 +28,15 @@ export interface EventStreamOptions {
   heartbeatMs: number;
   /** Re-read the events at least this often without an announcement, ms (default 2 s). */
   wakeMs: number;
-  /** Streams one profile may hold open at once (default 20): more are refused with 429. */
+  /**
+   * Streams one profile may hold open at once (default 20), over every replica on the store (each
+   * open stream is a row in it): more are refused with 429.
+   */
   perProfile: number;
+  /** How long an open stream counts without renewal (default 30 s): a dead replica's streams stop counting. */
+  countedMs?: number;
+  /** This server on the store's stream rows (for people reading the store). */
+  owner?: string;
 }
 
 const finalStatuses: ReadonlySet<ClusterStatus> = new Set(["online", "failed", "deleted"]);
@@ -92,7 +99,7 @@ function clusterBody(cluster: ClusterRecord): Record<string, unknown> {
 
 export function eventRoutes(app: FastifyInstance, parts: ServerParts, options: EventStreamOptions): void {
   const { store } = parts;
-  const open = new Map<number, number>();
+  const countedMs = options.countedMs ?? 30_000;
   const closers = new Set<() => void>();
   // The server stops: every stream ends (a client resumes from its Last-Event-ID elsewhere).
   app.addHook("preClose", async () => {
@@ -111,19 +118,33 @@ export function eventRoutes(app: FastifyInstance, parts: ServerParts, options: E
       if (!cluster) throw new HttpError(404, "not found", [`no cluster named ${stack_name}`]);
       if (!wantsEventStream(request)) return reply.send(await store.listEvents(cluster.id, after));
 
-      const held = open.get(profile.id) ?? 0;
-      if (held >= options.perProfile) {
+      const opened = await store.openStream(
+        profile.id,
+        options.owner ?? "server",
+        options.perProfile,
+        countedMs,
+      );
+      if ("held" in opened) {
         throw new HttpError(429, "too many event streams", [
-          `this profile already follows ${held} event streams (at most ${options.perProfile}); close one`,
+          `this profile already follows ${opened.held} event streams (at most ${options.perProfile}); close one`,
         ]);
       }
-      open.set(profile.id, held + 1);
+      // Renewed while the stream is open (a third of the time it counts without renewal).
+      const renew = setInterval(
+        () => {
+          store.renewStream(opened.id, countedMs).catch((error: unknown) => {
+            request.log.warn({ error: (error as Error).message }, "could not renew an event stream's count");
+          });
+        },
+        Math.max(50, Math.floor(countedMs / 3)),
+      );
       try {
         await stream(store, cluster.id, after, request, reply, options, closers);
       } finally {
-        const left = (open.get(profile.id) ?? 1) - 1;
-        if (left > 0) open.set(profile.id, left);
-        else open.delete(profile.id);
+        clearInterval(renew);
+        await store.closeStream(opened.id).catch((error: unknown) => {
+          request.log.warn({ error: (error as Error).message }, "could not record an event stream's end");
+        });
       }
     },
   );

@@ -146,4 +146,19 @@ export const migrations: Migration[] = [
       CREATE INDEX scale_jobs_by_cluster ON scale_jobs (cluster_id, id);
     `,
   },
+  {
+    version: 8,
+    name: "event streams open across the fleet (per-profile limit)",
+    sql: `
+      -- One row per open Server-Sent Events stream, renewed while it is open; a row whose lease ran
+      -- out (its replica died) no longer counts.
+      CREATE TABLE event_streams (
+        id INTEGER PRIMARY KEY,
+        profile_id INTEGER NOT NULL,
+        owner TEXT NOT NULL,
+        until TEXT NOT NULL
+      );
+      CREATE INDEX event_streams_by_profile ON event_streams (profile_id, until);
+    `,
+  },
 ];

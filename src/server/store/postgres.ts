@@ -831,6 +831,42 @@ export class PostgresStore implements Store {
     });
   }
 
+  async openStream(
+    profileId: number,
+    owner: string,
+    limit: number,
+    ttlMs: number,
+  ): Promise<{ id: number } | { held: number }> {
+    return this.#tx(async (client) => {
+      // The profile's row lock: two replicas opening its streams at once count one after the other.
+      await client.query("SELECT id FROM profiles WHERE id = $1 FOR UPDATE", [profileId]);
+      await client.query("DELETE FROM event_streams WHERE profile_id = $1 AND until < now()", [profileId]);
+      const held = (await this.#row<{ n: number }>(
+        "SELECT count(*)::int AS n FROM event_streams WHERE profile_id = $1",
+        [profileId],
+        client,
+      )) ?? { n: 0 };
+      if (held.n >= limit) return { held: held.n };
+      const row = await this.#row<{ id: number }>(
+        "INSERT INTO event_streams (profile_id, owner, until) VALUES ($1, $2, now() + $3 * interval '1 millisecond') RETURNING id",
+        [profileId, owner, ttlMs],
+        client,
+      );
+      return { id: (row as { id: number }).id };
+    });
+  }
+
+  async renewStream(id: number, ttlMs: number): Promise<void> {
+    await this.pool.query(
+      "UPDATE event_streams SET until = now() + $2 * interval '1 millisecond' WHERE id = $1",
+      [id, ttlMs],
+    );
+  }
+
+  async closeStream(id: number): Promise<void> {
+    await this.pool.query("DELETE FROM event_streams WHERE id = $1", [id]);
+  }
+
   async purgeIdempotency(olderThan: string): Promise<number> {
     return (
       (await this.pool.query("DELETE FROM idempotency WHERE created_at < $1", [olderThan])).rowCount ?? 0

@@ -661,6 +661,44 @@ export class SqliteStore implements Store {
       .immediate();
   }
 
+  async openStream(
+    profileId: number,
+    owner: string,
+    limit: number,
+    ttlMs: number,
+  ): Promise<{ id: number } | { held: number }> {
+    const at = now();
+    return this.db
+      .transaction((): { id: number } | { held: number } => {
+        this.stmt("DELETE FROM event_streams WHERE until < ?").run(at);
+        const { n } = this.stmt("SELECT count(*) AS n FROM event_streams WHERE profile_id = ?").get(
+          profileId,
+        ) as {
+          n: number;
+        };
+        if (n >= limit) return { held: n };
+        const until = new Date(Date.now() + ttlMs).toISOString();
+        const info = this.stmt("INSERT INTO event_streams (profile_id, owner, until) VALUES (?, ?, ?)").run(
+          profileId,
+          owner,
+          until,
+        );
+        return { id: Number(info.lastInsertRowid) };
+      })
+      .immediate();
+  }
+
+  async renewStream(id: number, ttlMs: number): Promise<void> {
+    this.stmt("UPDATE event_streams SET until = ? WHERE id = ?").run(
+      new Date(Date.now() + ttlMs).toISOString(),
+      id,
+    );
+  }
+
+  async closeStream(id: number): Promise<void> {
+    this.stmt("DELETE FROM event_streams WHERE id = ?").run(id);
+  }
+
   async purgeIdempotency(olderThan: string): Promise<number> {
     return this.stmt("DELETE FROM idempotency WHERE created_at < ?").run(olderThan).changes;
   }

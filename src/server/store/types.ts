@@ -347,6 +347,22 @@ export interface Store {
     result?: unknown,
   ): Promise<void>;
 
+  /**
+   * Event streams open across the fleet (GET /clusters/{name}/events as SSE), so that a profile's
+   * limit holds over every replica: in one transaction, counts the profile's streams whose lease
+   * has not run out and, below `limit`, records a new one held until `ttlMs` from now; returns its
+   * id, or how many the profile holds when it is at the limit.
+   */
+  openStream(
+    profileId: number,
+    owner: string,
+    limit: number,
+    ttlMs: number,
+  ): Promise<{ id: number } | { held: number }>;
+  /** Keeps an open stream counted for `ttlMs` more (a replica that dies stops renewing its own). */
+  renewStream(id: number, ttlMs: number): Promise<void>;
+  closeStream(id: number): Promise<void>;
+
   /** Forgets idempotency answers older than the given ISO time. */
   purgeIdempotency(olderThan: string): Promise<number>;
 
