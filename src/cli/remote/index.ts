@@ -4,7 +4,7 @@ import { resolve } from "node:path";
 import type { CommandName } from "../../definitions.js";
 import { InterruptedError, OperationError, UsageError } from "../../errors.js";
 import type { ClusterResult, DestroyResult, ListResult, SyncResult } from "../../lifecycle/types.js";
-import { type UnitsInput, unitsFolder } from "../../options.js";
+import { hasUserinfo, type UnitsInput, unitsFolder } from "../../options.js";
 import { shellQuote } from "../../shell.js";
 import type { CliContext } from "../context.js";
 import type { Progress } from "../render/progress.js";
@@ -39,6 +39,16 @@ export async function runRemote(
   context: CliContext,
 ): Promise<number> {
   const server = String(options.server ?? context.env.PANDACLUSTER_SERVER ?? "");
+  if (hasUserinfo(server)) {
+    // Checked here too for PANDACLUSTER_SERVER (the flag is checked with every URL argument); never echoed.
+    throw new UsageError([
+      {
+        argument: "--server / PANDACLUSTER_SERVER",
+        message:
+          "a URL with a user name or password (user:password@host) is not taken: it would be shown in errors; give the server's URL alone and the token in PANDACLUSTER_TOKEN",
+      },
+    ]);
+  }
   const token = context.env.PANDACLUSTER_TOKEN;
   if (!token) {
     throw new UsageError(
