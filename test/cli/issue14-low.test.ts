@@ -36,7 +36,10 @@ describe("URLs given as arguments", () => {
         ["--discovery-url", `http://d.example/<b>/${"0".repeat(32)}`],
         /discovery.url: .*without spaces, quotes, backslashes, %, < or >/,
       ],
-      [["--discovery-service", "https://user:hunter2@d.example"], /discovery.service: a URL with a user name or password/],
+      [
+        ["--discovery-service", "https://user:hunter2@d.example"],
+        /discovery.service: a URL with a user name or password/,
+      ],
     ];
     for (const [extra, message] of cases) {
       const ran = await runCli(["create", "-n", "x", "-k", "k", ...extra], { env });
