@@ -2,8 +2,7 @@ import { randomUUID } from "node:crypto";
 import { parameterOf, type Stack, updateStack } from "../aws/stacks.js";
 import type { Config } from "../config.js";
 import { InterruptedError, OperationError, UsageError } from "../errors.js";
-import type { ScaleOptions } from "../options.js";
-import { shellQuote } from "../shell.js";
+import { controllersFixedProblem, type ScaleOptions } from "../options.js";
 import { clusterFacts } from "./facts.js";
 import { finishIn } from "./finish.js";
 import { command, interrupted } from "./hints.js";
@@ -18,16 +17,7 @@ const SCALABLE = new Set(["CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK
 
 /** Why the number of controllers cannot change, and what to do instead. */
 export function controllersFixed(name: string): UsageError {
-  return new UsageError([
-    {
-      argument: "the controllers (--cluster-size, cluster_size)",
-      message:
-        "cannot be changed by scale: the controllers are the cluster's etcd members, and etcd's " +
-        "membership is fixed when it bootstraps from the discovery URL (sized for exactly that many). " +
-        `Change the workers instead (pandacluster scale -n ${shellQuote(name)} --workers N), or create a new ` +
-        "cluster with the controllers you need and move to it",
-    },
-  ]);
+  return new UsageError([controllersFixedProblem(name)]);
 }
 
 /**
