@@ -344,6 +344,23 @@ function checkString(arg: ArgumentSpec, value: string): Checked {
   if (arg.type === "cidr" && !isIpv4Cidr(value)) {
     return { problem: `"${value}" is not an IPv4 CIDR block such as 203.0.113.0/24` };
   }
+  if (arg.type === "url" && hasUserinfo(value)) {
+    // Not echoed: the value holds a password.
+    return {
+      problem:
+        "a URL with a user name or password (user:password@host) is not taken: it would be shown in errors, logs and files; give the URL without it",
+    };
+  }
+  if (arg.type === "url" && value !== value.trim()) {
+    // new URL() would strip the spaces and pass; whoever uses the value later would not.
+    return { problem: `"${value}" has spaces around it; give the URL alone` };
+  }
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters is the point
+  if (arg.type === "url" && /[\s\u0000-\u001f\u007f<>]/.test(value)) {
+    return {
+      problem: `${JSON.stringify(value)} holds spaces, control characters, < or >, which a URL never has`,
+    };
+  }
   if (arg.type === "url" && !isHttpUrl(value)) {
     return { problem: `"${value}" is not an http(s) URL` };
   }
@@ -355,6 +372,16 @@ export function isIpv4Cidr(value: string): boolean {
   if (!match) return false;
   const [a, b, c, d, bits] = match.slice(1).map(Number) as [number, number, number, number, number];
   return [a, b, c, d].every((octet) => octet <= 255) && bits <= 32;
+}
+
+/** Whether a URL carries userinfo (user:password@): never echoed, never kept. */
+export function hasUserinfo(value: string): boolean {
+  try {
+    const url = new URL(value.trim());
+    if (url.username || url.password) return true;
+  } catch {}
+  // What new URL() does not parse may still hold one: scheme://…@host.
+  return /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*@/i.test(value.trim());
 }
 
 function isHttpUrl(value: string): boolean {
