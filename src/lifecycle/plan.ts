@@ -13,7 +13,7 @@ import { resolveImage } from "./image.js";
 import { checkPublicNameFree } from "./public_dns.js";
 import { createStackInput } from "./request.js";
 import type { Session } from "./session.js";
-import { type LoadedTemplate, loadTemplate } from "./template.js";
+import { type LoadedTemplate, loadTemplate, parseTemplateBody } from "./template.js";
 import type { Launched } from "./types.js";
 
 /** Everything CreateStack needs, resolved and checked, with nothing created yet. */
@@ -108,10 +108,7 @@ async function sentUserData(
   input: { Parameters?: { ParameterKey?: string; ParameterValue?: string }[] },
 ): Promise<SentUserData[]> {
   const body = template.body;
-  // YAML is loaded only for a YAML template: most runs never need it.
-  const parsed: unknown = body.trimStart().startsWith("{")
-    ? JSON.parse(body)
-    : (await import("yaml")).parse(body);
+  const parsed = parseTemplateBody(body);
   const values: Record<string, string> = {};
   for (const p of input.Parameters ?? []) if (p.ParameterKey) values[p.ParameterKey] = p.ParameterValue ?? "";
   return measureUserData(parsed, values);
