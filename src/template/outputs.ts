@@ -1,5 +1,6 @@
 import { SUBNETS } from "./network.js";
-import { type CfnOutput, getAtt, ref } from "./types.js";
+import { groupId } from "./security.js";
+import { type CfnOutput, ref } from "./types.js";
 
 /** What the stack reports once created: `create`, `status` and `destroy` read these. */
 export function outputs(): Record<string, CfnOutput> {
@@ -9,7 +10,11 @@ export function outputs(): Record<string, CfnOutput> {
       Description: "the cluster's subnets, comma-separated",
       Value: { "Fn::Join": [",", SUBNETS.map((s) => ref(s.name))] },
     },
-    SecurityGroupId: { Description: "the nodes' security group", Value: getAtt("SecurityGroup", "GroupId") },
+    ControllerSecurityGroupId: {
+      Description: "the controllers' security group",
+      Value: groupId("controller"),
+    },
+    WorkerSecurityGroupId: { Description: "the workers' security group", Value: groupId("worker") },
     AutoScalingGroupName: {
       Description: "the controllers' Auto Scaling group (etcd members)",
       Value: ref("AutoScalingGroup"),

@@ -6,7 +6,7 @@
 export type CfnValue = string | number | boolean | null | CfnValue[] | { [key: string]: CfnValue };
 
 export interface CfnParameter {
-  Type: "String" | "Number";
+  Type: "String" | "Number" | "AWS::EC2::KeyPair::KeyName" | "AWS::EC2::Image::Id";
   Description: string;
   Default?: string | number;
   AllowedPattern?: string;
@@ -42,6 +42,8 @@ export interface CfnTemplate {
 /** A piece of a template: the resources it adds. */
 export interface TemplatePart {
   resources: Record<string, CfnResource>;
+  /** Conditions the resources name (merged into the template's Conditions). */
+  conditions?: Record<string, CfnValue>;
 }
 
 export const ref = (name: string): CfnValue => ({ Ref: name });

@@ -211,7 +211,7 @@ describe("the template in the moto AWS emulator", () => {
     assert.deepEqual(config.ssh_authorized_keys, KEYS);
     const names = config.coreos.units.map((u) => u.name);
     assert.ok(!names.includes("etcd-member.service"), names.join(","));
-    assert.ok(names.includes("docker-tcp.socket"), "the user's units too");
+    assert.ok(names.includes("var-lib-docker.mount"), "the user's units too");
     const endpoints = config.coreos.units.find((u) => u.name === "pandacluster-etcd-endpoints.service");
     assert.match(
       endpoints?.content ?? "",
