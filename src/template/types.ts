@@ -53,9 +53,8 @@ export const getAtt = (resource: string, attribute: string): CfnValue => ({
 
 /** The tags every resource of a cluster carries: Name and pandacluster:cluster, both the stack's name. */
 export function clusterTags(suffix = ""): CfnValue[] {
-  const name: CfnValue = suffix
-    ? { "Fn::Join": ["", [ref("AWS::StackName"), suffix]] }
-    : ref("AWS::StackName");
+  // Fn::Sub, as cfn-lint prefers (I1022): the suffixes are this code's own ("-worker", "-a"), no "${".
+  const name: CfnValue = suffix ? { "Fn::Sub": `\${AWS::StackName}${suffix}` } : ref("AWS::StackName");
   return [
     { Key: "Name", Value: name },
     { Key: "pandacluster:cluster", Value: ref("AWS::StackName") },
