@@ -163,7 +163,10 @@ describe("Ignition (the default)", () => {
     ];
     assert.deepEqual(join[1][1], { Ref: "DiscoveryURL" });
     assert.equal(join[1].length, 3);
-    assert.ok(!JSON.stringify(data.UserData).includes("Fn::Sub"), "Fn::Sub would eat the ${...} of the units");
+    assert.ok(
+      !JSON.stringify(data.UserData).includes("Fn::Sub"),
+      "Fn::Sub would substitute the units dollar-brace variables",
+    );
   });
 
   it("drops nothing without a key: no passwd section without public_keys", async () => {
