@@ -11,7 +11,7 @@ import { type CfnOutput, ref } from "./types.js";
 export function outputs(): Record<string, CfnOutput> {
   return {
     PrivateDomain: {
-      Description: "the cluster's private DNS zone: workers reach etcd at etcd.<zone>",
+      Description: "the cluster's private DNS zone: workers reach etcd at the name etcd in it",
       Value: ref("PrivateDomain"),
     },
     DiscoveryURL: {

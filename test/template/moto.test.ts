@@ -80,6 +80,20 @@ describe("the template in the moto AWS emulator", () => {
     return { stack, resources, physical, instances: instances ?? [] };
   }
 
+  /** A group's ingress rules as EC2 lists them, sorted by port; the group is in the VPC. */
+  async function groupRules(groupId: string, vpcId: string | undefined) {
+    const group = (await ec2.send(new DescribeSecurityGroupsCommand({ GroupIds: [groupId] })))
+      .SecurityGroups?.[0];
+    assert.equal(group?.VpcId, vpcId);
+    return (group?.IpPermissions ?? [])
+      .map((p) => ({
+        ports: `${p.FromPort}-${p.ToPort}`,
+        cidrs: (p.IpRanges ?? []).map((r) => r.CidrIp),
+        groups: (p.UserIdGroupPairs ?? []).map((g) => g.GroupId).sort(),
+      }))
+      .sort((a, b) => a.ports.localeCompare(b.ports));
+  }
+
   it("offline template: the stack is created with every resource, outputs, and the nodes", async (t) => {
     if (skip) return t.skip(skip);
     const units = validateOptions("build_template", { units: fixture("units", "nasty.cson") }, "library")
@@ -95,14 +109,18 @@ describe("the template in the moto AWS emulator", () => {
       ImageId: "ami-0123456789abcdef0",
     });
     assert.equal(stack?.StackStatus, "CREATE_COMPLETE");
+    // Every resource but the SSH rules: AllowSSHFrom was not given, so HasSSH is false.
     assert.deepEqual(
       resources.map((r) => r.LogicalResourceId).sort(),
-      Object.keys(built.template.Resources).sort(),
+      Object.keys(built.template.Resources)
+        .filter((name) => !name.startsWith("SshTo"))
+        .sort(),
     );
     assert.ok(resources.every((r) => r.ResourceStatus === "CREATE_COMPLETE"));
     const outputs = Object.fromEntries((stack?.Outputs ?? []).map((o) => [o.OutputKey, o.OutputValue]));
     assert.match(outputs.VpcId ?? "", /^vpc-/);
-    assert.match(outputs.SecurityGroupId ?? "", /^sg-/);
+    assert.match(outputs.ControllerSecurityGroupId ?? "", /^sg-/);
+    assert.match(outputs.WorkerSecurityGroupId ?? "", /^sg-/);
     assert.equal(outputs.AutoScalingGroupName, physical("AutoScalingGroup"));
     assert.equal(outputs.SubnetIds, `${physical("SubnetA")},${physical("SubnetB")}`);
 
@@ -114,24 +132,15 @@ describe("the template in the moto AWS emulator", () => {
     assert.ok(subnets.every((s) => s.VpcId === outputs.VpcId));
     assert.equal(new Set(subnets.map((s) => s.AvailabilityZone)).size, 2);
 
-    // Security group: SSH from anywhere (the default), etcd and Docker from the group itself, by id.
-    const group = (
-      await ec2.send(new DescribeSecurityGroupsCommand({ GroupIds: [outputs.SecurityGroupId as string] }))
-    ).SecurityGroups?.[0];
-    assert.equal(group?.VpcId, outputs.VpcId);
-    const rules = (group?.IpPermissions ?? []).map((p) => ({
-      ports: `${p.FromPort}-${p.ToPort}`,
-      cidrs: (p.IpRanges ?? []).map((r) => r.CidrIp),
-      groups: (p.UserIdGroupPairs ?? []).map((g) => g.GroupId),
-    }));
-    assert.deepEqual(
-      rules.sort((a, b) => a.ports.localeCompare(b.ports)),
-      [
-        { ports: "22-22", cidrs: ["0.0.0.0/0"], groups: [] },
-        { ports: "2375-2375", cidrs: [], groups: [outputs.SecurityGroupId] },
-        { ports: "2379-2380", cidrs: [], groups: [outputs.SecurityGroupId] },
-      ],
-    );
+    // Security groups, read back from EC2: nothing from the internet (SSH closed by default), etcd's
+    // client port on controllers from both groups, its peer port from controllers only, by group id.
+    const controllers = outputs.ControllerSecurityGroupId as string;
+    const workers = outputs.WorkerSecurityGroupId as string;
+    assert.deepEqual(await groupRules(controllers, outputs.VpcId), [
+      { ports: "2379-2379", cidrs: [], groups: [controllers, workers].sort() },
+      { ports: "2380-2380", cidrs: [], groups: [controllers] },
+    ]);
+    assert.deepEqual(await groupRules(workers, outputs.VpcId), []);
 
     // Launch template: IMDSv2, the key, the image, and user data as CloudFormation evaluated it.
     const version = (
@@ -149,6 +158,12 @@ describe("the template in the moto AWS emulator", () => {
     });
     assert.equal(version?.KeyName, "mykey");
     assert.equal(version?.ImageId, "ami-0123456789abcdef0");
+    assert.deepEqual(version?.BlockDeviceMappings, [
+      {
+        DeviceName: "/dev/xvda",
+        Ebs: { VolumeType: "gp3", VolumeSize: 30, Encrypted: true, DeleteOnTermination: true },
+      },
+    ]);
     const raw = version?.UserData ?? "";
     // moto keeps Fn::Base64's input as it is; AWS would hold the base64 text.
     const text = raw.startsWith("#cloud-config") ? raw : Buffer.from(raw, "base64").toString("utf8");
@@ -170,6 +185,11 @@ describe("the template in the moto AWS emulator", () => {
       assert.equal(tags["pandacluster:cluster"], "offline");
       assert.equal(instance.ImageId, "ami-0123456789abcdef0");
       assert.ok(subnets.some((s) => s.SubnetId === instance.SubnetId));
+      assert.deepEqual(
+        (instance.SecurityGroups ?? []).map((g) => g.GroupId),
+        [controllers],
+        "a controller is in the controllers' group only",
+      );
     }
   });
 
@@ -185,6 +205,8 @@ describe("the template in the moto AWS emulator", () => {
       KeyPair: "mykey",
       ImageId: "ami-0123456789abcdef0",
       Workers: "2",
+      AllowSSHFrom: "198.51.100.0/24",
+      VolumeSize: "50",
     });
     assert.equal(stack?.StackStatus, "CREATE_COMPLETE");
     const outputs = Object.fromEntries((stack?.Outputs ?? []).map((o) => [o.OutputKey, o.OutputValue]));
@@ -193,6 +215,23 @@ describe("the template in the moto AWS emulator", () => {
       (i) => (i.Tags ?? []).find((tag) => tag.Key === "pandacluster:role")?.Value ?? "none",
     );
     assert.deepEqual(roles.sort(), ["controller", "controller", "controller", "worker", "worker"]);
+    // Each node in its role's group only; SSH open to AllowSSHFrom on both groups, nothing else on workers.
+    const controllers = outputs.ControllerSecurityGroupId as string;
+    const workers = outputs.WorkerSecurityGroupId as string;
+    for (const instance of instances) {
+      const role = (instance.Tags ?? []).find((tag) => tag.Key === "pandacluster:role")?.Value;
+      assert.deepEqual(
+        (instance.SecurityGroups ?? []).map((g) => g.GroupId),
+        [role === "worker" ? workers : controllers],
+      );
+    }
+    const ssh = { ports: "22-22", cidrs: ["198.51.100.0/24"], groups: [] };
+    assert.deepEqual(await groupRules(workers, outputs.VpcId), [ssh]);
+    assert.deepEqual(await groupRules(controllers, outputs.VpcId), [
+      ssh,
+      { ports: "2379-2379", cidrs: [], groups: [controllers, workers].sort() },
+      { ports: "2380-2380", cidrs: [], groups: [controllers] },
+    ]);
     const version = (
       await ec2.send(
         new DescribeLaunchTemplateVersionsCommand({
@@ -202,6 +241,12 @@ describe("the template in the moto AWS emulator", () => {
       )
     ).LaunchTemplateVersions?.[0]?.LaunchTemplateData;
     assert.equal(version?.MetadataOptions?.HttpTokens, "required");
+    assert.deepEqual(version?.BlockDeviceMappings?.[0]?.Ebs, {
+      VolumeType: "gp3",
+      VolumeSize: 50,
+      Encrypted: true,
+      DeleteOnTermination: true,
+    });
     const raw = version?.UserData ?? "";
     const text = raw.startsWith("#cloud-config") ? raw : Buffer.from(raw, "base64").toString("utf8");
     const config = YAML.parse(text) as {

@@ -28,7 +28,9 @@ FIXES / printed at start-up. What they change (all verified against moto 5.1.1):
       ClientRequestToken; a CreateStack retried with the same name and ClientRequestToken answers
       with the same StackId; DeletionTime is rendered; template errors (bad JSON/YAML, Ref to an
       unknown resource, missing mapping key) are a 400 ValidationError "Template format error:
-      ..." instead of an HTTP 500, and leave no stack behind.
+      ..." instead of an HTTP 500, and leave no stack behind. A resource whose Condition is
+      false is not listed by DescribeStackResources/ListStackResources (plain moto lists it as an
+      entry with no logical id or type).
   get-azs                   Fn::GetAZs answers us-east-1a..d whatever the stack's region, and takes
       {"Ref": "AWS::Region"} as a literal region name. Answers the region's zones instead.
   validate-template         ValidateTemplate needs cfn-lint (not packaged for Debian): plain moto
@@ -412,7 +414,8 @@ def _stack_lifecycle() -> None:
         rm = self.resource_map
         if getattr(rm, "_pc_frozen", False):
             return [r for k, r in rm._parsed_resources.items() if k in rm._resource_json_map and r is not None]
-        return rm.values()
+        # A resource whose Condition is false is not created (None in the map): AWS does not list it.
+        return [r for r in rm.values() if r is not None]
 
     FakeStack.stack_resources = property(stack_resources)
 
