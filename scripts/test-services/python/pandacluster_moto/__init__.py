@@ -46,6 +46,9 @@ FIXES / printed at start-up. What they change (all verified against moto 5.1.1):
       time without a zone ("2026-11-26T05:00:57.115004"), which the AWS SDK for JavaScript v3
       rejects ("Invalid RFC3339 timestamp format"): the whole call fails. Gives the real creation
       time in UTC with a Z.
+  launch-template-booleans  DescribeLaunchTemplateVersions writes booleans as Python does ("True"),
+      which botocore (the AWS CLI) reads as false: an encrypted volume showed Encrypted false.
+      Writes "true"/"false" as EC2 does.
   asg-launch-template       Instances that an Auto Scaling group launches from a launch template
       get only ImageId/InstanceType/UserData from it; they all land in the first subnet and never
       get a public IP, the key pair or the template's security groups. Makes them honour
@@ -612,6 +615,36 @@ def _asg_created_time() -> None:
         self.created_time = iso_8601_datetime_with_milliseconds(utcnow())
 
     FakeAutoScalingGroup.__init__ = __init__
+
+
+@_fix("launch-template-booleans")
+def _launch_template_booleans() -> None:
+    import moto.ec2.responses.launch_templates as module
+
+    original = module.xml_serialize
+
+    def xml_serialize(tree: Any, key: str, value: Any) -> None:
+        # bool is an int in Python: plain moto writes str(True), "True", which botocore (the AWS CLI)
+        # reads as false. EC2 writes "true"/"false".
+        if isinstance(value, bool):
+            name = key[0].lower() + key[1:]
+            module.ElementTree.SubElement(tree, name).text = "true" if value else "false"
+            return
+        if isinstance(value, dict):
+            node = module.ElementTree.SubElement(tree, key[0].lower() + key[1:])
+            for inner_key, inner in value.items():
+                xml_serialize(node, inner_key, inner)
+            return
+        if isinstance(value, list):
+            name = key[0].lower() + key[1:]
+            name = (name[:-1] if name[-1] == "s" else name) + "Set"
+            node = module.ElementTree.SubElement(tree, name)
+            for item in value:
+                xml_serialize(node, "item", item)
+            return
+        original(tree, key, value)
+
+    module.xml_serialize = xml_serialize
 
 
 @_fix("asg-launch-template")
