@@ -12,7 +12,7 @@ import { group } from "./group.js";
 import { fetchImageFeed, regionMap } from "./images.js";
 import { imageIdValue, launchTemplate } from "./launch_template.js";
 import { network } from "./network.js";
-import { outputs } from "./outputs.js";
+import { outputs, parameterOutputs } from "./outputs.js";
 import { parameters } from "./parameters.js";
 import { security } from "./security.js";
 import type { CfnTemplate } from "./types.js";
@@ -108,11 +108,12 @@ export async function buildTemplate(
 
   const withMap = images.map !== undefined;
   const securityGroups = security(dockerPort);
+  const templateParameters = parameters(arch, withMap);
   const version = images.info.version ? `, Flatcar ${images.info.version}` : "";
   const template: CfnTemplate = {
     AWSTemplateFormatVersion: "2010-09-09",
     Description: `pandacluster: a Flatcar Container Linux cluster (channel ${channel}, arch ${arch}${version})`,
-    Parameters: parameters(arch, withMap),
+    Parameters: templateParameters,
     ...(withMap ? { Mappings: { RegionMap: images.map as Record<string, Record<string, string>> } } : {}),
     Conditions: {
       ...(withMap ? { HasImageId: { "Fn::Not": [{ "Fn::Equals": [{ Ref: "ImageId" }, ""] }] } } : {}),
@@ -123,10 +124,10 @@ export async function buildTemplate(
       ...securityGroups.resources,
       ...launchTemplate(imageIdValue(withMap), boot.value).resources,
       ...group("controller").resources,
-      ...launchTemplate(imageIdValue(withMap), workers.value, "WorkerLaunchTemplate", "worker").resources,
+      ...launchTemplate(imageIdValue(withMap), workers.value, "WorkerLaunchTemplate").resources,
       ...group("worker").resources,
     },
-    Outputs: outputs(),
+    Outputs: { ...outputs(), ...parameterOutputs(templateParameters) },
   };
   const body = JSON.stringify(template);
   const bytes = checkTemplateBody(body);

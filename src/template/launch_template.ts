@@ -1,5 +1,5 @@
-import type { Role } from "./group.js";
-import { groupId } from "./security.js";
+import { ROLES, type Role } from "./group.js";
+import { securityGroupId } from "./security.js";
 import { type CfnValue, clusterTags, ref, type TemplatePart } from "./types.js";
 
 /** The root device of Flatcar's AMIs (DescribeImages: RootDeviceName); create checks the image's. */
@@ -12,12 +12,9 @@ export const ROOT_DEVICE = "/dev/xvda";
  * public address (outbound internet without a NAT gateway; nothing is open to the internet but SSH
  * when asked, see security.ts) and the role's security group; the Auto Scaling group picks the subnet.
  */
-export function launchTemplate(
-  imageId: CfnValue,
-  userData: CfnValue,
-  name = "LaunchTemplate",
-  role: Role = "controller",
-): TemplatePart {
+export function launchTemplate(imageId: CfnValue, userData: CfnValue, name = "LaunchTemplate"): TemplatePart {
+  // The workers' launch template carries the workers' group; every other one is a controller's.
+  const role: Role = name === ROLES.worker.launchTemplate ? "worker" : "controller";
   return {
     resources: {
       [name]: {
@@ -38,7 +35,7 @@ export function launchTemplate(
                 DeviceIndex: 0,
                 AssociatePublicIpAddress: true,
                 DeleteOnTermination: true,
-                Groups: [groupId(role)],
+                Groups: [securityGroupId(role)],
               },
             ],
             TagSpecifications: [

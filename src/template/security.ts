@@ -47,7 +47,7 @@ export function security(dockerPort?: number): TemplatePart {
 }
 
 /** A role's group id, as launch templates and rules name it. */
-export function groupId(role: Role): CfnValue {
+export function securityGroupId(role: Role): CfnValue {
   return getAtt(SECURITY_GROUPS[role], "GroupId");
 }
 
@@ -69,11 +69,11 @@ function fromGroup(target: Role, port: number, source: Role, what: string): CfnR
   return {
     Type: "AWS::EC2::SecurityGroupIngress",
     Properties: {
-      GroupId: groupId(target),
+      GroupId: securityGroupId(target),
       IpProtocol: "tcp",
       FromPort: port,
       ToPort: port,
-      SourceSecurityGroupId: groupId(source),
+      SourceSecurityGroupId: securityGroupId(source),
       Description: `${what} ${port} from the ${PLURAL[source]}`,
     },
   };
@@ -85,7 +85,7 @@ function sshRule(target: Role): CfnResource {
     Type: "AWS::EC2::SecurityGroupIngress",
     Condition: SSH_CONDITION,
     Properties: {
-      GroupId: groupId(target),
+      GroupId: securityGroupId(target),
       IpProtocol: "tcp",
       FromPort: 22,
       ToPort: 22,

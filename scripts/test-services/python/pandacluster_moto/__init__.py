@@ -46,6 +46,9 @@ FIXES / printed at start-up. What they change (all verified against moto 5.1.1):
       time without a zone ("2026-11-26T05:00:57.115004"), which the AWS SDK for JavaScript v3
       rejects ("Invalid RFC3339 timestamp format"): the whole call fails. Gives the real creation
       time in UTC with a Z.
+  previous-default-values   UpdateStack with UsePreviousValue for a parameter the stack got from its
+      Default (not given at CreateStack) fails "Missing parameter X", though DescribeStacks lists
+      it. AWS takes the default as the previous value: so does the fix.
   launch-template-booleans  DescribeLaunchTemplateVersions writes booleans as Python does ("True"),
       which botocore (the AWS CLI) reads as false: an encrypted volume showed Encrypted false.
       Writes "true"/"false" as EC2 does.
@@ -615,6 +618,28 @@ def _asg_created_time() -> None:
         self.created_time = iso_8601_datetime_with_milliseconds(utcnow())
 
     FakeAutoScalingGroup.__init__ = __init__
+
+
+@_fix("previous-default-values")
+def _previous_default_values() -> None:
+    from moto.cloudformation.models import FakeStack
+
+    original = FakeStack.__init__
+
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
+        # A parameter left to its Default has that value as its previous value (AWS lists it in
+        # DescribeStacks and takes UsePreviousValue for it); plain moto keeps only those given.
+        declared = (getattr(self, "template_dict", None) or {}).get("Parameters") or {}
+        defaults = {
+            name: str(spec["Default"])
+            for name, spec in declared.items()
+            if isinstance(spec, dict) and "Default" in spec and name not in self.parameters
+        }
+        if defaults:
+            self.parameters = {**self.parameters, **defaults}
+
+    FakeStack.__init__ = __init__
 
 
 @_fix("launch-template-booleans")
