@@ -85,6 +85,15 @@ describe("secure by default, through the CLI on the emulator", () => {
       "2379-2379",
       "2380-2380",
     ]);
+    // Each node is in its role's group only.
+    for (const node of created.json.cluster.nodes) {
+      const seen = await world.aws<{
+        Reservations: { Instances: { SecurityGroups: { GroupId: string }[] }[] }[];
+      }>(["ec2", "describe-instances", "--instance-ids", node.instance_id]);
+      const groups = seen.Reservations[0]?.Instances[0]?.SecurityGroups.map((g) => g.GroupId);
+      const expected = node.role === "worker" ? out.WorkerSecurityGroupId : out.ControllerSecurityGroupId;
+      assert.deepEqual(groups, [expected], `${node.instance_id} (${node.role})`);
+    }
     for (const template of ["LaunchTemplate", "WorkerLaunchTemplate"]) {
       assert.deepEqual(await rootVolume(created.json, template), [
         {

@@ -6,27 +6,19 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { CreateKeyPairCommand, EC2Client } from "@aws-sdk/client-ec2";
-import { awsEnv, flatcarAmisFixture, type Moto, startMoto } from "../helpers/services.js";
+import { assertNothingCreated, awsServicesPerFile } from "../helpers/harness.js";
 import { type TestServer, testServer } from "./helpers.js";
 
-let moto: Moto;
+const services = awsServicesPerFile({ discovery: false });
 let t: TestServer;
 let alice: { authorization: string };
 
 before(async () => {
-  moto = await startMoto({ amisPath: flatcarAmisFixture(), fixes: true });
-  for (const key of Object.keys(process.env)) if (key.startsWith("AWS_")) delete process.env[key];
-  Object.assign(process.env, awsEnv(moto.endpoint), {
-    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
-  });
-  await new EC2Client({}).send(new CreateKeyPairCommand({ KeyName: "k" }));
   t = await testServer({ env: { PANDACLUSTER_DISCOVERY_SERVICES: "http://127.0.0.1:9" } });
   alice = await t.profile("alice");
 });
 after(async () => {
   await t?.close();
-  await moto?.stop();
 });
 
 async function dryRun(extra: Record<string, unknown>) {
@@ -91,6 +83,7 @@ describe("the API server: SSH closed unless asked for, volume_size (issue 16)", 
       const answer = await dryRun({ [field]: value });
       assert.equal(answer.statusCode, 400, answer.body);
       assert.match(answer.body, pattern);
+      await assertNothingCreated(services.aws);
     });
   }
 });
