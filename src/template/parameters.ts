@@ -115,13 +115,10 @@ function volumeParameter(): Record<string, CfnParameter> {
   return {
     VolumeSize: {
       Type: "Number",
-      Description: `GiB of each node's encrypted gp3 root volume (at least the image's snapshot: ${FLATCAR_SNAPSHOT_GIB} for Flatcar)`,
+      Description: "GiB of each node's encrypted gp3 root volume (at least the image's root snapshot)",
       Default: Number(size.default),
       ...(size.min !== undefined ? { MinValue: size.min } : {}),
       ...(size.max !== undefined ? { MaxValue: size.max } : {}),
     },
   };
 }
-
-/** The root snapshot size of Flatcar's AMIs (DescribeImages: BlockDeviceMappings[0].Ebs.VolumeSize). */
-export const FLATCAR_SNAPSHOT_GIB = 8;

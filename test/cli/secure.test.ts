@@ -107,7 +107,7 @@ describe("secure by default, through the CLI on the emulator", () => {
   it("a --volume-size smaller than the image's root snapshot is bad input before anything is created (exit 2)", async () => {
     const run = await world.cli(["create", "-n", "tiny", "-k", "k1", "--volume-size", "4"]);
     assert.equal(run.code, 2, run.stderr);
-    // moto answers every image's root snapshot as 15 GiB (Flatcar's are 8 GiB): the message reads it.
+    // moto answers every image's root snapshot as 15 GiB, whatever the image: the message reads it.
     assert.match(
       run.stderr,
       /volume_size: 4 GiB is smaller than ami-[0-9a-f]+'s root snapshot \(15 GiB\), which EC2 refuses: give at least 15/,
