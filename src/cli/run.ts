@@ -8,7 +8,7 @@ import { helpPointer } from "./help.js";
 import { outputFormat } from "./output_format.js";
 
 /** Commands that a pandacluster API server can run for the CLI (--server / PANDACLUSTER_SERVER). */
-const remoteCommands = new Set<CommandName>(["create", "destroy", "scale", "status", "list", "wait"]);
+const remoteCommands = new Set<CommandName>(["create", "destroy", "scale", "sync", "status", "list", "wait"]);
 
 /** Parses and validates a command's flags, then hands the options to the command's handler. */
 export async function runCommand(word: string, argv: string[]): Promise<number> {
