@@ -21,6 +21,7 @@ import { type EventStreamOptions, eventRoutes } from "./routes/events.js";
 import { healthRoutes } from "./routes/health.js";
 import { profileRoutes } from "./routes/profiles.js";
 import { scaleRoutes } from "./routes/scale.js";
+import { syncRoutes } from "./routes/sync.js";
 import { templateRoutes } from "./routes/templates.js";
 import type { ServerParts } from "./routes/types.js";
 import { uiRoutes } from "./routes/ui.js";
@@ -262,6 +263,7 @@ export async function createServer(options: ServerOptions = {}): Promise<Server>
       ...options.eventStream,
     });
     scaleRoutes(app, parts, scales);
+    syncRoutes(app, parts, scales);
     await app.ready();
     if (options.resume !== false) {
       await runner.resumeAll();
