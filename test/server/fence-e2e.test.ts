@@ -189,28 +189,38 @@ describe("a replica paused past its lease (SIGSTOP) while another finishes its j
       const sent = proxy.log.length;
 
       // A wakes up, far past its lease.
+      const before_ = a.log().length;
       a.child.kill("SIGCONT");
+      const logged = (error: unknown) => {
+        throw new Error(`${(error as Error).message}; A logged since SIGCONT:\n${a.log().slice(before_)}`, {
+          cause: error,
+        });
+      };
       await eventually(
         async () => (/job lease lost; the job stops here/.test(a.log()) ? true : undefined),
         30_000,
-        `A to notice that its lease is gone; A logged:\n${a.log().slice(-3000)}`,
-      );
+        "A to notice that its lease is gone",
+      ).catch(logged);
       await eventually(
         async () => (/job stopped: another server holds its lease now/.test(a.log()) ? true : undefined),
         30_000,
         "A to put the job down",
-      );
+      ).catch(logged);
       // A serves (its sweep and poller have run again since SIGCONT: lease 2 s, renewals every ~0.7 s).
       assert.equal((await call(`${a.url}/healthz`, "GET", {})).status, 200);
       const afterwards = await client.query(
         "SELECT status, stack_id, result, reasons, updated_at FROM clusters WHERE stack_name = 'paused'",
       );
-      assert.deepEqual(afterwards.rows, before.rows, "the stale replica changed the cluster's record");
+      assert.deepEqual(
+        afterwards.rows,
+        before.rows,
+        `the stale replica changed the cluster's record; A logged since SIGCONT:\n${a.log().slice(before_)}`,
+      );
       assert.equal(afterwards.rows[0].status, "deleted");
       assert.equal(
         (await client.query("SELECT count(*)::int AS n FROM events")).rows[0].n,
         events,
-        "the stale replica stored events",
+        `events were stored after SIGCONT: ${JSON.stringify((await client.query("SELECT event FROM events ORDER BY seq DESC LIMIT 5")).rows)}`,
       );
       assert.equal(createStacksSince(sent), 0, "the stale replica sent CreateStack again");
       const job = await client.query("SELECT phase, lease_owner FROM jobs WHERE id = $1", [jobId]);

@@ -219,4 +219,38 @@ describe("scale jobs stored like create and delete jobs (issue 14)", () => {
       await t.close();
     }
   });
+
+  it("the reconciler leaves alone a cluster whose scale runs on another replica (the scale names its workers)", async () => {
+    /** Counts the reconciler's ownership checks (DescribeStackResources by StackId in the library). */
+    class CountingEngine extends ScalingEngine {
+      identified = 0;
+      async identify(
+        _credentials: unknown,
+        target: { stack_id: string },
+      ): Promise<{ state: "ours"; stack_id: string; groups: { controllers: string[]; workers: string[] } }> {
+        this.identified += 1;
+        return { state: "ours", stack_id: target.stack_id, groups: { controllers: [], workers: [] } };
+      }
+    }
+    const engine = new CountingEngine();
+    const db = join(dir, "reconcile.db");
+    const t = await testServer({ db, engine, env: { PANDACLUSTER_SECRET_KEY: "aa".repeat(32) } });
+    try {
+      await onlineCluster(t, "other");
+      // A scale another replica runs now: leased to it, its lease still good.
+      const raw = (t.server.store as SqliteStore).db;
+      raw
+        .prepare(
+          `INSERT INTO scale_jobs (cluster_id, key, workers, state, started_at, lease_owner, lease_until, lease_generation)
+           VALUES ((SELECT id FROM clusters WHERE stack_name = 'other'), 'scale-elsewhere', 2, 'running', ?, 'replica-b/1/x', ?, 1)`,
+        )
+        .run(new Date().toISOString(), new Date(Date.now() + 60_000).toISOString());
+      const cycle = await t.server.reconciler.runOnce();
+      assert.equal(cycle.clusters, 1);
+      assert.equal(engine.identified, 0, "the reconciler acted on a cluster being scaled elsewhere");
+      assert.equal(engine.scales, 0, "this replica took over a scale whose lease is still good");
+    } finally {
+      await t.close();
+    }
+  });
 });

@@ -124,7 +124,9 @@ export class Reconciler {
       const byName = new Map(groups.map((g) => [g.name, g]));
       for (const cluster of scope.clusters) {
         cycle.clusters += 1;
-        if (scales.isRunning(cluster.id)) continue;
+        // A scale running on any replica (stored scale jobs) names its own workers when it ends.
+        if (scales.isRunning(cluster.id) || (await store.latestScale(cluster.id))?.state === "running")
+          continue;
         const owned = await this.#owned(cluster, scope, cycle);
         if (!owned) continue;
         const inService = {
