@@ -85,7 +85,10 @@ export interface CreateOptions {
   discovery_service?: string;
   private_domain?: string;
   public_domain?: string;
-  allow_ssh_from: string;
+  /** Absent: SSH stays closed (no rule for port 22). */
+  allow_ssh_from?: string;
+  /** GiB of each node's root volume (encrypted gp3). */
+  volume_size: number;
   on_failure: OnFailure;
   timeout: number;
   dry_run: boolean;
@@ -367,11 +370,15 @@ function checkString(arg: ArgumentSpec, value: string): Checked {
   return { value };
 }
 
+/**
+ * An IPv4 CIDR block: four octets 0-255 without leading zeros, a prefix of 0-32. The one rule: the
+ * template's AllowSSHFrom pattern is built from it (so `999.1.1.1/40` is refused by both).
+ */
+const OCTET = "(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])";
+export const IPV4_CIDR_PATTERN = `^(${OCTET}\\.){3}${OCTET}/(3[0-2]|[12]?[0-9])$`;
+
 export function isIpv4Cidr(value: string): boolean {
-  const match = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/.exec(value);
-  if (!match) return false;
-  const [a, b, c, d, bits] = match.slice(1).map(Number) as [number, number, number, number, number];
-  return [a, b, c, d].every((octet) => octet <= 255) && bits <= 32;
+  return new RegExp(IPV4_CIDR_PATTERN).test(value);
 }
 
 /** Whether a URL carries userinfo (user:password@): never echoed, never kept. */

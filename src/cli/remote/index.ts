@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import type { CommandName } from "../../definitions.js";
+import { envInt } from "../../env-numbers.js";
 import { InterruptedError, OperationError, UsageError } from "../../errors.js";
 import type { ClusterResult, DestroyResult, ListResult, SyncResult } from "../../lifecycle/types.js";
 import { hasUserinfo, type UnitsInput, unitsFolder } from "../../options.js";
@@ -56,6 +57,8 @@ export async function runRemote(
       `PANDACLUSTER_TOKEN is not set: the server at ${server} needs your profile's token (its admin creates it with POST /profiles)`,
     );
   }
+  // Checked before any request: a value out of range is bad input (exit 2), never sent half-way.
+  envInt(context.env, "PANDACLUSTER_REMOTE_POLL_MS");
   const client = new Client(server.endsWith("/") ? server : `${server}/`, token, context.signal);
   const remote = new Remote(client, context, server);
   try {
@@ -312,7 +315,7 @@ class Remote {
             elapsed: Math.max(0, (Date.parse(event.time) - started) / 1000),
           });
         },
-        pollMs: Number(this.context.env.PANDACLUSTER_REMOTE_POLL_MS) || 1000,
+        pollMs: envInt(this.context.env, "PANDACLUSTER_REMOTE_POLL_MS") ?? 1000,
         signal: this.context.signal,
       });
     } catch (error) {
