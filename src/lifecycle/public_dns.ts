@@ -99,7 +99,16 @@ export async function writePublicName(
 ): Promise<{ id: string; status: string }> {
   const r53 = session.clients.route53;
   const claim = await nameClaim(r53, zone.id, record.name);
-  const mine = claim.owner?.owner === ownerId(stack.stack_id);
+  // A record without an ownership record that points at this cluster's nodes was written by this
+  // tool before names carried one: it is taken over (and marked) rather than refused.
+  const legacy =
+    !claim.txt && (claim.a?.ResourceRecords ?? []).some((r) => record.values.includes(r.Value ?? ""));
+  if (legacy)
+    session.emit(
+      "customize",
+      `public name ${record.name}: no ownership record, its addresses are this cluster's: marked as ${stack.stack_name}'s`,
+    );
+  const mine = legacy || claim.owner?.owner === ownerId(stack.stack_id);
   if (!mine && (claim.a || claim.txt)) {
     throw new OperationError(
       `the public name ${record.name} is ${await ownerWords(session, claim)}'s, not ${stack.stack_name}'s: not overwritten`,

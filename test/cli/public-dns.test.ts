@@ -101,6 +101,33 @@ describe("public DNS names carry their owner (TXT), like external-dns", () => {
     assert.equal(synced.code, 0, synced.stderr);
     assert.deepEqual(await held(zoneId), owned);
 
+    // A name written before names carried an owner (no TXT), pointing at this cluster's nodes: sync
+    // takes it over and marks it.
+    await world.aws([
+      "route53",
+      "change-resource-record-sets",
+      "--hosted-zone-id",
+      zoneId,
+      "--change-batch",
+      JSON.stringify({
+        Changes: [
+          {
+            Action: "DELETE",
+            ResourceRecordSet: {
+              Name: "web.example.com",
+              Type: "TXT",
+              TTL: 60,
+              ResourceRecords: [{ Value: owned.txt[0] }],
+            },
+          },
+        ],
+      }),
+    ]);
+    assert.deepEqual((await held(zoneId)).txt, []);
+    const adopted = await world.cli(["sync", "-n", "web", "-r", "us-east-1"]);
+    assert.equal(adopted.code, 0, adopted.stderr);
+    assert.deepEqual(await held(zoneId), owned);
+
     // The name now held by another cluster (its ownership record says so): sync refuses to overwrite
     // it, and destroy deletes the cluster but leaves that name alone.
     const other =

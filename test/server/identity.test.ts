@@ -164,6 +164,32 @@ describe("day-2 identity: the cluster's own StackId and the groups its stack own
     }
   });
 
+  it("a stack deleted outside and not re-created: PATCH and sync are refused (409), the record says so", async () => {
+    const t = await testServer({
+      pollIntervalMs: 50,
+      reconcileMs: 3_600_000,
+      env: { PANDACLUSTER_DISCOVERY_SERVICES: discovery.url },
+    });
+    try {
+      const alice = await t.profile("alice");
+      const mine = await online(t, alice, "lost");
+      const gone = await destroy(undefined, { stack_name: "lost" });
+      assert.equal(gone.status, "success", gone.message);
+      for (const [method, url, payload] of [
+        ["PATCH", "/clusters/lost", { workers: 2 }],
+        ["POST", "/clusters/lost/sync", {}],
+      ] as const) {
+        const refused = await t.server.app.inject({ method, url, headers: alice, payload });
+        assert.equal(refused.statusCode, 409, refused.body);
+        assert.match(refused.json().messages.join("\n"), /was deleted: nothing to act on/);
+        assert.ok(refused.body.includes(mine.result.cluster.stack_id), refused.body);
+      }
+      assert.match((await get(t, alice, "/clusters/lost")).reasons.join("\n"), /was deleted/);
+    } finally {
+      await t.close();
+    }
+  });
+
   it("an Auto Scaling group tagged as the cluster's controllers, in another VPC, is never adopted (never in etcd.<zone>)", async () => {
     const t = await testServer({
       pollIntervalMs: 50,
