@@ -353,7 +353,18 @@ describe("dashboard at /ui (chromium, moto, local etcd discovery)", () => {
     await page.locator("#reasons li", { hasText: XSS }).first().waitFor();
     await page.locator("#events li", { hasText: XSS }).first().waitFor();
     await page.screenshot({ path: join(artifacts, "cluster-failed.png"), fullPage: true });
-    await page.waitForTimeout(500);
+    assert.equal(await page.locator("img").count(), 0, "no element was made from the text");
+    // Instead of a fixed wait: an image of the same broken source, asked for now, has failed to load
+    // (its error event fired), so an injected one asked for earlier would have run its handler.
+    await page.evaluate(
+      () =>
+        new Promise((done) => {
+          const probe = new Image();
+          probe.onerror = done;
+          probe.onload = done;
+          probe.src = "x";
+        }),
+    );
     assert.equal(await page.locator("img").count(), 0, "no element was made from the text");
     assert.deepEqual(dialogs, []);
     assert.deepEqual(errors, []);
