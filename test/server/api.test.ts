@@ -824,7 +824,11 @@ describe("HTTP API (library replaced by FakeEngine)", () => {
     });
 
     it("DELETE /profiles/{name} refuses while clusters remain", async () => {
-      assert.equal((await inject("DELETE", "/profiles/alice", admin)).statusCode, 409);
+      // A profile and a cluster of this test's own (alice's clusters come from other tests).
+      const dora = await t.profile("dora");
+      const created = await inject("POST", "/clusters", dora, { stack_name: "doras", key_pair: "k" });
+      assert.equal(created.statusCode, 202, created.body);
+      assert.equal((await inject("DELETE", "/profiles/dora", admin)).statusCode, 409);
       assert.equal((await inject("DELETE", "/profiles/nobody", admin)).statusCode, 404);
       await t.profile("erin");
       assert.equal((await inject("DELETE", "/profiles/erin", admin)).statusCode, 204);
