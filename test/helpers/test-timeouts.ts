@@ -10,6 +10,10 @@
  * many tests. The node:test functions are wrapped here and node's builtin ESM exports synced to the
  * wrappers (module.syncBuiltinESMExports), so `import { it } from "node:test"` gets them.
  *
+ * The cost: node takes a test's reported `location` from the caller of it(), which is now the
+ * wrapper below; the test's name and its failure's stack still name the place. (A default on the
+ * file's root test would not do: suites inherit it and are bounded by it as a whole.)
+ *
  * PANDACLUSTER_TEST_TIMEOUT_MS (default 300,000) bounds each test, each hook likewise: service
  * start-ups have 30 s each and retry on a port clash, runs against the paced emulator take a minute
  * on a loaded machine.
