@@ -404,9 +404,16 @@ describe("dashboard at /ui (chromium, moto, local etcd discovery)", () => {
     await signIn(page, token);
     await page.getByRole("heading", { name: "Clusters" }).waitFor();
     await page.getByText("No clusters yet.").waitFor();
-    // alice's failed cluster is not bob's to see, not even by its address.
-    await page.goto(`${base}/ui#/cluster/xss?region=us-east-1`);
-    await page.getByText("No cluster named xss").waitFor();
+    // A cluster of alice's (made here: the test relies on no other) is not bob's to see, not even
+    // by its address.
+    const alices = await fetch(`${base}/clusters`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${aliceToken}`, "content-type": "application/json" },
+      body: JSON.stringify({ stack_name: "alices", key_pair: "no-such-key" }),
+    });
+    assert.equal(alices.status, 202, await alices.text());
+    await page.goto(`${base}/ui#/cluster/alices?region=us-east-1`);
+    await page.getByText("No cluster named alices").waitFor();
     assert.deepEqual(dialogs, []);
     assert.deepEqual(errors, []);
     await page.close();
