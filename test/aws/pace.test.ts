@@ -131,7 +131,7 @@ beforeEach(() => moto.reset());
 after(async () => {
   for (const client of [cfn, ec2, autoscaling]) client?.destroy();
   await moto?.stop();
-  rmSync(dir, { recursive: true, force: true });
+  if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
 describe("pandacluster_moto pace", () => {
