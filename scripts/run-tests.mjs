@@ -12,7 +12,7 @@
 //   node scripts/run-tests.mjs FILE…           these compiled test files only
 //   node scripts/run-tests.mjs --list          print the files it would run, one a line
 //
-// Every run preloads dist/test/helpers/test-timeouts.js (a default timeout for every test and hook,
+// Every run preloads dist/test/helpers/test-timeouts.js (a default timeout for every test,
 // so that a hang fails the test that hangs) and uses --test-force-exit (a handle a failed test left
 // open cannot keep the run from ending). PANDACLUSTER_TEST_CONCURRENCY: files run at once (default 2).
 import { spawn } from "node:child_process";

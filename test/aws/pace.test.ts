@@ -9,7 +9,7 @@ import { execFile } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { after, before, describe, it } from "node:test";
+import { after, before, beforeEach, describe, it } from "node:test";
 import { promisify } from "node:util";
 import { AutoScalingClient, DescribeAutoScalingGroupsCommand } from "@aws-sdk/client-auto-scaling";
 import {
@@ -27,7 +27,9 @@ import { flatcarAmisFixture, isolatedAwsProcessEnv, type Moto, startMoto } from 
 const run = promisify(execFile);
 // The in-progress phase is watched with SDK clients (the AWS CLI takes seconds per call on a
 // loaded machine); what is left in the end is checked with the AWS CLI.
-const PACE_MS = 5_000;
+// 10 s, not 5: the checks of the in-progress phase (six calls to moto) must fit inside it on a
+// loaded machine.
+const PACE_MS = 10_000;
 let moto: Moto;
 let dir: string;
 let templateBody: string;
@@ -71,12 +73,41 @@ async function instancesIn(state: string): Promise<number> {
   return (answer.Reservations ?? []).flatMap((r) => r.Instances ?? []).length;
 }
 
-async function until(check: () => Promise<boolean>, ms: number): Promise<void> {
+async function until(check: () => Promise<boolean>, ms: number, what: string): Promise<void> {
   const end = Date.now() + ms;
   while (!(await check())) {
-    if (Date.now() > end) throw new Error("timed out");
+    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 200));
   }
+}
+
+/** CreateStack of the tool's template as "paced" (3 controllers, 2 workers). */
+async function createPaced(token: string): Promise<void> {
+  await cfn.send(
+    new CreateStackCommand({
+      StackName: "paced",
+      TemplateBody: templateBody,
+      ClientRequestToken: token,
+      Parameters: Object.entries({
+        KeyPair: "k1",
+        ImageId: "ami-84380cf42e2ae29d6",
+        DiscoveryURL: "http://127.0.0.1:1/abc",
+        PrivateDomain: "paced.cluster",
+        ClusterSize: "3",
+        Workers: "2",
+      }).map(([ParameterKey, ParameterValue]) => ({ ParameterKey, ParameterValue })),
+    }),
+  );
+}
+
+/** createPaced, then wait out its pace: the stack each later test starts from. */
+async function createdPaced(): Promise<void> {
+  await createPaced("tok-setup");
+  await until(
+    async () => (await stackStatus("paced")) === "CREATE_COMPLETE",
+    PACE_MS * 3,
+    "paced to be created",
+  );
 }
 
 before(async () => {
@@ -95,30 +126,18 @@ before(async () => {
   assert.equal(built.code, 0, built.stderr);
   templateBody = readFileSync(path, "utf8");
 });
+// Each test starts from an empty emulator and makes the stack it needs: none relies on another.
+beforeEach(() => moto.reset());
 after(async () => {
   for (const client of [cfn, ec2, autoscaling]) client?.destroy();
   await moto?.stop();
-  rmSync(dir, { recursive: true, force: true });
+  if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
 describe("pandacluster_moto pace", () => {
   it("keeps a stack CREATE_IN_PROGRESS for the pace, events in dependency order, instances pending first", async () => {
     const started = Date.now();
-    await cfn.send(
-      new CreateStackCommand({
-        StackName: "paced",
-        TemplateBody: templateBody,
-        ClientRequestToken: "tok-create",
-        Parameters: Object.entries({
-          KeyPair: "k1",
-          ImageId: "ami-84380cf42e2ae29d6",
-          DiscoveryURL: "http://127.0.0.1:1/abc",
-          PrivateDomain: "paced.cluster",
-          ClusterSize: "3",
-          Workers: "2",
-        }).map(([ParameterKey, ParameterValue]) => ({ ParameterKey, ParameterValue })),
-      }),
-    );
+    await createPaced("tok-create");
     assert.equal(await stackStatus("paced"), "CREATE_IN_PROGRESS");
     const early = await events("paced");
     assert.ok(early.length >= 1 && early.length < 20, `few events so far: ${early.length}`);
@@ -132,7 +151,11 @@ describe("pandacluster_moto pace", () => {
     ).AutoScalingGroups?.flatMap((g) => g.Instances ?? []).map((i) => i.LifecycleState);
     assert.deepEqual(lifecycle, ["Pending", "Pending", "Pending", "Pending", "Pending"]);
 
-    await until(async () => (await stackStatus("paced")) === "CREATE_COMPLETE", PACE_MS + 10_000);
+    await until(
+      async () => (await stackStatus("paced")) === "CREATE_COMPLETE",
+      PACE_MS * 3,
+      "CREATE_COMPLETE",
+    );
     assert.ok(Date.now() - started >= PACE_MS - 200, "took the pace");
     const all = await events("paced");
     const last = all.at(-1);
@@ -165,6 +188,7 @@ describe("pandacluster_moto pace", () => {
   });
 
   it("updates the workers' group in place, paced, refusing a second update meanwhile", async () => {
+    await createdPaced();
     const groups = async () =>
       (
         await aws<{
@@ -199,11 +223,15 @@ describe("pandacluster_moto pace", () => {
     await update("tok-update");
     await assert.rejects(update("other-token"), /UPDATE_IN_PROGRESS state and can not be updated/);
     const seen = new Set<string>();
-    await until(async () => {
-      const status = await stackStatus("paced");
-      seen.add(status);
-      return status === "UPDATE_COMPLETE";
-    }, PACE_MS + 10_000);
+    await until(
+      async () => {
+        const status = await stackStatus("paced");
+        seen.add(status);
+        return status === "UPDATE_COMPLETE";
+      },
+      PACE_MS * 3,
+      "UPDATE_COMPLETE",
+    );
     assert.ok(seen.has("UPDATE_IN_PROGRESS"));
     const updates = (await events("paced")).filter((e) => e.ClientRequestToken === "tok-update");
     assert.deepEqual(
@@ -224,11 +252,12 @@ describe("pandacluster_moto pace", () => {
   });
 
   it("keeps a stack DELETE_IN_PROGRESS by name for the pace, then DELETE_COMPLETE by id only", async () => {
+    await createdPaced();
     const id = (await cfn.send(new DescribeStacksCommand({ StackName: "paced" }))).Stacks?.[0]
       ?.StackId as string;
     await cfn.send(new DeleteStackCommand({ StackName: "paced" }));
     assert.equal(await stackStatus("paced"), "DELETE_IN_PROGRESS");
-    await until(async () => (await stackStatus(id)) === "DELETE_COMPLETE", PACE_MS + 10_000);
+    await until(async () => (await stackStatus(id)) === "DELETE_COMPLETE", PACE_MS * 3, "DELETE_COMPLETE");
     await assert.rejects(stackStatus("paced"), /does not exist/);
     const gone = await aws<{ Stacks: { StackStatus: string }[] }>([
       "cloudformation",

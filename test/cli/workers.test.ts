@@ -6,10 +6,16 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { ClusterResult, SyncResult } from "../../src/lifecycle/types.js";
+import { eventually } from "../helpers/harness.js";
 import { worldPerFile } from "../lifecycle/e2e.js";
 
 const PACE_MS = 4000;
 const world = worldPerFile({ paceMs: PACE_MS });
+/**
+ * For the tests where a fresh process must still find an operation running (Ctrl-C, then scale or
+ * wait): 4 s is less than a loaded machine can take to start node and read the stack; 20 s is not.
+ */
+const slow = worldPerFile({ paceMs: 20_000 });
 
 interface Groups {
   AutoScalingGroups: {
@@ -19,9 +25,9 @@ interface Groups {
 }
 
 /** What the AWS CLI sees: each group's InService instances, with their private addresses. */
-async function seen(): Promise<{ controllers: Map<string, string>; workers: Map<string, string> }> {
-  const groups = await world.aws<Groups>(["autoscaling", "describe-auto-scaling-groups"]);
-  const reservations = await world.aws<{
+async function seen(on = world): Promise<{ controllers: Map<string, string>; workers: Map<string, string> }> {
+  const groups = await on.aws<Groups>(["autoscaling", "describe-auto-scaling-groups"]);
+  const reservations = await on.aws<{
     Reservations: {
       Instances: { InstanceId: string; PrivateIpAddress: string; State: { Name: string } }[];
     }[];
@@ -40,8 +46,8 @@ async function seen(): Promise<{ controllers: Map<string, string>; workers: Map<
 }
 
 /** The private zone's A records, as the AWS CLI lists them: name → sorted values. */
-async function records(zoneId: string): Promise<Map<string, string[]>> {
-  const sets = await world.aws<{
+async function records(zoneId: string, on = world): Promise<Map<string, string[]>> {
+  const sets = await on.aws<{
     ResourceRecordSets: { Name: string; Type: string; ResourceRecords?: { Value: string }[] }[];
   }>(["route53", "list-resource-record-sets", "--hosted-zone-id", zoneId]);
   return new Map(
@@ -53,9 +59,9 @@ async function records(zoneId: string): Promise<Map<string, string[]>> {
 }
 
 /** The zone holds node-<i> for exactly the instances in service, and etcd.<zone> for the controllers. */
-async function checkNames(zoneId: string, zone: string): Promise<Map<string, string>> {
-  const { controllers, workers } = await seen();
-  const held = await records(zoneId);
+async function checkNames(zoneId: string, zone: string, on = world): Promise<Map<string, string>> {
+  const { controllers, workers } = await seen(on);
+  const held = await records(zoneId, on);
   assert.deepEqual(held.get(`etcd.${zone}`), [...controllers.values()].sort());
   const names = new Map<string, string>(); // ip → name
   for (const [name, values] of held) {
@@ -139,8 +145,15 @@ describe("workers, scale and sync (paced emulator)", () => {
       victim,
       "--no-should-decrement-desired-capacity",
     ]);
-    // The replacement boots (pending) for the pace before it is in service.
-    await new Promise((resolve) => setTimeout(resolve, PACE_MS + 500));
+    // The replacement boots (pending) for the pace before it is in service: wait for it.
+    await eventually(
+      async () => {
+        const workers = (await seen()).workers;
+        return workers.size === 5 && !workers.has(victim) ? true : undefined;
+      },
+      120_000,
+      "the group's replacement of the terminated worker to be in service",
+    );
     const synced = await world.cliJson<SyncResult>(["sync", "-n", "demo"]);
     assert.equal(synced.run.code, 0, synced.run.stderr);
     assert.equal(synced.json.changes.length, 1, synced.json.changes.join("\n"));
@@ -163,7 +176,7 @@ describe("workers, scale and sync (paced emulator)", () => {
   });
 
   it("scale refuses a missing cluster, one still being created, bad counts and other controllers", async () => {
-    const missing = await world.cli(["scale", "-n", "nope", "--workers", "2"]);
+    const missing = await slow.cli(["scale", "-n", "nope", "--workers", "2"]);
     assert.equal(missing.code, 1);
     assert.match(missing.stderr, /no cluster named nope in us-east-1/);
 
@@ -173,39 +186,39 @@ describe("workers, scale and sync (paced emulator)", () => {
       [[], /--workers \(-w\): is required/],
       [["--workers", "2", "-s", "5"], /etcd's membership is fixed when it bootstraps/],
     ] as const) {
-      const bad = await world.cli(["scale", "-n", "demo", ...args]);
+      const bad = await slow.cli(["scale", "-n", "demo", ...args]);
       assert.equal(bad.code, 2, bad.stderr);
       assert.match(bad.stderr, message);
     }
 
     // A create still in progress (Ctrl-C leaves it to CloudFormation), then scale: refused, untouched.
-    const create = await world.cli(["create", "-n", "demo", "-k", "k1", "--workers", "1"], {
+    const create = await slow.cli(["create", "-n", "demo", "-k", "k1", "--workers", "1"], {
       signalWhen: { text: "CreateStack accepted", signal: "SIGINT" },
     });
     assert.equal(create.code, 130, create.stderr);
-    const busy = await world.cli(["scale", "-n", "demo", "--workers", "3"]);
+    const busy = await slow.cli(["scale", "-n", "demo", "--workers", "3"]);
     assert.equal(busy.code, 1, busy.stderr);
     assert.match(busy.stderr, /cluster demo is CREATE_IN_PROGRESS: .*pandacluster wait -n demo/);
-    const stack = await world.aws<{
+    const stack = await slow.aws<{
       Stacks: { Parameters: { ParameterKey: string; ParameterValue: string }[] }[];
     }>(["cloudformation", "describe-stacks", "--stack-name", "demo"]);
     assert.equal(stack.Stacks[0]?.Parameters.find((p) => p.ParameterKey === "Workers")?.ParameterValue, "1");
   });
 
   it("Ctrl-C during scale says how to resume; wait -n follows the update and names the nodes", async () => {
-    const created = await world.cli(["create", "-n", "demo", "-k", "k1", "--workers", "1"]);
+    const created = await slow.cli(["create", "-n", "demo", "-k", "k1", "--workers", "1"]);
     assert.equal(created.code, 0, created.stderr);
-    const scaling = await world.cli(["scale", "-n", "demo", "--workers", "3"], {
+    const scaling = await slow.cli(["scale", "-n", "demo", "--workers", "3"], {
       signalWhen: { text: "UpdateStack accepted", signal: "SIGINT" },
     });
     assert.equal(scaling.code, 130, scaling.stderr);
     assert.match(scaling.stderr, /still being updated in AWS/);
     assert.match(scaling.stderr, /pandacluster wait -n demo -r us-east-1/);
-    const waited = await world.cliJson<ClusterResult>(["wait", "-n", "demo"]);
+    const waited = await slow.cliJson<ClusterResult>(["wait", "-n", "demo"]);
     assert.equal(waited.run.code, 0, waited.run.stderr);
     assert.match(waited.run.stderr, /following stack demo \(UPDATE_IN_PROGRESS\)/);
     assert.doesNotMatch(waited.run.stderr, /CREATE_IN_PROGRESS/, "only the update's events");
     assert.equal(waited.json.cluster.nodes.filter((n) => n.role === "worker").length, 3);
-    await checkNames(waited.json.cluster.dns?.private_zone_id as string, "demo.cluster");
+    await checkNames(waited.json.cluster.dns?.private_zone_id as string, "demo.cluster", slow);
   });
 });

@@ -216,8 +216,10 @@ export interface Served {
   child: ChildProcess;
   /** http://127.0.0.1:PORT, from its "listening on" line. */
   url: string;
-  /** What it wrote to stderr so far (its log). */
+  /** What it wrote to stderr so far (its start-up lines). */
   stderr(): string;
+  /** What it wrote to stdout so far (its log, JSON lines). */
+  stdout(): string;
   /** Resolves with its exit code when it exits. */
   exited: Promise<number | null>;
 }
@@ -243,9 +245,13 @@ export function serve(options: ServeOptions): Promise<Served> {
     const child = spawn(process.execPath, [binPath, "serve", "--port", "0", "--db", options.db], {
       env: options.env,
       cwd: repoRoot,
-      stdio: ["ignore", "ignore", "pipe"],
+      stdio: ["ignore", "pipe", "pipe"],
     });
     options.children?.push(child);
+    let stdout = "";
+    child.stdout?.on("data", (chunk: Buffer) => {
+      stdout += chunk.toString();
+    });
     const exited = new Promise<number | null>((done) => child.once("exit", (code) => done(code)));
     let stderr = "";
     const timer = setTimeout(() => {
@@ -257,7 +263,7 @@ export function serve(options: ServeOptions): Promise<Served> {
       const match = /listening on (http:\/\/\S+)/.exec(stderr);
       if (match?.[1]) {
         clearTimeout(timer);
-        resolve({ child, url: match[1], stderr: () => stderr, exited });
+        resolve({ child, url: match[1], stderr: () => stderr, stdout: () => stdout, exited });
       }
     });
     child.once("exit", (code) => {

@@ -1,7 +1,7 @@
 /**
  * Preloaded by `npm test` (scripts/run-tests.mjs passes `--import` this module to node's test
- * runner, which hands it on to every test file's process): gives every test and hook that sets no
- * `timeout` of its own a default one, so that a hang fails the test that hangs (by name) instead of
+ * runner, which hands it on to every test file's process): gives every test that sets no `timeout`
+ * of its own a default one, so that a hang fails the test that hangs (by name) instead of
  * stalling the run. Waits inside a test name what they wait for themselves (harness.ts `within`,
  * `eventually`): this is the backstop.
  *
@@ -10,9 +10,16 @@
  * many tests. The node:test functions are wrapped here and node's builtin ESM exports synced to the
  * wrappers (module.syncBuiltinESMExports), so `import { it } from "node:test"` gets them.
  *
- * PANDACLUSTER_TEST_TIMEOUT_MS (default 300,000) bounds each test, each hook likewise: service
- * start-ups have 30 s each and retry on a port clash, runs against the paced emulator take a minute
- * on a loaded machine.
+ * The cost: node takes a test's reported `location` from the caller of it(), which is now the
+ * wrapper below; the test's name and its failure's stack still name the place. (A default on the
+ * file's root test would not do: suites inherit it and are bounded by it as a whole.)
+ *
+ * Hooks are left alone: a file-level hook is reported under its location, which would then name
+ * this module as if it were a test file. What hooks wait for has deadlines of its own (each service
+ * start 120 s, harness serve() 120 s).
+ *
+ * PANDACLUSTER_TEST_TIMEOUT_MS (default 300,000) bounds each test: runs against the paced emulator
+ * take a minute or two on a loaded machine.
  */
 import { createRequire, syncBuiltinESMExports } from "node:module";
 
@@ -35,19 +42,8 @@ function testWithTimeout(original: Fn): Fn {
   return Object.assign(wrapped, original);
 }
 
-/** before/after/beforeEach/afterEach: (body, options?). */
-function hookWithTimeout(original: Fn): Fn {
-  return function (this: unknown, body: unknown, options?: object) {
-    return original.call(this, body, { timeout: DEFAULT_TEST_TIMEOUT_MS, ...options });
-  };
-}
-
 for (const name of ["it", "test"]) {
   const original = nodeTest[name];
   if (original) nodeTest[name] = testWithTimeout(original);
-}
-for (const name of ["before", "after", "beforeEach", "afterEach"]) {
-  const original = nodeTest[name];
-  if (original) nodeTest[name] = hookWithTimeout(original);
 }
 syncBuiltinESMExports();

@@ -1,15 +1,17 @@
 /**
- * The create and destroy flows against scripted AWS answers (aws-sdk-client-mock, see
- * scenario.ts) for what the moto emulator cannot show: stacks that stay IN_PROGRESS for several
- * polls, rollbacks with their reasons, throttling and dropped connections, timeouts, Ctrl-C, and a
- * delete that fails.
+ * The create and destroy flows. Against the paced emulator (pandacluster_moto's pace: stacks stay
+ * *_IN_PROGRESS, events come over time) and the gate proxy (a lost endpoint): following a slow
+ * stack, and calls that never answer (the last describe). Against scripted AWS answers
+ * (aws-sdk-client-mock, see scenario.ts) where an exact sequence must be pinned down that the
+ * emulator's clock cannot: each describe names the AWS behaviour its mock stands for.
  */
 import assert from "node:assert/strict";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterEach, describe, it } from "node:test";
+import { after, afterEach, before, describe, it } from "node:test";
 import {
+  CloudFormationClient,
   CreateStackCommand,
   type CreateStackCommandInput,
   DescribeStacksCommand,
@@ -18,6 +20,8 @@ import { GetChangeCommand } from "@aws-sdk/client-route-53";
 import { InterruptedError } from "../../src/errors.js";
 import { create, destroy, finish } from "../../src/lifecycle/index.js";
 import type { ProgressEvent } from "../../src/lifecycle/types.js";
+import { startGate } from "../helpers/gate.js";
+import { type AwsServices, startAwsServices } from "../helpers/harness.js";
 import {
   awsError,
   createOptions,
@@ -29,6 +33,8 @@ import {
   STACK_ID,
 } from "./scenario.js";
 
+/** The paced emulator's stack operations take this long. */
+const PACE_MS = 6_000;
 let mocks: Mocks | undefined;
 afterEach(() => mocks?.restore());
 
@@ -40,7 +46,7 @@ function collect() {
 const stackLines = (events: ProgressEvent[]) =>
   events.filter((e) => e.kind === "stack_event").map((e) => `${e.resource} ${e.status}`);
 
-describe("create follows a slow stack (mocked: moto completes stacks at once)", () => {
+describe("create follows a slow stack (mocked: an exact timeline of polls, and Route 53 PENDING twice before INSYNC; the paced emulator's version is below)", () => {
   it("reports each stack event once, as it arrives, then finds and names the nodes", async () => {
     mocks = mockAws(
       [
@@ -107,7 +113,7 @@ describe("create follows a slow stack (mocked: moto completes stacks at once)", 
   });
 });
 
-describe("a stack that fails (mocked: moto has no rollback states)", () => {
+describe("a stack that fails (mocked: AWS's rollback with the ResourceStatusReason texts it gives, root cause first, the stack gone soon after)", () => {
   it("returns a failure whose first reason is the root cause, collected before the stack is gone", async () => {
     mocks = mockAws([
       { status: "CREATE_IN_PROGRESS", events: [event("demo", "CREATE_IN_PROGRESS", "User Initiated")] },
@@ -185,7 +191,7 @@ describe("throttling and dropped connections (mocked: moto never throttles)", ()
     assert.ok(result.message.includes("pandacluster destroy -n demo -r us-east-1"), result.message);
   });
 
-  it("calls that never answer (mocked: a lost endpoint): says so every silence_ms, gives up at the deadline with the commands (issue 7 item 5)", async () => {
+  it("calls that never answer (mocked: DescribeStacks that never answers, at a 200 ms silence_ms the gate proxy version below cannot afford): says so every silence_ms, gives up at the deadline with the commands (issue 7 item 5)", async () => {
     mocks = mockAws([{ status: "CREATE_IN_PROGRESS" }]);
     let calls = 0;
     mocks.cf.on(DescribeStacksCommand).callsFake(() => {
@@ -202,7 +208,8 @@ describe("throttling and dropped connections (mocked: moto never throttles)", ()
       { stack_name: "demo", stack_id: STACK_ID, region: "us-east-1" },
       { onEvent, poll: { ...fastPoll, silence_ms: 200 }, timeout_minutes: 0.02 },
     );
-    assert.ok(Date.now() - started < 3_000, "the deadline is kept though the call hangs");
+    // The hung call never answers: any end at all is the deadline's; 30 s leaves a loaded machine room.
+    assert.ok(Date.now() - started < 30_000, "the deadline is kept though the call hangs");
     assert.equal(result.status, "failure");
     assert.match(result.message, /gave up after 0\.02 minutes/);
     assert.ok(result.message.includes("pandacluster destroy -n demo -r us-east-1"));
@@ -339,5 +346,87 @@ describe("destroy (mocked: a delete that hangs, then fails)", () => {
       ),
       `says what it waits for (${waiting.join(" | ")})`,
     );
+  });
+});
+
+describe("against the paced emulator (moto with AWS's pace) and the gate proxy", () => {
+  let services: AwsServices;
+  before(async () => {
+    services = await startAwsServices({ moto: { paceMs: PACE_MS }, discovery: false, keyPair: "k1" });
+  });
+  after(() => services?.stop());
+
+  it("create follows a stack that takes the pace: each event once, in order, as it comes; then the nodes", async () => {
+    const { events, onEvent } = collect();
+    const arrived = new Map<string, number>();
+    const result = await create(
+      credentials,
+      createOptions({
+        stack_name: "slow",
+        discovery_url: "http://127.0.0.1:9/0123456789abcdef0123456789abcdef",
+      }),
+      {
+        onEvent: (e) => {
+          onEvent(e);
+          for (const line of stackLines([e])) if (!arrived.has(line)) arrived.set(line, Date.now());
+        },
+        poll: { initial_ms: 200, max_ms: 500 },
+      },
+    );
+    assert.equal(result.status, "success", result.message);
+    const stack = stackLines(events).filter((line) => line.startsWith("slow "));
+    assert.equal(stack[0], "slow CREATE_IN_PROGRESS");
+    assert.equal(stack.at(-1), "slow CREATE_COMPLETE");
+    const all = stackLines(events);
+    assert.equal(new Set(all).size, all.length, `an event twice: ${all.join(" | ")}`);
+    assert.ok(all.length > 4, `resource events too: ${all.join(" | ")}`);
+    // Followed as they came, not all at the end: the stack's first and last events arrived a good
+    // part of the pace apart.
+    const spread =
+      (arrived.get("slow CREATE_COMPLETE") ?? 0) - (arrived.get("slow CREATE_IN_PROGRESS") ?? Number.NaN);
+    assert.ok(spread >= PACE_MS / 2, `they arrived ${spread} ms apart, the pace is ${PACE_MS} ms`);
+    assert.equal(result.cluster.nodes.length, 3);
+  });
+
+  it("calls that never answer (the gate proxy hangs DescribeStacks): says so, gives up at the deadline with the commands", async () => {
+    const gate = await startGate(services.moto.endpoint);
+    const saved = process.env.AWS_ENDPOINT_URL_CLOUDFORMATION;
+    try {
+      const cfn = new CloudFormationClient({ region: "us-east-1", endpoint: services.moto.endpoint });
+      const created = await cfn.send(
+        new CreateStackCommand({
+          StackName: "lost",
+          TemplateBody: JSON.stringify({ Resources: { Topic: { Type: "AWS::SNS::Topic" } } }),
+        }),
+      );
+      cfn.destroy();
+      let described = 0;
+      gate.rule = (operation) => {
+        if (operation !== "cloudformation:DescribeStacks") return "forward";
+        described += 1;
+        return described === 1 ? "forward" : "hang";
+      };
+      process.env.AWS_ENDPOINT_URL_CLOUDFORMATION = gate.endpoint;
+      const { events, onEvent } = collect();
+      const started = Date.now();
+      const result = await finish(
+        // A credentials object of its own: the SDK clients are cached per object, and these must be
+        // made with the gate's endpoint.
+        { ...credentials },
+        { stack_name: "lost", stack_id: created.StackId as string, region: "us-east-1" },
+        { onEvent, poll: { initial_ms: 100, max_ms: 200, silence_ms: 1_000 }, timeout_minutes: 0.1 },
+      );
+      assert.ok(described >= 2, `no DescribeStacks hung; the gate saw ${gate.seen.join(", ")}`);
+      assert.ok(Date.now() - started < 60_000, "the deadline is kept though the call hangs");
+      assert.equal(result.status, "failure");
+      assert.match(result.message, /gave up after 0\.1 minutes/);
+      assert.ok(result.message.includes("pandacluster destroy -n lost -r us-east-1"));
+      const silent = events.filter((e) => /no answer from AWS for \d+ s; still trying until/.test(e.message));
+      assert.ok(silent.length >= 2, `said so ${silent.length} times`);
+    } finally {
+      if (saved === undefined) delete process.env.AWS_ENDPOINT_URL_CLOUDFORMATION;
+      else process.env.AWS_ENDPOINT_URL_CLOUDFORMATION = saved;
+      await gate.close();
+    }
   });
 });

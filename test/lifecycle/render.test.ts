@@ -5,6 +5,7 @@ import { describe, it } from "node:test";
 import { nodeTable } from "../../src/cli/render/nodes.js";
 import { progressLine, progressPrinter } from "../../src/cli/render/progress.js";
 import { formatSeconds } from "../../src/cli/render/time.js";
+import { eventually } from "../helpers/harness.js";
 
 function capture() {
   const stream = new PassThrough();
@@ -58,7 +59,12 @@ describe("progress lines", () => {
     const out = capture();
     const progress = progressPrinter(out.stream, true);
     progress.onEvent(stackEvent);
-    await new Promise((resolve) => setTimeout(resolve, 250));
+    // Until the spinner has been drawn (a fixed 250 ms may hold no tick on a loaded machine).
+    await eventually(
+      async () => (/[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏] formation \d+\.\ds/.test(out.text()) ? true : undefined),
+      30_000,
+      "the spinner to be drawn",
+    );
     progress.stop();
     const text = out.text();
     const clearLine = "\r\u001b[K";

@@ -34,6 +34,23 @@ describe("HTTP API (library replaced by FakeEngine)", () => {
   });
   after(() => t.close());
 
+  let barriers = 0;
+  /**
+   * Nothing was launched for `names`: waits until a create sent now is launched (the runner takes
+   * jobs in the order they came), then looks. A fixed sleep instead passes trivially under load.
+   */
+  async function assertNotLaunched(...names: string[]): Promise<void> {
+    const barrier = `barrier-${++barriers}`;
+    const sent = await inject("POST", "/clusters", alice, { stack_name: barrier, key_pair: "k" });
+    assert.equal(sent.statusCode, 202, sent.body);
+    await eventually(
+      async () => (engine.launched.includes(barrier) ? true : undefined),
+      30_000,
+      `the launch of ${barrier}, sent after ${names.join(", ")}`,
+    );
+    for (const name of names) assert.ok(!engine.launched.includes(name), `${name} was launched`);
+  }
+
   const inject = (
     method: "GET" | "POST" | "DELETE",
     url: string,
@@ -311,13 +328,11 @@ describe("HTTP API (library replaced by FakeEngine)", () => {
         (await inject("POST", "/clusters", q, { stack_name: "q1", key_pair: "k" })).statusCode,
         202,
       );
-      const launches = engine.calls.launch ?? 0;
       const over = await inject("POST", "/clusters", q, { stack_name: "q2", key_pair: "k" });
       assert.equal(over.statusCode, 403);
       assert.equal(over.json().error, "quota exceeded");
       assert.match(over.json().messages[0], /at most 1 live clusters \(quota max_clusters\) and has 1/);
-      await new Promise((r) => setTimeout(r, 50));
-      assert.equal(engine.calls.launch ?? 0, launches);
+      await assertNotLaunched("q2");
       const raised = await t.server.app.inject({
         method: "PATCH",
         url: "/profiles/quota",
@@ -365,10 +380,16 @@ describe("HTTP API (library replaced by FakeEngine)", () => {
     });
 
     it("nothing is launched for an invalid request", async () => {
-      const before = engine.calls.launch ?? 0;
-      await inject("POST", "/clusters", alice, { stack_name: "x", key_pair: "k", cluster_size: 99 });
-      await new Promise((r) => setTimeout(r, 50));
-      assert.equal(engine.calls.launch ?? 0, before);
+      const refused = await inject("POST", "/clusters", alice, {
+        stack_name: "x",
+        key_pair: "k",
+        cluster_size: 99,
+      });
+      assert.equal(refused.statusCode, 400, refused.body);
+      await assertNotLaunched("x");
+      // Negative control: the check fails for a create that was accepted.
+      await inject("POST", "/clusters", alice, { stack_name: "accepted", key_pair: "k" });
+      await assert.rejects(assertNotLaunched("accepted"), /accepted was launched/);
     });
   });
 
@@ -448,18 +469,21 @@ describe("HTTP API (library replaced by FakeEngine)", () => {
     it("Idempotency-Key replays the first answer and creates once; another body with it → 422", async () => {
       const headers = { ...alice, "idempotency-key": "key-123" };
       const body = { stack_name: "idem", key_pair: "k" };
-      const launches = engine.calls.launch ?? 0;
       const first = await inject("POST", "/clusters", headers, body);
       assert.equal(first.statusCode, 202);
-      await eventually(async () => ((engine.calls.launch ?? 0) > launches ? true : undefined));
+      await eventually(
+        async () => (engine.launched.includes("idem") ? true : undefined),
+        30_000,
+        "idem's launch",
+      );
       // Replayed even though the cluster is now active (a plain repeat would be a 409).
       const second = await inject("POST", "/clusters", headers, { key_pair: "k", stack_name: "idem" });
       assert.equal(second.statusCode, 202);
       assert.equal(second.body, first.body);
       assert.equal(second.headers.location, first.headers.location);
       assert.equal(second.headers["idempotent-replayed"], "true");
-      await new Promise((r) => setTimeout(r, 100));
-      assert.equal(engine.calls.launch, launches + 1);
+      await assertNotLaunched();
+      assert.equal(engine.launched.filter((name) => name === "idem").length, 1, "the replay launched again");
       const other = await inject("POST", "/clusters", headers, { stack_name: "idem2", key_pair: "k" });
       assert.equal(other.statusCode, 422);
       // Keys are per profile: bob's same key is a new request.
@@ -800,7 +824,11 @@ describe("HTTP API (library replaced by FakeEngine)", () => {
     });
 
     it("DELETE /profiles/{name} refuses while clusters remain", async () => {
-      assert.equal((await inject("DELETE", "/profiles/alice", admin)).statusCode, 409);
+      // A profile and a cluster of this test's own (alice's clusters come from other tests).
+      const dora = await t.profile("dora");
+      const created = await inject("POST", "/clusters", dora, { stack_name: "doras", key_pair: "k" });
+      assert.equal(created.statusCode, 202, created.body);
+      assert.equal((await inject("DELETE", "/profiles/dora", admin)).statusCode, 409);
       assert.equal((await inject("DELETE", "/profiles/nobody", admin)).statusCode, 404);
       await t.profile("erin");
       assert.equal((await inject("DELETE", "/profiles/erin", admin)).statusCode, 204);

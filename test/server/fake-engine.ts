@@ -13,6 +13,8 @@ import type { Engine, StackState } from "../../src/server/engine.js";
 export class FakeEngine implements Engine {
   readonly stacks = new Map<string, StackState & { region: string; polls: number; options: unknown }>();
   readonly calls: Record<string, number> = {};
+  /** The stack name of every launch() call, in order (a refused or failed one too). */
+  readonly launched: string[] = [];
   completeAfterPolls = 1;
   /** Makes launch() fail with this message. */
   failLaunch: string | undefined;
@@ -59,6 +61,7 @@ export class FakeEngine implements Engine {
     _credentials: unknown,
     options: { stack_name: string; region?: string; client_token?: string },
   ) {
+    this.launched.push(options.stack_name);
     this.#count("launch");
     if (this.launchDelayMs) await new Promise((r) => setTimeout(r, this.launchDelayMs));
     if (this.failLaunch) throw new Error(this.failLaunch);

@@ -8,26 +8,23 @@
  * sends no further CreateStack, and keeps serving.
  */
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { CreateKeyPairCommand, EC2Client } from "@aws-sdk/client-ec2";
 import pg from "pg";
-import { binPath, repoRoot } from "../helpers/cli.js";
 import { type CountingProxy, countingProxy } from "../helpers/counting-proxy.js";
 import {
-  type Discovery,
-  isolatedAwsProcessEnv,
-  type Moto,
-  type Postgres,
-  startDiscovery,
-  startPostgres,
-} from "../helpers/services.js";
-import { ADMIN_TOKEN, admin, eventually, startSerialMoto } from "./helpers.js";
+  type AwsServices,
+  type Served as HarnessServed,
+  serve as serveChild,
+  startAwsServices,
+} from "../helpers/harness.js";
+import { type Discovery, isolatedAwsProcessEnv, type Postgres } from "../helpers/services.js";
+import { ADMIN_TOKEN, admin, eventually } from "./helpers.js";
 
-let moto: Moto;
+let services: AwsServices;
 let discovery: Discovery;
 let postgres: Postgres;
 let proxy: CountingProxy;
@@ -35,15 +32,10 @@ const dir = mkdtempSync(join(tmpdir(), "pandacluster-fence-"));
 const children: ChildProcess[] = [];
 
 before(async () => {
-  [moto, discovery, postgres] = await Promise.all([startSerialMoto(), startDiscovery(), startPostgres()]);
-  proxy = await countingProxy(moto.endpoint);
-  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = "true";
-  const ec2 = new EC2Client({
-    endpoint: moto.endpoint,
-    region: "us-east-1",
-    credentials: { accessKeyId: "testing", secretAccessKey: "testing" },
-  });
-  await ec2.send(new CreateKeyPairCommand({ KeyName: "k" }));
+  // The replicas are child processes with an environment of their own: this process's is left alone.
+  services = await startAwsServices({ postgres: true, processEnv: false });
+  ({ discovery, postgres } = services);
+  proxy = await countingProxy(services.moto.endpoint);
 });
 after(async () => {
   for (const child of children) {
@@ -51,19 +43,17 @@ after(async () => {
     child.kill("SIGKILL");
   }
   proxy?.close();
-  await Promise.all([moto?.stop(), discovery?.stop(), postgres?.stop()]);
+  await services?.stop();
   rmSync(dir, { recursive: true, force: true });
 });
 
-interface Served {
-  child: ChildProcess;
-  url: string;
-  exited: Promise<number | null>;
+interface Served extends HarnessServed {
   /** What the server logged (JSON lines on standard output). */
   log: () => string;
 }
 
-function serve(db: string, id: string): Promise<Served> {
+/** A replica: `pandacluster serve` on the PostgreSQL database `db`, AWS through the counting proxy. */
+async function serve(db: string, id: string): Promise<Served> {
   const env: NodeJS.ProcessEnv = {
     ...isolatedAwsProcessEnv(proxy.endpoint),
     HOME: dir,
@@ -75,33 +65,8 @@ function serve(db: string, id: string): Promise<Served> {
     PANDACLUSTER_DISCOVERY_SERVICES: discovery.url,
     AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
   };
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [binPath, "serve", "--port", "0", "--db", db], {
-      env,
-      cwd: repoRoot,
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    children.push(child);
-    let stdout = "";
-    child.stdout?.on("data", (chunk: Buffer) => {
-      stdout += chunk.toString();
-    });
-    const exited = new Promise<number | null>((done) => child.once("exit", (code) => done(code)));
-    let stderr = "";
-    const timer = setTimeout(() => reject(new Error(`serve ${id} did not start: ${stderr}`)), 30_000);
-    child.stderr?.on("data", (chunk: Buffer) => {
-      stderr += chunk.toString();
-      const match = /listening on (http:\/\/\S+)/.exec(stderr);
-      if (match?.[1]) {
-        clearTimeout(timer);
-        resolve({ child, url: match[1], exited, log: () => stdout });
-      }
-    });
-    child.once("exit", (code) => {
-      clearTimeout(timer);
-      reject(new Error(`serve ${id} exited with ${code}: ${stderr}`));
-    });
-  });
+  const served = await serveChild({ env, db, name: `serve ${id}`, children });
+  return { ...served, log: served.stdout };
 }
 
 async function call(url: string, method: string, headers: Record<string, string>, body?: unknown) {

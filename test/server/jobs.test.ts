@@ -9,6 +9,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
+import Database from "better-sqlite3";
 import type { SqliteStore } from "../../src/server/store/sqlite.js";
 import { FakeEngine } from "./fake-engine.js";
 import { eventually, type TestServer, testServer } from "./helpers.js";
@@ -192,8 +193,9 @@ describe("jobs (library replaced by FakeEngine)", () => {
     const headers = await a.profile("alice");
     const outcome = await storeCreateJob(a, "shared");
     assert.equal(outcome.kind, "created");
-    // Server A took the job and then died (no release): its lease runs for 1.5 s more.
-    const taken = await a.server.store.claimJobs("server-a", new Date(Date.now() + 1500).toISOString());
+    // Server A took the job and then died (no release). Its lease is held far beyond the test's
+    // looking (it was 1.5 s, which a slow start of B could outlast) and is made to run out below.
+    const taken = await a.server.store.claimJobs("server-a", new Date(Date.now() + 3_600_000).toISOString());
     assert.equal(taken.length, 1);
     const store = a.server.store as SqliteStore;
     await store.close();
@@ -205,8 +207,21 @@ describe("jobs (library replaced by FakeEngine)", () => {
       leaseMs: 300,
     });
     try {
-      await new Promise((r) => setTimeout(r, 500));
+      // B's lease sweeps (every 100 ms) look at the job: three of them, not a fixed wait.
+      let sweeps = 0;
+      const claimJobs = b.server.store.claimJobs.bind(b.server.store);
+      b.server.store.claimJobs = (...args) => {
+        sweeps += 1;
+        return claimJobs(...args);
+      };
+      await eventually(async () => (sweeps >= 3 ? true : undefined), 30_000, "three of B's lease sweeps");
       assert.equal(engine.calls.launch ?? 0, 0, "server B ran a job that server A holds");
+      // A's lease runs out (as time would make it): B takes the job over.
+      const direct = new Database(db);
+      direct
+        .prepare("UPDATE jobs SET lease_until = ? WHERE lease_owner = 'server-a'")
+        .run(new Date(Date.now() - 1_000).toISOString());
+      direct.close();
       const cluster = await b.clusterWhen(headers, "shared", "online");
       assert.equal(cluster.result.status, "success");
       assert.equal(engine.calls.launch, 1);
@@ -218,10 +233,12 @@ describe("jobs (library replaced by FakeEngine)", () => {
   it("two servers on one store without PANDACLUSTER_SERVER_ID: each job runs once, no false restart (issue 7 item 3)", async () => {
     const db = tempDb();
     const engine = new FakeEngine();
-    // A launch that takes a while: the other server's lease sweeps (every 100 ms) run meanwhile.
-    engine.launchDelayMs = 400;
-    const a = await testServer({ engine, db, env, leaseMs: 300 });
-    const b = await testServer({ engine, db, env, leaseMs: 300 });
+    // A launch that outlasts the lease: the holder must renew it while the other server's sweeps
+    // (every second) look. Leases of 3 s, not 300 ms: a loaded machine's stall of a third of a
+    // second must not pass for a dead server.
+    engine.launchDelayMs = 3_500;
+    const a = await testServer({ engine, db, env, leaseMs: 3_000 });
+    const b = await testServer({ engine, db, env, leaseMs: 3_000 });
     try {
       const headers = await a.profile("alice");
       const names = ["twin-1", "twin-2", "twin-3", "twin-4", "twin-5", "twin-6"];
@@ -243,7 +260,7 @@ describe("jobs (library replaced by FakeEngine)", () => {
             ).json();
             return got.status === "creating" ? undefined : got;
           },
-          10_000,
+          60_000,
           `${name} to leave creating`,
         );
         assert.equal(cluster.status, "online", JSON.stringify(cluster.reasons));

@@ -13,13 +13,18 @@ import { LogCapture } from "./helpers.js";
 const dir = mkdtempSync(join(tmpdir(), "pandacluster-start-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-async function start(env: NodeJS.ProcessEnv) {
+/** A folder of its own for each test's store (and its key): no test starts from another's. */
+function storeDir(): string {
+  return mkdtempSync(join(dir, "store-"));
+}
+
+async function start(env: NodeJS.ProcessEnv, folder: string) {
   const stderr = new LogCapture();
   const log = new LogCapture();
   const running = await startServer({
     host: "127.0.0.1",
     port: 0,
-    db: join(dir, "server.db"),
+    db: join(folder, "server.db"),
     env,
     stderr,
     handleSignals: false,
@@ -30,7 +35,8 @@ async function start(env: NodeJS.ProcessEnv) {
 
 describe("serve start-up", () => {
   it("generates the admin token on the first start, prints it once, keeps only its digest", async () => {
-    const first = await start({});
+    const folder = storeDir();
+    const first = await start({}, folder);
     const match = /admin token \(shown only now[^)]*\): (\S+)/.exec(first.stderr.text);
     assert.ok(match?.[1], first.stderr.text);
     const token = match[1];
@@ -46,10 +52,10 @@ describe("serve start-up", () => {
     await first.running.shutdown("test");
     await first.running.closed;
     assert.ok(!first.log.text.includes(token), "the admin token is in the log");
-    assert.equal(statSync(join(dir, "server.key")).mode & 0o777, 0o600);
-    assert.equal(statSync(join(dir, "server.db")).mode & 0o777, 0o600);
+    assert.equal(statSync(join(folder, "server.key")).mode & 0o777, 0o600);
+    assert.equal(statSync(join(folder, "server.db")).mode & 0o777, 0o600);
 
-    const second = await start({});
+    const second = await start({}, folder);
     try {
       assert.doesNotMatch(second.stderr.text, /admin token/);
       const listed = await fetch(`${second.running.url}/profiles`, {
@@ -67,7 +73,13 @@ describe("serve start-up", () => {
 
   it("PANDACLUSTER_ADMIN_TOKEN wins over a stored one and is never printed", async () => {
     const env = { PANDACLUSTER_ADMIN_TOKEN: "env-admin-token-0123456789abcdef" };
-    const { running, stderr } = await start(env);
+    // A store that holds a generated admin token's digest first.
+    const folder = storeDir();
+    const first = await start({}, folder);
+    assert.match(first.stderr.text, /admin token \(shown only now/);
+    await first.running.shutdown("test");
+    await first.running.closed;
+    const { running, stderr } = await start(env, folder);
     try {
       assert.doesNotMatch(stderr.text, /admin token/);
       assert.ok(!stderr.text.includes(env.PANDACLUSTER_ADMIN_TOKEN));
@@ -78,7 +90,7 @@ describe("serve start-up", () => {
     } finally {
       await running.shutdown("test");
     }
-    await assert.rejects(start({ PANDACLUSTER_ADMIN_TOKEN: "short" }), /at least 16 characters/);
+    await assert.rejects(start({ PANDACLUSTER_ADMIN_TOKEN: "short" }, folder), /at least 16 characters/);
   });
 });
 

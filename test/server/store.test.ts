@@ -15,6 +15,7 @@ import { PostgresStore } from "../../src/server/store/postgres.js";
 import { postgresMigrations } from "../../src/server/store/postgres-migrations.js";
 import { SqliteStore } from "../../src/server/store/sqlite.js";
 import { LeaseLostError, type NewCluster, type Store } from "../../src/server/store/types.js";
+import { within } from "../helpers/harness.js";
 import { type Postgres, startPostgres } from "../helpers/services.js";
 
 const dir = mkdtempSync(join(tmpdir(), "pandacluster-store-"));
@@ -432,10 +433,15 @@ for (const engine of engines) {
         const created = await store.createCluster(input, undefined, answer, {});
         if (created.kind !== "created") throw new Error(created.kind);
         const seen: number[] = [];
+        let listening = () => {};
+        const up = new Promise<void>((resolve) => {
+          listening = resolve;
+        });
         const heard = new Promise<void>((resolve) => {
           const stop = store.onClusterChange((id) => {
-            // 0: "look again" once the announcements are heard (PostgreSQL's LISTEN is up).
-            if (id === 0) return;
+            // 0: "look again", said once PostgreSQL's LISTEN is up (its connection starts on the
+            // first subscription); SQLite's announcements are in-process and need no wait.
+            if (id === 0) return listening();
             seen.push(id);
             if (seen.length >= 2) {
               stop();
@@ -443,11 +449,11 @@ for (const engine of engines) {
             }
           });
         });
-        // PostgreSQL's LISTEN connection starts on the first subscription.
-        await new Promise((resolve) => setTimeout(resolve, 200));
+        if (engine.name === "SQLite") listening();
+        await within(up, 30_000, `${engine.name}'s LISTEN to be up (its "look again" announcement)`);
         await store.addEvent(created.cluster.id, { message: "x" });
         await store.completeJob(created.job.id, created.cluster.id, { status: "online" });
-        await heard;
+        await within(heard, 30_000, "the announcements of the new event and of the final state");
         assert.ok(seen.every((id) => id === created.cluster.id));
       } finally {
         await store.close();

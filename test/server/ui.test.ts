@@ -353,7 +353,18 @@ describe("dashboard at /ui (chromium, moto, local etcd discovery)", () => {
     await page.locator("#reasons li", { hasText: XSS }).first().waitFor();
     await page.locator("#events li", { hasText: XSS }).first().waitFor();
     await page.screenshot({ path: join(artifacts, "cluster-failed.png"), fullPage: true });
-    await page.waitForTimeout(500);
+    assert.equal(await page.locator("img").count(), 0, "no element was made from the text");
+    // Instead of a fixed wait: an image of the same broken source, asked for now, has failed to load
+    // (its error event fired), so an injected one asked for earlier would have run its handler.
+    await page.evaluate(
+      () =>
+        new Promise((done) => {
+          const probe = new Image();
+          probe.onerror = done;
+          probe.onload = done;
+          probe.src = "x";
+        }),
+    );
     assert.equal(await page.locator("img").count(), 0, "no element was made from the text");
     assert.deepEqual(dialogs, []);
     assert.deepEqual(errors, []);
@@ -393,9 +404,16 @@ describe("dashboard at /ui (chromium, moto, local etcd discovery)", () => {
     await signIn(page, token);
     await page.getByRole("heading", { name: "Clusters" }).waitFor();
     await page.getByText("No clusters yet.").waitFor();
-    // alice's failed cluster is not bob's to see, not even by its address.
-    await page.goto(`${base}/ui#/cluster/xss?region=us-east-1`);
-    await page.getByText("No cluster named xss").waitFor();
+    // A cluster of alice's (made here: the test relies on no other) is not bob's to see, not even
+    // by its address.
+    const alices = await fetch(`${base}/clusters`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${aliceToken}`, "content-type": "application/json" },
+      body: JSON.stringify({ stack_name: "alices", key_pair: "no-such-key" }),
+    });
+    assert.equal(alices.status, 202, await alices.text());
+    await page.goto(`${base}/ui#/cluster/alices?region=us-east-1`);
+    await page.getByText("No cluster named alices").waitFor();
     assert.deepEqual(dialogs, []);
     assert.deepEqual(errors, []);
     await page.close();
