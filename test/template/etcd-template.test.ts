@@ -109,7 +109,7 @@ describe("static controllers: the template", () => {
       assert.deepEqual(tags["pandacluster:zone-id"], { Ref: "PrivateZone" });
       assert.equal(tags["pandacluster:signal"], `ControllerGroup${slot}`);
       assert.ok(
-        (resource?.DependsOn as string[]).includes("EtcdRecord3"),
+        ((resource?.DependsOn ?? []) as string[]).includes("EtcdRecord3"),
         "every name exists before a node boots",
       );
       const subnet = (group.VPCZoneIdentifier as { Ref: string }[])[0]?.Ref;
