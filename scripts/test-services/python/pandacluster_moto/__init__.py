@@ -51,7 +51,9 @@ FIXES / printed at start-up. What they change (all verified against moto 5.1.1):
       IamInstanceProfile, and spreads them over the group's subnets (round robin) like AWS spreads
       them over AZs.
   cfn-private-zone          AWS::Route53::HostedZone with VPCs is made public, without the VPC and
-      its HostedZoneConfig Comment. Makes it private in those VPCs, with the comment, as AWS does.
+      its HostedZoneConfig Comment, and DeleteStack leaves it behind. Makes it private in those VPCs,
+      with the comment, and deletes it with its stack (refused, as by AWS, while it holds records
+      other than its SOA and NS).
   cfn-volume                AWS::EC2::Volume ignores VolumeType, Encrypted, Iops and Throughput (every
       volume is an unencrypted gp2) and its Tags. Honours them.
   signal-resource           moto has no SignalResource (HTTP 500 "not yet implemented"). Adds it with
@@ -747,6 +749,12 @@ def _cfn_private_zone() -> None:
         return zone
 
     FakeZone.create_from_cloudformation_json = classmethod(create_from_cloudformation_json)
+
+    def delete(self: Any, account_id: str, region_name: str) -> None:
+        # As AWS: refused (HostedZoneNotEmpty) while it holds records other than its SOA and NS.
+        route53_backends[account_id][get_partition(region_name)].delete_hosted_zone(self.id)
+
+    FakeZone.delete = delete
 
 
 @_fix("cfn-volume")
