@@ -12,95 +12,18 @@
  * harness runs those from the same config.
  */
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
-import { promisify } from "node:util";
-import { gunzipSync } from "node:zlib";
 import type { ClusterResult, StatusResult } from "../../src/lifecycle/types.js";
-import { NODE_SCRIPT_PATH, PREPARE_UNIT, STATIC_ENV_PATH } from "../../src/template/etcd/node.js";
+import { controllerConfig, controllerLaunchTemplate, nodeSide, step } from "../helpers/etcd_node.js";
 import { startFakeImds } from "../helpers/imds.js";
 import { worldPerFile } from "../lifecycle/e2e.js";
 
-const run = promisify(execFile);
 const world = worldPerFile();
 const scratch = mkdtempSync(join(tmpdir(), "pandacluster-etcd-node-"));
 after(() => rmSync(scratch, { recursive: true, force: true }));
-
-interface IgnitionFile {
-  path: string;
-  contents: { source: string; compression?: string };
-}
-interface Ignition {
-  storage: { files: IgnitionFile[] };
-  systemd: { units: { name: string; contents?: string }[] };
-}
-
-function fileText(file: IgnitionFile): string {
-  const data = Buffer.from(file.contents.source.replace(/^data:;base64,/, ""), "base64");
-  return (file.contents.compression === "gzip" ? gunzipSync(data) : data).toString();
-}
-
-/**
- * The controllers' Ignition config as EC2 holds it: the user data of the launch template the slot
- * groups launch from (what every controller boots with).
- */
-async function controllerConfig(launchTemplateName: string): Promise<Ignition> {
-  const got = await world.aws<{ LaunchTemplateVersions: { LaunchTemplateData: { UserData: string } }[] }>([
-    "ec2",
-    "describe-launch-template-versions",
-    "--launch-template-name",
-    launchTemplateName,
-    "--versions",
-    "$Latest",
-  ]);
-  const userData = got.LaunchTemplateVersions[0]?.LaunchTemplateData.UserData ?? "";
-  return JSON.parse(Buffer.from(userData, "base64").toString()) as Ignition;
-}
-
-/** The node script, its fixed environment and the command line of the prepare unit, from the config. */
-function nodeSide(config: Ignition): { script: string; env: Record<string, string>; exec: string } {
-  const file = (path: string) => config.storage.files.find((f) => f.path === path);
-  const script = file(NODE_SCRIPT_PATH);
-  const envFile = file(STATIC_ENV_PATH);
-  assert.ok(script && envFile, "the config writes the script and its environment");
-  const local = join(scratch, "pandacluster-etcd");
-  writeFileSync(local, fileText(script));
-  chmodSync(local, 0o755);
-  const env = Object.fromEntries(
-    fileText(envFile)
-      .split("\n")
-      .filter((l) => l.includes("="))
-      .map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]),
-  );
-  const unit = config.systemd.units.find((u) => u.name === PREPARE_UNIT)?.contents ?? "";
-  const exec = /^ExecStart=(\S+) prepare$/m.exec(unit)?.[1];
-  assert.equal(exec, NODE_SCRIPT_PATH, "the prepare unit runs the script");
-  return { script: local, env, exec: exec as string };
-}
-
-/** One step of the script, as the node runs it: only the metadata service and AWS endpoints differ. */
-async function step(
-  side: ReturnType<typeof nodeSide>,
-  imds: string,
-  runDir: string,
-  ...args: string[]
-): Promise<{ stdout: string; stderr: string }> {
-  return run(side.script, args, {
-    env: {
-      PATH: process.env.PATH,
-      ...side.env,
-      // Flatcar's paths under /run and /var; a folder of the test's here.
-      PANDACLUSTER_ETCD_RUN_DIR: runDir,
-      AWS_EC2_METADATA_SERVICE_ENDPOINT: imds,
-      AWS_ENDPOINT_URL: world.moto.endpoint,
-      PANDACLUSTER_ETCD_RETRY_SECONDS: "1",
-    },
-    timeout: 60_000,
-  });
-}
 
 interface Volumes {
   Volumes: { VolumeId: string; Attachments: { InstanceId: string; State: string; Device: string }[] }[];
@@ -133,18 +56,10 @@ describe("a static controller's boot, on the emulator", () => {
     assert.equal(created.json.cluster.discovery_url, null, "no discovery service on the default path");
     assert.equal(await world.registered(), registered, "the discovery service (in the config) was not asked");
     const zoneId = created.json.cluster.dns?.private_zone_id as string;
-    const resources = await world.aws<{
-      StackResources: { LogicalResourceId: string; PhysicalResourceId: string }[];
-    }>(["cloudformation", "describe-stack-resources", "--stack-name", "demo"]);
-    const launchTemplateId = resources.StackResources.find((r) => r.LogicalResourceId === "LaunchTemplate")
-      ?.PhysicalResourceId as string;
-    const templates = await world.aws<{ LaunchTemplates: { LaunchTemplateName: string }[] }>([
-      "ec2",
-      "describe-launch-templates",
-      "--launch-template-ids",
-      launchTemplateId,
-    ]);
-    const side = nodeSide(await controllerConfig(templates.LaunchTemplates[0]?.LaunchTemplateName as string));
+    const side = nodeSide(
+      await controllerConfig(world, await controllerLaunchTemplate(world, "demo")),
+      scratch,
+    );
 
     const slotInstances = async (): Promise<Instances["Reservations"][number]["Instances"]> =>
       (
@@ -166,10 +81,10 @@ describe("a static controller's boot, on the emulator", () => {
     const imds = await startFakeImds(world.moto.endpoint, first.InstanceId);
     try {
       const runDir = join(scratch, "run-1");
-      await step(side, imds.endpoint, runDir, "identity");
-      await step(side, imds.endpoint, runDir, "attach");
-      await step(side, imds.endpoint, runDir, "publish");
-      const signalled = await step(side, imds.endpoint, runDir, "signal", "SUCCESS");
+      await step(world, side, imds.endpoint, runDir, "identity");
+      await step(world, side, imds.endpoint, runDir, "attach");
+      await step(world, side, imds.endpoint, runDir, "publish");
+      const signalled = await step(world, side, imds.endpoint, runDir, "signal", "SUCCESS");
       // moto finishes the stack inside CreateStack: the group already took its creation, so the
       // signal reaches CloudFormation and is refused as AWS refuses one after creation.
       assert.match(signalled.stderr, /ControllerGroup1 is in CREATE_COMPLETE state and cannot be signaled/);
@@ -206,9 +121,9 @@ describe("a static controller's boot, on the emulator", () => {
       assert.equal(second.Tags.find((t) => t.Key === "pandacluster:volume")?.Value, volumeId);
       imds.instanceId = second.InstanceId;
       const runDir2 = join(scratch, "run-2");
-      await step(side, imds.endpoint, runDir2, "identity");
-      await step(side, imds.endpoint, runDir2, "attach");
-      await step(side, imds.endpoint, runDir2, "publish");
+      await step(world, side, imds.endpoint, runDir2, "identity");
+      await step(world, side, imds.endpoint, runDir2, "attach");
+      await step(world, side, imds.endpoint, runDir2, "publish");
       assert.deepEqual(
         (await attachedTo())?.map((a) => [a.InstanceId, a.State]),
         [[second.InstanceId, "attached"]],

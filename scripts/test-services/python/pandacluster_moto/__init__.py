@@ -90,6 +90,7 @@ instances get no aws:cloudformation:* tags.
 from __future__ import annotations
 
 import datetime
+import os
 import json
 import sys
 import threading
@@ -828,7 +829,8 @@ def _pace() -> None:
         if pace_ms <= 0:
             return
         pace.apply(pace_ms, boot_ms)
-        FIXES.append(f"pace({pace_ms:g} ms, boot {boot_ms:g} ms)")
+        signals = ", creation signals" if os.environ.get("PANDACLUSTER_MOTO_SIGNALS", "").strip() == "1" else ""
+        FIXES.append(f"pace({pace_ms:g} ms, boot {boot_ms:g} ms{signals})")
     except Exception as exc:
         SKIPPED.append(f"pace: {exc!r}")
 
