@@ -23,6 +23,8 @@ export interface CfnResource {
   DependsOn?: string | string[];
   Condition?: string;
   CreationPolicy?: Record<string, CfnValue>;
+  DeletionPolicy?: "Delete" | "Retain" | "Snapshot";
+  UpdateReplacePolicy?: "Delete" | "Retain" | "Snapshot";
 }
 
 export interface CfnOutput {
