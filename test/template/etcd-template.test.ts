@@ -118,7 +118,6 @@ describe("static controllers: the template", () => {
       assert.equal(volume.VolumeType, "gp3");
       assert.equal(volume.Encrypted, true);
       const record = props(t, `EtcdRecord${slot}`);
-      // biome-ignore lint/suspicious/noTemplateCurlyInString: CloudFormation's ${…}
       assert.deepEqual(record.Name, { "Fn::Sub": `etcd-${slot}.\${PrivateDomain}` });
       assert.deepEqual(
         [record.SetIdentifier, record.Weight, record.ResourceRecords],

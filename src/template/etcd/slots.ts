@@ -76,6 +76,7 @@ export function privateZone(): TemplatePart {
         Type: "AWS::Route53::HostedZone",
         Properties: {
           Name: ref("PrivateDomain"),
+          // biome-ignore lint/suspicious/noTemplateCurlyInString: CloudFormation's ${…}, for Fn::Sub
           HostedZoneConfig: { Comment: { "Fn::Sub": "pandacluster ${AWS::StackName}" } },
           VPCs: [{ VPCId: ref("VPC"), VPCRegion: ref("AWS::Region") }],
           HostedZoneTags: clusterTags(),
