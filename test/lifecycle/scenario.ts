@@ -11,6 +11,7 @@ import {
   DeleteStackCommand,
   DescribeStackEventsCommand,
   DescribeStacksCommand,
+  ListStackResourcesCommand,
   ListStacksCommand,
   type Stack,
   type StackEvent,
@@ -160,6 +161,18 @@ export function mockAws(
     return {};
   });
   cf.on(ListStacksCommand).resolves({ StackSummaries: [] });
+  // The stack's own groups (how lifecycle/nodes.ts finds them, by resource type): the controllers' one.
+  cf.on(ListStackResourcesCommand).resolves({
+    StackResourceSummaries: [
+      {
+        LogicalResourceId: "AutoScalingGroup",
+        PhysicalResourceId: "demo-asg",
+        ResourceType: "AWS::AutoScaling::AutoScalingGroup",
+        ResourceStatus: "CREATE_COMPLETE",
+        LastUpdatedTimestamp: new Date("2025-01-01T00:00:00Z"),
+      },
+    ],
+  });
 
   ec2.on(DescribeKeyPairsCommand).resolves({ KeyPairs: [{ KeyName: "k1", KeyPairId: "key-1" }] });
   ec2.on(DescribeImagesCommand).resolves({
