@@ -10,6 +10,11 @@ import { Aborted, Pace, pause } from "./pace.js";
 import type { Session } from "./session.js";
 import type { NodeInfo } from "./types.js";
 
+/** Every controller group (a ClusterGroups built by older code may lack the list). */
+export function controllerGroupsOf(groups: ClusterGroups): string[] {
+  return groups.controller_groups?.length ? groups.controller_groups : [groups.controllers];
+}
+
 export interface NodesStep {
   auto_scaling_group: string;
   worker_group: string | null;

@@ -1,6 +1,6 @@
+import { gzipSync } from "node:zlib";
 import { type Problem, UsageError } from "../errors.js";
-import type { BootParts, EtcdPart } from "./boot.js";
-import { etcdUnit, etcdVariable } from "./cloud_config.js";
+import { type BootFile, type BootParts, type EtcdPart, etcdUnit, etcdVariable } from "./boot_parts.js";
 import { hasInstallSection, type UnitCommand, type UnitEntry } from "./units.js";
 
 /**
@@ -22,10 +22,17 @@ export interface IgnitionLink {
   target: string;
 }
 
+export interface IgnitionFile {
+  path: string;
+  mode: number;
+  overwrite: boolean;
+  contents: { source: string; compression?: string };
+}
+
 export interface IgnitionConfig {
   ignition: { version: string; config?: { merge: { source: string; compression?: string }[] } };
   passwd?: { users: { name: string; sshAuthorizedKeys: string[] }[] };
-  storage?: { links: IgnitionLink[] };
+  storage?: { files?: IgnitionFile[]; links?: IgnitionLink[] };
   systemd?: { units: IgnitionUnit[] };
 }
 
@@ -104,7 +111,10 @@ export function ignitionConfigs(parts: BootParts, discoveryUrl: string): Ignitio
 
   const whole: IgnitionConfig = { ignition: { version: IGNITION_VERSION } };
   if (publicKeys.length > 0) whole.passwd = { users: [{ name: "core", sshAuthorizedKeys: [...publicKeys] }] };
-  if (links.length > 0) whole.storage = { links };
+  const files = (parts.files ?? []).map(ignitionFile);
+  if (files.length > 0 || links.length > 0) {
+    whole.storage = { ...(files.length > 0 ? { files } : {}), ...(links.length > 0 ? { links } : {}) };
+  }
   if (translated.length > 0) whole.systemd = { units: translated };
 
   const notices: string[] = [];
@@ -124,6 +134,17 @@ export function ignitionConfigs(parts: BootParts, discoveryUrl: string): Ignitio
     );
   }
   return { whole, ...split(whole, etcd, ours), notices };
+}
+
+/** A file as Ignition writes it: its text in a data: URL, gzip-compressed when asked. */
+function ignitionFile(file: BootFile): IgnitionFile {
+  const contents = file.compress
+    ? {
+        source: `data:;base64,${gzipSync(file.content, { level: 9 }).toString("base64")}`,
+        compression: "gzip",
+      }
+    : { source: `data:;base64,${Buffer.from(file.content).toString("base64")}` };
+  return { path: file.path, mode: file.mode, overwrite: true, contents };
 }
 
 /** Cuts our etcd drop-in out of the whole config into a config of its own. */
@@ -345,6 +366,8 @@ export function etcdDropIn(etcd: EtcdPart, discoveryUrl: string): string {
   const flags = settings.filter(([, value]) => value.includes(ip));
   const lines = [...METADATA_DEPENDENCY];
   for (const [flag, value] of environment) lines.push(`Environment="${etcdVariable(flag)}=${value}"`);
+  for (const [name, value] of Object.entries(etcd.environment ?? {}))
+    lines.push(`Environment="${name}=${value}"`);
   if (flags.length > 0) {
     lines.push("ExecStart=", "ExecStart=/usr/lib/coreos/etcd-wrapper $ETCD_OPTS \\");
     flags.forEach(([flag, value], i) => {

@@ -1,6 +1,6 @@
 import { ROLES, type Role } from "./group.js";
 import { securityGroupId } from "./security.js";
-import { type CfnValue, clusterTags, ref, type TemplatePart } from "./types.js";
+import { type CfnValue, clusterTags, getAtt, ref, type TemplatePart } from "./types.js";
 
 /** The root device of Flatcar's AMIs (DescribeImages: RootDeviceName); create checks the image's. */
 export const ROOT_DEVICE = "/dev/xvda";
@@ -12,7 +12,12 @@ export const ROOT_DEVICE = "/dev/xvda";
  * public address (outbound internet without a NAT gateway; nothing is open to the internet but SSH
  * when asked, see security.ts) and the role's security group; the Auto Scaling group picks the subnet.
  */
-export function launchTemplate(imageId: CfnValue, userData: CfnValue, name = "LaunchTemplate"): TemplatePart {
+export function launchTemplate(
+  imageId: CfnValue,
+  userData: CfnValue,
+  name = "LaunchTemplate",
+  controller?: { instanceProfile: string },
+): TemplatePart {
   // The workers' launch template carries the workers' group; every other one is a controller's.
   const role: Role = name === ROLES.worker.launchTemplate ? "worker" : "controller";
   return {
@@ -29,7 +34,10 @@ export function launchTemplate(imageId: CfnValue, userData: CfnValue, name = "La
               HttpTokens: "required",
               HttpEndpoint: "enabled",
               HttpPutResponseHopLimit: 2,
+              // A static controller reads its slot from its group's tags (etcd/slots.ts).
+              ...(controller ? { InstanceMetadataTags: "enabled" } : {}),
             },
+            ...(controller ? { IamInstanceProfile: { Arn: getAtt(controller.instanceProfile, "Arn") } } : {}),
             NetworkInterfaces: [
               {
                 DeviceIndex: 0,

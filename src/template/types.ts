@@ -22,6 +22,9 @@ export interface CfnResource {
   Properties?: Record<string, CfnValue>;
   DependsOn?: string | string[];
   Condition?: string;
+  CreationPolicy?: Record<string, CfnValue>;
+  DeletionPolicy?: "Delete" | "Retain" | "Snapshot";
+  UpdateReplacePolicy?: "Delete" | "Retain" | "Snapshot";
 }
 
 export interface CfnOutput {

@@ -53,6 +53,9 @@ describe("a template deployed by hand with the AWS CLI", () => {
         name,
         "--template-body",
         `file://${path}`,
+        // The controllers' IAM role (static etcd slots, doc/etcd.md): CloudFormation asks for this.
+        "--capabilities",
+        "CAPABILITY_IAM",
         "--parameters",
         ...required.map((p) => `ParameterKey=${p},ParameterValue=${VALUES[p]}`),
       ]);
@@ -105,9 +108,14 @@ describe("a template deployed by hand with the AWS CLI", () => {
         "autoscaling",
         "describe-auto-scaling-groups",
         "--auto-scaling-group-names",
-        out.AutoScalingGroupName ?? "",
+        // One group per etcd slot (doc/etcd.md), each of one instance.
+        ...(out.ControllerGroupNames ?? "").split(","),
       ]);
-      assert.equal(group.AutoScalingGroups[0]?.Instances.length, 3, "ClusterSize's default");
+      assert.equal(
+        group.AutoScalingGroups.flatMap((g) => g.Instances).length,
+        3,
+        "ClusterSize's default, one per slot",
+      );
       const versions = await world.aws<{
         LaunchTemplateVersions: {
           LaunchTemplateData: { BlockDeviceMappings: { Ebs: Record<string, unknown> }[] };

@@ -21,7 +21,11 @@ const clusterTag = { Key: "pandacluster:cluster", Value: { Ref: "AWS::StackName"
 describe("the template's shape (offline build)", () => {
   let built: BuiltTemplate;
   before(async () => {
-    built = await buildTemplate({ channel: "stable", arch: "amd64", offline: true }, { public_keys: KEYS });
+    // The discovery mode's shape (one controller group); the static default: etcd-template.test.ts.
+    built = await buildTemplate(
+      { channel: "stable", arch: "amd64", offline: true, etcd_bootstrap: "discovery" },
+      { public_keys: KEYS },
+    );
   });
 
   it("is a CloudFormation template whose Description names pandacluster, channel and arch", () => {
@@ -56,7 +60,7 @@ describe("the template's shape (offline build)", () => {
     assert.equal(p.ClusterSize?.Type, "Number");
     assert.equal(p.ClusterSize?.Default, 3);
     assert.equal(p.ClusterSize?.MinValue, 3);
-    assert.equal(p.ClusterSize?.MaxValue, 12);
+    assert.equal(p.ClusterSize?.MaxValue, 7);
     assert.equal(p.InstanceType?.Default, "t3.small");
     assert.equal(p.AllowSSHFrom?.Default, "", "SSH closed unless asked for");
     assert.equal(p.VolumeSize?.Default, 30);
@@ -233,7 +237,9 @@ describe("the template's shape (offline build)", () => {
       "Fn::GetAtt": ["ControllerSecurityGroup", "GroupId"],
     });
     assert.deepEqual(out.WorkerSecurityGroupId?.Value, { "Fn::GetAtt": ["WorkerSecurityGroup", "GroupId"] });
-    assert.deepEqual(out.SubnetIds?.Value, { "Fn::Join": [",", [{ Ref: "SubnetA" }, { Ref: "SubnetB" }]] });
+    assert.deepEqual(out.SubnetIds?.Value, {
+      "Fn::Join": [",", [{ Ref: "SubnetA" }, { Ref: "SubnetB" }, { Ref: "SubnetC" }]],
+    });
   });
 
   it("every Ref and GetAtt names a parameter, a pseudo parameter or a resource of the template", () => {
