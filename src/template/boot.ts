@@ -3,6 +3,7 @@ import { gzipSync } from "node:zlib";
 import { UsageError } from "../errors.js";
 import type { Provisioning } from "../options.js";
 import { cloudConfigText, keepsEtcdDropIn } from "./cloud_config.js";
+import type { NodeFile } from "./etcd/reboot.js";
 import { type IgnitionConfig, ignitionConfigs } from "./ignition.js";
 import type { CfnValue } from "./types.js";
 import type { UnitEntry } from "./units.js";
@@ -20,6 +21,8 @@ export const USER_DATA_LIMIT = 16_384;
 export interface BootParts {
   units: UnitEntry[];
   publicKeys: string[];
+  /** Files of pandacluster's own (scripts, settings) written at first boot. */
+  files?: NodeFile[];
   etcd?: EtcdPart;
 }
 

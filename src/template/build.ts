@@ -8,6 +8,7 @@ import {
   sampleDiscoveryUrl,
   type UserDataReport,
 } from "./boot.js";
+import { controllerReboots, workerReboots } from "./etcd/reboot.js";
 import { group } from "./group.js";
 import { fetchImageFeed, regionMap } from "./images.js";
 import { imageIdValue, launchTemplate } from "./launch_template.js";
@@ -92,10 +93,16 @@ export async function buildTemplate(
     notices.push("no public_keys in the config: the nodes accept SSH only with the EC2 key pair");
   }
 
-  const boot = bootUserData({ units, publicKeys, etcd: etcdMember }, options.provisioning ?? "ignition", {
-    sampleUrl: sampleDiscoveryUrl(config.discovery_service),
-    ...discovery,
-  });
+  // Controllers reboot for updates one at a time (a lock in etcd v3); workers in a weekly window.
+  const reboots = controllerReboots();
+  const boot = bootUserData(
+    { units: [...units, ...reboots.units], files: reboots.files, publicKeys, etcd: etcdMember },
+    options.provisioning ?? "ignition",
+    {
+      sampleUrl: sampleDiscoveryUrl(config.discovery_service),
+      ...discovery,
+    },
+  );
   notices.push(...boot.notices);
   // Workers: the same units and keys, no etcd member, etcd reached at etcd.<PrivateDomain>.
   const workers = workerBootUserData(
@@ -104,6 +111,8 @@ export async function buildTemplate(
     options.provisioning ?? "ignition",
     { sampleUrl: sampleDiscoveryUrl(config.discovery_service), ...discovery },
     extraVariables?.private_domain,
+    undefined,
+    workerReboots().files,
   );
 
   const withMap = images.map !== undefined;

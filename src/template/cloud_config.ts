@@ -66,6 +66,14 @@ export function cloudConfigText(parts: BootParts, discoveryUrl: string): string 
     : units;
   const config: Record<string, unknown> = {};
   if (publicKeys.length > 0) config.ssh_authorized_keys = publicKeys;
+  // coreos-cloudinit writes these before it handles the units; permissions as an octal string.
+  if (parts.files?.length) {
+    config.write_files = parts.files.map((f) => ({
+      path: f.path,
+      permissions: `0${f.mode.toString(8)}`,
+      content: f.contents,
+    }));
+  }
   config.coreos = { units: all.map(unitObject) };
   const { Document } = require("yaml") as typeof import("yaml");
   const doc = new Document(config);

@@ -1,6 +1,7 @@
 import { UsageError } from "../errors.js";
 import type { Provisioning } from "../options.js";
 import { type BootUserData, bootUserData, type DiscoveryContext } from "./boot.js";
+import type { NodeFile } from "./etcd/reboot.js";
 import type { CfnValue } from "./types.js";
 import type { UnitEntry } from "./units.js";
 
@@ -60,11 +61,12 @@ export function workerBootUserData(
   discovery: DiscoveryContext,
   zone?: string,
   parameter = "PrivateDomain",
+  files: NodeFile[] = [],
 ): BootUserData {
   const userUnits = units.filter((u) => u.name !== "etcd-member.service");
   if (zone)
     return bootUserData(
-      { units: [...userUnits, etcdEndpointsUnit(zone)], publicKeys },
+      { units: [...userUnits, etcdEndpointsUnit(zone)], publicKeys, files },
       provisioning,
       discovery,
     );
@@ -73,7 +75,7 @@ export function workerBootUserData(
     marker = `pandacluster-${parameter.toLowerCase()}${n === 0 ? "" : `-${n}`}.invalid`;
   }
   const boot = bootUserData(
-    { units: [...userUnits, etcdEndpointsUnit(marker)], publicKeys },
+    { units: [...userUnits, etcdEndpointsUnit(marker)], publicKeys, files },
     provisioning,
     discovery,
   );
@@ -83,7 +85,7 @@ export function workerBootUserData(
   }
   if (provisioning === "ignition") {
     // Compressed: build the rest without the endpoints unit and add the unit to the outer config.
-    const rest = bootUserData({ units: userUnits, publicKeys }, provisioning, discovery);
+    const rest = bootUserData({ units: userUnits, publicKeys, files }, provisioning, discovery);
     const text = (rest.value as { "Fn::Base64"?: unknown })["Fn::Base64"];
     if (typeof text === "string") {
       const outer = JSON.parse(text) as { systemd?: { units: unknown[] } };
