@@ -119,6 +119,8 @@ export interface HarnessOptions {
   /** Extra build_template options. */
   build?: Record<string, unknown>;
   awsEndpoint?: string;
+  /** Extra environment for every node process (e.g. a node script's tuning knobs). */
+  nodeEnv?: Record<string, string>;
 }
 
 export interface Member {
@@ -171,7 +173,7 @@ export class EtcdHarness {
         tags: { "pandacluster:role": "controller" },
       },
       ...(this.options.awsEndpoint ? { awsEndpoint: this.options.awsEndpoint } : {}),
-      env: { ETCDCTL_API: "3" },
+      env: { ETCDCTL_API: "3", ...this.options.nodeEnv },
     });
     node.provision();
     return node;

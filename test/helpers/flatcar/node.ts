@@ -16,7 +16,8 @@
  * - programs that cannot run here, each a named shim on PATH (test/fixtures/flatcar/shims/):
  *   etcd-wrapper (docker → Debian's etcd), systemctl, update_engine_client, docker.
  *
- * The mount points are created on this machine when missing (empty folders, left in place).
+ * The mount points under /etc and /run are created on this machine when missing (empty folders,
+ * left in place); /var/lib and /opt exist.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -24,21 +25,12 @@ import { chmodSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, write
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { gunzipSync } from "node:zlib";
-import type { IgnitionConfig } from "../../../src/template/ignition.js";
+import type { IgnitionConfig, IgnitionFile } from "../../../src/template/ignition.js";
 import { type ImdsMock, type InstanceFacts, startImdsMock } from "./imds-mock.js";
 import { expandExec, parseEnvironmentFile, parseUnit, type ServiceUnit, unitList } from "./unit.js";
 
-/** Ignition's storage.files entry (spec 3.3.0), as far as the harness reads it. */
-export interface IgnitionFile {
-  path: string;
-  mode?: number;
-  overwrite?: boolean;
-  contents?: { source?: string; compression?: string };
-}
-
-export type NodeConfig = IgnitionConfig & {
-  storage?: { files?: IgnitionFile[]; links?: { path: string; target: string }[] };
-};
+/** What a node boots from: the effective Ignition config (merged configs applied). */
+export type NodeConfig = IgnitionConfig;
 
 const FIXTURES = fileURLToPath(new URL("../../../../test/fixtures/flatcar/", import.meta.url));
 /** The harness's shims: what cannot run on this machine (see each file's header). */
@@ -98,6 +90,8 @@ export class FlatcarNode {
   facts: InstanceFacts;
   imds?: ImdsMock;
   readonly machineId = randomBytes(16).toString("hex");
+  /** Added to every process's environment from now on (a test's tuning of a node script). */
+  extraEnv: Record<string, string> = {};
   private readonly running = new Map<string, RunningUnit>();
   private readonly options: NodeOptions;
 
@@ -112,23 +106,28 @@ export class FlatcarNode {
     mkdirSync(join(this.state, "active"), { recursive: true });
   }
 
-  /** The folders of this machine that are the node's own (bind-mounted from its root). */
+  /**
+   * The folders of this machine that are the node's own (bind-mounted from its root): /var/lib and
+   * /opt whole (a node's state and its programs; nothing the harness runs in a node needs this
+   * machine's), and under /etc and /run each folder the config writes to or a node keeps state in.
+   */
   mountPoints(): string[] {
     const paths = [...NODE_FOLDERS, ...(this.config.storage?.files ?? []).map((f) => dirname(f.path))];
     const tops = paths.map((p) => {
       const parts = p.split("/").filter(Boolean);
-      const depth = parts[0] === "var" || parts[0] === "usr" ? 3 : 2;
-      return `/${parts.slice(0, depth).join("/")}`;
+      if (parts[0] === "opt") return "/opt";
+      if (parts[0] === "var" && parts[1] === "lib") return "/var/lib";
+      if (parts[0] !== "etc" && parts[0] !== "run") {
+        throw new Error(`harness: ${p} is outside the folders a node owns here (/etc, /run, /opt, /var/lib)`);
+      }
+      return `/${parts.slice(0, 2).join("/")}`;
     });
     return [...new Set(tops)].sort();
   }
 
   /** What Ignition does on first boot: writes the config's files into the node's folders. */
   provision(): void {
-    for (const top of this.mountPoints()) {
-      mkdirSync(join(this.root, top), { recursive: true });
-      if (!existsSync(top)) mkdirSync(top, { recursive: true });
-    }
+    this.folders();
     for (const file of this.config.storage?.files ?? []) {
       const target = join(this.root, file.path);
       mkdirSync(dirname(target), { recursive: true });
@@ -136,6 +135,14 @@ export class FlatcarNode {
       chmodSync(target, file.mode ?? 0o644);
     }
     writeFileSync(join(this.root, "etc", "machine-id.harness"), `${this.machineId}\n`);
+  }
+
+  /** The node's own folders and their mount points on this machine exist. */
+  private folders(): void {
+    for (const top of this.mountPoints()) {
+      mkdirSync(join(this.root, top), { recursive: true });
+      if (!existsSync(top)) mkdirSync(top, { recursive: true });
+    }
   }
 
   /** The IMDS mock answers for this node from now on. */
@@ -204,6 +211,7 @@ export class FlatcarNode {
         ? { AWS_ENDPOINT_URL: this.options.awsEndpoint, AWS_REGION: this.facts.region }
         : {}),
       ...this.options.env,
+      ...this.extraEnv,
     };
   }
 
@@ -331,10 +339,41 @@ export class FlatcarNode {
     return running;
   }
 
-  /** Boots the node: metadata, then every boot unit (Requires= first). */
+  /**
+   * Boots the node: metadata, then every boot unit (Requires= first), each after the units it is
+   * After= (a service counts as up once its process runs; a oneshot once it finished). Resolves
+   * when every boot unit has started (a oneshot that waits, waits).
+   */
   async boot(): Promise<void> {
+    this.folders();
     await this.startMetadata();
-    for (const name of this.bootUnits()) await this.start(name);
+    const names = this.bootUnits();
+    const started = new Map<string, Promise<unknown>>();
+    const bring = (name: string): Promise<unknown> => {
+      const known = started.get(name);
+      if (known) return known;
+      const after = unitList(this.unit(name), "Unit", "After").filter((n) => names.includes(n) && n !== name);
+      const promise = Promise.all(after.map(bring)).then(() => this.start(name));
+      started.set(name, promise);
+      return promise;
+    };
+    await Promise.all(names.map(bring));
+  }
+
+  /**
+   * A reboot: every unit stops (SIGTERM), /run is emptied (a tmpfs), the update the engine applied
+   * is now running (the shim reports idle again), and the node boots.
+   */
+  async reboot(): Promise<void> {
+    await this.powerOff();
+    await this.boot();
+  }
+
+  /** The first half of a reboot: every unit stopped, /run gone, the new Flatcar version in place. */
+  async powerOff(): Promise<void> {
+    await this.shutdown();
+    rmSync(join(this.root, "run"), { recursive: true, force: true });
+    rmSync(join(this.state, "update-status"), { force: true });
   }
 
   /** Stops a running unit: SIGTERM to its process group (systemd's default), SIGKILL after 10 s. */
