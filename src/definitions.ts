@@ -30,6 +30,10 @@ export interface ArgumentSpec {
   refused_values?: Record<string, string>;
   min?: number;
   max?: number;
+  /** Why the integer must be within min/max. */
+  range_reason?: string;
+  /** The integer must be odd: why. */
+  odd_reason?: string;
   pattern?: string;
   pattern_hint?: string;
   max_length?: number;

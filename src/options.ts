@@ -3,6 +3,7 @@ import { readCsonFile } from "./cson.js";
 import { type ArgumentSpec, type CommandName, commandSpec, flagLabel } from "./definitions.js";
 import { type Problem, UsageError } from "./errors.js";
 import { instanceTypeArch } from "./instance_types.js";
+import { etcdVersionProblem } from "./template/etcd/version.js";
 
 /**
  * Who is giving the options. The checks are the same; what differs is how an argument is named in
@@ -55,7 +56,16 @@ export function unitsFolder(units: UnitsInput): string | undefined {
   return unitFolders.get(units);
 }
 
+/** How the etcd members first meet (doc/etcd.md). */
+export type EtcdBootstrap = "static" | "discovery";
+
 export interface BuildTemplateOptions {
+  /** Controllers: one slot each (static bootstrap); the discovery mode's group size is a parameter. */
+  cluster_size?: number;
+  etcd_version?: string;
+  etcd_bootstrap?: EtcdBootstrap;
+  /** Availability zones (2 or 3). */
+  zones?: number;
   channel: Channel;
   arch: Arch;
   virtualization: "hvm";
@@ -80,6 +90,8 @@ export interface CreateOptions {
   provisioning: Provisioning;
   units?: UnitsInput;
   image_id?: string;
+  etcd_version?: string;
+  etcd_bootstrap?: EtcdBootstrap;
   discovery_url?: string;
   discovery_service?: string;
   private_domain?: string;
@@ -194,6 +206,8 @@ export function validateOptions<C extends CommandName>(
   if (problems.length > 0) throw new UsageError(problems, command);
   applyDefaults(spec.arguments, output, face);
   if (command === "create") problems.push(...createChecks(output as unknown as CreateOptions, face));
+  if (command === "create" || command === "build_template")
+    problems.push(...etcdChecks(command, output, face));
   if (problems.length > 0) throw new UsageError(problems, command);
   return output as unknown as OptionsOf[C];
 }
@@ -229,6 +243,30 @@ function createChecks(options: CreateOptions, face: Face): Problem[] {
       argument: label("instance_type"),
       message: `"${options.instance_type}" is an ${checked.arch} type but the nodes are ${options.arch} (${label("arch")}); use ${options.arch === "arm64" ? "a Graviton type such as t4g.small or m7g.large" : "an x86 type such as t3.small or m7i.large"}`,
     });
+  }
+  return problems;
+}
+
+/**
+ * The etcd arguments together: a version new enough (and, with a discovery URL, old enough to have
+ * v2 discovery), and a static bootstrap not mixed with a discovery URL or service.
+ */
+function etcdChecks(command: CommandName, output: Record<string, unknown>, face: Face): Problem[] {
+  const problems: Problem[] = [];
+  const label = (name: string) =>
+    argumentLabel(commandSpec(command).arguments.find((a) => a.name === name) as ArgumentSpec, face);
+  const discoveryGiven = output.discovery_url !== undefined || output.discovery_service !== undefined;
+  if (output.etcd_bootstrap === "static" && discoveryGiven) {
+    const which = output.discovery_url !== undefined ? "discovery_url" : "discovery_service";
+    problems.push({
+      argument: label("etcd_bootstrap"),
+      message: `static takes no discovery service; leave out ${label(which)} or use discovery`,
+    });
+  }
+  const discovery = output.etcd_bootstrap === "discovery" || discoveryGiven;
+  if (typeof output.etcd_version === "string") {
+    const problem = etcdVersionProblem(output.etcd_version, discovery);
+    if (problem) problems.push({ argument: label("etcd_version"), message: problem });
   }
   return problems;
 }
@@ -274,8 +312,13 @@ function checkInteger(arg: ArgumentSpec, raw: unknown, face: Face): Checked {
   else return { problem: `${show(raw)} is not an integer` };
   if (!Number.isSafeInteger(value)) return { problem: `${show(raw)} is not an integer` };
   if ((arg.min != null && value < arg.min) || (arg.max != null && value > arg.max)) {
-    return { problem: `${value} is out of range; use ${arg.min ?? "any"} to ${arg.max ?? "any"}` };
+    const why = arg.range_reason ? `: ${arg.range_reason}` : "";
+    const odd = arg.odd_reason ? "an odd number from " : "";
+    return {
+      problem: `${value} is out of range; use ${odd}${arg.min ?? "any"} to ${arg.max ?? "any"}${why}`,
+    };
   }
+  if (arg.odd_reason && value % 2 === 0) return { problem: `${value} is even: ${arg.odd_reason}` };
   return { value };
 }
 

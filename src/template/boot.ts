@@ -2,53 +2,18 @@ import { createHash } from "node:crypto";
 import { gzipSync } from "node:zlib";
 import { UsageError } from "../errors.js";
 import type { Provisioning } from "../options.js";
-import { cloudConfigText, keepsEtcdDropIn } from "./cloud_config.js";
-import type { NodeFile } from "./etcd/reboot.js";
+import { type BootParts, keepsEtcdDropIn } from "./boot_parts.js";
+import { cloudConfigText } from "./cloud_config.js";
 import { type IgnitionConfig, ignitionConfigs } from "./ignition.js";
 import type { CfnValue } from "./types.js";
-import type { UnitEntry } from "./units.js";
 
 export type { Provisioning } from "../options.js";
 
 /** EC2 takes at most 16,384 bytes of user data, counted before base64. */
 export const USER_DATA_LIMIT = 16_384;
 
-/**
- * What one kind of node boots with: the user's units, the SSH keys for user core, and how the node
- * runs etcd-member.service (undefined: this kind of node runs no etcd member). A role (all nodes
- * today; workers later) is just another BootParts.
- */
-export interface BootParts {
-  units: UnitEntry[];
-  publicKeys: string[];
-  /** Files of pandacluster's own (scripts, settings) written at first boot. */
-  files?: NodeFile[];
-  etcd?: EtcdPart;
-}
-
-/**
- * etcd-member.service's part of a boot config. `settings` gives etcd's flags by name (without the
- * dashes), given how the format writes the node's private IPv4 address and the discovery URL; each
- * format turns them into a drop-in its own way (cloud-config: ETCD_* Environment= lines with
- * $private_ipv4; Ignition: ${COREOS_EC2_IPV4_LOCAL} from coreos-metadata, see ignition.ts).
- */
-export interface EtcdPart {
-  /** The drop-in's file name under /etc/systemd/system/etcd-member.service.d/. */
-  dropInName: string;
-  settings(privateIpv4: string, discoveryUrl: string): Record<string, string>;
-}
-
-/** An etcd member bootstrapped from the discovery URL, reachable on the node's private address. */
-export const etcdMember: EtcdPart = {
-  dropInName: "20-cluster.conf",
-  settings: (ip, discoveryUrl) => ({
-    discovery: discoveryUrl,
-    "advertise-client-urls": `http://${ip}:2379`,
-    "initial-advertise-peer-urls": `http://${ip}:2380`,
-    "listen-client-urls": "http://0.0.0.0:2379",
-    "listen-peer-urls": `http://${ip}:2380`,
-  }),
-};
+export type { BootFile, BootParts, EtcdPart } from "./boot_parts.js";
+export { etcdMember } from "./boot_parts.js";
 
 /** The discovery URL as the boot config meets it. */
 export interface DiscoveryContext {

@@ -1,18 +1,22 @@
 import type { Config } from "../config.js";
 import { OperationError, UsageError } from "../errors.js";
 import type { Arch, BuildTemplateOptions, Channel } from "../options.js";
-import {
-  bootUserData,
-  type DiscoveryContext,
-  etcdMember,
-  sampleDiscoveryUrl,
-  type UserDataReport,
-} from "./boot.js";
+import { bootUserData, type DiscoveryContext, sampleDiscoveryUrl, type UserDataReport } from "./boot.js";
+import { type BootParts, etcdMember } from "./boot_parts.js";
+import { RUN_ENV_PATH, staticEtcdFiles, staticEtcdUnits } from "./etcd/node.js";
 import { controllerReboots, workerReboots } from "./etcd/reboot.js";
+import {
+  CONTROLLER_LAUNCH_TEMPLATE,
+  CONTROLLER_PROFILE,
+  controllerRole,
+  privateZone,
+  slots,
+} from "./etcd/slots.js";
+import { DEFAULT_ETCD_VERSION, etcdImageTag, etcdVersionProblem } from "./etcd/version.js";
 import { group } from "./group.js";
 import { fetchImageFeed, regionMap } from "./images.js";
 import { imageIdValue, launchTemplate } from "./launch_template.js";
-import { network } from "./network.js";
+import { MAX_ZONES, network } from "./network.js";
 import { outputs } from "./outputs.js";
 import { parameters } from "./parameters.js";
 import { security } from "./security.js";
@@ -72,7 +76,7 @@ export interface BuiltTemplate {
 export async function buildTemplate(
   options: Pick<BuildTemplateOptions, "channel" | "arch" | "units" | "region" | "offline"> & {
     provisioning?: BuildTemplateOptions["provisioning"];
-  },
+  } & Partial<Pick<BuildTemplateOptions, "cluster_size" | "etcd_version" | "etcd_bootstrap" | "zones">>,
   config: Config,
   extraVariables?: Record<string, string>,
   discovery?: Partial<DiscoveryContext>,
@@ -93,25 +97,37 @@ export async function buildTemplate(
     notices.push("no public_keys in the config: the nodes accept SSH only with the EC2 key pair");
   }
 
+  const etcd = etcdPlan(options);
+  const problem = etcdVersionProblem(etcd.version, !etcd.static);
+  if (problem) throw new UsageError([{ argument: "etcd_version", message: problem }]);
   // Controllers reboot for updates one at a time (a lock in etcd v3); workers in a weekly window.
-  const reboots = controllerReboots();
-  const boot = bootUserData(
-    { units: [...units, ...reboots.units], files: reboots.files, publicKeys, etcd: etcdMember },
-    options.provisioning ?? "ignition",
-    {
-      sampleUrl: sampleDiscoveryUrl(config.discovery_service),
-      ...discovery,
-    },
-  );
+  const reboots = controllerReboots(etcd.static ? [RUN_ENV_PATH] : []);
+  const controllerParts: BootParts = etcd.static
+    ? {
+        units: [...staticEtcdUnits(units), ...reboots.units],
+        publicKeys,
+        files: [...staticEtcdFiles(etcd.version), ...reboots.files],
+      }
+    : {
+        units: [...units, ...reboots.units],
+        publicKeys,
+        files: reboots.files,
+        etcd: { ...etcdMember, environment: { ETCD_IMAGE_TAG: etcdImageTag(etcd.version) } },
+      };
+  const boot = bootUserData(controllerParts, options.provisioning ?? "ignition", {
+    sampleUrl: sampleDiscoveryUrl(config.discovery_service),
+    ...discovery,
+  });
   notices.push(...boot.notices);
-  // Workers: the same units and keys, no etcd member, etcd reached at etcd.<PrivateDomain>.
+  // Workers: the same units and keys, no etcd member, etcd reached through the cluster's zone.
   const workers = workerBootUserData(
     units,
     publicKeys,
     options.provisioning ?? "ignition",
     { sampleUrl: sampleDiscoveryUrl(config.discovery_service), ...discovery },
     extraVariables?.private_domain,
-    undefined,
+    "PrivateDomain",
+    etcd.static ? etcd.size : undefined,
     workerReboots().files,
   );
 
@@ -120,7 +136,7 @@ export async function buildTemplate(
   const template: CfnTemplate = {
     AWSTemplateFormatVersion: "2010-09-09",
     Description: `pandacluster: a Flatcar Container Linux cluster (channel ${channel}, arch ${arch}${version})`,
-    Parameters: parameters(arch, withMap),
+    Parameters: parameters(arch, withMap, etcd.static ? etcd.size : undefined),
     ...(withMap
       ? {
           Mappings: { RegionMap: images.map as Record<string, Record<string, string>> },
@@ -128,18 +144,48 @@ export async function buildTemplate(
         }
       : {}),
     Resources: {
-      ...network().resources,
+      ...network(etcd.zones).resources,
       ...security(dockerPort).resources,
-      ...launchTemplate(imageIdValue(withMap), boot.value).resources,
-      ...group("controller").resources,
+      ...(etcd.static
+        ? {
+            ...privateZone().resources,
+            ...controllerRole(etcd.size).resources,
+            ...launchTemplate(imageIdValue(withMap), boot.value, CONTROLLER_LAUNCH_TEMPLATE, {
+              instanceProfile: CONTROLLER_PROFILE,
+            }).resources,
+            ...slots(etcd.size, etcd.zones).resources,
+          }
+        : {
+            ...launchTemplate(imageIdValue(withMap), boot.value).resources,
+            ...group("controller", etcd.zones).resources,
+          }),
       ...launchTemplate(imageIdValue(withMap), workers.value, "WorkerLaunchTemplate").resources,
-      ...group("worker").resources,
+      ...group("worker", etcd.zones).resources,
     },
-    Outputs: outputs(),
+    Outputs: outputs(etcd.zones, etcd.static ? etcd.size : undefined),
   };
   const body = JSON.stringify(template);
   const bytes = checkTemplateBody(body);
   return { template, body, bytes, image_map: images.info, user_data: boot.report, notices };
+}
+
+/** How the controllers' etcd is built: static slots (the default) or the deprecated discovery mode. */
+export interface EtcdPlan {
+  static: boolean;
+  size: number;
+  version: string;
+  zones: number;
+}
+
+export function etcdPlan(
+  options: Partial<Pick<BuildTemplateOptions, "cluster_size" | "etcd_version" | "etcd_bootstrap" | "zones">>,
+): EtcdPlan {
+  return {
+    static: (options.etcd_bootstrap ?? "static") === "static",
+    size: options.cluster_size ?? 3,
+    version: options.etcd_version ?? DEFAULT_ETCD_VERSION,
+    zones: options.zones ?? MAX_ZONES,
+  };
 }
 
 /** The body's bytes; a UsageError when CloudFormation would refuse it as TemplateBody. */

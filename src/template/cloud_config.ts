@@ -1,9 +1,20 @@
 import { createRequire } from "node:module";
-import type { BootParts, EtcdPart } from "./boot.js";
+import { gzipSync } from "node:zlib";
+import {
+  type BootFile,
+  type BootParts,
+  type EtcdPart,
+  etcdUnit,
+  etcdVariable,
+  keepsEtcdDropIn,
+} from "./boot_parts.js";
 import type { UnitEntry } from "./units.js";
 
 // yaml is loaded only when a cloud-config is written: it costs Ignition builds a fifth of their start-up.
 const require = createRequire(import.meta.url);
+
+// Kept exported from here too: they were defined in this file before boot_parts.ts.
+export { etcdUnit, etcdVariable, keepsEtcdDropIn };
 
 /**
  * The drop-in that makes Flatcar's etcd-member.service bootstrap from the discovery URL and advertise
@@ -15,41 +26,9 @@ export function etcdDropIn(etcd: EtcdPart, discoveryUrl: string): string {
   return [
     "[Service]",
     ...Object.entries(settings).map(([flag, value]) => `Environment="${etcdVariable(flag)}=${value}"`),
+    ...Object.entries(etcd.environment ?? {}).map(([name, value]) => `Environment="${name}=${value}"`),
     "",
   ].join("\n");
-}
-
-/** etcd's environment variable for a flag: advertise-client-urls → ETCD_ADVERTISE_CLIENT_URLS. */
-export function etcdVariable(flag: string): string {
-  return `ETCD_${flag.toUpperCase().replaceAll("-", "_")}`;
-}
-
-/**
- * The unit entry for etcd-member.service, merged with one the units file may have for it. `ours` is
- * the drop-in's text in the format at hand.
- */
-export function etcdUnit(etcd: EtcdPart, ours: string, fromUser?: UnitEntry): UnitEntry {
-  const theirs = fromUser?.drop_ins ?? [];
-  return {
-    enable: true,
-    command: "start",
-    ...fromUser,
-    name: "etcd-member.service",
-    // A drop-in of the user's with the same name replaces ours.
-    drop_ins: [
-      ...(theirs.some((d) => d.name === etcd.dropInName) ? [] : [{ name: etcd.dropInName, content: ours }]),
-      ...theirs,
-    ],
-  };
-}
-
-/** Whether the boot config holds our etcd drop-in (a user's drop-in of the same name replaces it). */
-export function keepsEtcdDropIn(parts: BootParts): boolean {
-  const { etcd } = parts;
-  if (!etcd) return false;
-  return !parts.units.some(
-    (u) => u.name === "etcd-member.service" && u.drop_ins?.some((d) => d.name === etcd.dropInName),
-  );
 }
 
 /**
@@ -66,14 +45,7 @@ export function cloudConfigText(parts: BootParts, discoveryUrl: string): string 
     : units;
   const config: Record<string, unknown> = {};
   if (publicKeys.length > 0) config.ssh_authorized_keys = publicKeys;
-  // coreos-cloudinit writes these before it handles the units; permissions as an octal string.
-  if (parts.files?.length) {
-    config.write_files = parts.files.map((f) => ({
-      path: f.path,
-      permissions: `0${f.mode.toString(8)}`,
-      content: f.contents,
-    }));
-  }
+  if (parts.files?.length) config.write_files = parts.files.map(writeFile);
   config.coreos = { units: all.map(unitObject) };
   const { Document } = require("yaml") as typeof import("yaml");
   const doc = new Document(config);
@@ -87,6 +59,17 @@ export function cloudConfigText(parts: BootParts, discoveryUrl: string): string 
     throw new Error("internal: the etcd drop-in was not written as a literal block");
   }
   return text;
+}
+
+/**
+ * A write_files entry. coreos-cloudinit writes it before it handles the units; a compressed file is
+ * gzip+base64 (an encoding coreos-cloudinit reads).
+ */
+function writeFile(file: BootFile): Record<string, unknown> {
+  const permissions = `0${file.mode.toString(8)}`;
+  if (!file.compress) return { path: file.path, permissions, content: file.content };
+  const content = gzipSync(file.content, { level: 9 }).toString("base64");
+  return { path: file.path, permissions, encoding: "gzip+base64", content };
 }
 
 function literalLine(text: string, line: string): boolean {

@@ -1,4 +1,4 @@
-import { SUBNETS, subnetRefs } from "./network.js";
+import { MAX_ZONES, subnetRefs, subnets } from "./network.js";
 import { type CfnValue, clusterTags, getAtt, ref, type TemplatePart } from "./types.js";
 
 /** The two kinds of node: etcd members (bootstrapped from the discovery URL) and the rest. */
@@ -21,7 +21,7 @@ export const ROLES: Record<Role, { group: string; launchTemplate: string; size: 
  * group in place). It waits for the route to the internet: the nodes reach the etcd discovery
  * service and the Docker registry at boot.
  */
-export function group(role: Role = "controller"): TemplatePart {
+export function group(role: Role = "controller", zones: number = MAX_ZONES): TemplatePart {
   const { group: name, launchTemplate, size: sizeParameter } = ROLES[role];
   const size = ref(sizeParameter);
   const tags: CfnValue[] = [
@@ -32,7 +32,7 @@ export function group(role: Role = "controller"): TemplatePart {
     resources: {
       [name]: {
         Type: "AWS::AutoScaling::AutoScalingGroup",
-        DependsOn: ["PublicRoute", ...SUBNETS.map((s) => `${s.name}RouteTableAssociation`)],
+        DependsOn: ["PublicRoute", ...subnets(zones).map((s) => `${s.name}RouteTableAssociation`)],
         Properties: {
           LaunchTemplate: {
             LaunchTemplateId: ref(launchTemplate),
@@ -41,7 +41,7 @@ export function group(role: Role = "controller"): TemplatePart {
           MinSize: size,
           MaxSize: size,
           DesiredCapacity: size,
-          VPCZoneIdentifier: subnetRefs(),
+          VPCZoneIdentifier: subnetRefs(zones),
           Tags: tags.map((tag) => ({ ...(tag as object), PropagateAtLaunch: true })),
         },
       },

@@ -1,8 +1,6 @@
 import { gzipSync } from "node:zlib";
 import { type Problem, UsageError } from "../errors.js";
-import type { BootParts, EtcdPart } from "./boot.js";
-import { etcdUnit, etcdVariable } from "./cloud_config.js";
-import type { NodeFile } from "./etcd/reboot.js";
+import { type BootFile, type BootParts, type EtcdPart, etcdUnit, etcdVariable } from "./boot_parts.js";
 import { hasInstallSection, type UnitCommand, type UnitEntry } from "./units.js";
 
 /**
@@ -24,7 +22,6 @@ export interface IgnitionLink {
   target: string;
 }
 
-/** A file written at first boot: mode in decimal (Ignition's JSON), contents a gzip data: URL. */
 export interface IgnitionFile {
   path: string;
   mode: number;
@@ -35,7 +32,7 @@ export interface IgnitionFile {
 export interface IgnitionConfig {
   ignition: { version: string; config?: { merge: { source: string; compression?: string }[] } };
   passwd?: { users: { name: string; sshAuthorizedKeys: string[] }[] };
-  storage?: { links?: IgnitionLink[]; files?: IgnitionFile[] };
+  storage?: { files?: IgnitionFile[]; links?: IgnitionLink[] };
   systemd?: { units: IgnitionUnit[] };
 }
 
@@ -115,7 +112,7 @@ export function ignitionConfigs(parts: BootParts, discoveryUrl: string): Ignitio
   const whole: IgnitionConfig = { ignition: { version: IGNITION_VERSION } };
   if (publicKeys.length > 0) whole.passwd = { users: [{ name: "core", sshAuthorizedKeys: [...publicKeys] }] };
   const files = (parts.files ?? []).map(ignitionFile);
-  if (links.length > 0 || files.length > 0) {
+  if (files.length > 0 || links.length > 0) {
     whole.storage = { ...(files.length > 0 ? { files } : {}), ...(links.length > 0 ? { links } : {}) };
   }
   if (translated.length > 0) whole.systemd = { units: translated };
@@ -139,13 +136,15 @@ export function ignitionConfigs(parts: BootParts, discoveryUrl: string): Ignitio
   return { whole, ...split(whole, etcd, ours), notices };
 }
 
-/**
- * A node file as Ignition writes it: gzip-compressed in a base64 data: URL (scripts shrink to about
- * a third, which matters under EC2's 16,384-byte user data limit), replacing what the image has.
- */
-function ignitionFile(file: NodeFile): IgnitionFile {
-  const source = `data:;base64,${gzipSync(file.contents, { level: 9 }).toString("base64")}`;
-  return { path: file.path, mode: file.mode, overwrite: true, contents: { source, compression: "gzip" } };
+/** A file as Ignition writes it: its text in a data: URL, gzip-compressed when asked. */
+function ignitionFile(file: BootFile): IgnitionFile {
+  const contents = file.compress
+    ? {
+        source: `data:;base64,${gzipSync(file.content, { level: 9 }).toString("base64")}`,
+        compression: "gzip",
+      }
+    : { source: `data:;base64,${Buffer.from(file.content).toString("base64")}` };
+  return { path: file.path, mode: file.mode, overwrite: true, contents };
 }
 
 /** Cuts our etcd drop-in out of the whole config into a config of its own. */
@@ -363,6 +362,8 @@ export function etcdDropIn(etcd: EtcdPart, discoveryUrl: string): string {
   const flags = settings.filter(([, value]) => value.includes(ip));
   const lines = [...METADATA_DEPENDENCY];
   for (const [flag, value] of environment) lines.push(`Environment="${etcdVariable(flag)}=${value}"`);
+  for (const [name, value] of Object.entries(etcd.environment ?? {}))
+    lines.push(`Environment="${name}=${value}"`);
   if (flags.length > 0) {
     lines.push("ExecStart=", "ExecStart=/usr/lib/coreos/etcd-wrapper $ETCD_OPTS \\");
     flags.forEach(([flag, value], i) => {

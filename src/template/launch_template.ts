@@ -6,7 +6,12 @@ import { type CfnValue, clusterTags, getAtt, ref, type TemplatePart } from "./ty
  * The network interface gets a public address and the cluster's security group; the Auto Scaling
  * group picks the subnet.
  */
-export function launchTemplate(imageId: CfnValue, userData: CfnValue, name = "LaunchTemplate"): TemplatePart {
+export function launchTemplate(
+  imageId: CfnValue,
+  userData: CfnValue,
+  name = "LaunchTemplate",
+  controller?: { instanceProfile: string },
+): TemplatePart {
   return {
     resources: {
       [name]: {
@@ -20,7 +25,10 @@ export function launchTemplate(imageId: CfnValue, userData: CfnValue, name = "La
               HttpTokens: "required",
               HttpEndpoint: "enabled",
               HttpPutResponseHopLimit: 2,
+              // A static controller reads its slot from its group's tags (etcd/slots.ts).
+              ...(controller ? { InstanceMetadataTags: "enabled" } : {}),
             },
+            ...(controller ? { IamInstanceProfile: { Arn: getAtt(controller.instanceProfile, "Arn") } } : {}),
             NetworkInterfaces: [
               {
                 DeviceIndex: 0,

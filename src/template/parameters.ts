@@ -18,7 +18,11 @@ function createArgument(name: string): ArgumentSpec {
  * KeyPair is a plain String (not AWS::EC2::KeyPair::KeyName): `create` checks the key itself and says
  * clearly when it is missing, before anything is created.
  */
-export function parameters(arch: Arch, withImageMap: boolean): Record<string, CfnParameter> {
+export function parameters(
+  arch: Arch,
+  withImageMap: boolean,
+  staticSlots?: number,
+): Record<string, CfnParameter> {
   const instanceType = createArgument("instance_type");
   const clusterSize = createArgument("cluster_size");
   const allowSsh = createArgument("allow_ssh_from");
@@ -38,13 +42,23 @@ export function parameters(arch: Arch, withImageMap: boolean): Record<string, Cf
       ...(instanceType.pattern ? { AllowedPattern: instanceType.pattern } : {}),
       ConstraintDescription: `must be ${instanceType.pattern_hint ?? "an EC2 instance type"}`,
     },
-    ClusterSize: {
-      Type: "Number",
-      Description: "number of controllers: etcd members, fixed at bootstrap (the discovery URL's size)",
-      Default: Number(clusterSize.default),
-      ...(clusterSize.min !== undefined ? { MinValue: clusterSize.min } : {}),
-      ...(clusterSize.max !== undefined ? { MaxValue: clusterSize.max } : {}),
-    },
+    ClusterSize:
+      staticSlots !== undefined
+        ? {
+            // One slot per member is built into the template: build it again for another size.
+            Type: "Number",
+            Description: `number of controllers: this template has ${staticSlots} etcd slots (build it again for another size)`,
+            Default: staticSlots,
+            MinValue: staticSlots,
+            MaxValue: staticSlots,
+          }
+        : {
+            Type: "Number",
+            Description: "number of controllers: etcd members, fixed at bootstrap (the discovery URL's size)",
+            Default: Number(clusterSize.default),
+            ...(clusterSize.min !== undefined ? { MinValue: clusterSize.min } : {}),
+            ...(clusterSize.max !== undefined ? { MaxValue: clusterSize.max } : {}),
+          },
     Workers: {
       Type: "Number",
       Description: "number of workers: nodes without an etcd member (pandacluster scale changes it)",
@@ -54,18 +68,28 @@ export function parameters(arch: Arch, withImageMap: boolean): Record<string, Cf
     },
     PrivateDomain: {
       Type: "String",
-      Description: "the cluster's private DNS zone: workers reach etcd at etcd.<PrivateDomain>",
+      Description:
+        staticSlots !== undefined
+          ? "the cluster's private DNS zone (made by the stack): controller i is etcd-i.<PrivateDomain>"
+          : "the cluster's private DNS zone: workers reach etcd at etcd.<PrivateDomain>",
+      // A stack made by hand (only KeyPair and ImageId given) still has a zone: private zones of the
+      // same name in other VPCs do not clash.
+      ...(staticSlots !== undefined ? { Default: "cluster.internal" } : {}),
       ...(privateDomain.pattern ? { AllowedPattern: privateDomain.pattern } : {}),
       ...(privateDomain.max_length !== undefined ? { MaxLength: privateDomain.max_length } : {}),
       ConstraintDescription: `must be ${privateDomain.pattern_hint ?? "a DNS name"}`,
     },
-    DiscoveryURL: {
+  };
+  if (staticSlots === undefined) {
+    result.DiscoveryURL = {
       Type: "String",
       Description: "etcd discovery URL for this cluster ({service}/new?size=<ClusterSize> returns one)",
       // The same rule as create's --discovery-url check (both from the definitions file).
       AllowedPattern: discoveryUrl.pattern as string,
       ConstraintDescription: `must be ${discoveryUrl.pattern_hint}`,
-    },
+    };
+  }
+  Object.assign(result, {
     KeyPair: {
       Type: "String",
       Description: "name of an existing EC2 key pair for SSH access as user core",
@@ -79,7 +103,7 @@ export function parameters(arch: Arch, withImageMap: boolean): Record<string, Cf
       AllowedPattern: CIDR_PATTERN,
       ConstraintDescription: "must be an IPv4 CIDR block such as 203.0.113.0/24",
     },
-  };
+  } satisfies Record<string, CfnParameter>);
   const amiPattern = imageId.pattern ?? "^ami-[0-9a-f]{8,17}$";
   result.ImageId = !withImageMap
     ? {

@@ -22,6 +22,7 @@ export interface CfnResource {
   Properties?: Record<string, CfnValue>;
   DependsOn?: string | string[];
   Condition?: string;
+  CreationPolicy?: Record<string, CfnValue>;
 }
 
 export interface CfnOutput {

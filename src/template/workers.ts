@@ -1,7 +1,7 @@
 import { UsageError } from "../errors.js";
 import type { Provisioning } from "../options.js";
 import { type BootUserData, bootUserData, type DiscoveryContext } from "./boot.js";
-import type { NodeFile } from "./etcd/reboot.js";
+import type { BootFile } from "./boot_parts.js";
 import type { CfnValue } from "./types.js";
 import type { UnitEntry } from "./units.js";
 
@@ -15,21 +15,25 @@ import type { UnitEntry } from "./units.js";
  */
 export const WORKER_ETCD_UNIT = "pandacluster-etcd-endpoints.service";
 
-/** The etcd client URL a worker uses, for a zone (a Ref in the template). */
-export function etcdEndpoints(zone: string): string {
-  return `http://etcd.${zone}:2379`;
+/**
+ * The etcd client URLs a worker uses, for a zone (a Ref in the template): with static controllers
+ * each slot's name (etcd-1.<zone>…, which always name the members), else etcd.<zone>.
+ */
+export function etcdEndpoints(zone: string, slots?: number): string {
+  if (slots === undefined) return `http://etcd.${zone}:2379`;
+  return Array.from({ length: slots }, (_, i) => `http://etcd-${i + 1}.${zone}:2379`).join(",");
 }
 
 /** The unit that writes ETCDCTL_ENDPOINTS into /etc/environment (replacing an older line). */
-export function etcdEndpointsUnit(zone: string): UnitEntry {
-  const line = `ETCDCTL_ENDPOINTS=${etcdEndpoints(zone)}`;
+export function etcdEndpointsUnit(zone: string, slots?: number): UnitEntry {
+  const line = `ETCDCTL_ENDPOINTS=${etcdEndpoints(zone, slots)}`;
   return {
     name: WORKER_ETCD_UNIT,
     command: "start",
     enable: true,
     content: [
       "[Unit]",
-      `Description=pandacluster: reach etcd at etcd.${zone} (ETCDCTL_ENDPOINTS in /etc/environment)`,
+      `Description=pandacluster: reach etcd at ${slots === undefined ? "etcd" : "etcd-1…"}.${zone} (ETCDCTL_ENDPOINTS in /etc/environment)`,
       "Before=docker.service",
       "",
       "[Service]",
@@ -61,12 +65,13 @@ export function workerBootUserData(
   discovery: DiscoveryContext,
   zone?: string,
   parameter = "PrivateDomain",
-  files: NodeFile[] = [],
+  slots?: number,
+  files: BootFile[] = [],
 ): BootUserData {
   const userUnits = units.filter((u) => u.name !== "etcd-member.service");
   if (zone)
     return bootUserData(
-      { units: [...userUnits, etcdEndpointsUnit(zone)], publicKeys, files },
+      { units: [...userUnits, etcdEndpointsUnit(zone, slots)], publicKeys, files },
       provisioning,
       discovery,
     );
@@ -75,7 +80,7 @@ export function workerBootUserData(
     marker = `pandacluster-${parameter.toLowerCase()}${n === 0 ? "" : `-${n}`}.invalid`;
   }
   const boot = bootUserData(
-    { units: [...userUnits, etcdEndpointsUnit(marker)], publicKeys, files },
+    { units: [...userUnits, etcdEndpointsUnit(marker, slots)], publicKeys, files },
     provisioning,
     discovery,
   );
@@ -89,7 +94,7 @@ export function workerBootUserData(
     const text = (rest.value as { "Fn::Base64"?: unknown })["Fn::Base64"];
     if (typeof text === "string") {
       const outer = JSON.parse(text) as { systemd?: { units: unknown[] } };
-      const unit = etcdEndpointsUnit(marker);
+      const unit = etcdEndpointsUnit(marker, slots);
       outer.systemd = {
         units: [...(outer.systemd?.units ?? []), { name: unit.name, enabled: true, contents: unit.content }],
       };

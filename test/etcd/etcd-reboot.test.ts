@@ -23,6 +23,7 @@ describe("controllers reboot for updates one at a time (a lock in etcd v3)", () 
     harness = new EtcdHarness({
       size: 3,
       params: { DiscoveryURL: await newDiscoveryUrl(discovery.url, 3) },
+      build: { etcd_bootstrap: "discovery" },
       // The script's pace between health checks (5 s on a node): 1 s keeps the test short.
       nodeEnv: { PANDACLUSTER_REBOOT_STEP: "1" },
     });

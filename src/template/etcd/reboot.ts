@@ -1,3 +1,4 @@
+import type { BootFile } from "../boot_parts.js";
 import type { UnitEntry } from "../units.js";
 
 /**
@@ -22,17 +23,9 @@ import type { UnitEntry } from "../units.js";
  * locksmithd's plain `reboot` strategy inside a weekly window (WORKER_REBOOT_WINDOW).
  */
 
-/** A file a node gets at first boot (Ignition storage.files, cloud-config write_files). */
-export interface NodeFile {
-  path: string;
-  /** Unix mode, e.g. 0o755. */
-  mode: number;
-  contents: string;
-}
-
 export interface RebootParts {
   units: UnitEntry[];
-  files: NodeFile[];
+  files: BootFile[];
 }
 
 /** The key the reboot lock lives at (outside any prefix applications are likely to use). */
@@ -172,9 +165,9 @@ export function controllerReboots(environmentFiles: string[] = []): RebootParts 
     ].join("\n");
   return {
     files: [
-      { path: REBOOT_SCRIPT, mode: 0o755, contents: rebootScript() },
+      { path: REBOOT_SCRIPT, mode: 0o755, content: rebootScript(), compress: true },
       // locksmithd's etcd-lock strategy (its default when etcd runs) cannot talk to etcd 3.5.
-      { path: UPDATE_CONF, mode: 0o644, contents: "REBOOT_STRATEGY=off\n" },
+      { path: UPDATE_CONF, mode: 0o644, content: "REBOOT_STRATEGY=off\n" },
     ],
     units: [
       {
@@ -218,7 +211,7 @@ export function workerReboots(): RebootParts {
       {
         path: UPDATE_CONF,
         mode: 0o644,
-        contents: `REBOOT_STRATEGY=reboot\nLOCKSMITHD_REBOOT_WINDOW_START="${start}"\nLOCKSMITHD_REBOOT_WINDOW_LENGTH=${length}\n`,
+        content: `REBOOT_STRATEGY=reboot\nLOCKSMITHD_REBOOT_WINDOW_START="${start}"\nLOCKSMITHD_REBOOT_WINDOW_LENGTH=${length}\n`,
       },
     ],
     units: [],

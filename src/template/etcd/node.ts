@@ -1,0 +1,144 @@
+import { readFileSync } from "node:fs";
+import { packagePath } from "../../paths.js";
+import type { BootFile } from "../boot_parts.js";
+import type { UnitEntry } from "../units.js";
+import { etcdImageTag } from "./version.js";
+
+/**
+ * The node side of a static controller (doc/etcd.md): one script and three units, the same in both
+ * boot formats. Nothing in them depends on the stack: the slot, the volume, the zone and the cluster's
+ * size come from the instance's tags at boot (pandacluster-etcd.sh), so the one launch template
+ * serves every slot and its user data holds no CloudFormation reference.
+ *
+ * The interface other code (and the real-etcd harness) relies on:
+ *   NODE_SCRIPT_PATH   the script, `prepare` | `ready` | one step (see its header)
+ *   STATIC_ENV_PATH    etcd's settings fixed at build time (image tag, data dir), KEY=value lines
+ *   RUN_ENV_PATH       etcd's settings for this boot, written by `prepare` (name, initial cluster…)
+ *   PREPARE_UNIT       runs `prepare` before etcd-member.service (which Requires it)
+ *   READY_UNIT         runs `ready` at every boot: promotes a learner, signals CloudFormation
+ *   ETCD_DROP_IN       etcd-member.service's drop-in: the two environment files
+ */
+export const NODE_SCRIPT_PATH = "/opt/pandacluster/bin/pandacluster-etcd";
+export const STATIC_ENV_PATH = "/etc/pandacluster/etcd.env";
+export const RUN_DIR = "/run/pandacluster-etcd";
+export const RUN_ENV_PATH = `${RUN_DIR}/etcd.env`;
+export const PREPARE_UNIT = "pandacluster-etcd-prepare.service";
+export const READY_UNIT = "pandacluster-etcd-ready.service";
+export const ETCD_DROP_IN = "20-pandacluster.conf";
+/** Where the slot's volume is mounted, and etcd's data directory on it. */
+export const ETCD_MOUNT = "/var/lib/etcd";
+export const ETCD_DATA_DIR = `${ETCD_MOUNT}/data`;
+
+/** The script's source, shipped with the package (src/template/etcd/pandacluster-etcd.sh). */
+export const NODE_SCRIPT_SOURCE = packagePath("src", "template", "etcd", "pandacluster-etcd.sh");
+
+let script: string | undefined;
+
+/** The node script's text (read once). */
+export function nodeScript(): string {
+  script ??= readFileSync(NODE_SCRIPT_SOURCE, "utf8");
+  return script;
+}
+
+/** etcd's settings fixed when the template is built: the pinned image and where the data lives. */
+export function staticEtcdEnv(version: string): string {
+  return [
+    `ETCD_IMAGE_TAG=${etcdImageTag(version)}`,
+    `ETCD_DATA_DIR=${ETCD_DATA_DIR}`,
+    `PANDACLUSTER_ETCD_MOUNT=${ETCD_MOUNT}`,
+    `PANDACLUSTER_ETCD_RUN_DIR=${RUN_DIR}`,
+    "",
+  ].join("\n");
+}
+
+/** The files a static controller boots with: the script and etcd's fixed settings. */
+export function staticEtcdFiles(version: string): BootFile[] {
+  return [
+    { path: NODE_SCRIPT_PATH, mode: 0o755, content: nodeScript(), compress: true },
+    { path: STATIC_ENV_PATH, mode: 0o644, content: staticEtcdEnv(version) },
+  ];
+}
+
+const PREPARE = [
+  "[Unit]",
+  "Description=pandacluster: this controller's etcd slot (volume, DNS name, membership)",
+  "Documentation=https://github.com/pandacluster/pandacluster/blob/main/doc/etcd.md",
+  "Wants=network-online.target",
+  "After=network-online.target",
+  "Before=etcd-member.service",
+  "",
+  "[Service]",
+  "Type=oneshot",
+  "RemainAfterExit=yes",
+  // It waits, saying why, for as long as the slot cannot safely start (no quorum to join).
+  "TimeoutStartSec=infinity",
+  `EnvironmentFile=${STATIC_ENV_PATH}`,
+  `ExecStart=${NODE_SCRIPT_PATH} prepare`,
+  "",
+  "[Install]",
+  "WantedBy=multi-user.target",
+  "",
+].join("\n");
+
+// Not ordered after etcd-member.service (Type=notify, no start timeout): it watches etcd itself, so
+// that a member that never becomes healthy still signals FAILURE with its reason.
+const READY = [
+  "[Unit]",
+  "Description=pandacluster: wait for this etcd member, promote it, signal CloudFormation",
+  "Documentation=https://github.com/pandacluster/pandacluster/blob/main/doc/etcd.md",
+  "Wants=network-online.target",
+  "After=network-online.target",
+  "",
+  "[Service]",
+  "Type=oneshot",
+  "RemainAfterExit=yes",
+  "TimeoutStartSec=infinity",
+  `EnvironmentFile=${STATIC_ENV_PATH}`,
+  `ExecStart=${NODE_SCRIPT_PATH} ready`,
+  "",
+  "[Install]",
+  "WantedBy=multi-user.target",
+  "",
+].join("\n");
+
+/** etcd-member.service's drop-in: after the slot is prepared, with its settings. */
+export const ETCD_DROP_IN_TEXT = [
+  "[Unit]",
+  `Requires=${PREPARE_UNIT}`,
+  `After=${PREPARE_UNIT}`,
+  "",
+  "[Service]",
+  // Both override the unit's own Environment= (ETCD_NAME=%m, ETCD_DATA_DIR=/var/lib/etcd).
+  `EnvironmentFile=${STATIC_ENV_PATH}`,
+  `EnvironmentFile=${RUN_ENV_PATH}`,
+  "",
+].join("\n");
+
+/**
+ * The units of a static controller: the user's units (their etcd-member.service entry merged with
+ * ours: a drop-in of theirs named like ours replaces it), then the prepare unit, etcd-member.service
+ * and the ready unit.
+ */
+export function staticEtcdUnits(userUnits: UnitEntry[]): UnitEntry[] {
+  const fromUser = userUnits.find((u) => u.name === "etcd-member.service");
+  const theirs = fromUser?.drop_ins ?? [];
+  const etcd: UnitEntry = {
+    enable: true,
+    command: "start",
+    ...fromUser,
+    name: "etcd-member.service",
+    drop_ins: [
+      ...(theirs.some((d) => d.name === ETCD_DROP_IN)
+        ? []
+        : [{ name: ETCD_DROP_IN, content: ETCD_DROP_IN_TEXT }]),
+      ...theirs,
+    ],
+  };
+  const ours = new Set([PREPARE_UNIT, READY_UNIT, "etcd-member.service"]);
+  return [
+    ...userUnits.filter((u) => !ours.has(u.name)),
+    { name: PREPARE_UNIT, enable: true, command: "start", content: PREPARE },
+    etcd,
+    { name: READY_UNIT, enable: true, command: "start", content: READY },
+  ];
+}
