@@ -18,6 +18,7 @@ import { build_template } from "../../src/index.js";
 import type { CfnTemplate } from "../../src/template/types.js";
 import { evaluate } from "../template/support.js";
 import { decodeUserData } from "./boot.js";
+import { type AwsSide, type SlotFacts, startAwsSide, syntheticFacts } from "./etcd-aws-side.js";
 import { FlatcarNode, type NodeConfig } from "./flatcar/node.js";
 
 const run = promisify(execFile);
@@ -114,6 +115,12 @@ export function nodeConfig(
 
 export interface HarnessOptions {
   size: number;
+  /**
+   * static (the product's default): the stack is created in moto, each node is its slot group's
+   * instance there, and the nodes' AWS calls, Route 53 names and IMDS answers come from it.
+   * discovery: the deprecated mode, from params.DiscoveryURL, no AWS.
+   */
+  bootstrap?: "static" | "discovery";
   /** The template's parameter values (e.g. DiscoveryURL for a discovery bootstrap). */
   params?: Record<string, string>;
   /** Extra build_template options. */
@@ -135,6 +142,7 @@ export class EtcdHarness {
   readonly nodes: FlatcarNode[] = [];
   readonly dir = mkdtempSync(join(tmpdir(), "pc-etcd-harness-"));
   template!: CfnTemplate;
+  aws?: AwsSide;
   private readonly taken = new Set<string>();
   private generation = 0;
 
@@ -142,40 +150,75 @@ export class EtcdHarness {
 
   /** Builds the template (the library's build_template) and provisions N nodes from it. */
   async setUp(): Promise<void> {
+    const discovery = this.options.bootstrap === "discovery";
     const built = await build_template(
-      { channel: "stable", offline: true, units: NO_UNITS, write_path: false, ...this.options.build },
+      {
+        channel: "stable",
+        offline: true,
+        units: NO_UNITS,
+        write_path: false,
+        cluster_size: this.options.size,
+        ...(discovery ? { etcd_bootstrap: "discovery" } : {}),
+        ...this.options.build,
+      },
       { public_keys: [] },
     );
     this.template = built.template;
-    const lts = controllerLaunchTemplates(this.template);
-    for (let i = 0; i < this.options.size; i++) {
-      this.nodes.push(await this.newNode(i, lts[i % lts.length] as string));
+    if (discovery) {
+      const lts = controllerLaunchTemplates(this.template);
+      for (let i = 0; i < this.options.size; i++) {
+        this.nodes.push(await this.newNode(i + 1, syntheticFacts(i + 1), lts[0] as string));
+      }
+      return;
+    }
+    this.aws = await startAwsSide(this.dir, built.body, this.options.size, this.taken);
+    for (let slot = 1; slot <= this.options.size; slot++) {
+      this.nodes.push(await this.newNode(slot, await this.aws.slotInstance(slot)));
     }
   }
 
-  /** A fresh instance for slot i: a new instance id and a new root (the disk of a new instance). */
-  async newNode(slot: number, launchTemplate?: string, ip?: string): Promise<FlatcarNode> {
-    const lt =
-      launchTemplate ??
-      (controllerLaunchTemplates(this.template)[slot] as string) ??
-      controllerLaunchTemplates(this.template)[0];
-    const config = nodeConfig(this.template, lt as string, this.options.params ?? {});
+  /** A fresh instance of slot i: a new root folder (its boot disk) and a new address. */
+  async newNode(slot: number, facts: SlotFacts, launchTemplate = "LaunchTemplate"): Promise<FlatcarNode> {
+    const config = nodeConfig(this.template, launchTemplate, this.options.params ?? {});
     this.generation += 1;
     const node = new FlatcarNode({
-      name: `controller-${slot}-g${this.generation}`,
-      ip: ip ?? (await freeLoopbackAddress(this.taken)),
+      name: `slot-${slot}-${this.generation}`,
+      ip: await freeLoopbackAddress(this.taken),
       config,
       parent: this.dir,
-      facts: {
-        instanceId: `i-${(this.generation * 7919 + slot).toString(16).padStart(17, "0")}`,
-        availabilityZone: `us-east-1${"abc"[slot % 3]}`,
-        region: "us-east-1",
-        tags: { "pandacluster:role": "controller" },
+      facts,
+      env: {
+        ETCDCTL_API: "3",
+        // The node script's pause between two tries (10 s on a node): 1 s keeps the tests short.
+        PANDACLUSTER_ETCD_RETRY_SECONDS: "1",
+        ...this.options.nodeEnv,
       },
-      ...(this.options.awsEndpoint ? { awsEndpoint: this.options.awsEndpoint } : {}),
-      env: { ETCDCTL_API: "3", ...this.options.nodeEnv },
+      ...(this.aws
+        ? {
+            awsEndpoint: this.aws.moto.endpoint,
+            volumes: this.aws.volumes,
+            resolvConf: this.aws.resolvConfPath,
+            volumeId: facts.tags["pandacluster:volume"],
+          }
+        : {}),
     });
     node.provision();
+    return node;
+  }
+
+  /**
+   * AWS replaces slot i's instance (its EC2 health check failed, a person terminated it): the
+   * instance dies at once, EC2 terminates it (detaching its volumes), the slot's group launches
+   * another, which boots from the same launch template. Returns the new node, not yet booted.
+   */
+  async replace(slot: number): Promise<FlatcarNode> {
+    const index = slot - 1;
+    const old = this.nodes[index] as FlatcarNode;
+    await old.close();
+    if (!this.aws) throw new Error("harness: replacing an instance needs the AWS side (static mode)");
+    const facts = await this.aws.terminateAndReplace(slot, old.facts.instanceId);
+    const node = await this.newNode(slot, facts);
+    this.nodes[index] = node;
     return node;
   }
 
@@ -236,7 +279,12 @@ export class EtcdHarness {
       );
       const voting = members.filter((m) => m.name && !m.isLearner);
       if (voting.length !== n || members.length !== n) return undefined;
-      const urls = voting.flatMap((m) => m.clientURLs ?? []);
+      // The members' client URLs name their slots (etcd-i.<zone>), which only the nodes resolve: the
+      // harness asks each running node's own address instead, and wants one per member.
+      const urls = this.nodes
+        .filter((x) => x.isRunning("etcd-member.service"))
+        .map((x) => `http://${x.ip}:2379`);
+      if (urls.length < n) return undefined;
       await run(
         ETCDCTL,
         [`--endpoints=${urls.join(",")}`, "--dial-timeout=2s", "--command-timeout=3s", "endpoint", "health"],
@@ -251,6 +299,7 @@ export class EtcdHarness {
 
   async close(): Promise<void> {
     await Promise.all(this.nodes.map((n) => n.close()));
+    await this.aws?.close();
     if (!process.env.PANDACLUSTER_KEEP_SERVICE_LOGS) rmSync(this.dir, { recursive: true, force: true });
   }
 }

@@ -16,12 +16,21 @@
  * - programs that cannot run here, each a named shim on PATH (test/fixtures/flatcar/shims/):
  *   etcd-wrapper (docker → Debian's etcd), systemctl, update_engine_client, docker.
  *
- * The mount points under /etc and /run are created on this machine when missing (empty folders,
- * left in place); /var/lib and /opt exist.
+ * The mount points under /etc are created on this machine when missing (empty folders, left in
+ * place); /run, /var/lib and /opt exist.
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { chmodSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { gunzipSync } from "node:zlib";
@@ -71,6 +80,12 @@ export interface NodeOptions {
   parent: string;
   /** Extra environment for every process (e.g. ETCDCTL_API). */
   env?: Record<string, string>;
+  /** The harness's EBS volumes (a folder per volume id), for the volume shims. */
+  volumes?: string;
+  /** A resolv.conf naming the VPC resolver stand-in, bound over /etc/resolv.conf. */
+  resolvConf?: string;
+  /** The EBS volume whose NVMe device the node sees (/dev/disk/by-id/…) once EC2 attached it. */
+  volumeId?: string;
 }
 
 export interface RunningUnit {
@@ -93,6 +108,9 @@ export class FlatcarNode {
   /** Added to every process's environment from now on (a test's tuning of a node script). */
   extraEnv: Record<string, string> = {};
   private readonly running = new Map<string, RunningUnit>();
+  private readonly starts = new Map<string, Promise<RunningUnit | undefined>>();
+  /** Every process of the node still running (units' and their Exec lines'). */
+  private readonly children = new Set<ChildProcess>();
   private readonly options: NodeOptions;
 
   constructor(options: NodeOptions) {
@@ -107,17 +125,17 @@ export class FlatcarNode {
   }
 
   /**
-   * The folders of this machine that are the node's own (bind-mounted from its root): /var/lib and
-   * /opt whole (a node's state and its programs; nothing the harness runs in a node needs this
-   * machine's), and under /etc and /run each folder the config writes to or a node keeps state in.
+   * The folders of this machine that are the node's own (bind-mounted from its root): /run, /var/lib
+   * and /opt whole (a node's runtime state, its state and its programs; nothing the harness runs in
+   * a node needs this machine's), and under /etc each folder the config writes to.
    */
   mountPoints(): string[] {
     const paths = [...NODE_FOLDERS, ...(this.config.storage?.files ?? []).map((f) => dirname(f.path))];
     const tops = paths.map((p) => {
       const parts = p.split("/").filter(Boolean);
-      if (parts[0] === "opt") return "/opt";
+      if (parts[0] === "opt" || parts[0] === "run") return `/${parts[0]}`;
       if (parts[0] === "var" && parts[1] === "lib") return "/var/lib";
-      if (parts[0] !== "etc" && parts[0] !== "run") {
+      if (parts[0] !== "etc") {
         throw new Error(`harness: ${p} is outside the folders a node owns here (/etc, /run, /opt, /var/lib)`);
       }
       return `/${parts.slice(0, 2).join("/")}`;
@@ -143,6 +161,25 @@ export class FlatcarNode {
       mkdirSync(join(this.root, top), { recursive: true });
       if (!existsSync(top)) mkdirSync(top, { recursive: true });
     }
+    if (this.options.volumeId) {
+      // The udev of an attached EBS volume on a Nitro instance: its NVMe disk by id (a block device
+      // node; the mount shim refuses it unless EC2 says the volume is attached to this instance).
+      const byId = join(this.root, "dev", "disk", "by-id");
+      mkdirSync(byId, { recursive: true });
+      const device = join(byId, `nvme-Amazon_Elastic_Block_Store_${this.options.volumeId.replace("-", "")}`);
+      if (!existsSync(device)) execFileSync("/usr/bin/mknod", [device, "b", "7", "250"]);
+      if (!existsSync("/dev/disk")) mkdirSync("/dev/disk");
+    }
+  }
+
+  /** The volumes the node mounted during this boot: [folder, volume id]. */
+  mounts(): [string, string][] {
+    const path = join(this.state, "mounts");
+    if (!existsSync(path)) return [];
+    return readFileSync(path, "utf8")
+      .split("\n")
+      .filter(Boolean)
+      .map((line) => line.split(" ") as [string, string]);
   }
 
   /** The IMDS mock answers for this node from now on. */
@@ -208,8 +245,15 @@ export class FlatcarNode {
       HARNESS_STATE: this.state,
       ...(this.imds ? { AWS_EC2_METADATA_SERVICE_ENDPOINT: this.imds.endpoint } : {}),
       ...(this.options.awsEndpoint
-        ? { AWS_ENDPOINT_URL: this.options.awsEndpoint, AWS_REGION: this.facts.region }
+        ? {
+            AWS_ENDPOINT_URL: this.options.awsEndpoint,
+            AWS_REGION: this.facts.region,
+            HARNESS_AWS_ENDPOINT: this.options.awsEndpoint,
+            HARNESS_REGION: this.facts.region,
+            HARNESS_INSTANCE_ID: this.facts.instanceId,
+          }
         : {}),
+      ...(this.options.volumes ? { HARNESS_VOLUMES: this.options.volumes } : {}),
       ...this.options.env,
       ...this.extraEnv,
     };
@@ -244,11 +288,16 @@ export class FlatcarNode {
 
   /** Spawns argv in the node's mount namespace, output appended to the unit's log. */
   spawnInNode(argv: string[], env: Record<string, string>, logName: string): ChildProcess {
-    const binds = this.mountPoints()
-      .map((p) => `mount --bind ${shq(join(this.root, p))} ${shq(p)}`)
-      .join(" && ");
+    const pairs: [string, string][] = this.mountPoints().map((p) => [join(this.root, p), p]);
+    if (this.options.resolvConf) pairs.push([this.options.resolvConf, "/etc/resolv.conf"]);
+    if (this.options.volumeId) pairs.push([join(this.root, "dev", "disk"), "/dev/disk"]);
+    // Volumes the node mounted during this boot (the mount shim's record), over its own folders.
+    for (const [dir, volume] of this.mounts()) {
+      if (this.options.volumes) pairs.push([join(this.options.volumes, volume), dir]);
+    }
+    const binds = pairs.map(([from, to]) => `/usr/bin/mount --bind ${shq(from)} ${shq(to)}`).join(" && ");
     const log = openSync(join(this.state, `${logName}.log`), "a");
-    return spawn(
+    const child = spawn(
       "/usr/bin/setpriv",
       [
         "--pdeathsig",
@@ -267,6 +316,12 @@ export class FlatcarNode {
       ],
       { env, stdio: ["ignore", log, log], detached: true },
     );
+    // Closed once the child has it (closing it at once could hand its number to the next log).
+    child.once("spawn", () => closeSync(log));
+    child.once("error", () => closeSync(log));
+    this.children.add(child);
+    child.once("exit", () => this.children.delete(child));
+    return child;
   }
 
   /** Runs a command in the node to completion (what a person or a test would run on the node). */
@@ -283,8 +338,24 @@ export class FlatcarNode {
    * ExecStartPre lines in order, then ExecStart (a oneshot's lines one after the other, to the end;
    * any other type keeps running). Resolves once the unit is started (a oneshot: finished).
    */
-  async start(name: string): Promise<RunningUnit | undefined> {
-    if (this.running.get(name) && !this.running.get(name)?.done) return this.running.get(name);
+  start(name: string): Promise<RunningUnit | undefined> {
+    // A unit started twice in one boot (Requires= and the boot both) runs once, as with systemd.
+    let started = this.starts.get(name);
+    const running = this.running.get(name);
+    if (started && (!running || !running.done)) return started;
+    started = this.startOnce(name);
+    this.starts.set(name, started);
+    // A oneshot may be started again once it finished (a timer's next tick).
+    started.then(
+      (r) => {
+        if (!r) this.starts.delete(name);
+      },
+      () => this.starts.delete(name),
+    );
+    return started;
+  }
+
+  private async startOnce(name: string): Promise<RunningUnit | undefined> {
     if (STAND_INS.has(name)) {
       this.coreosMetadata();
       return undefined;
@@ -372,6 +443,7 @@ export class FlatcarNode {
   /** The first half of a reboot: every unit stopped, /run gone, the new Flatcar version in place. */
   async powerOff(): Promise<void> {
     await this.shutdown();
+    rmSync(join(this.state, "mounts"), { force: true });
     rmSync(join(this.root, "run"), { recursive: true, force: true });
     rmSync(join(this.state, "update-status"), { force: true });
   }
@@ -398,12 +470,35 @@ export class FlatcarNode {
 
   /** The instance dies at once (terminated, power lost): every process of it is killed. */
   async kill(): Promise<void> {
-    await Promise.all([...this.running.keys()].map((name) => this.stop(name, "SIGKILL")));
+    await this.signalAll("SIGKILL");
   }
 
-  /** Every unit stops (a clean shutdown). */
+  /** Every unit stops (a clean shutdown): SIGTERM to every process group, SIGKILL after 10 s. */
   async shutdown(): Promise<void> {
-    await Promise.all([...this.running.keys()].map((name) => this.stop(name)));
+    await this.signalAll("SIGTERM");
+  }
+
+  private async signalAll(signal: NodeJS.Signals): Promise<void> {
+    const children = [...this.children];
+    const gone = children.map(
+      (c) =>
+        new Promise((resolve) =>
+          c.exitCode !== null || c.signalCode !== null ? resolve(null) : c.once("exit", resolve),
+        ),
+    );
+    const send = (sig: NodeJS.Signals) => {
+      for (const c of children) {
+        try {
+          if (c.pid !== undefined) process.kill(-c.pid, sig);
+        } catch {
+          // already gone
+        }
+      }
+    };
+    send(signal);
+    const timer = setTimeout(() => send("SIGKILL"), 10_000);
+    await Promise.all(gone);
+    clearTimeout(timer);
   }
 
   isRunning(name: string): boolean {
