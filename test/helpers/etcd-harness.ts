@@ -240,6 +240,20 @@ export class EtcdHarness {
     return stdout;
   }
 
+  /**
+   * Writes a key through the running members, until the cluster takes it (after a member is
+   * killed, the others may first have to elect a leader).
+   */
+  async put(key: string, value: string, timeoutMs = 30_000): Promise<void> {
+    await waitFor(`the cluster to take a write of ${key}`, timeoutMs, async () => {
+      await this.etcdctl(
+        ["put", key, value],
+        this.nodes.filter((n) => n.isRunning("etcd-member.service")),
+      );
+      return true;
+    });
+  }
+
   /** The member list, as a node that answers sees it (IDs in hex). */
   async members(through: FlatcarNode[] = this.nodes): Promise<Member[]> {
     const out = JSON.parse(await this.etcdctl(["member", "list", "-w", "json", "--hex"], through)) as {

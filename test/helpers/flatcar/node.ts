@@ -345,10 +345,14 @@ export class FlatcarNode {
     if (started && (!running || !running.done)) return started;
     started = this.startOnce(name);
     this.starts.set(name, started);
-    // A oneshot may be started again once it finished (a timer's next tick).
+    // A oneshot without RemainAfterExit=yes is inactive once it finished: it may be started again
+    // (a timer's next tick, a Requires=). With it, it stays active until the node stops.
+    const remains =
+      STAND_INS.has(name) ||
+      this.unit(name).sections.get("Service")?.get("RemainAfterExit")?.at(-1) === "yes";
     started.then(
       (r) => {
-        if (!r) this.starts.delete(name);
+        if (!r && !remains) this.starts.delete(name);
       },
       () => this.starts.delete(name),
     );
@@ -479,6 +483,7 @@ export class FlatcarNode {
   }
 
   private async signalAll(signal: NodeJS.Signals): Promise<void> {
+    this.starts.clear();
     const children = [...this.children];
     const gone = children.map(
       (c) =>

@@ -94,6 +94,7 @@ export async function startVpcResolver(
     return chosen.flatMap((s) => (s.ResourceRecords ?? []).map((r) => r.Value as string));
   };
   const socket: Socket = createSocket("udp4");
+  let closed = false;
   socket.on("message", (msg, remote) => {
     void (async () => {
       let q: Question;
@@ -114,7 +115,7 @@ export async function startVpcResolver(
         }
       }
       log.push(`${q.name} ${q.type} ${reply[3] as number & 0x0f}`);
-      socket.send(reply, remote.port, remote.address);
+      if (!closed) socket.send(reply, remote.port, remote.address);
     })();
   });
   await new Promise<void>((resolve, reject) => {
@@ -127,6 +128,7 @@ export async function startVpcResolver(
     log,
     close: () =>
       new Promise((resolve) => {
+        closed = true;
         route53.destroy();
         socket.close(() => resolve());
       }),
