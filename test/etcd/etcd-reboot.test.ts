@@ -7,23 +7,17 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { newDiscoveryUrl } from "../../src/discovery.js";
 import { REBOOT_LOCK_KEY, REBOOT_SERVICE, RELEASE_SERVICE } from "../../src/template/etcd/reboot.js";
 import { EtcdHarness, waitFor } from "../helpers/etcd-harness.js";
 import type { FlatcarNode } from "../helpers/flatcar/node.js";
-import { type Discovery, startDiscovery } from "../helpers/services.js";
 
 const NEED_REBOOT = "UPDATE_STATUS_UPDATED_NEED_REBOOT";
 
 describe("controllers reboot for updates one at a time (a lock in etcd v3)", () => {
-  let discovery: Discovery;
   let harness: EtcdHarness;
   before(async () => {
-    discovery = await startDiscovery();
     harness = new EtcdHarness({
       size: 3,
-      params: { DiscoveryURL: await newDiscoveryUrl(discovery.url, 3) },
-      build: { etcd_bootstrap: "discovery" },
       // The script's pace between health checks (5 s on a node): 1 s keeps the test short.
       nodeEnv: { PANDACLUSTER_REBOOT_STEP: "1" },
     });
@@ -33,7 +27,6 @@ describe("controllers reboot for updates one at a time (a lock in etcd v3)", () 
   });
   after(async () => {
     await harness?.close();
-    await discovery?.stop();
   });
 
   const lockHolder = async () =>
