@@ -59,6 +59,14 @@ export function unitsFolder(units: UnitsInput): string | undefined {
 /** How the etcd members first meet (doc/etcd.md). */
 export type EtcdBootstrap = "static" | "discovery";
 
+/** The bootstrap asked for: etcd_bootstrap, else discovery when a discovery URL or service is given. */
+export function etcdBootstrapOf(
+  options: Partial<Pick<CreateOptions, "etcd_bootstrap" | "discovery_url" | "discovery_service">>,
+): EtcdBootstrap {
+  if (options.etcd_bootstrap) return options.etcd_bootstrap;
+  return options.discovery_url || options.discovery_service ? "discovery" : "static";
+}
+
 export interface BuildTemplateOptions {
   /** Controllers: one slot each (static bootstrap); the discovery mode's group size is a parameter. */
   cluster_size?: number;

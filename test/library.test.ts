@@ -60,7 +60,7 @@ describe("the library API (the package's main export)", () => {
     const aws = { aws: { id: "AKIAEXAMPLE", secret: "never-used", region: "us-east-1" } };
     await assert.rejects(
       create(aws, { stack_name: "demo", key_pair: "k", cluster_size: 2 }),
-      usageError(/^cluster_size: 2 is out of range; use 3 to 12$/),
+      usageError(/^cluster_size: 2 is out of range; use an odd number from 3 to 7: etcd recommends/),
     );
     await assert.rejects(create(aws, { key_pair: "k" }), usageError(/^stack_name: is required$/));
     await assert.rejects(

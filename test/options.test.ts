@@ -81,7 +81,9 @@ describe("validateOptions for the library and the server", () => {
       problems(() =>
         validateOptions("create", { stack_name: "demo", key_pair: "k", cluster_size: 20 }, "library"),
       ),
-      ["cluster_size: 20 is out of range; use 3 to 12"],
+      [
+        "cluster_size: 20 is out of range; use an odd number from 3 to 7: etcd recommends at most 7 members (each write waits for a majority of them, so more members make writes slower without surviving more failures that matter), and fewer than 3 survive no failure",
+      ],
     );
     assert.deepEqual(
       problems(() => validateOptions("create", { key_pair: "k" }, "http")),

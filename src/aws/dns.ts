@@ -57,6 +57,18 @@ function zoneOf(zone: HostedZone): Zone {
   };
 }
 
+/** A zone by its id; undefined when it does not exist (any more). */
+export async function getZone(r53: Route53Client, id: string): Promise<Zone | undefined> {
+  const { GetHostedZoneCommand } = sdk.route53();
+  try {
+    const answer = await r53.send(new GetHostedZoneCommand({ Id: id }));
+    return answer.HostedZone ? zoneOf(answer.HostedZone) : undefined;
+  } catch (error) {
+    if ((error as { name?: string }).name === "NoSuchHostedZone") return undefined;
+    throw error;
+  }
+}
+
 /** The account's public hosted zone named `domain`, if there is one. */
 export async function findPublicZone(r53: Route53Client, domain: string): Promise<Zone | undefined> {
   const { ListHostedZonesByNameCommand } = sdk.route53();

@@ -58,7 +58,12 @@ export async function describeNodes(ec2: EC2Client, ids: string[]): Promise<Node
 }
 
 function nodeOf(instance: Instance): NodeState {
+  const tag = (key: string) => instance.Tags?.find((t) => t.Key === key)?.Value;
+  const slot = Number(tag("pandacluster:slot"));
   return {
+    ...(Number.isInteger(slot) && slot > 0
+      ? { slot, etcd_status: tag("pandacluster:etcd-status") ?? null }
+      : {}),
     instance_id: instance.InstanceId ?? "",
     availability_zone: instance.Placement?.AvailabilityZone ?? "",
     public_ip: instance.PublicIpAddress || null,

@@ -12,6 +12,10 @@ export interface NodeInfo {
   private_ip: string | null;
   public_dns: string | null;
   private_dns: string | null;
+  /** A static controller's etcd slot (its tag pandacluster:slot). */
+  slot?: number;
+  /** What a static controller's etcd member says it is doing (its tag pandacluster:etcd-status). */
+  etcd_status?: string | null;
 }
 
 export interface DnsRecord {

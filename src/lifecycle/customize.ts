@@ -14,7 +14,7 @@ import { awsFailure, isTransient } from "../aws/errors.js";
 import { describeStack, type Stack, stackResources } from "../aws/stacks.js";
 import { InterruptedError, OperationError } from "../errors.js";
 import { removeDns } from "./dns_cleanup.js";
-import { type ClusterFacts, vpcOutput } from "./facts.js";
+import { type ClusterFacts, privateZoneOutput, vpcOutput } from "./facts.js";
 import { type ClusterRef, type Doing, interrupted, timedOut } from "./hints.js";
 import { type NamedNode, planNames } from "./names.js";
 import { Aborted, Pace, pause } from "./pace.js";
@@ -149,6 +149,12 @@ async function privateZone(
 ): Promise<Zone & { fresh: boolean }> {
   const r53 = session.clients.route53;
   const name = bareName(facts.private_domain);
+  const own = privateZoneOutput(stack);
+  if (own) {
+    // Static controllers: the stack made the zone itself (their etcd-<i> names live in it).
+    if (!resume) session.emit("customize", `private zone ${name} (${own}) made by the stack`);
+    return { id: own, name, private: true, comment: "", fresh: false };
+  }
   if (resume) {
     const zones = await findClusterZones(r53, facts.stack_name, session.region);
     const mine = zones.find((z) => z.name === name && madeFor(z, facts.stack_id));

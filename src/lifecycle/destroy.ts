@@ -6,8 +6,8 @@ import type { Config } from "../config.js";
 import { OperationError } from "../errors.js";
 import type { DestroyOptions } from "../options.js";
 import { shellQuote } from "../shell.js";
-import { removeDns } from "./dns_cleanup.js";
-import { clusterFacts } from "./facts.js";
+import { emptyStackZone, removeDns } from "./dns_cleanup.js";
+import { clusterFacts, privateZoneOutput } from "./facts.js";
 import { followStack } from "./follow.js";
 import { command } from "./hints.js";
 import { openSession, type Session, seconds } from "./session.js";
@@ -50,6 +50,8 @@ async function destroyStack(session: Session, stack: Stack, options: DestroyOpti
     );
   }
   const removed = await removeDns(session, facts.stack_name, facts.public_domain);
+  const stackZone = privateZoneOutput(stack);
+  if (stackZone) removed.push(...(await emptyStackZone(session, stackZone, facts.private_domain)));
   // Only this deletion's events are shown: those marked with its token (or, unmarked, from now on;
   // a few seconds back in case our clock runs ahead of AWS's).
   const token = `pandacluster-delete-${randomUUID()}`;

@@ -1,4 +1,5 @@
 import { bareName, deleteRecords, deleteZone, findClusterZones, findPublicZone } from "../aws/dns.js";
+import { PLACEHOLDER_SET } from "../template/etcd/slots.js";
 import { publicName } from "./customize.js";
 import type { Session } from "./session.js";
 
@@ -35,4 +36,31 @@ export async function removeDns(
     }
   }
   return removed;
+}
+
+/**
+ * Empties the private zone the stack itself made (static controllers, etcd/slots.ts) of every record
+ * CloudFormation did not make: the node-<i> and etcd names, each controller's own weighted etcd-<i>
+ * record and the "formed" mark. CloudFormation then deletes its placeholder records and the zone
+ * (it cannot delete a zone that holds records it does not know). Returns what went.
+ */
+export async function emptyStackZone(
+  session: Session,
+  zoneId: string,
+  zoneName: string,
+  step: "destroy" | "customize" = "destroy",
+): Promise<string[]> {
+  const count = await deleteRecords(
+    session.clients.route53,
+    zoneId,
+    (set) =>
+      ((set.Type === "SOA" || set.Type === "NS") && bareName(set.Name ?? "") === bareName(zoneName)) ||
+      set.SetIdentifier === PLACEHOLDER_SET,
+  );
+  if (count === 0) return [];
+  session.emit(
+    step,
+    `deleted ${count} records the nodes and create made in ${bareName(zoneName)} (${zoneId})`,
+  );
+  return [`${count} records in ${bareName(zoneName)} (${zoneId})`];
 }

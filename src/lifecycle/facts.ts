@@ -94,6 +94,22 @@ export function groupOutput(stack: Stack): string | undefined {
   return outputOf(stack, "AutoScalingGroupName");
 }
 
+/**
+ * The controllers' groups from the outputs: ControllerGroupNames (static slots, slot 1 first), else
+ * AutoScalingGroupName (the discovery mode's one group); empty when the stack has neither.
+ */
+export function controllerGroupsOutput(stack: Stack): string[] {
+  const slots = outputOf(stack, "ControllerGroupNames");
+  if (slots) return slots.split(",").filter(Boolean);
+  const one = groupOutput(stack);
+  return one ? [one] : [];
+}
+
+/** The stack output naming the private hosted zone the stack made (static controllers). */
+export function privateZoneOutput(stack: Stack): string | undefined {
+  return outputOf(stack, "PrivateZoneId");
+}
+
 /** The stack output naming the workers' Auto Scaling group (none in stacks made before workers). */
 export function workerGroupOutput(stack: Stack): string | undefined {
   return outputOf(stack, "WorkerGroupName");

@@ -1,5 +1,6 @@
 import type { Zone } from "../aws/dns.js";
 import { awsFailure, awsMessage, isTransient, isTransientFailure } from "../aws/errors.js";
+import { slotReports } from "../aws/etcd_status.js";
 import { describeStack, newStackEvents, outputsOf, type Stack } from "../aws/stacks.js";
 import type { Config } from "../config.js";
 import { OperationError } from "../errors.js";
@@ -67,7 +68,11 @@ export async function finishIn(
     if (!formed.ok || !formed.stack) {
       const gone = formed.status === "ROLLBACK_COMPLETE" || formed.status === "DELETE_COMPLETE";
       const next = gone ? "" : `; remove what is left with: ${command("destroy", cref)}`;
-      return result.failure(`${failedCreateMessage(facts.stack_name, formed.status)}${next}`, formed.reasons);
+      const reasons = [
+        ...formed.reasons,
+        ...(await controllersSaid(session, facts.stack_name, formed.reasons)),
+      ];
+      return result.failure(`${failedCreateMessage(facts.stack_name, formed.status)}${next}`, reasons);
     }
     const size = facts.cluster_size ?? 1;
     const wait = { deadline, timeout_minutes: timeoutMinutes, ref: cref };
@@ -197,4 +202,21 @@ async function updateStart(session: Session, stack: Stack): Promise<{ token?: st
     ...(start?.ClientRequestToken ? { token: start.ClientRequestToken } : {}),
     ...(since ? { since } : {}),
   };
+}
+
+/**
+ * When a controller group failed (a FAILURE signal, or none in time), what each controller's etcd
+ * member said last (its instance tag): the reason CloudFormation's signal cannot carry. Best effort:
+ * nothing when EC2 cannot be asked.
+ */
+async function controllersSaid(session: Session, stackName: string, reasons: string[]): Promise<string[]> {
+  if (!reasons.some((r) => /^ControllerGroup\d+ /.test(r))) return [];
+  try {
+    const reports = await slotReports(session.clients.ec2, stackName);
+    return reports
+      .filter((r) => !r.status.startsWith("healthy"))
+      .map((r) => `etcd-${r.slot} (${r.instance_id}, ${r.state}) said: ${r.status}`);
+  } catch {
+    return [];
+  }
 }

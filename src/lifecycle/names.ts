@@ -23,7 +23,8 @@ const NODE_NAME = /^node-(\d+)\.(.+)$/;
  * takes the lowest index no surviving node holds (a name freed by a node that is gone); records of
  * names no node holds any more are deleted. etcd.<zone> lists the controllers only (etcd members).
  * A first naming (no records yet) gives node-1… to the controllers, then to the workers, each by
- * private address. Records other than node-<i> and etcd are left alone.
+ * private address. Records other than node-<i> and etcd are left alone (the slots' etcd-<i> names
+ * belong to the stack and the controllers themselves).
  */
 export function planNames(zone: string, nodes: NodeInfo[], existing: DnsRecord[]): NamePlan {
   const ordered = [...nodes.filter((n) => n.private_ip)].sort(
@@ -63,7 +64,13 @@ export function planNames(zone: string, nodes: NodeInfo[], existing: DnsRecord[]
     type: "A",
     values: [n.private_ip as string],
   }));
-  const controllers = result.filter((n) => (n.role ?? "controller") === "controller");
+  // A static controller is in etcd.<zone> only while its member says it is healthy (its instance
+  // tag): a replacement still joining, or waiting for quorum, is no member to send clients to.
+  const controllers = result.filter(
+    (n) =>
+      (n.role ?? "controller") === "controller" &&
+      (n.slot === undefined || (n.etcd_status ?? "").startsWith("healthy")),
+  );
   if (controllers.length > 0) {
     records.push({ name: `etcd.${zone}`, type: "A", values: controllers.map((n) => n.private_ip as string) });
   }

@@ -3,11 +3,16 @@ import { describeGroups } from "../aws/groups.js";
 import { describeNodes, groupNodes, nodeInfo } from "../aws/nodes.js";
 import { type Stack, stackResources } from "../aws/stacks.js";
 import { OperationError } from "../errors.js";
-import { groupOutput, workerGroupOutput } from "./facts.js";
+import { controllerGroupsOutput, workerGroupOutput } from "./facts.js";
 import { type ClusterRef, type Doing, interrupted, timedOut } from "./hints.js";
 import { Aborted, Pace, pause } from "./pace.js";
 import type { Session } from "./session.js";
 import type { NodeInfo } from "./types.js";
+
+/** Every controller group (a ClusterGroups built by older code may lack the list). */
+export function controllerGroupsOf(groups: ClusterGroups): string[] {
+  return groups.controller_groups?.length ? groups.controller_groups : [groups.controllers];
+}
 
 export interface NodesStep {
   auto_scaling_group: string;
@@ -16,9 +21,14 @@ export interface NodesStep {
   polls: number;
 }
 
-/** The cluster's two Auto Scaling groups: controllers (etcd members) and workers (none in old stacks). */
+/**
+ * The cluster's Auto Scaling groups: the controllers' (etcd members: one group per slot with static
+ * membership, slot 1 first; one group in the discovery mode) and the workers' (none in old stacks).
+ * `controllers` is the first controller group (what older code and results name).
+ */
 export interface ClusterGroups {
   controllers: string;
+  controller_groups: string[];
   workers: string | null;
 }
 
@@ -27,19 +37,39 @@ export async function nodeGroup(session: Session, stack: Stack): Promise<string 
   return (await clusterGroups(session, stack))?.controllers;
 }
 
-/** Both groups, from the stack's outputs, else from its resources (by logical id). */
+/**
+ * The groups, from the stack's outputs, else from its resources of type AWS::AutoScaling::AutoScalingGroup
+ * (WorkerGroup is the workers'; every other is a controller group, ControllerGroup{i} in slot order).
+ */
 export async function clusterGroups(session: Session, stack: Stack): Promise<ClusterGroups | undefined> {
-  const controllers = groupOutput(stack);
+  const controllers = controllerGroupsOutput(stack);
   const workers = workerGroupOutput(stack);
-  if (controllers) return { controllers, workers: workers ?? null };
+  if (controllers.length > 0) {
+    return {
+      controllers: controllers[0] as string,
+      controller_groups: controllers,
+      workers: workers ?? null,
+    };
+  }
   const groups = await stackResources(
     session.clients.cloudformation,
     stack.StackId ?? "",
     "AWS::AutoScaling::AutoScalingGroup",
   );
   const worker = groups.find((g) => g.LogicalResourceId === "WorkerGroup")?.PhysicalResourceId;
-  const controller = groups.find((g) => g.LogicalResourceId !== "WorkerGroup")?.PhysicalResourceId;
-  return controller ? { controllers: controller, workers: worker ?? null } : undefined;
+  const controller = groups
+    .filter((g) => g.LogicalResourceId !== "WorkerGroup" && g.PhysicalResourceId)
+    .sort((a, b) => slotOrder(a.LogicalResourceId) - slotOrder(b.LogicalResourceId))
+    .map((g) => g.PhysicalResourceId as string);
+  return controller.length > 0
+    ? { controllers: controller[0] as string, controller_groups: controller, workers: worker ?? null }
+    : undefined;
+}
+
+/** ControllerGroup12 → 12; any other logical id first. */
+function slotOrder(logicalId: string | undefined): number {
+  const match = /(\d+)$/.exec(logicalId ?? "");
+  return match ? Number(match[1]) : 0;
 }
 
 /**
@@ -48,7 +78,7 @@ export async function clusterGroups(session: Session, stack: Stack): Promise<Clu
  * DescribeInstances), each with its role.
  */
 export async function nodesInService(session: Session, groups: ClusterGroups): Promise<NodeInfo[]> {
-  const names = [groups.controllers, ...(groups.workers ? [groups.workers] : [])];
+  const names = [...controllerGroupsOf(groups), ...(groups.workers ? [groups.workers] : [])];
   const states = await describeGroups(session.clients.autoscaling, names);
   const roleOf = new Map<string, "controller" | "worker">();
   for (const state of states) {
@@ -65,7 +95,9 @@ export async function nodesInService(session: Session, groups: ClusterGroups): P
 /** Every live instance of both groups (pending or running), with its role: what status shows. */
 export async function groupsNodes(session: Session, groups: ClusterGroups): Promise<NodeInfo[]> {
   const [controllers, workers] = await Promise.all([
-    groupNodes(session.clients.ec2, groups.controllers),
+    Promise.all(controllerGroupsOf(groups).map((g) => groupNodes(session.clients.ec2, g))).then((l) =>
+      l.flat(),
+    ),
     groups.workers ? groupNodes(session.clients.ec2, groups.workers) : Promise.resolve([]),
   ]);
   return [
@@ -100,7 +132,7 @@ export async function waitForNodes(
       : `${total} nodes`;
   session.emit(
     "nodes",
-    `waiting for ${what} in service (${[groups.controllers, groups.workers].filter(Boolean).join(", ")})`,
+    `waiting for ${what} in service (${[...controllerGroupsOf(groups), groups.workers].filter(Boolean).join(", ")})`,
   );
   const pace = new Pace(session.hooks.poll?.initial_ms, session.hooks.poll?.max_ms);
   let last = "";

@@ -3,10 +3,12 @@ import { findPublicZone, type Zone } from "../aws/dns.js";
 import { awsFailure } from "../aws/errors.js";
 import { checkKeyPair } from "../aws/keys.js";
 import { describeStack, StackExistsError } from "../aws/stacks.js";
+import { availabilityZoneCount } from "../aws/zones.js";
 import { discoveryService, newDiscoveryUrl } from "../discovery.js";
 import { UsageError } from "../errors.js";
-import type { CreateOptions } from "../options.js";
+import { type CreateOptions, etcdBootstrapOf } from "../options.js";
 import { thousands } from "../template/boot.js";
+import { MAX_ZONES, MIN_ZONES } from "../template/network.js";
 import { interruptedBeforeLaunch } from "./hints.js";
 import { resolveImage } from "./image.js";
 import { createStackInput } from "./request.js";
@@ -44,7 +46,10 @@ export async function planChecked(session: Session, options: CreateOptions, dryR
  */
 export async function plan(session: Session, options: CreateOptions, dryRun = false): Promise<Plan> {
   const config = session.credentials ?? {};
-  let template = await loadTemplate(options, config);
+  const staticEtcd = etcdBootstrapOf(options) === "static";
+  // Static controllers: the template is built for the region's zones (at most 3), asked of EC2 first.
+  const zones = staticEtcd && !options.template_path ? await regionZones(session) : undefined;
+  let template = await loadTemplate(options, config, undefined, zones);
   const notices = [...template.notices];
   session.emit("launch", `template ready (${templateSummary(template)})`);
 
@@ -62,7 +67,15 @@ export async function plan(session: Session, options: CreateOptions, dryRun = fa
     "launch",
     `image ${image.image_id}${image.name ? ` (${image.name})` : ""} from ${image.source}`,
   );
-  const discovery = await discoveryUrl(session, options, dryRun);
+  const discovery = staticEtcd
+    ? ({ url: "", source: "none" } as const)
+    : await discoveryUrl(session, options, dryRun);
+  if (staticEtcd) {
+    session.emit(
+      "launch",
+      `etcd: ${options.cluster_size} static members across ${zones ?? "the template's"} zones, no discovery service`,
+    );
+  }
   if (discovery.source === "service") {
     session.emit(
       "launch",
@@ -74,7 +87,7 @@ export async function plan(session: Session, options: CreateOptions, dryRun = fa
   for (const notice of notices) session.emit("launch", notice, { kind: "warning" });
   if (template.user_data?.pending_discovery_url) {
     // CloudFormation cannot gzip: the cloud-config is gzipped here, with the cluster's own URL in it.
-    template = await loadTemplate(options, config, discovery.url);
+    template = await loadTemplate(options, config, discovery.url, zones);
     session.emit("launch", `template rebuilt with the discovery URL (${templateSummary(template)})`);
   }
 
@@ -83,8 +96,34 @@ export async function plan(session: Session, options: CreateOptions, dryRun = fa
     input,
     template,
     public_zone: zone,
-    resolved: { image, discovery, template: templateInfo(template), key_pair: key.key_name, notices },
+    resolved: {
+      image,
+      discovery,
+      template: templateInfo(template),
+      key_pair: key.key_name,
+      notices,
+      ...(zones !== undefined ? { zones } : {}),
+    },
   };
+}
+
+/** The zones a cluster spreads over in this region: its count, at most 3; fewer than 2 is refused. */
+async function regionZones(session: Session): Promise<number> {
+  let count: number;
+  try {
+    count = await availabilityZoneCount(session.clients.ec2);
+  } catch (error) {
+    throw awsFailure(`listing the availability zones of ${session.region}`, error);
+  }
+  if (count < MIN_ZONES) {
+    throw new UsageError([
+      {
+        argument: "region",
+        message: `${session.region} offers ${count} availability zone${count === 1 ? "" : "s"}; a cluster needs at least ${MIN_ZONES}`,
+      },
+    ]);
+  }
+  return Math.min(count, MAX_ZONES);
 }
 
 /** The template's sizes, saying which bytes they are. */

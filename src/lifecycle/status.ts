@@ -1,15 +1,23 @@
-import { bareName, findClusterZones, findPublicZone, listRecords } from "../aws/dns.js";
+import type { StackResource } from "@aws-sdk/client-cloudformation";
+import { bareName, findClusterZones, findPublicZone, getZone, listRecords } from "../aws/dns.js";
 import { awsFailure } from "../aws/errors.js";
-import { deletedStack, describeStack, newStackEvents, outputsOf, type Stack } from "../aws/stacks.js";
+import {
+  deletedStack,
+  describeStack,
+  newStackEvents,
+  outputsOf,
+  type Stack,
+  stackResources,
+} from "../aws/stacks.js";
 import type { Config } from "../config.js";
 import { OperationError } from "../errors.js";
 import type { StackOptions } from "../options.js";
 import { publicName } from "./customize.js";
-import { clusterFacts } from "./facts.js";
+import { clusterFacts, privateZoneOutput } from "./facts.js";
 import { clusterGroups, groupsNodes } from "./nodes.js";
 import { failureReasons } from "./reasons.js";
 import { openSession, type Session } from "./session.js";
-import type { DnsInfo, NodeInfo, StatusResult } from "./types.js";
+import type { DnsInfo, NodeInfo, SlotStatus, StatusResult } from "./types.js";
 
 /** A cluster's stack status, its nodes as EC2 sees them now, and its DNS names. */
 export async function status(credentials: Config | undefined, options: StackOptions): Promise<StatusResult> {
@@ -19,14 +27,21 @@ export async function status(credentials: Config | undefined, options: StackOpti
     if (!stack) throw await notFound(session, options.stack_name);
     const facts = clusterFacts(stack);
     const failed = /FAILED|ROLLBACK/.test(stack.StackStatus ?? "");
-    const [nodes, dns, reasons] = await Promise.all([
+    const [nodes, dns, reasons, groups] = await Promise.all([
       currentNodes(session, stack),
-      currentDns(session, facts.stack_name, facts.public_domain),
+      currentDns(session, facts.stack_name, facts.public_domain, privateZoneOutput(stack)),
       failed
         ? newStackEvents(session.clients.cloudformation, facts.stack_id, new Set()).then((e) =>
             failureReasons(e, stack),
           )
         : [],
+      stack.StackStatus?.startsWith("DELETE")
+        ? []
+        : stackResources(
+            session.clients.cloudformation,
+            facts.stack_id,
+            "AWS::AutoScaling::AutoScalingGroup",
+          ),
     ]);
     return {
       stack_name: facts.stack_name,
@@ -46,10 +61,34 @@ export async function status(credentials: Config | undefined, options: StackOpti
       dns,
       outputs: outputsOf(stack),
       reasons,
+      slots: slotStatuses(groups, nodes),
     };
   } catch (error) {
     throw awsFailure(`reading the status of ${options.stack_name}`, error);
   }
+}
+
+/** One line per ControllerGroup{i}: the slot's group, its creation signal, its node and member. */
+function slotStatuses(groups: StackResource[], nodes: NodeInfo[]): SlotStatus[] {
+  const slots: SlotStatus[] = [];
+  for (const group of groups) {
+    const slot = Number(/^ControllerGroup(\d+)$/.exec(group.LogicalResourceId ?? "")?.[1]);
+    if (!Number.isInteger(slot) || slot < 1) continue;
+    const node = nodes.find((n) => n.slot === slot);
+    const status = group.ResourceStatus ?? null;
+    slots.push({
+      slot,
+      group: group.PhysicalResourceId ?? "",
+      resource_status: status,
+      // A group with a creation policy completes only on its node's SUCCESS signal.
+      signalled: status === "CREATE_COMPLETE" || (status?.startsWith("UPDATE_") ?? false),
+      instance_id: node?.instance_id ?? null,
+      availability_zone: node?.availability_zone ?? null,
+      private_ip: node?.private_ip ?? null,
+      etcd_status: node?.etcd_status ?? null,
+    });
+  }
+  return slots.sort((a, b) => a.slot - b.slot);
 }
 
 async function notFound(session: Session, name: string): Promise<OperationError> {
@@ -71,9 +110,13 @@ async function currentDns(
   session: Session,
   stackName: string,
   publicDomain: string | null,
+  stackZone?: string,
 ): Promise<DnsInfo | null> {
   const r53 = session.clients.route53;
-  const zone = (await findClusterZones(r53, stackName, session.region))[0];
+  // Static controllers: the stack made the zone (its PrivateZoneId output); else create made it.
+  const zone = stackZone
+    ? await getZone(r53, stackZone)
+    : (await findClusterZones(r53, stackName, session.region))[0];
   if (!zone && !publicDomain) return null;
   const records = zone ? await listRecords(r53, zone.id) : [];
   const dns: DnsInfo = {

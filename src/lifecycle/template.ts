@@ -3,7 +3,7 @@ import { resolve } from "node:path";
 import type { Config } from "../config.js";
 import { discoveryService } from "../discovery.js";
 import { UsageError } from "../errors.js";
-import type { CreateOptions } from "../options.js";
+import { type CreateOptions, etcdBootstrapOf } from "../options.js";
 import { sampleDiscoveryUrl, type UserDataReport } from "../template/boot.js";
 import { buildTemplate, TEMPLATE_BODY_LIMIT, tooBig } from "../template/build.js";
 import { defaultPrivateDomain } from "./facts.js";
@@ -35,6 +35,7 @@ export async function loadTemplate(
   options: CreateOptions,
   config: Config,
   discoveryUrl?: string,
+  zones?: number,
 ): Promise<LoadedTemplate> {
   if (options.template_path) return readTemplate(options);
   const sampleUrl =
@@ -47,6 +48,10 @@ export async function loadTemplate(
       provisioning: options.provisioning,
       units: options.units,
       offline: true,
+      cluster_size: options.cluster_size,
+      etcd_bootstrap: etcdBootstrapOf(options),
+      ...(options.etcd_version ? { etcd_version: options.etcd_version } : {}),
+      ...(zones !== undefined ? { zones } : {}),
     },
     config,
     createVariables(options),

@@ -114,7 +114,10 @@ export interface Launched {
   /** How the image, the discovery URL and the template were found; notices to show the user. */
   resolved: {
     image: { image_id: string; source: "option" | "describe_images" | "feed"; name?: string };
-    discovery: { url: string; source: "option" | "service"; service?: string };
+    /** none: static membership (the default), no discovery URL at all. */
+    discovery: { url: string; source: "option" | "service" | "none"; service?: string };
+    /** The availability zones the template spreads over (static controllers: the region's, at most 3). */
+    zones?: number;
     /** bytes: TemplateBody bytes; user_data: a built template's user data, as EC2 counts it. */
     template: { source: "built" | "file"; path?: string; bytes: number; user_data?: UserDataReport };
     key_pair: string;
@@ -155,6 +158,23 @@ export interface StatusResult {
   dns: DnsInfo | null;
   outputs: Record<string, string>;
   reasons: string[];
+  /**
+   * Static controllers, one per slot: its group, zone, instance and address, what its etcd member
+   * says (its instance tag), and whether its group took the member's "healthy" signal at creation
+   * (the group's resource status: CREATE_COMPLETE only once signalled). Empty in the discovery mode.
+   */
+  slots?: SlotStatus[];
+}
+
+export interface SlotStatus {
+  slot: number;
+  group: string;
+  resource_status: string | null;
+  signalled: boolean;
+  instance_id: string | null;
+  availability_zone: string | null;
+  private_ip: string | null;
+  etcd_status: string | null;
 }
 
 /** What `sync` found and changed in a cluster's private zone. */

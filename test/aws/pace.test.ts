@@ -91,7 +91,8 @@ before(async () => {
   autoscaling = new AutoScalingClient(config);
   dir = mkdtempSync(join(tmpdir(), "pandacluster-pace-"));
   const path = join(dir, "template.json");
-  const built = await runCli(["build-template", "--offline", "-p", path]);
+  // The discovery mode's template (one controller group): the pace, not etcd, is under test.
+  const built = await runCli(["build-template", "--offline", "--etcd-bootstrap", "discovery", "-p", path]);
   assert.equal(built.code, 0, built.stderr);
   templateBody = readFileSync(path, "utf8");
 });

@@ -307,6 +307,11 @@ export interface MotoOptions {
   paceMs?: number;
   /** PANDACLUSTER_MOTO_BOOT_MS: how long new instances stay pending (default paceMs). */
   bootMs?: number;
+  /**
+   * PANDACLUSTER_MOTO_SIGNALS=1 (with paceMs): resources with a CreationPolicy wait for
+   * SignalResource (or fail on FAILURE or their timeout), as on AWS.
+   */
+  signals?: boolean;
   /** Extra environment for the server (e.g. other MOTO_* settings). */
   env?: NodeJS.ProcessEnv;
 }
@@ -341,6 +346,7 @@ export async function startMoto(options: MotoOptions = {}): Promise<Moto> {
     ...(options.strict ? { MOTO_ENABLE_KEYPAIR_VALIDATION: "true", MOTO_ENABLE_AMI_VALIDATION: "true" } : {}),
     ...(options.paceMs ? { PANDACLUSTER_MOTO_PACE_MS: String(options.paceMs) } : {}),
     ...(options.bootMs !== undefined ? { PANDACLUSTER_MOTO_BOOT_MS: String(options.bootMs) } : {}),
+    ...(options.signals ? { PANDACLUSTER_MOTO_SIGNALS: "1" } : {}),
     ...options.env,
   });
   if (options.amisPath && !existsSync(options.amisPath)) {

@@ -727,7 +727,7 @@ describe("HTTP API (library replaced by FakeEngine)", () => {
       assert.deepEqual(Object.keys(create.properties).sort(), expected.sort());
       assert.deepEqual(create.required.sort(), ["key_pair", "stack_name"]);
       assert.equal(create.properties.cluster_size.minimum, 3);
-      assert.equal(create.properties.cluster_size.maximum, 12);
+      assert.equal(create.properties.cluster_size.maximum, 7);
       assert.deepEqual(create.properties.channel.enum, ["stable", "beta", "alpha", "lts"]);
       assert.equal(create.additionalProperties, false);
       for (const path of [

@@ -332,7 +332,7 @@ describe("dashboard at /ui (chromium, moto, local etcd discovery)", () => {
     await page.getByRole("button", { name: "Create", exact: true }).click();
     const beside = page.locator("[data-field=cluster_size] .field-error");
     await beside.waitFor();
-    assert.match((await beside.textContent()) ?? "", /99 is out of range; use 3 to 12/);
+    assert.match((await beside.textContent()) ?? "", /99 is out of range; use an odd number from 3 to 7/);
     assert.equal(await page.locator("[name=cluster_size]").getAttribute("aria-invalid"), "true");
     assert.equal(await page.locator("[data-field=stack_name] .field-error").textContent(), "");
     assert.match(page.url(), /#\/create$/);

@@ -28,7 +28,8 @@ import { DISCOVERY, fixture, KEYS, nodeUserDataBytes, repoFile } from "./support
 
 type Provisioning = "ignition" | "cloud-config";
 const FORMATS: Provisioning[] = ["ignition", "cloud-config"];
-const base = { channel: "stable", arch: "amd64", offline: true } as const;
+// The discovery mode (etcd_bootstrap discovery): its drop-in holds the DiscoveryURL parameter.
+const base = { channel: "stable", arch: "amd64", offline: true, etcd_bootstrap: "discovery" } as const;
 
 const unitsFile = (path: string): UnitsInput =>
   validateOptions("build_template", { units: path }, "library").units as UnitsInput;
@@ -77,6 +78,8 @@ const IGNITION_ETCD_DROP_IN = [
   "EnvironmentFile=/run/metadata/flatcar",
   `Environment="ETCD_DISCOVERY=${DISCOVERY}"`,
   'Environment="ETCD_LISTEN_CLIENT_URLS=http://0.0.0.0:2379"',
+  // The pinned etcd (etcd_version's default), for Flatcar's etcd-wrapper.
+  'Environment="ETCD_IMAGE_TAG=v3.5.27"',
   "ExecStart=",
   "ExecStart=/usr/lib/coreos/etcd-wrapper $ETCD_OPTS \\",
   // biome-ignore lint/suspicious/noTemplateCurlyInString: systemd's ${…}

@@ -33,6 +33,8 @@ import { type FeedServer, fixture, KEYS, startFeedServer } from "./support.js";
 
 const DISCOVERY = "http://127.0.0.1:2379/0123456789abcdef0123456789abcdef";
 
+// The discovery mode's template (one controller group sized by ClusterSize); static controllers, one
+// group per slot: etcd-template.test.ts.
 describe("the template in the moto AWS emulator", () => {
   let moto: Moto | undefined;
   let feed: FeedServer;
@@ -85,7 +87,14 @@ describe("the template in the moto AWS emulator", () => {
     const units = validateOptions("build_template", { units: fixture("units", "nasty.cson") }, "library")
       .units as UnitsInput;
     const built = await buildTemplate(
-      { channel: "stable", arch: "amd64", offline: true, provisioning: "cloud-config", units },
+      {
+        channel: "stable",
+        arch: "amd64",
+        offline: true,
+        provisioning: "cloud-config",
+        units,
+        etcd_bootstrap: "discovery",
+      },
       { public_keys: KEYS },
     );
     const { stack, resources, physical, instances } = await createStack("offline", built.body, {
@@ -104,15 +113,15 @@ describe("the template in the moto AWS emulator", () => {
     assert.match(outputs.VpcId ?? "", /^vpc-/);
     assert.match(outputs.SecurityGroupId ?? "", /^sg-/);
     assert.equal(outputs.AutoScalingGroupName, physical("AutoScalingGroup"));
-    assert.equal(outputs.SubnetIds, `${physical("SubnetA")},${physical("SubnetB")}`);
+    assert.equal(outputs.SubnetIds, `${physical("SubnetA")},${physical("SubnetB")},${physical("SubnetC")}`);
 
-    // Subnets: in the stack's VPC, two different zones.
+    // Subnets: in the stack's VPC, three different zones.
     const subnets =
       (await ec2.send(new DescribeSubnetsCommand({ SubnetIds: outputs.SubnetIds?.split(",") }))).Subnets ??
       [];
-    assert.equal(subnets.length, 2);
+    assert.equal(subnets.length, 3);
     assert.ok(subnets.every((s) => s.VpcId === outputs.VpcId));
-    assert.equal(new Set(subnets.map((s) => s.AvailabilityZone)).size, 2);
+    assert.equal(new Set(subnets.map((s) => s.AvailabilityZone)).size, 3);
 
     // Security group: SSH from anywhere (the default), etcd and Docker from the group itself, by id.
     const group = (
@@ -176,7 +185,13 @@ describe("the template in the moto AWS emulator", () => {
   it("workers: a second group of Workers instances from their own launch template, with no etcd member and etcd.<zone> as their endpoint (cloud-config; both formats: workers.test.ts)", async (t) => {
     if (skip) return t.skip(skip);
     const built = await buildTemplate(
-      { channel: "stable", arch: "amd64", offline: true, provisioning: "cloud-config" },
+      {
+        channel: "stable",
+        arch: "amd64",
+        offline: true,
+        provisioning: "cloud-config",
+        etcd_bootstrap: "discovery",
+      },
       { public_keys: KEYS },
     );
     const { stack, physical, instances } = await createStack("withworkers", built.body, {
@@ -223,7 +238,10 @@ describe("the template in the moto AWS emulator", () => {
     if (skip) return t.skip(skip);
     process.env[FEED_BASE_VARIABLE] = feed.base;
     try {
-      const built = await buildTemplate({ channel: "stable", arch: "amd64", offline: false }, {});
+      const built = await buildTemplate(
+        { channel: "stable", arch: "amd64", offline: false, etcd_bootstrap: "discovery" },
+        {},
+      );
       assert.equal(built.image_map.source, "feed");
       const fromMap = await createStack("mapped", built.body, {
         DiscoveryURL: DISCOVERY,

@@ -18,7 +18,11 @@ const clusterTag = { Key: "pandacluster:cluster", Value: { Ref: "AWS::StackName"
 describe("the template's shape (offline build)", () => {
   let built: BuiltTemplate;
   before(async () => {
-    built = await buildTemplate({ channel: "stable", arch: "amd64", offline: true }, { public_keys: KEYS });
+    // The discovery mode's shape (one controller group); the static default: etcd-template.test.ts.
+    built = await buildTemplate(
+      { channel: "stable", arch: "amd64", offline: true, etcd_bootstrap: "discovery" },
+      { public_keys: KEYS },
+    );
   });
 
   it("is a CloudFormation template whose Description names pandacluster, channel and arch", () => {
@@ -52,7 +56,7 @@ describe("the template's shape (offline build)", () => {
     assert.equal(p.ClusterSize?.Type, "Number");
     assert.equal(p.ClusterSize?.Default, 3);
     assert.equal(p.ClusterSize?.MinValue, 3);
-    assert.equal(p.ClusterSize?.MaxValue, 12);
+    assert.equal(p.ClusterSize?.MaxValue, 7);
     assert.equal(p.InstanceType?.Default, "t3.small");
     assert.equal(p.AllowSSHFrom?.Default, "0.0.0.0/0");
     assert.equal(p.DiscoveryURL?.Default, undefined);
@@ -243,7 +247,9 @@ describe("the template's shape (offline build)", () => {
     assert.deepEqual(out.AutoScalingGroupName?.Value, { Ref: "AutoScalingGroup" });
     assert.deepEqual(out.WorkerGroupName?.Value, { Ref: "WorkerGroup" });
     assert.deepEqual(out.SecurityGroupId?.Value, { "Fn::GetAtt": ["SecurityGroup", "GroupId"] });
-    assert.deepEqual(out.SubnetIds?.Value, { "Fn::Join": [",", [{ Ref: "SubnetA" }, { Ref: "SubnetB" }]] });
+    assert.deepEqual(out.SubnetIds?.Value, {
+      "Fn::Join": [",", [{ Ref: "SubnetA" }, { Ref: "SubnetB" }, { Ref: "SubnetC" }]],
+    });
   });
 
   it("every Ref and GetAtt names a parameter, a pseudo parameter or a resource of the template", () => {

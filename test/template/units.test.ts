@@ -13,7 +13,13 @@ import { loadUnits } from "../../src/template/units.js";
 import { VARIABLE_DEFAULTS } from "../../src/template/variables.js";
 import { DISCOVERY, fixture, KEYS, nodeUserData, repoFile } from "./support.js";
 
-const options = { channel: "stable", arch: "amd64", offline: true, provisioning: "cloud-config" } as const;
+const options = {
+  channel: "stable",
+  arch: "amd64",
+  offline: true,
+  provisioning: "cloud-config",
+  etcd_bootstrap: "discovery",
+} as const;
 
 interface NodeUnit {
   name: string;
@@ -140,6 +146,8 @@ describe("the cloud-config", () => {
           'Environment="ETCD_INITIAL_ADVERTISE_PEER_URLS=http://$private_ipv4:2380"',
           'Environment="ETCD_LISTEN_CLIENT_URLS=http://0.0.0.0:2379"',
           'Environment="ETCD_LISTEN_PEER_URLS=http://$private_ipv4:2380"',
+          // The pinned etcd (etcd_version's default), for Flatcar's etcd-wrapper.
+          'Environment="ETCD_IMAGE_TAG=v3.5.27"',
           "",
         ].join("\n"),
       },

@@ -32,11 +32,13 @@ const ordinary = (count: number, pad = 0) => ({
 
 const line = /echo ETCDCTL_ENDPOINTS=http:\/\/etcd\.ww\.cluster:2379 >> \/etc\/environment/;
 
+// The discovery mode's workers reach etcd at etcd.<zone>; static controllers' workers list the slots'
+// names (etcd-template.test.ts).
 describe("the workers' boot config", () => {
   for (const provisioning of ["ignition", "cloud-config"] as const) {
     it(`${provisioning}: the user's units and keys, no etcd member, etcd.<PrivateDomain> as endpoint`, async () => {
       const built = await buildTemplate(
-        { channel: "stable", arch: "amd64", offline: true, provisioning },
+        { channel: "stable", arch: "amd64", offline: true, provisioning, etcd_bootstrap: "discovery" },
         { public_keys: KEYS },
       );
       const decoded = decodeUserData(
@@ -67,7 +69,14 @@ describe("the workers' boot config", () => {
 
   it("ignition, 200 units (compressed): the endpoints unit stays in the outer config with the zone parameter", async () => {
     const built = await buildTemplate(
-      { channel: "stable", arch: "amd64", offline: true, provisioning: "ignition", units: ordinary(200) },
+      {
+        channel: "stable",
+        arch: "amd64",
+        offline: true,
+        provisioning: "ignition",
+        units: ordinary(200),
+        etcd_bootstrap: "discovery",
+      },
       {},
     );
     const decoded = decodeUserData(
@@ -89,6 +98,7 @@ describe("the workers' boot config", () => {
       offline: true,
       provisioning: "cloud-config",
       units: ordinary(80, 150),
+      etcd_bootstrap: "discovery",
     } as const;
     const built = await buildTemplate(
       options,

@@ -64,7 +64,8 @@ describe("build_template (the library's)", () => {
     for (const write_path of [undefined, false] as const) {
       const result = await build_template({ ...base, write_path });
       assert.equal(result.written_to, undefined);
-      assert.ok(result.template.Resources.AutoScalingGroup);
+      // The static default: one group per etcd slot.
+      assert.ok(result.template.Resources.ControllerGroup1);
     }
     assert.deepEqual(readdirSync(dir), []);
   });

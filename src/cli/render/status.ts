@@ -17,8 +17,22 @@ export function statusSummary(status: StatusResult): string[] {
   ];
   if (status.status_reason) lines.push(`  reason        ${status.status_reason}`);
   if (status.nodes.length > 0) lines.push("", nodeTable(status.nodes, status.dns));
+  if (status.slots && status.slots.length > 0) lines.push("", "etcd slots:", slotTable(status.slots));
   if (status.reasons.length > 0) lines.push("", "Why it failed:", ...status.reasons.map((r) => `  - ${r}`));
   return lines;
+}
+
+/** One row per static controller slot: where it is, whether it signalled, what its member says. */
+export function slotTable(slots: NonNullable<StatusResult["slots"]>): string {
+  const rows = slots.map((s) => [
+    `etcd-${s.slot}`,
+    s.availability_zone ?? "-",
+    s.instance_id ?? "-",
+    s.private_ip ?? "-",
+    s.signalled ? "yes" : (s.resource_status ?? "no"),
+    s.etcd_status ?? "-",
+  ]);
+  return table(["SLOT", "ZONE", "INSTANCE", "ADDRESS", "SIGNALLED", "ETCD"], rows);
 }
 
 export function listSummary(result: ListResult): string[] {

@@ -34,10 +34,23 @@ export const NODE_SCRIPT_SOURCE = packagePath("src", "template", "etcd", "pandac
 
 let script: string | undefined;
 
-/** The node script's text (read once). */
+/**
+ * The node script as the nodes get it (read once): without its comment lines and indentation, which
+ * cost user data (EC2's 16,384 bytes) and nothing else — bash reads it the same (its here-documents
+ * start in the first column). The commented source is src/template/etcd/pandacluster-etcd.sh.
+ */
 export function nodeScript(): string {
-  script ??= readFileSync(NODE_SCRIPT_SOURCE, "utf8");
+  script ??= minified(readFileSync(NODE_SCRIPT_SOURCE, "utf8"));
   return script;
+}
+
+function minified(text: string): string {
+  const lines = text.split("\n");
+  const [shebang, ...rest] = lines;
+  const kept = rest
+    .map((line) => line.replace(/^\s+/, ""))
+    .filter((line) => line !== "" && !line.startsWith("#"));
+  return `${[shebang, "# pandacluster-etcd: see doc/etcd.md (the commented source is in pandacluster's package)", ...kept].join("\n")}\n`;
 }
 
 /** etcd's settings fixed when the template is built: the pinned image and where the data lives. */

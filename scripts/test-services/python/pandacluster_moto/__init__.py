@@ -51,8 +51,23 @@ FIXES / printed at start-up. What they change (all verified against moto 5.1.1):
   asg-launch-template       Instances that an Auto Scaling group launches from a launch template
       get only ImageId/InstanceType/UserData from it; they all land in the first subnet and never
       get a public IP, the key pair or the template's security groups. Makes them honour
-      KeyName, SecurityGroupIds, NetworkInterfaces[0].AssociatePublicIpAddress/Groups, and
-      spreads them over the group's subnets (round robin) like AWS spreads them over AZs.
+      KeyName, SecurityGroupIds, NetworkInterfaces[0].AssociatePublicIpAddress/Groups and
+      IamInstanceProfile, and spreads them over the group's subnets (round robin) like AWS spreads
+      them over AZs.
+  cfn-private-zone          AWS::Route53::HostedZone with VPCs is made public, without the VPC and
+      its HostedZoneConfig Comment, and DeleteStack leaves it behind. Makes it private in those VPCs,
+      with the comment, and deletes it with its stack (refused, as by AWS, while it holds records
+      other than its SOA and NS).
+  cfn-volume                AWS::EC2::Volume ignores VolumeType, Encrypted, Iops and Throughput (every
+      volume is an unencrypted gp2) and its Tags. Honours them.
+  signal-resource           moto has no SignalResource (HTTP 500 "not yet implemented"). Adds it with
+      AWS's checks: an unknown stack or logical id is a ValidationError, and so is a signal to a
+      resource that is not waiting for one ("Resource X is in CREATE_COMPLETE state and cannot be
+      signaled"). Without the pace setting every resource is complete when CreateStack returns, so
+      every signal gets that answer (as AWS answers a controller replaced after creation). With
+      PANDACLUSTER_MOTO_PACE_MS and PANDACLUSTER_MOTO_SIGNALS=1, a resource with a CreationPolicy
+      ResourceSignal stays CREATE_IN_PROGRESS (and its stack with it) until Count SUCCESS signals
+      come, and fails on a FAILURE signal or when its Timeout passes (see pace.py).
 
   update-stack              UpdateStack ignores ClientRequestToken, shows no resource events and
       no cleanup phase, and is accepted while an operation is in progress. With the fix: events
@@ -79,6 +94,7 @@ instances get no aws:cloudformation:* tags.
 from __future__ import annotations
 
 import datetime
+import os
 import json
 import sys
 import threading
@@ -674,7 +690,15 @@ def _asg_launch_template() -> None:
                 key_name=data.get("KeyName"),
                 security_group_ids=list(group_ids),
             )
+            profile = data.get("IamInstanceProfile") or {}
             for instance in reservation.instances:
+                if profile.get("Arn") or profile.get("Name"):
+                    # The launch template's instance profile, as RunInstances associates it.
+                    ec2_backend.associate_iam_instance_profile(
+                        instance_id=instance.id,
+                        iam_instance_profile_arn=profile.get("Arn"),
+                        iam_instance_profile_name=profile.get("Name"),
+                    )
                 instance.autoscaling_group = self
                 self.instance_states.append(
                     InstanceState(instance, protected_from_scale_in=self.new_instances_protected_from_scale_in)
@@ -721,6 +745,97 @@ def _asg_update_in_place() -> None:
     FakeAutoScalingGroup.update_from_cloudformation_json = classmethod(update_from_cloudformation_json)
 
 
+@_fix("cfn-private-zone")
+def _cfn_private_zone() -> None:
+    from moto.route53.models import FakeZone, route53_backends
+    from moto.utilities.utils import get_partition
+
+    def create_from_cloudformation_json(cls: Any, resource_name: str, cloudformation_json: Any,
+                                        account_id: str, region_name: str, **kwargs: Any) -> Any:
+        properties = cloudformation_json.get("Properties") or {}
+        vpcs = properties.get("VPCs") or []
+        comment = (properties.get("HostedZoneConfig") or {}).get("Comment")
+        backend = route53_backends[account_id][get_partition(region_name)]
+        if not vpcs:
+            return backend.create_hosted_zone(resource_name, private_zone=False, comment=comment)
+        first = vpcs[0]
+        zone = backend.create_hosted_zone(resource_name, private_zone=True, vpcid=first.get("VPCId"),
+                                          vpcregion=first.get("VPCRegion"), comment=comment)
+        for vpc in vpcs[1:]:
+            backend.associate_vpc_with_hosted_zone(zone.id, vpc.get("VPCId"), vpc.get("VPCRegion"))
+        return zone
+
+    FakeZone.create_from_cloudformation_json = classmethod(create_from_cloudformation_json)
+
+    def delete(self: Any, account_id: str, region_name: str) -> None:
+        # As AWS: refused (HostedZoneNotEmpty) while it holds records other than its SOA and NS.
+        route53_backends[account_id][get_partition(region_name)].delete_hosted_zone(self.id)
+
+    FakeZone.delete = delete
+
+
+@_fix("cfn-volume")
+def _cfn_volume() -> None:
+    from moto.ec2.models import ec2_backends
+    from moto.ec2.models.elastic_block_store import Volume
+
+    def create_from_cloudformation_json(cls: Any, resource_name: str, cloudformation_json: Any,
+                                        account_id: str, region_name: str, **kwargs: Any) -> Any:
+        properties = cloudformation_json.get("Properties") or {}
+        backend = ec2_backends[account_id][region_name]
+        volume = backend.create_volume(
+            size=int(properties.get("Size") or 8),
+            zone_name=properties.get("AvailabilityZone"),
+            snapshot_id=properties.get("SnapshotId"),
+            encrypted=_truthy(properties.get("Encrypted")),
+            kms_key_id=properties.get("KmsKeyId"),
+            volume_type=properties.get("VolumeType"),
+            iops=int(properties["Iops"]) if properties.get("Iops") else None,
+            throughput=int(properties["Throughput"]) if properties.get("Throughput") else None,
+        )
+        tags = {t["Key"]: t["Value"] for t in properties.get("Tags") or []}
+        if tags:
+            backend.create_tags([volume.id], tags)
+        return volume
+
+    Volume.create_from_cloudformation_json = classmethod(create_from_cloudformation_json)
+
+
+@_fix("signal-resource")
+def _signal_resource() -> None:
+    from moto.cloudformation.exceptions import ValidationError
+    from moto.cloudformation.responses import CloudFormationResponse
+
+    def signal_resource(self: Any) -> str:
+        stack_name = self._get_param("StackName")
+        logical_id = self._get_param("LogicalResourceId")
+        unique_id = self._get_param("UniqueId")
+        status = self._get_param("Status")
+        for name, value in (("StackName", stack_name), ("LogicalResourceId", logical_id),
+                            ("UniqueId", unique_id), ("Status", status)):
+            if not value:
+                raise ValidationError(message=f"1 validation error detected: Value null at '{name}' failed "
+                                              "to satisfy constraint: Member must not be null")
+        if status not in ("SUCCESS", "FAILURE"):
+            raise ValidationError(message=f"1 validation error detected: Value '{status}' at 'status' failed "
+                                          "to satisfy constraint: Member must satisfy enum value set: "
+                                          "[SUCCESS, FAILURE]")
+        stack = self.cloudformation_backend.get_stack(stack_name)
+        if logical_id not in (stack.template_dict.get("Resources") or {}):
+            raise ValidationError(message=f"Resource {logical_id} does not exist for stack {stack.name}")
+        waiting = (stack.__dict__.get("_pc_signals") or {}).get(logical_id)
+        if waiting is None or waiting.get("done"):
+            shown = [e.resource_status for e in stack.events if e.logical_resource_id == logical_id]
+            state = shown[-1] if shown else "CREATE_COMPLETE"
+            raise ValidationError(message=f"Resource {logical_id} is in {state} state and cannot be signaled")
+        waiting["signals"].append((unique_id, status))
+        return ('<SignalResourceResponse xmlns="http://cloudformation.amazonaws.com/doc/2010-05-15/">'
+                "<ResponseMetadata><RequestId>pandacluster-moto</RequestId></ResponseMetadata>"
+                "</SignalResourceResponse>")
+
+    CloudFormationResponse.signal_resource = signal_resource
+
+
 def _pace() -> None:
     """AWS's pace, off unless PANDACLUSTER_MOTO_PACE_MS is set (see pace.py); listed as a fix only when on."""
     from . import pace
@@ -730,7 +845,8 @@ def _pace() -> None:
         if pace_ms <= 0:
             return
         pace.apply(pace_ms, boot_ms)
-        FIXES.append(f"pace({pace_ms:g} ms, boot {boot_ms:g} ms)")
+        signals = ", creation signals" if os.environ.get("PANDACLUSTER_MOTO_SIGNALS", "").strip() == "1" else ""
+        FIXES.append(f"pace({pace_ms:g} ms, boot {boot_ms:g} ms{signals})")
     except Exception as exc:
         SKIPPED.append(f"pace: {exc!r}")
 

@@ -27,6 +27,15 @@ Settings (environment of the moto server process, read once at start):
   PANDACLUSTER_MOTO_BOOT_MS  milliseconds a new instance stays `pending` (its Auto Scaling
                              lifecycle state `Pending`) before it is `running` / `InService`.
                              Default: PANDACLUSTER_MOTO_PACE_MS. Only with pace on.
+  PANDACLUSTER_MOTO_SIGNALS  1: resources with a CreationPolicy ResourceSignal wait for
+                             SignalResource, as on AWS: such a resource has no CREATE_COMPLETE
+                             event, and its stack stays CREATE_IN_PROGRESS, until Count SUCCESS
+                             signals came; a FAILURE signal ("Received FAILURE signal with UniqueId
+                             i-…") or its Timeout passing ("Failed to receive N resource signal(s)
+                             within the specified duration") makes it CREATE_FAILED and the stack
+                             CREATE_FAILED ("The following resource(s) failed to create: [X]."). The
+                             resources are not rolled back (AWS would roll back or delete them per
+                             OnFailure; DeleteStack removes them). Only with pace on.
 
 Timestamps are the server's clock (UTC); nothing runs in the background: every answer is computed
 from the clock when asked, so the pace costs nothing while no one polls.
@@ -57,7 +66,7 @@ def settings() -> tuple[float, float]:
 
 def apply(pace_ms: float, boot_ms: float) -> None:
     from moto.autoscaling.models import InstanceState as GroupInstanceState
-    from moto.cloudformation.models import CloudFormationBackend, FakeStack
+    from moto.cloudformation.models import CloudFormationBackend, FakeEvent, FakeStack
     from moto.core.utils import utcnow
     from moto.ec2.models.instances import Instance
 
@@ -112,9 +121,99 @@ def apply(pace_ms: float, boot_ms: float) -> None:
         stack.events[first:] = ordered
         stack.__dict__["_pc_until"] = start_time + span
 
+    # -- Creation signals (PANDACLUSTER_MOTO_SIGNALS=1): resources with a CreationPolicy wait.
+    signals_on = os.environ.get("PANDACLUSTER_MOTO_SIGNALS", "").strip() == "1"
+    forever = datetime.timedelta(days=3650)
+
+    def duration(text: str) -> datetime.timedelta:
+        import re
+
+        match = re.fullmatch(r"PT(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?", str(text or "PT5M"))
+        if not match:
+            return datetime.timedelta(minutes=5)
+        hours, minutes, seconds = (int(x or 0) for x in match.groups())
+        return datetime.timedelta(hours=hours, minutes=minutes, seconds=seconds)
+
+    def event(stack: Any, like: Any, logical_id: str, resource_type: str, status: str, reason: Any) -> Any:
+        made = FakeEvent(stack.stack_id, stack.name, logical_id, getattr(like, "physical_resource_id", ""),
+                         resource_type, status, reason, None)
+        made.client_request_token = getattr(like, "client_request_token", None)
+        made.timestamp = utcnow()
+        stack.events.append(made)
+        return made
+
+    def hold_for_signals(stack: Any) -> None:
+        resources = stack.template_dict.get("Resources") or {}
+        waiting: dict = {}
+        for logical_id, resource in resources.items():
+            policy = ((resource or {}).get("CreationPolicy") or {}).get("ResourceSignal")
+            if policy is None:
+                continue
+            waiting[logical_id] = {"count": int(policy.get("Count", 1)), "signals": [], "done": False,
+                                   "deadline": utcnow() + duration(policy.get("Timeout", "PT5M")),
+                                   "type": resource.get("Type", "")}
+        if not waiting:
+            return
+        held = {}
+        for e in list(stack.events):
+            if e.logical_resource_id in waiting and e.resource_status == "CREATE_COMPLETE" and not own(stack, e):
+                held[e.logical_resource_id] = e
+                stack.events.remove(e)
+        finals = [e for e in stack.events if own(stack, e) and e.resource_status == "CREATE_COMPLETE"]
+        for e in finals:
+            stack.events.remove(e)
+        stack.__dict__["_pc_signals"] = waiting
+        stack.__dict__["_pc_held"] = {"resources": held, "final": finals[-1] if finals else None}
+        stack.__dict__["_pc_until"] = utcnow() + forever
+
+    def progress(stack: Any) -> None:
+        waiting = stack.__dict__.get("_pc_signals")
+        if not waiting or all(w["done"] for w in waiting.values()):
+            return
+        held = stack.__dict__["_pc_held"]
+        now = utcnow()
+        failed = []
+        for logical_id, w in waiting.items():
+            if w["done"]:
+                continue
+            failure = next((u for u, status in w["signals"] if status == "FAILURE"), None)
+            successes = len({u for u, status in w["signals"] if status == "SUCCESS"})
+            like = held["resources"].get(logical_id)
+            if failure is not None:
+                reason = f"Received FAILURE signal with UniqueId {failure}"
+            elif successes >= w["count"]:
+                w["done"] = True
+                if like is not None:
+                    like.timestamp = now
+                    stack.events.append(like)
+                continue
+            elif now >= w["deadline"]:
+                reason = f"Failed to receive {w['count']} resource signal(s) within the specified duration"
+            else:
+                continue
+            w["done"] = True
+            event(stack, like, logical_id, w["type"], "CREATE_FAILED", reason)
+            failed.append(logical_id)
+        if failed:
+            for w in waiting.values():
+                w["done"] = True
+            names = ", ".join(failed)
+            event(stack, held.get("final"), stack.name, "AWS::CloudFormation::Stack", "CREATE_FAILED",
+                  f"The following resource(s) failed to create: [{names}]. ")
+            stack.status = "CREATE_FAILED"
+            stack.__dict__["_pc_until"] = now
+        elif all(w["done"] for w in waiting.values()):
+            final = held.get("final")
+            if final is not None:
+                final.timestamp = now
+                stack.events.append(final)
+            stack.__dict__["_pc_until"] = now
+
     # -- Every operation of the backend that starts one, re-timed; deletes settle when they end.
     def settle(backend: Any) -> None:
         for stack in list(backend.stacks.values()):
+            if signals_on:
+                progress(stack)
             if stack.__dict__.get("_pc_deleting") and not in_progress(stack):
                 backend.stacks.pop(stack.stack_id, None)
                 backend.deleted_stacks[stack.stack_id] = stack
@@ -139,6 +238,8 @@ def apply(pace_ms: float, boot_ms: float) -> None:
         settle(self)
         stack = original_create(self, name, *args, **kwargs)
         retime(stack, 0)
+        if signals_on and str(stack.__dict__.get("_pc_status_value")) == "CREATE_COMPLETE":
+            hold_for_signals(stack)
         return stack
 
     CloudFormationBackend.create_stack = create_stack
