@@ -254,12 +254,26 @@ export class EtcdHarness {
     });
   }
 
-  /** The member list, as a node that answers sees it (IDs in hex). */
+  /**
+   * The member list, as a node that answers sees it: etcdctl's simple format ("id, status, name,
+   * peer URLs, client URLs, is learner"), IDs kept as the hex strings they are (JSON gives them as
+   * numbers beyond JavaScript's exact integers).
+   */
   async members(through: FlatcarNode[] = this.nodes): Promise<Member[]> {
-    const out = JSON.parse(await this.etcdctl(["member", "list", "-w", "json", "--hex"], through)) as {
-      members?: Member[];
-    };
-    return out.members ?? [];
+    const out = await this.etcdctl(["member", "list", "-w", "simple"], through);
+    return out
+      .split("\n")
+      .filter((line) => line.trim() !== "")
+      .map((line) => {
+        const [ID, , name, peers, clients, learner] = line.split(", ");
+        return {
+          ID: ID as string,
+          name: name ?? "",
+          peerURLs: (peers ?? "").split(",").filter(Boolean),
+          clientURLs: (clients ?? "").split(",").filter(Boolean),
+          isLearner: learner === "true",
+        };
+      });
   }
 
   /**
