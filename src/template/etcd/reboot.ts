@@ -65,6 +65,9 @@ STATE=${REBOOT_STATE}
 TTL=\${PANDACLUSTER_REBOOT_LOCK_TTL:-${LOCK_TTL_S}}
 WAIT=\${PANDACLUSTER_REBOOT_HEALTH_WAIT:-${HEALTH_WAIT_S}}
 STEP=\${PANDACLUSTER_REBOOT_STEP:-5}
+# The member's run environment (read for ETCD_INITIAL_CLUSTER) also sets ETCDCTL_ENDPOINTS, which
+# etcdctl refuses beside --endpoints ("conflicting environment variable").
+unset ETCDCTL_ENDPOINTS
 say() { echo "etcd-reboot: $*"; }
 ctl() { ETCDCTL_API=3 etcdctl --endpoints="$ENDPOINT" --dial-timeout=3s --command-timeout=10s "$@"; }
 
