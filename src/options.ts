@@ -3,6 +3,7 @@ import { readCsonFile } from "./cson.js";
 import { type ArgumentSpec, type CommandName, commandSpec, flagLabel } from "./definitions.js";
 import { type Problem, UsageError } from "./errors.js";
 import { instanceTypeArch } from "./instance_types.js";
+import { shellQuote } from "./shell.js";
 import { etcdVersionProblem } from "./template/etcd/version.js";
 
 /**
@@ -104,7 +105,10 @@ export interface CreateOptions {
   discovery_service?: string;
   private_domain?: string;
   public_domain?: string;
-  allow_ssh_from: string;
+  /** Absent: SSH stays closed (no rule for port 22). */
+  allow_ssh_from?: string;
+  /** GiB of each node's root volume (encrypted gp3). */
+  volume_size: number;
   on_failure: OnFailure;
   timeout: number;
   dry_run: boolean;
@@ -134,6 +138,12 @@ export interface StackOptions {
   region?: string;
   timeout?: number;
   profile?: string;
+  /**
+   * Not an argument (the definitions do not list it, so no CLI flag or request body can give it):
+   * the StackId the cluster's own create returned. Given (the server always gives it), the flow acts
+   * on that stack only and refuses one merely of the same name (lifecycle/identity.ts).
+   */
+  stack_id?: string;
 }
 
 export interface ScaleOptions {
@@ -144,6 +154,12 @@ export interface ScaleOptions {
   region?: string;
   timeout?: number;
   profile?: string;
+  /**
+   * Not an argument (the definitions do not list it, so no CLI flag or request body can give it):
+   * the StackId the cluster's own create returned. Given (the server always gives it), the flow acts
+   * on that stack only and refuses one merely of the same name (lifecycle/identity.ts).
+   */
+  stack_id?: string;
 }
 
 export interface ListOptions {
@@ -211,6 +227,10 @@ export function validateOptions<C extends CommandName>(
     if ("problem" in checked) problems.push({ argument: label, message: checked.problem });
     else output[arg.name] = checked.value;
   }
+  // `scale -s 5` asks for what scale can never do: say why first, not that --workers is missing.
+  if (command === "scale" && input.cluster_size !== undefined && input.cluster_size !== null) {
+    throw new UsageError([controllersFixedProblem(String(input.stack_name ?? "NAME"))], command);
+  }
   if (problems.length > 0) throw new UsageError(problems, command);
   applyDefaults(spec.arguments, output, face);
   if (command === "create") problems.push(...createChecks(output as unknown as CreateOptions, face));
@@ -218,6 +238,18 @@ export function validateOptions<C extends CommandName>(
     problems.push(...etcdChecks(command, output, face));
   if (problems.length > 0) throw new UsageError(problems, command);
   return output as unknown as OptionsOf[C];
+}
+
+/** Why scale cannot change the number of controllers, and what to do instead. */
+export function controllersFixedProblem(name: string): Problem {
+  return {
+    argument: "the controllers (--cluster-size, cluster_size)",
+    message:
+      "cannot be changed by scale: the controllers are the cluster's etcd members, and etcd's " +
+      "membership is fixed when it bootstraps from the discovery URL (sized for exactly that many). " +
+      `Change the workers instead (pandacluster scale -n ${shellQuote(name)} --workers N), or create a new ` +
+      "cluster with the controllers you need and move to it",
+  };
 }
 
 /** DNS's longest label (RFC 1035, section 2.3.4). */
@@ -366,17 +398,48 @@ function checkString(arg: ArgumentSpec, value: string): Checked {
   if (arg.type === "cidr" && !isIpv4Cidr(value)) {
     return { problem: `"${value}" is not an IPv4 CIDR block such as 203.0.113.0/24` };
   }
+  if (arg.type === "url" && hasUserinfo(value)) {
+    // Not echoed: the value holds a password.
+    return {
+      problem:
+        "a URL with a user name or password (user:password@host) is not taken: it would be shown in errors, logs and files; give the URL without it",
+    };
+  }
+  if (arg.type === "url" && value !== value.trim()) {
+    // new URL() would strip the spaces and pass; whoever uses the value later would not.
+    return { problem: `"${value}" has spaces around it; give the URL alone` };
+  }
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters is the point
+  if (arg.type === "url" && /[\s\u0000-\u001f\u007f<>]/.test(value)) {
+    return {
+      problem: `${JSON.stringify(value)} holds spaces, control characters, < or >, which a URL never has`,
+    };
+  }
   if (arg.type === "url" && !isHttpUrl(value)) {
     return { problem: `"${value}" is not an http(s) URL` };
   }
   return { value };
 }
 
+/**
+ * An IPv4 CIDR block: four octets 0-255 without leading zeros, a prefix of 0-32. The one rule: the
+ * template's AllowSSHFrom pattern is built from it (so `999.1.1.1/40` is refused by both).
+ */
+const OCTET = "(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])";
+export const IPV4_CIDR_PATTERN = `^(${OCTET}\\.){3}${OCTET}/(3[0-2]|[12]?[0-9])$`;
+
 export function isIpv4Cidr(value: string): boolean {
-  const match = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/.exec(value);
-  if (!match) return false;
-  const [a, b, c, d, bits] = match.slice(1).map(Number) as [number, number, number, number, number];
-  return [a, b, c, d].every((octet) => octet <= 255) && bits <= 32;
+  return new RegExp(IPV4_CIDR_PATTERN).test(value);
+}
+
+/** Whether a URL carries userinfo (user:password@): never echoed, never kept. */
+export function hasUserinfo(value: string): boolean {
+  try {
+    const url = new URL(value.trim());
+    if (url.username || url.password) return true;
+  } catch {}
+  // What new URL() does not parse may still hold one: scheme://…@host.
+  return /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*@/i.test(value.trim());
 }
 
 function isHttpUrl(value: string): boolean {

@@ -49,7 +49,7 @@ async function destroyStack(session: Session, stack: Stack, options: DestroyOpti
         "(it has no pandacluster:cluster tag); not deleting it",
     );
   }
-  const removed = await removeDns(session, facts.stack_name, facts.public_domain);
+  const removed = await removeDns(session, facts.stack_name, facts.public_domain, "destroy", facts.stack_id);
   const stackZone = privateZoneOutput(stack);
   if (stackZone) removed.push(...(await emptyStackZone(session, stackZone, facts.private_domain)));
   // Only this deletion's events are shown: those marked with its token (or, unmarked, from now on;
@@ -63,7 +63,9 @@ async function destroyStack(session: Session, stack: Stack, options: DestroyOpti
     session.emit("destroy", `DeleteStack sent for ${facts.stack_name} (${stack.StackStatus})`);
   }
   if (options.no_wait) {
-    removed.push(...(await removeDns(session, facts.stack_name, facts.public_domain)));
+    removed.push(
+      ...(await removeDns(session, facts.stack_name, facts.public_domain, "destroy", facts.stack_id)),
+    );
     const ref = { stack_name: facts.stack_name, region: session.region, profile: session.profile };
     const message = `deleting ${facts.stack_name} in ${session.region}; follow it with: ${command("wait", ref)}`;
     return destroyResult(session, stack, "success", message, { removed });
@@ -76,7 +78,9 @@ async function destroyStack(session: Session, stack: Stack, options: DestroyOpti
   // A create that was naming the nodes may have made its zone after the first look (a slow Route 53):
   // look again once the stack is gone, so that nothing of the cluster is left.
   if (result.status === "success")
-    result.removed.push(...(await removeDns(session, facts.stack_name, facts.public_domain)));
+    result.removed.push(
+      ...(await removeDns(session, facts.stack_name, facts.public_domain, "destroy", facts.stack_id)),
+    );
   return result;
 }
 

@@ -8,13 +8,16 @@ import { discoveryService, newDiscoveryUrl } from "../discovery.js";
 import { UsageError } from "../errors.js";
 import { type CreateOptions, etcdBootstrapOf } from "../options.js";
 import { thousands } from "../template/boot.js";
+import { checkUserData, measureUserData, type SentUserData, userDataSummary } from "../template/measure.js";
 import { MAX_ZONES, MIN_ZONES } from "../template/network.js";
 import { interruptedBeforeLaunch } from "./hints.js";
 import { resolveImage } from "./image.js";
+import { checkPublicNameFree } from "./public_dns.js";
 import { createStackInput } from "./request.js";
 import type { Session } from "./session.js";
-import { type LoadedTemplate, loadTemplate } from "./template.js";
+import { type LoadedTemplate, loadTemplate, parseTemplateBody } from "./template.js";
 import type { Launched } from "./types.js";
+import { checkRootVolume } from "./volume.js";
 
 /** Everything CreateStack needs, resolved and checked, with nothing created yet. */
 export interface Plan {
@@ -50,18 +53,21 @@ export async function plan(session: Session, options: CreateOptions, dryRun = fa
   // Static controllers: the template is built for the region's zones (at most 3), asked of EC2 first.
   const zones = staticEtcd && !options.template_path ? await regionZones(session) : undefined;
   let template = await loadTemplate(options, config, undefined, zones);
-  const notices = [...template.notices];
+  const notices = [...template.notices, ...sshNotice(options, template)];
   session.emit("launch", `template ready (${templateSummary(template)})`);
 
   const [key, image, zone, existing] = await settleInOrder([
     checkKeyPair(session.clients.ec2, options.key_pair, session.region),
     resolveImage(session.clients, options, notices),
-    options.public_domain ? publicZone(session, options.public_domain) : Promise.resolve(null),
+    options.public_domain
+      ? publicZone(session, options.public_domain, options.stack_name)
+      : Promise.resolve(null),
     describeStack(session.clients.cloudformation, options.stack_name),
   ]);
   if (existing && existing.StackStatus !== "DELETE_COMPLETE") {
     throw new StackExistsError(options.stack_name, session.region);
   }
+  await checkRootVolume(session, options, template, image.image_id);
   session.emit("launch", `key pair ${key.key_name} found`);
   session.emit(
     "launch",
@@ -92,6 +98,11 @@ export async function plan(session: Session, options: CreateOptions, dryRun = fa
   }
 
   const input = createStackInput(options, template, image.image_id, discovery.url);
+  // Every launch template's user data with the values CreateStack sends (the real discovery URL,
+  // private domain, …), not the stand-ins the boot config was built with: what EC2 will count.
+  const sent = await sentUserData(template, input);
+  checkUserData(sent, "with the values CreateStack would send");
+  if (sent.length > 0) session.emit("launch", `user data sent: ${userDataSummary(sent)}`);
   return {
     input,
     template,
@@ -99,7 +110,7 @@ export async function plan(session: Session, options: CreateOptions, dryRun = fa
     resolved: {
       image,
       discovery,
-      template: templateInfo(template),
+      template: { ...templateInfo(template), user_data_sent: sent },
       key_pair: key.key_name,
       notices,
       ...(zones !== undefined ? { zones } : {}),
@@ -124,6 +135,31 @@ async function regionZones(session: Session): Promise<number> {
     ]);
   }
   return Math.min(count, MAX_ZONES);
+}
+
+/**
+ * SSH is closed unless asked for (eksctl's model; doc/create says why): a create without
+ * allow_ssh_from says so, and how to open it. A template from a file decides for itself.
+ */
+function sshNotice(options: CreateOptions, template: LoadedTemplate): string[] {
+  if (options.allow_ssh_from || template.source === "file" || !template.parameters.has("AllowSSHFrom"))
+    return [];
+  return [
+    "SSH is closed: port 22 is open to no one (no --allow-ssh-from, allow_ssh_from over HTTP); " +
+      "give the address you connect from, e.g. --allow-ssh-from 203.0.113.7/32",
+  ];
+}
+
+/** measureUserData of the template being sent, with CreateStack's parameter values. */
+async function sentUserData(
+  template: LoadedTemplate,
+  input: { Parameters?: { ParameterKey?: string; ParameterValue?: string }[] },
+): Promise<SentUserData[]> {
+  const body = template.body;
+  const parsed = parseTemplateBody(body);
+  const values: Record<string, string> = {};
+  for (const p of input.Parameters ?? []) if (p.ParameterKey) values[p.ParameterKey] = p.ParameterValue ?? "";
+  return measureUserData(parsed, values);
 }
 
 /** The template's sizes, saying which bytes they are. */
@@ -164,8 +200,12 @@ function templateInfo(template: LoadedTemplate): Launched["resolved"]["template"
   };
 }
 
-/** The public zone must exist before anything is created: its absence is bad input. */
-async function publicZone(session: Session, domain: string): Promise<Zone> {
+/**
+ * The public zone must exist before anything is created, and the cluster's public name in it must be
+ * free (another cluster's, of that name in another region or another profile's, is never taken
+ * over): either is bad input.
+ */
+async function publicZone(session: Session, domain: string, stackName: string): Promise<Zone> {
   let zone: Zone | undefined;
   try {
     zone = await findPublicZone(session.clients.route53, domain);
@@ -179,6 +219,12 @@ async function publicZone(session: Session, domain: string): Promise<Zone> {
         message: `no public Route 53 hosted zone named ${domain} in this account`,
       },
     ]);
+  }
+  try {
+    await checkPublicNameFree(session, zone, stackName);
+  } catch (error) {
+    if (error instanceof UsageError) throw error;
+    throw awsFailure(`reading the public name of ${stackName} in ${domain}`, error);
   }
   return zone;
 }

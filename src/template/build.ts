@@ -16,13 +16,14 @@ import { DEFAULT_ETCD_VERSION, etcdImageTag, etcdVersionProblem } from "./etcd/v
 import { group } from "./group.js";
 import { fetchImageFeed, regionMap } from "./images.js";
 import { imageIdValue, launchTemplate } from "./launch_template.js";
+import { checkUserData, measureUserData, type SentUserData } from "./measure.js";
 import { MAX_ZONES, network } from "./network.js";
-import { outputs } from "./outputs.js";
+import { outputs, parameterOutputs } from "./outputs.js";
 import { parameters } from "./parameters.js";
 import { security } from "./security.js";
 import type { CfnTemplate } from "./types.js";
 import { defaultUnits, loadUnits } from "./units.js";
-import { templateVariables } from "./variables.js";
+import { templateVariables, watchedVariables } from "./variables.js";
 import { workerBootUserData } from "./workers.js";
 
 export type { CfnTemplate } from "./types.js";
@@ -52,6 +53,8 @@ export interface BuiltTemplate {
   image_map: ImageMapInfo;
   /** The nodes' user data: format, bytes as EC2 counts them, and how it was made to fit. */
   user_data: UserDataReport;
+  /** Each launch template's user data, measured in the whole template (template/measure.ts). */
+  launch_templates: SentUserData[];
   /** Things to tell the user (on stderr): no image map and why, no SSH keys, … */
   notices: string[];
 }
@@ -82,10 +85,10 @@ export async function buildTemplate(
   discovery?: Partial<DiscoveryContext>,
 ): Promise<BuiltTemplate> {
   const { channel, arch } = options;
-  const variables = templateVariables({ channel, arch }, extraVariables);
-  const units = loadUnits(options.units ?? defaultUnits(), variables);
-  const dockerPort = portOf(variables.docker_port);
+  const watched = watchedVariables(templateVariables({ channel, arch }, extraVariables));
+  const units = loadUnits(options.units ?? defaultUnits(), watched.variables);
   const notices: string[] = [];
+  const dockerPort = dockerPortOpened(watched, notices);
 
   const images = await imageMap(options);
   if (images.map === undefined) {
@@ -132,20 +135,21 @@ export async function buildTemplate(
   );
 
   const withMap = images.map !== undefined;
+  const securityGroups = security(dockerPort);
+  const templateParameters = parameters(arch, withMap, etcd.static ? etcd.size : undefined);
   const version = images.info.version ? `, Flatcar ${images.info.version}` : "";
   const template: CfnTemplate = {
     AWSTemplateFormatVersion: "2010-09-09",
     Description: `pandacluster: a Flatcar Container Linux cluster (channel ${channel}, arch ${arch}${version})`,
-    Parameters: parameters(arch, withMap, etcd.static ? etcd.size : undefined),
-    ...(withMap
-      ? {
-          Mappings: { RegionMap: images.map as Record<string, Record<string, string>> },
-          Conditions: { HasImageId: { "Fn::Not": [{ "Fn::Equals": [{ Ref: "ImageId" }, ""] }] } },
-        }
-      : {}),
+    Parameters: templateParameters,
+    ...(withMap ? { Mappings: { RegionMap: images.map as Record<string, Record<string, string>> } } : {}),
+    Conditions: {
+      ...(withMap ? { HasImageId: { "Fn::Not": [{ "Fn::Equals": [{ Ref: "ImageId" }, ""] }] } } : {}),
+      ...securityGroups.conditions,
+    },
     Resources: {
       ...network(etcd.zones).resources,
-      ...security(dockerPort).resources,
+      ...securityGroups.resources,
       ...(etcd.static
         ? {
             ...privateZone().resources,
@@ -162,11 +166,28 @@ export async function buildTemplate(
       ...launchTemplate(imageIdValue(withMap), workers.value, "WorkerLaunchTemplate").resources,
       ...group("worker", etcd.zones).resources,
     },
-    Outputs: outputs(etcd.zones, etcd.static ? etcd.size : undefined),
+    Outputs: {
+      ...outputs(etcd.zones, etcd.static ? etcd.size : undefined),
+      ...parameterOutputs(templateParameters),
+    },
   };
+  // Every launch template measured once the template is whole (the workers' endpoints unit in), with
+  // the values it will get: the discovery URL (or one as long), and the cluster's private domain or,
+  // unknown (build-template), the longest one the PrivateDomain parameter accepts.
+  const privateDomain = extraVariables?.private_domain;
+  const launch_templates = measureUserData(template, {
+    DiscoveryURL: discovery?.knownUrl ?? discovery?.sampleUrl ?? sampleDiscoveryUrl(config.discovery_service),
+    PrivateDomain: privateDomain ?? longestPrivateDomain(template),
+  });
+  checkUserData(
+    launch_templates,
+    privateDomain
+      ? "with the cluster's values"
+      : `with a ${longestPrivateDomain(template).length}-character PrivateDomain (the longest the template accepts)`,
+  );
   const body = JSON.stringify(template);
   const bytes = checkTemplateBody(body);
-  return { template, body, bytes, image_map: images.info, user_data: boot.report, notices };
+  return { template, body, bytes, image_map: images.info, user_data: boot.report, launch_templates, notices };
 }
 
 /** How the controllers' etcd is built: static slots (the default) or the deprecated discovery mode. */
@@ -225,10 +246,36 @@ async function imageMap(
   return { map, info };
 }
 
+/**
+ * The Docker API port to open between the nodes: only when a unit used {{docker_port}} (the opt-in
+ * docker-tcp sample, or a seed-style units file), and then a notice says what that opens.
+ */
+function dockerPortOpened(
+  watched: ReturnType<typeof watchedVariables>,
+  notices: string[],
+): number | undefined {
+  if (!watched.used.has("docker_port")) return undefined;
+  const port = portOf(watched.variables.docker_port);
+  notices.push(
+    `a unit uses {{docker_port}}: TCP ${port} is open between all the cluster's nodes; ` +
+      "an unauthenticated Docker API there gives every container on any node root on every node",
+  );
+  return port;
+}
+
 function portOf(value: string | undefined): number {
   const port = Number(value);
   if (!value || !/^\d+$/.test(value) || port < 1 || port > 65535) {
     throw new UsageError(`docker_port must be a TCP port number (1-65535), not ${JSON.stringify(value)}`);
   }
   return port;
+}
+
+/** A PrivateDomain as long as the template's parameter accepts (its MaxLength; DNS's 253 without). */
+function longestPrivateDomain(template: CfnTemplate): string {
+  const declared = (template.Parameters as Record<string, { MaxLength?: unknown }>).PrivateDomain?.MaxLength;
+  const max = typeof declared === "number" ? declared : 253;
+  return Array.from({ length: Math.ceil(max / 64) }, () => "a".repeat(63))
+    .join(".")
+    .slice(0, max);
 }

@@ -1,7 +1,10 @@
 import { createHash, randomUUID } from "node:crypto";
 import type { FastifyInstance } from "fastify";
+import { ownerId } from "../../aws/dns.js";
 import { AccountLookupError } from "../../aws/identity.js";
+import type { Config } from "../../config.js";
 import { UsageError } from "../../errors.js";
+import { DeadlineReached, within } from "../../lifecycle/pace.js";
 import { checkCreateTemplate } from "../../lifecycle/template.js";
 import type { CreateOptions } from "../../options.js";
 import { callerProfile } from "../auth.js";
@@ -71,6 +74,41 @@ function flag(raw: unknown, name: string): boolean {
   ]);
 }
 
+/**
+ * Up front: <stack_name>.<public_domain> must be free, or the caller's own cluster of that name and
+ * region (a replayed or conflicting create, which the store answers). Another cluster's name is a 400
+ * that names the owner only when it is one of the caller's clusters (profiles may share an account).
+ * AWS not answering is left to the job, whose launch checks again.
+ */
+async function publicNameFree(
+  parts: ServerParts,
+  profileId: number,
+  credentials: Config | undefined,
+  target: { stack_name: string; region: string; public_domain: string },
+): Promise<void> {
+  const mine = (await parts.store.listClusters(profileId, undefined, true)).filter((c) => c.stack_id);
+  const owner_lookup = async (owner: { owner: string; region: string }) => {
+    const found = mine.find(
+      (c) => c.region === owner.region && ownerId(c.stack_id as string) === owner.owner,
+    );
+    return found ? { stack_name: found.stack_name, region: found.region } : undefined;
+  };
+  try {
+    await parts.engine.checkPublicName?.(credentials, target, { owner_lookup });
+  } catch (error) {
+    if (!(error instanceof UsageError)) return;
+    const again = mine.some(
+      (c) => c.stack_name === target.stack_name && c.region === target.region && c.status !== "deleted",
+    );
+    if (again) return;
+    throw new HttpError(
+      400,
+      "invalid request",
+      error.problems.map((p) => `${p.argument}: ${p.message}`),
+    );
+  }
+}
+
 export function clusterRoutes(app: FastifyInstance, parts: ServerParts): void {
   const { store, engine, accounts, runner } = parts;
 
@@ -130,6 +168,14 @@ export function clusterRoutes(app: FastifyInstance, parts: ServerParts): void {
         "create refused: the AWS account of the profile's credentials is unknown",
       );
       throw accountUnknown(error);
+    }
+
+    if (options.public_domain && engine.checkPublicName) {
+      await publicNameFree(parts, profile.id, credentials, {
+        stack_name: options.stack_name,
+        region,
+        public_domain: options.public_domain,
+      });
     }
 
     const answer = (cluster: ClusterRecord) => ({
@@ -227,14 +273,24 @@ export function clusterRoutes(app: FastifyInstance, parts: ServerParts): void {
       if (!record?.stack_id) {
         return reply.send({ ...cluster, live: null, live_error: "this cluster has no stack in AWS" });
       }
+      // AWS that does not answer would hold the request for the SDK's own minutes of retries
+      // (6 calls × 60 s were seen): past the bound the stored state is the answer.
+      const waitMs = parts.liveTimeoutMs ?? 10_000;
       try {
-        const live = await engine.status(accounts.credentialsFor(profile), {
-          stack_name: record.stack_id,
-          region: view.region,
-        });
+        const live = await within(
+          engine.status(accounts.credentialsFor(profile), {
+            stack_name: record.stack_id,
+            region: view.region,
+          }),
+          Date.now() + waitMs,
+        );
         return reply.send({ ...cluster, live });
       } catch (error) {
-        return reply.send({ ...cluster, live: null, live_error: (error as Error).message });
+        const why =
+          error instanceof DeadlineReached
+            ? `AWS did not answer within ${Math.ceil(waitMs / 1000)} s; this is the stored state`
+            : (error as Error).message;
+        return reply.send({ ...cluster, live: null, live_error: why });
       }
     },
   );
@@ -267,6 +323,12 @@ export function clusterRoutes(app: FastifyInstance, parts: ServerParts): void {
             outcome.cluster.status === "creating"
               ? `stack_name: ${stack_name} is still being created; delete it once it is online or failed`
               : `stack_name: a newer cluster named ${stack_name} is active in ${cluster.region}; delete that one`,
+          ]);
+        case "scaling":
+          // CloudFormation takes one operation at a time, and the scale's end would land on a
+          // cluster being deleted: the delete waits for the scale (GET /clusters/{name}/scale).
+          throw new HttpError(409, "conflict", [
+            `stack_name: ${stack_name} is being scaled; delete it once the scale has ended (GET ${location(stack_name)}/scale)`,
           ]);
       }
     },

@@ -20,14 +20,19 @@ import {
   type ClusterView,
   type CreateClusterOutcome,
   defaultMaxClusters,
+  type HeldLease,
   type IdempotentAnswer,
+  type JobFence,
   type JobLease,
   type JobPhase,
   type JobRecord,
+  LeaseLostError,
   type NewCluster,
   type NewProfile,
   type ProfileRecord,
+  type ScaleJobRecord,
   type StartDestroyOutcome,
+  type StartScaleOutcome,
   type Store,
   type StoredEvent,
 } from "./types.js";
@@ -248,6 +253,7 @@ export class SqliteStore implements Store {
       for (const sql of [
         "DELETE FROM events WHERE cluster_id IN (SELECT id FROM clusters WHERE profile_id = ?)",
         "DELETE FROM jobs WHERE cluster_id IN (SELECT id FROM clusters WHERE profile_id = ?)",
+        "DELETE FROM scale_jobs WHERE cluster_id IN (SELECT id FROM clusters WHERE profile_id = ?)",
         "DELETE FROM clusters WHERE profile_id = ?",
         "DELETE FROM idempotency WHERE profile_id = ?",
         "DELETE FROM profiles WHERE id = ?",
@@ -349,6 +355,8 @@ export class SqliteStore implements Store {
       if (cluster.status === "deleting" || cluster.status === "deleted")
         return { kind: "unchanged", cluster };
       if (cluster.status === "creating") return { kind: "busy", cluster };
+      if (this.stmt("SELECT 1 FROM scale_jobs WHERE cluster_id = ? AND state = 'running'").get(clusterId))
+        return { kind: "scaling", cluster };
       if (cluster.status === "failed" && !cluster.stack_id) {
         // Its create made no stack: nothing in AWS to delete, no job, and never a 409 because a
         // newer cluster has taken the name since.
@@ -390,9 +398,10 @@ export class SqliteStore implements Store {
     lease?: JobLease,
   ): JobRecord {
     const info = this.stmt(
-      `INSERT INTO jobs (cluster_id, kind, phase, attempts, created_at, updated_at, lease_owner, lease_until)
-       VALUES (?, ?, ?, 1, ?, ?, ?, ?)`,
-    ).run(clusterId, kind, phase, at, at, lease?.owner ?? null, lease?.until ?? null);
+      `INSERT INTO jobs (cluster_id, kind, phase, attempts, created_at, updated_at, lease_owner, lease_until,
+         lease_generation)
+       VALUES (?, ?, ?, 1, ?, ?, ?, ?, ?)`,
+    ).run(clusterId, kind, phase, at, at, lease?.owner ?? null, lease?.until ?? null, lease ? 1 : 0);
     return this.stmt("SELECT * FROM jobs WHERE id = ?").get(Number(info.lastInsertRowid)) as JobRecord;
   }
 
@@ -452,8 +461,35 @@ export class SqliteStore implements Store {
     return this.stmt(sql).all(params) as ClusterSummary[];
   }
 
-  async updateCluster(id: number, patch: ClusterPatch): Promise<void> {
-    this.patchCluster(id, patch);
+  async updateCluster(id: number, patch: ClusterPatch, fence?: JobFence): Promise<void> {
+    if (!fence) return this.patchCluster(id, patch);
+    this.fenced(fence, () => this.patchCluster(id, patch));
+  }
+
+  /**
+   * Runs `write` in one IMMEDIATE transaction (the write lock taken first, so no other connection
+   * to the file can move the lease between the check and the write) only while the fence's job
+   * still has that owner and generation and is not done; else LeaseLostError, nothing written.
+   */
+  private fenced<T>(fence: JobFence, write: () => T): T {
+    return this.db
+      .transaction((): T => {
+        if (!this.leaseMatches(fence)) throw new LeaseLostError(fence);
+        return write();
+      })
+      .immediate();
+  }
+
+  private leaseMatches(fence: JobFence): boolean {
+    return (
+      this.stmt(
+        "SELECT 1 FROM jobs WHERE id = ? AND lease_owner = ? AND lease_generation = ? AND phase <> 'done'",
+      ).get(fence.job_id, fence.owner, fence.generation) !== undefined
+    );
+  }
+
+  async holdsLease(fence: JobFence): Promise<boolean> {
+    return this.leaseMatches(fence);
   }
 
   private patchCluster(id: number, patch: ClusterPatch): void {
@@ -479,8 +515,9 @@ export class SqliteStore implements Store {
     if (patch.status !== undefined) this.changed(id);
   }
 
-  async addEvent(clusterId: number, event: Record<string, unknown>): Promise<void> {
-    this.insertEvent(clusterId, event);
+  async addEvent(clusterId: number, event: Record<string, unknown>, fence?: JobFence): Promise<void> {
+    if (!fence) return this.insertEvent(clusterId, event);
+    this.fenced(fence, () => this.insertEvent(clusterId, event));
   }
 
   async listEvents(clusterId: number, afterSeq = 0): Promise<StoredEvent[]> {
@@ -504,37 +541,175 @@ export class SqliteStore implements Store {
       const ids = (
         this.stmt(`SELECT id FROM jobs WHERE ${where} ORDER BY id`).all(params) as { id: number }[]
       ).map((row) => row.id);
-      const take = this.stmt("UPDATE jobs SET lease_owner = @owner, lease_until = @until WHERE id = @id");
+      // A lease passing to another holder gets the next generation: the last holder's fence no
+      // longer matches. Its own holder taking it again keeps it (its running job stays valid).
+      const take = this.stmt(
+        `UPDATE jobs SET lease_generation = CASE WHEN lease_owner IS @owner THEN lease_generation ELSE lease_generation + 1 END,
+           lease_owner = @owner, lease_until = @until WHERE id = @id`,
+      );
       for (const id of ids) take.run({ owner, until, id });
       return ids.map((id) => this.stmt("SELECT * FROM jobs WHERE id = ?").get(id) as JobRecord);
     })();
   }
 
-  async renewLeases(owner: string, until: string): Promise<void> {
-    this.stmt("UPDATE jobs SET lease_until = ? WHERE lease_owner = ? AND phase <> 'done'").run(until, owner);
+  async renewLeases(owner: string, until: string): Promise<HeldLease[]> {
+    return this.stmt(
+      "UPDATE jobs SET lease_until = ? WHERE lease_owner = ? AND phase <> 'done' RETURNING id, lease_generation",
+    ).all(until, owner) as HeldLease[];
   }
 
   async releaseLeases(owner: string): Promise<void> {
     this.stmt("UPDATE jobs SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = ?").run(owner);
   }
 
-  async setJobPhase(jobId: number, phase: JobPhase): Promise<JobRecord> {
-    this.stmt(
-      `UPDATE jobs SET attempts = CASE WHEN phase = @phase THEN attempts + 1 ELSE 1 END,
-         phase = @phase, updated_at = @at WHERE id = @id`,
-    ).run({ id: jobId, phase, at: now() });
-    return this.stmt("SELECT * FROM jobs WHERE id = ?").get(jobId) as JobRecord;
+  async setJobPhase(jobId: number, phase: JobPhase, fence?: JobFence): Promise<JobRecord> {
+    const write = () => {
+      this.stmt(
+        `UPDATE jobs SET attempts = CASE WHEN phase = @phase THEN attempts + 1 ELSE 1 END,
+           phase = @phase, updated_at = @at WHERE id = @id`,
+      ).run({ id: jobId, phase, at: now() });
+      return this.stmt("SELECT * FROM jobs WHERE id = ?").get(jobId) as JobRecord;
+    };
+    return fence ? this.fenced({ ...fence, job_id: jobId }, write) : write();
   }
 
-  async completeJob(jobId: number, clusterId: number, patch: ClusterPatch): Promise<void> {
-    this.db.transaction(() => {
+  async completeJob(jobId: number, clusterId: number, patch: ClusterPatch, fence?: JobFence): Promise<void> {
+    const write = () => {
       this.stmt("UPDATE jobs SET phase = 'done', updated_at = ? WHERE id = ?").run(now(), jobId);
       this.patchCluster(clusterId, patch);
       this.changed(clusterId);
-    })();
+    };
+    if (fence) this.fenced({ ...fence, job_id: jobId }, write);
+    else this.db.transaction(write)();
+  }
+
+  async startScale(
+    clusterId: number,
+    key: string,
+    workers: number,
+    lease: JobLease,
+  ): Promise<StartScaleOutcome> {
+    return this.db
+      .transaction((): StartScaleOutcome => {
+        const cluster = toCluster(
+          this.stmt("SELECT * FROM clusters WHERE id = ?").get(clusterId) as ClusterRow,
+        );
+        if (!cluster) throw new Error(`no cluster ${clusterId}`);
+        const running = this.stmt("SELECT * FROM scale_jobs WHERE cluster_id = ? AND state = 'running'").get(
+          clusterId,
+        ) as ScaleRow | undefined;
+        if (running) return { kind: "busy", job: toScale(running) };
+        if (cluster.status !== "online") return { kind: "not_online", cluster };
+        const info = this.stmt(
+          `INSERT INTO scale_jobs (cluster_id, key, workers, state, started_at, lease_owner, lease_until, lease_generation)
+           VALUES (?, ?, ?, 'running', ?, ?, ?, 1)`,
+        ).run(clusterId, key, workers, now(), lease.owner, lease.until);
+        return {
+          kind: "started",
+          job: toScale(
+            this.stmt("SELECT * FROM scale_jobs WHERE id = ?").get(Number(info.lastInsertRowid)) as ScaleRow,
+          ),
+        };
+      })
+      .immediate();
+  }
+
+  async latestScale(clusterId: number): Promise<ScaleJobRecord | undefined> {
+    const row = this.stmt("SELECT * FROM scale_jobs WHERE cluster_id = ? ORDER BY id DESC LIMIT 1").get(
+      clusterId,
+    ) as ScaleRow | undefined;
+    return row ? toScale(row) : undefined;
+  }
+
+  async claimScales(owner: string, until: string): Promise<ScaleJobRecord[]> {
+    const at = now();
+    return this.db
+      .transaction(() =>
+        (
+          this.stmt(
+            `UPDATE scale_jobs SET
+               lease_generation = CASE WHEN lease_owner IS @owner THEN lease_generation ELSE lease_generation + 1 END,
+               lease_owner = @owner, lease_until = @until
+             WHERE state = 'running' AND (lease_owner IS @owner OR lease_owner IS NULL OR lease_until < @at)
+             RETURNING *`,
+          ).all({ owner, until, at }) as ScaleRow[]
+        )
+          .map(toScale)
+          .sort((a, b) => a.id - b.id),
+      )
+      .immediate();
+  }
+
+  async finishScale(
+    id: number,
+    fence: JobFence,
+    end: { state: "succeeded" | "failed"; message: string | null; reasons: string[] },
+    result?: unknown,
+  ): Promise<void> {
+    this.db
+      .transaction(() => {
+        const row = this.stmt(
+          "SELECT cluster_id FROM scale_jobs WHERE id = ? AND lease_owner = ? AND lease_generation = ? AND state = 'running'",
+        ).get(id, fence.owner, fence.generation) as { cluster_id: number } | undefined;
+        if (!row) throw new LeaseLostError(fence);
+        this.stmt(
+          "UPDATE scale_jobs SET state = ?, message = ?, reasons = ?, finished_at = ?, lease_owner = NULL, lease_until = NULL WHERE id = ?",
+        ).run(end.state, end.message, JSON.stringify(end.reasons), now(), id);
+        if (result !== undefined) this.patchCluster(row.cluster_id, { result, reasons: [] });
+        this.changed(row.cluster_id);
+      })
+      .immediate();
+  }
+
+  async openStream(
+    profileId: number,
+    owner: string,
+    limit: number,
+    ttlMs: number,
+  ): Promise<{ id: number } | { held: number }> {
+    const at = now();
+    return this.db
+      .transaction((): { id: number } | { held: number } => {
+        this.stmt("DELETE FROM event_streams WHERE until < ?").run(at);
+        const { n } = this.stmt("SELECT count(*) AS n FROM event_streams WHERE profile_id = ?").get(
+          profileId,
+        ) as {
+          n: number;
+        };
+        if (n >= limit) return { held: n };
+        const until = new Date(Date.now() + ttlMs).toISOString();
+        const info = this.stmt("INSERT INTO event_streams (profile_id, owner, until) VALUES (?, ?, ?)").run(
+          profileId,
+          owner,
+          until,
+        );
+        return { id: Number(info.lastInsertRowid) };
+      })
+      .immediate();
+  }
+
+  async renewStream(id: number, ttlMs: number): Promise<void> {
+    this.stmt("UPDATE event_streams SET until = ? WHERE id = ?").run(
+      new Date(Date.now() + ttlMs).toISOString(),
+      id,
+    );
+  }
+
+  async closeStream(id: number): Promise<void> {
+    this.stmt("DELETE FROM event_streams WHERE id = ?").run(id);
   }
 
   async purgeIdempotency(olderThan: string): Promise<number> {
     return this.stmt("DELETE FROM idempotency WHERE created_at < ?").run(olderThan).changes;
   }
+}
+
+interface ScaleRow extends Omit<ScaleJobRecord, "reasons"> {
+  reasons: string;
+  lease_until?: string | null;
+}
+
+function toScale(row: ScaleRow): ScaleJobRecord {
+  const { lease_until: _until, ...rest } = row;
+  return { ...rest, reasons: JSON.parse(row.reasons) as string[] };
 }
