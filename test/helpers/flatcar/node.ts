@@ -342,7 +342,7 @@ export class FlatcarNode {
     // A unit started twice in one boot (Requires= and the boot both) runs once, as with systemd.
     let started = this.starts.get(name);
     const running = this.running.get(name);
-    if (started && (!running || !running.done)) return started;
+    if (started && !running?.done) return started;
     started = this.startOnce(name);
     this.starts.set(name, started);
     // A oneshot without RemainAfterExit=yes is inactive once it finished: it may be started again
