@@ -29,7 +29,7 @@ PCTS_DISCOVERY=/usr/bin/discovery.etcd.io
 # Bookworm packages installed with apt-get install.
 PCTS_BOOKWORM_PACKAGES="python3-werkzeug python3-flask python3-flask-cors python3-jinja2 \
 python3-cryptography python3-yaml python3-dateutil python3-requests python3-urllib3 \
-python3-six python3-ply etcd-server etcd-discovery \
+python3-six python3-ply etcd-server etcd-client etcd-discovery \
 ignition postgresql-15 chromium zsh fish"
 
 # Trixie packages fetched with apt-get download and unpacked with dpkg -x (all pure Python).

@@ -3,7 +3,8 @@ import { OperationError, UsageError } from "../errors.js";
 import type { Arch, BuildTemplateOptions, Channel } from "../options.js";
 import { bootUserData, type DiscoveryContext, sampleDiscoveryUrl, type UserDataReport } from "./boot.js";
 import { type BootParts, etcdMember } from "./boot_parts.js";
-import { staticEtcdFiles, staticEtcdUnits } from "./etcd/node.js";
+import { RUN_ENV_PATH, staticEtcdFiles, staticEtcdUnits } from "./etcd/node.js";
+import { controllerReboots, workerReboots } from "./etcd/reboot.js";
 import {
   CONTROLLER_LAUNCH_TEMPLATE,
   CONTROLLER_PROFILE,
@@ -102,11 +103,18 @@ export async function buildTemplate(
   const etcd = etcdPlan(options);
   const problem = etcdVersionProblem(etcd.version, !etcd.static);
   if (problem) throw new UsageError([{ argument: "etcd_version", message: problem }]);
+  // Controllers reboot for updates one at a time (a lock in etcd v3); workers in a weekly window.
+  const reboots = controllerReboots(etcd.static ? [RUN_ENV_PATH] : []);
   const controllerParts: BootParts = etcd.static
-    ? { units: staticEtcdUnits(units), publicKeys, files: staticEtcdFiles(etcd.version) }
-    : {
-        units,
+    ? {
+        units: [...staticEtcdUnits(units), ...reboots.units],
         publicKeys,
+        files: [...staticEtcdFiles(etcd.version), ...reboots.files],
+      }
+    : {
+        units: [...units, ...reboots.units],
+        publicKeys,
+        files: reboots.files,
         etcd: { ...etcdMember, environment: { ETCD_IMAGE_TAG: etcdImageTag(etcd.version) } },
       };
   const boot = bootUserData(controllerParts, options.provisioning ?? "ignition", {
@@ -123,6 +131,7 @@ export async function buildTemplate(
     extraVariables?.private_domain,
     "PrivateDomain",
     etcd.static ? etcd.size : undefined,
+    workerReboots().files,
   );
 
   const withMap = images.map !== undefined;

@@ -1,6 +1,7 @@
 import { UsageError } from "../errors.js";
 import type { Provisioning } from "../options.js";
 import { type BootUserData, bootUserData, type DiscoveryContext } from "./boot.js";
+import type { BootFile } from "./boot_parts.js";
 import type { CfnValue } from "./types.js";
 import type { UnitEntry } from "./units.js";
 
@@ -65,11 +66,12 @@ export function workerBootUserData(
   zone?: string,
   parameter = "PrivateDomain",
   slots?: number,
+  files: BootFile[] = [],
 ): BootUserData {
   const userUnits = units.filter((u) => u.name !== "etcd-member.service");
   if (zone)
     return bootUserData(
-      { units: [...userUnits, etcdEndpointsUnit(zone, slots)], publicKeys },
+      { units: [...userUnits, etcdEndpointsUnit(zone, slots)], publicKeys, files },
       provisioning,
       discovery,
     );
@@ -78,7 +80,7 @@ export function workerBootUserData(
     marker = `pandacluster-${parameter.toLowerCase()}${n === 0 ? "" : `-${n}`}.invalid`;
   }
   const boot = bootUserData(
-    { units: [...userUnits, etcdEndpointsUnit(marker, slots)], publicKeys },
+    { units: [...userUnits, etcdEndpointsUnit(marker, slots)], publicKeys, files },
     provisioning,
     discovery,
   );
@@ -88,7 +90,7 @@ export function workerBootUserData(
   }
   if (provisioning === "ignition") {
     // Compressed: build the rest without the endpoints unit and add the unit to the outer config.
-    const rest = bootUserData({ units: userUnits, publicKeys }, provisioning, discovery);
+    const rest = bootUserData({ units: userUnits, publicKeys, files }, provisioning, discovery);
     const text = (rest.value as { "Fn::Base64"?: unknown })["Fn::Base64"];
     if (typeof text === "string") {
       const outer = JSON.parse(text) as { systemd?: { units: unknown[] } };

@@ -115,7 +115,7 @@ function dataUrlConfig(source: string, compression?: string): IgnitionConfig {
 
 /**
  * Ignition's merge, for the parts pandacluster writes: units by name and their dropins by name, links
- * by path, users by name; the child's (later) values win, lists of keys are joined.
+ * and files by path, users by name; the child's (later) values win, lists of keys are joined.
  */
 export function mergeIgnition(parent: IgnitionConfig, child: IgnitionConfig): IgnitionConfig {
   const out: IgnitionConfig = { ignition: { version: child.ignition.version } };
@@ -138,7 +138,15 @@ export function mergeIgnition(parent: IgnitionConfig, child: IgnitionConfig): Ig
   const links = new Map(
     [...(parent.storage?.links ?? []), ...(child.storage?.links ?? [])].map((l) => [l.path, l]),
   );
-  if (links.size > 0) out.storage = { links: [...links.values()] };
+  const files = new Map(
+    [...(parent.storage?.files ?? []), ...(child.storage?.files ?? [])].map((f) => [f.path, f]),
+  );
+  if (links.size > 0 || files.size > 0) {
+    out.storage = {
+      ...(files.size > 0 ? { files: [...files.values()] } : {}),
+      ...(links.size > 0 ? { links: [...links.values()] } : {}),
+    };
+  }
   const users = new Map<string, { name: string; sshAuthorizedKeys: string[] }>();
   for (const user of [...(parent.passwd?.users ?? []), ...(child.passwd?.users ?? [])]) {
     const before = users.get(user.name);

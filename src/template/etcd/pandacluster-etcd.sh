@@ -484,20 +484,22 @@ cmd_ready() {
   local mine
   mine=$(client_url "$SLOT")
   while [ "$SECONDS" -lt "$deadline" ]; do
-    if ! etcdctl_at "http://$IP:2379" endpoint health >/dev/null 2>&1; then
-      reason="etcd-$SLOT is not healthy (no quorum, or it cannot reach its peers)"
-    elif ! list=$(etcdctl_at "http://$IP:2379" member list -w simple 2>/dev/null); then
-      reason="etcd-$SLOT cannot list the members"
+    # A learner serves neither member list nor a health check (etcd: "rpc not supported for
+    # learner"): the members are asked through the others, and this one's health once it votes.
+    if ! list=$(members) || [ -z "$list" ]; then
+      reason="etcd-$SLOT cannot list the members (no other member answers)"
     else
       line=$(grep -F ", etcd-$SLOT, " <<<"$list" | head -n 1 || true)
       id=$(cut -d, -f1 <<<"$line" | tr -d ' ')
       learner=$(cut -d, -f6 <<<"$line" | tr -d ' ')
       if [ "$learner" = "true" ]; then
-        if etcdctl_at "http://$IP:2379" member promote "$id" >/dev/null 2>&1; then
+        if etcdctl_at "$(others)" member promote "$id" >/dev/null 2>&1; then
           say "etcd-$SLOT promoted from learner to voting member"
           continue
         fi
         reason="etcd-$SLOT is a learner catching up with the leader"
+      elif ! etcdctl_at "http://$IP:2379" endpoint health >/dev/null 2>&1; then
+        reason="etcd-$SLOT is not healthy (no quorum, or it cannot reach its peers)"
       else
         count=$(grep -c . <<<"$list")
         started=$(grep -c ', started, ' <<<"$list" || true)

@@ -42,6 +42,10 @@ FIXES / printed at start-up. What they change (all verified against moto 5.1.1):
   route53-create-zone       CreateHostedZone with a HostedZoneConfig but no Comment fails with HTTP
       500 (KeyError 'Comment'); a VPC without HostedZoneConfig gives a public zone and drops the
       VPC. Accepts the first; makes the second a private zone with that VPC, as AWS does.
+  route53-weight-zero       ListResourceRecordSets leaves out <Weight> of a weighted record whose
+      weight is 0 (moto renders it only when truthy), so a client reads CloudFormation's weighted
+      placeholder (Weight: 0) as unweighted. Route 53 always returns the Weight of a record that
+      has a SetIdentifier and a weight: renders it then, 0 included.
   asg-created-time          DescribeAutoScalingGroups' CreatedTime is the server's start time in local
       time without a zone ("2026-11-26T05:00:57.115004"), which the AWS SDK for JavaScript v3
       rejects ("Invalid RFC3339 timestamp format"): the whole call fails. Gives the real creation
@@ -603,6 +607,18 @@ def _route53_create_zone() -> None:
         return original(self)
 
     Route53.create_hosted_zone = create_hosted_zone
+
+
+@_fix("route53-weight-zero")
+def _route53_weight_zero() -> None:
+    from moto.route53 import responses
+
+    old = "{% if record.weight %}"
+    if old not in responses.LIST_RRSET_RESPONSE:
+        raise RuntimeError("LIST_RRSET_RESPONSE no longer renders the weight this way")
+    responses.LIST_RRSET_RESPONSE = responses.LIST_RRSET_RESPONSE.replace(
+        old, "{% if record.set_identifier and record.weight is not none %}"
+    )
 
 
 @_fix("serial-requests")
