@@ -6,6 +6,7 @@ import type { Config } from "../config.js";
 import { OperationError, PandaError, UsageError } from "../errors.js";
 import { packageVersion } from "../paths.js";
 import { Accounts } from "./accounts.js";
+import { type Audit, registerAudit } from "./audit.js";
 import { registerAuth } from "./auth.js";
 import { hashToken, loadSecretKey, newToken, SecretBox } from "./crypto.js";
 import { type Engine, libraryEngine } from "./engine.js";
@@ -14,6 +15,7 @@ import { StackPoller } from "./jobs/poller.js";
 import { Reconciler } from "./jobs/reconcile.js";
 import { JobRunner } from "./jobs/runner.js";
 import { ScaleJobs } from "./jobs/scale.js";
+import { createMetrics, type Metrics, registerMetrics } from "./metrics.js";
 import { clusterRoutes } from "./routes/clusters.js";
 import { type EventStreamOptions, eventRoutes } from "./routes/events.js";
 import { healthRoutes } from "./routes/health.js";
@@ -22,6 +24,7 @@ import { scaleRoutes } from "./routes/scale.js";
 import { templateRoutes } from "./routes/templates.js";
 import type { ServerParts } from "./routes/types.js";
 import { uiRoutes } from "./routes/ui.js";
+import { auditStoreFor } from "./store/audit.js";
 import { isPostgresUrl, PostgresStore, redactDatabaseUrl } from "./store/postgres.js";
 import { SqliteStore } from "./store/sqlite.js";
 import type { Store } from "./store/types.js";
@@ -76,6 +79,13 @@ export interface ServerOptions {
   eventStream?: Partial<EventStreamOptions>;
   /** Cycle of the DNS reconciler, ms (default 60000; PANDACLUSTER_RECONCILE_MS). */
   reconcileMs?: number;
+  /** The audit log also appended to this file (serve --audit-log; audit.ts). */
+  auditLog?: string;
+  /**
+   * Audit log and Prometheus metrics (audit.ts, metrics.ts; default true). Off only to measure
+   * what they cost (bench/observability.ts).
+   */
+  observability?: boolean;
 }
 
 export interface Server {
@@ -91,6 +101,10 @@ export interface Server {
   generatedAdminToken: string | undefined;
   /** Where the secret key came from. */
   keyOrigin: string;
+  /** The audit log (undefined with observability: false). */
+  audit: Audit | undefined;
+  /** The Prometheus metrics (undefined with observability: false). */
+  metrics: Metrics | undefined;
   /** Stops the jobs (they stay persisted), closes the HTTP server and the store. */
   close(): Promise<void>;
 }
@@ -241,10 +255,12 @@ export async function createServer(options: ServerOptions = {}): Promise<Server>
         60_000,
       log,
     );
+    const watch = await observe(app, store, { poller, reconciler, log, options });
     buildRoutes(app, parts, box, adminTokenHash, {
       heartbeatMs: 15_000,
       wakeMs: 2_000,
       perProfile: 20,
+      ...(watch.metrics ? { onStreams: watch.metrics.eventStreams } : {}),
       ...options.eventStream,
     });
     scaleRoutes(app, parts, scales);
@@ -262,6 +278,8 @@ export async function createServer(options: ServerOptions = {}): Promise<Server>
       reconciler,
       generatedAdminToken,
       keyOrigin: key.origin,
+      audit: watch.audit,
+      metrics: watch.metrics,
       async close() {
         if (closed) return;
         closed = true;
@@ -269,6 +287,8 @@ export async function createServer(options: ServerOptions = {}): Promise<Server>
         await scales.stop();
         await runner.stop();
         await app.close();
+        await watch.audit?.close();
+        await watch.metrics?.close();
         await store.close();
       },
     };
@@ -276,6 +296,29 @@ export async function createServer(options: ServerOptions = {}): Promise<Server>
     await store.close();
     throw error;
   }
+}
+
+/**
+ * The audit log and the metrics (audit.ts, metrics.ts), hooked in before the routes are added so
+ * that they see every route.
+ */
+async function observe(
+  app: FastifyInstance,
+  store: Store,
+  o: { poller: StackPoller; reconciler: Reconciler; log: FastifyInstance["log"]; options: ServerOptions },
+): Promise<{ audit: Audit | undefined; metrics: Metrics | undefined }> {
+  if (o.options.observability === false) return { audit: undefined, metrics: undefined };
+  const table = auditStoreFor(store);
+  const audit = await registerAudit(app, {
+    store: table,
+    log: o.log,
+    ...(o.options.auditLog ? { file: o.options.auditLog } : {}),
+  });
+  const metrics = createMetrics(table);
+  registerMetrics(app, metrics);
+  o.poller.cycleObserver = metrics.pollCycle;
+  o.reconciler.cycleObserver = metrics.reconcileCycle;
+  return { audit, metrics };
 }
 
 /**

@@ -29,6 +29,8 @@ export interface EventStreamOptions {
   wakeMs: number;
   /** Streams one profile may hold open at once (default 20): more are refused with 429. */
   perProfile: number;
+  /** Told the number of streams open on this server whenever it changes (the server's metrics). */
+  onStreams?: (open: number) => void;
 }
 
 const finalStatuses: ReadonlySet<ClusterStatus> = new Set(["online", "failed", "deleted"]);
@@ -72,6 +74,7 @@ export function eventRoutes(app: FastifyInstance, parts: ServerParts, options: E
   const { store } = parts;
   const open = new Map<number, number>();
   const closers = new Set<() => void>();
+  let streams = 0;
   // The server stops: every stream ends (a client resumes from its Last-Event-ID elsewhere).
   app.addHook("preClose", async () => {
     for (const close of closers) close();
@@ -96,12 +99,16 @@ export function eventRoutes(app: FastifyInstance, parts: ServerParts, options: E
         ]);
       }
       open.set(profile.id, held + 1);
+      streams += 1;
+      options.onStreams?.(streams);
       try {
         await stream(store, cluster.id, after, request, reply, options, closers);
       } finally {
         const left = (open.get(profile.id) ?? 1) - 1;
         if (left > 0) open.set(profile.id, left);
         else open.delete(profile.id);
+        streams -= 1;
+        options.onStreams?.(streams);
       }
     },
   );

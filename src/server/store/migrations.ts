@@ -114,4 +114,34 @@ export const migrations: Migration[] = [
       ALTER TABLE profiles ADD COLUMN max_clusters INTEGER NOT NULL DEFAULT 10;
     `,
   },
+  {
+    version: 6,
+    name: "profile IAM role and its external id",
+    sql: `
+      -- A profile may name an IAM role the server assumes (STS AssumeRole) instead of holding keys;
+      -- external_id is generated once for the profile and sent with every AssumeRole.
+      ALTER TABLE profiles ADD COLUMN role_arn TEXT;
+      ALTER TABLE profiles ADD COLUMN external_id TEXT;
+    `,
+  },
+  {
+    version: 7,
+    name: "audit log of mutating requests",
+    sql: `
+      CREATE TABLE audit (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        at TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        source TEXT NOT NULL,
+        method TEXT NOT NULL,
+        route TEXT NOT NULL,
+        target TEXT,
+        status INTEGER NOT NULL,
+        request_id TEXT NOT NULL
+      );
+      CREATE INDEX audit_by_actor ON audit (actor, id);
+      CREATE INDEX audit_by_target ON audit (target, id);
+      CREATE INDEX audit_by_time ON audit (at, id);
+    `,
+  },
 ];

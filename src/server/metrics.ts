@@ -1,0 +1,142 @@
+import Fastify, { type FastifyInstance } from "fastify";
+import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import { onAwsCall } from "../aws/observe.js";
+import type { AuditStore } from "./store/audit.js";
+
+/**
+ * Prometheus metrics (prom-client, text exposition format): GET /metrics behind the admin token,
+ * and with `serve --metrics-port N` on a listener of its own bound to 127.0.0.1 (for a scraper on
+ * the host, no token). What is fleet-wide — clusters by status, jobs by kind and state — is read
+ * from the store at each scrape, so every replica on one PostgreSQL database reports the same
+ * numbers; what is per process (AWS calls, HTTP requests, event streams, cycles) is this server's.
+ */
+
+const latencyBuckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+const awsBuckets = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+const cycleBuckets = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
+
+export interface Metrics {
+  readonly registry: Registry;
+  /** GET /metrics's body: the store's counts read now, then every metric. */
+  scrape(): Promise<string>;
+  readonly contentType: string;
+  /** For the poller and the reconciler (their cycleObserver). */
+  pollCycle(seconds: number): void;
+  reconcileCycle(seconds: number): void;
+  /** One HTTP request answered. */
+  http(route: string, method: string, status: number, seconds: number): void;
+  /** For the event routes (EventStreamOptions.onStreams). */
+  eventStreams(open: number): void;
+  close(): Promise<void>;
+}
+
+export function createMetrics(store: Pick<AuditStore, "counts">): Metrics {
+  const registry = new Registry();
+  const awsRequests = new Counter({
+    name: "pandacluster_aws_requests_total",
+    help: "AWS API calls made by this server (after the SDK's retries), by service, operation and outcome",
+    labelNames: ["service", "operation", "outcome"] as const,
+    registers: [registry],
+  });
+  const awsSeconds = new Histogram({
+    name: "pandacluster_aws_request_seconds",
+    help: "Duration of AWS API calls made by this server, retries included",
+    labelNames: ["service", "operation"] as const,
+    buckets: awsBuckets,
+    registers: [registry],
+  });
+  const jobs = new Gauge({
+    name: "pandacluster_jobs",
+    help: "Create and destroy jobs in the store (every replica's), by kind and state (the job's phase; done when finished)",
+    labelNames: ["kind", "state"] as const,
+    registers: [registry],
+  });
+  const clusters = new Gauge({
+    name: "pandacluster_clusters",
+    help: "Clusters in the store (every replica's), by status",
+    labelNames: ["status"] as const,
+    registers: [registry],
+  });
+  const httpSeconds = new Histogram({
+    name: "pandacluster_http_request_seconds",
+    help: "Duration of HTTP requests this server answered, by route pattern, method and status code",
+    labelNames: ["route", "method", "status"] as const,
+    buckets: latencyBuckets,
+    registers: [registry],
+  });
+  const streams = new Gauge({
+    name: "pandacluster_event_streams",
+    help: "Server-Sent Event streams open on this server",
+    registers: [registry],
+  });
+  const pollCycles = new Histogram({
+    name: "pandacluster_poll_cycle_seconds",
+    help: "Duration of the stack status poller's cycles on this server",
+    buckets: cycleBuckets,
+    registers: [registry],
+  });
+  const reconcileCycles = new Histogram({
+    name: "pandacluster_reconcile_cycle_seconds",
+    help: "Duration of the DNS reconciler's cycles on this server",
+    buckets: cycleBuckets,
+    registers: [registry],
+  });
+  streams.set(0);
+
+  const stop = onAwsCall((call) => {
+    awsRequests.inc({ service: call.service, operation: call.operation, outcome: call.outcome });
+    awsSeconds.observe({ service: call.service, operation: call.operation }, call.seconds);
+  });
+
+  return {
+    registry,
+    contentType: registry.contentType,
+    async scrape() {
+      const counts = await store.counts();
+      clusters.reset();
+      for (const row of counts.clusters) clusters.set({ status: row.status }, Number(row.n));
+      jobs.reset();
+      for (const row of counts.jobs) jobs.set({ kind: row.kind, state: row.phase }, Number(row.n));
+      return registry.metrics();
+    },
+    http: (route, method, status, seconds) =>
+      httpSeconds.observe({ route, method, status: String(status) }, seconds),
+    pollCycle: (seconds) => pollCycles.observe(seconds),
+    reconcileCycle: (seconds) => reconcileCycles.observe(seconds),
+    eventStreams: (open) => streams.set(open),
+    async close() {
+      stop();
+    },
+  };
+}
+
+/**
+ * Times every request (the route's pattern, never its path: bounded label values) and adds
+ * GET /metrics behind the admin token. Call before the routes are added.
+ */
+export function registerMetrics(app: FastifyInstance, metrics: Metrics): void {
+  app.addHook("onResponse", async (request, reply) => {
+    metrics.http(
+      request.routeOptions.url ?? "(no route)",
+      request.method,
+      reply.statusCode,
+      reply.elapsedTime / 1000,
+    );
+  });
+  app.get("/metrics", { config: { access: "admin" } }, async (_request, reply) => {
+    return reply.type(metrics.contentType).send(await metrics.scrape());
+  });
+}
+
+/**
+ * `serve --metrics-port N`: the same metrics, without a token, on 127.0.0.1 only (a scraper on the
+ * host; nothing else is served there). Returns the listener, to close with the server.
+ */
+export async function listenMetrics(metrics: Metrics, port: number): Promise<FastifyInstance> {
+  const app = Fastify({ logger: false });
+  app.get("/metrics", async (_request, reply) =>
+    reply.type(metrics.contentType).send(await metrics.scrape()),
+  );
+  await app.listen({ host: "127.0.0.1", port });
+  return app;
+}
