@@ -5,7 +5,7 @@ import { existsSync } from "node:fs";
 const benches =
   process.argv.length > 2
     ? process.argv.slice(2)
-    : ["cli", "lifecycle", "server", "replicas", "workers", "ui"];
+    : ["cli", "lifecycle", "server", "replicas", "workers", "ui", "observability"];
 let failed = false;
 for (const name of benches) {
   const file = new URL(`./${name}.js`, import.meta.url);

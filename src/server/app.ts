@@ -309,13 +309,14 @@ async function observe(
 ): Promise<{ audit: Audit | undefined; metrics: Metrics | undefined }> {
   if (o.options.observability === false) return { audit: undefined, metrics: undefined };
   const table = auditStoreFor(store);
+  // Metrics first: they time every route added after them, GET /audit too.
+  const metrics = createMetrics(table);
+  registerMetrics(app, metrics);
   const audit = await registerAudit(app, {
     store: table,
     log: o.log,
     ...(o.options.auditLog ? { file: o.options.auditLog } : {}),
   });
-  const metrics = createMetrics(table);
-  registerMetrics(app, metrics);
   o.poller.cycleObserver = metrics.pollCycle;
   o.reconciler.cycleObserver = metrics.reconcileCycle;
   return { audit, metrics };

@@ -1,5 +1,5 @@
 import { constants, type FileHandle, open } from "node:fs/promises";
-import type { FastifyInstance, FastifyRequest } from "fastify";
+import type { FastifyInstance, FastifyRequest, onSendHookHandler } from "fastify";
 import { UsageError } from "../errors.js";
 import { HttpError } from "./http.js";
 import type { AuditQuery, AuditRecord, AuditStore } from "./store/audit.js";
@@ -82,16 +82,13 @@ export async function registerAudit(app: FastifyInstance, options: AuditOptions)
   let writing: Promise<unknown> = Promise.resolve();
   const routes: Audit["routes"] = [];
 
-  app.addHook("onRoute", (route) => {
-    for (const method of [route.method].flat()) {
-      if (!readOnly.has(method)) routes.push({ method, url: route.url });
-    }
-  });
-
-  app.addHook("onSend", async (request, reply, payload) => {
-    if (readOnly.has(request.method)) return payload;
+  // Each mutating route gets the hook itself (a route-level onSend, added as the route is): reads
+  // carry no audit code at all. A request refused before its handler (401, 403, a body that does
+  // not parse) still passes its route's onSend. A path that matches no route changes nothing and
+  // is not recorded.
+  const hook: onSendHookHandler = (request, reply, payload, done) => {
     const marked = request as FastifyRequest & { [audited]?: true };
-    if (marked[audited]) return payload;
+    if (marked[audited]) return done(null, payload);
     marked[audited] = true;
     const route = request.routeOptions.url ?? request.url.split("?")[0] ?? "";
     const record: AuditRecord = {
@@ -104,19 +101,31 @@ export async function registerAudit(app: FastifyInstance, options: AuditOptions)
       status: reply.statusCode,
       request_id: String(request.id),
     };
-    try {
-      record.id = await options.store.append(record);
-      if (file) {
-        const line = `${JSON.stringify(record)}\n`;
-        writing = writing.then(() => file.appendFile(line));
-        await writing;
-      }
-    } catch (error) {
-      // The request has been carried out: its answer still goes out; the gap is logged loudly.
-      request.log.error({ err: error, audit: record }, "audit record not written");
-    }
-    return payload;
+    write(record).then(
+      () => done(null, payload),
+      (error: unknown) => {
+        // The request has been carried out: its answer still goes out; the gap is logged loudly.
+        request.log.error({ err: error, audit: record }, "audit record not written");
+        done(null, payload);
+      },
+    );
+  };
+  app.addHook("onRoute", (route) => {
+    const methods = [route.method].flat().filter((method) => !readOnly.has(method));
+    if (methods.length === 0) return;
+    for (const method of methods) routes.push({ method, url: route.url });
+    route.onSend = [...[route.onSend ?? []].flat(), hook];
   });
+
+  /** Into the store, then (in order) the file. */
+  async function write(record: AuditRecord): Promise<void> {
+    record.id = await options.store.append(record);
+    if (file) {
+      const line = `${JSON.stringify(record)}\n`;
+      writing = writing.then(() => file.appendFile(line));
+      await writing;
+    }
+  }
 
   app.get<{ Querystring: Record<string, string | undefined> }>(
     "/audit",
