@@ -7,9 +7,13 @@
  * moto in roles-e2e.test.ts.
  */
 import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, it } from "node:test";
 import parsePrometheus from "parse-prometheus-text-format";
 import { startServer } from "../../src/server/start.js";
+import { runCli } from "../helpers/cli.js";
 import { freePort } from "../helpers/services.js";
 import { FakeEngine } from "./fake-engine.js";
 import { ADMIN_TOKEN, admin, eventually, LogCapture, testServer } from "./helpers.js";
@@ -140,5 +144,23 @@ describe("metrics", () => {
       await running.shutdown();
     }
     await assert.rejects(fetch(`http://127.0.0.1:${metricsPort}/metrics`), "closed with the server");
+  });
+
+  it("serve --metrics-port and --audit-log: bad values are exit 2, naming the flag", async () => {
+    const home = mkdtempSync(join(tmpdir(), "pandacluster-serve-flags-"));
+    try {
+      const env = { HOME: home, PANDACLUSTER_ADMIN_TOKEN: ADMIN_TOKEN };
+      const port = await runCli(["serve", "--port", "0", "--db", ":memory:", "--metrics-port", "0"], { env });
+      assert.equal(port.code, 2, port.stderr);
+      assert.match(port.stderr, /--metrics-port/);
+      const missing = join(home, "no", "such", "dir", "audit.jsonl");
+      const file = await runCli(["serve", "--port", "0", "--db", ":memory:", "--audit-log", missing], {
+        env,
+      });
+      assert.equal(file.code, 2, file.stderr);
+      assert.match(file.stderr, /--audit-log: cannot open .*audit\.jsonl: ENOENT/);
+    } finally {
+      rmSync(home, { recursive: true, force: true });
+    }
   });
 });
