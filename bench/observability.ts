@@ -9,7 +9,7 @@
  * judged on requests per CPU second, and both ratios are printed).
  * BENCH_AA=1 runs both sides with audit and metrics off: the ratio the noise alone gives.
  *
- * Run: npm run build && node dist/bench/observability.js  (BENCH_SECONDS=2, BENCH_ROUNDS=10 by default)
+ * Run: npm run bench -- observability  (BENCH_SECONDS=2, BENCH_ROUNDS=10 by default; --quick: 1 s, 2 rounds)
  */
 import { type ChildProcess, fork } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -18,11 +18,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createServer, type Server } from "../src/server/app.js";
 import { hashToken } from "../src/server/crypto.js";
-import { median } from "./measure.js";
+import { median, sized, verdict } from "./measure.js";
 
 const ADMIN = "bench-admin-token-0123456789abcdef";
-const SECONDS = Number(process.env.BENCH_SECONDS) || 2;
-const ROUNDS = Number(process.env.BENCH_ROUNDS) || 10;
+const SECONDS = sized(2, 1, "BENCH_SECONDS");
+const ROUNDS = sized(10, 2, "BENCH_ROUNDS");
 const GOAL = 0.95;
 
 interface TargetInfo {
@@ -132,7 +132,9 @@ async function measure(url: string, token: string, seconds: number): Promise<Can
 }
 
 async function driver(): Promise<boolean> {
-  const child: ChildProcess = fork(new URL(import.meta.url).pathname, ["--target"], { stdio: "inherit" });
+  const child: ChildProcess = fork(new URL(import.meta.url).pathname, ["--target"], {
+    stdio: ["inherit", "inherit", "inherit", "ipc"],
+  });
   const info = await new Promise<TargetInfo>((resolve, reject) => {
     child.once("message", (message) => resolve(message as TargetInfo));
     child.once("exit", (code) => reject(new Error(`bench target exited with ${code}`)));
@@ -187,4 +189,4 @@ async function driver(): Promise<boolean> {
 }
 
 if (process.argv.includes("--target")) await target();
-else process.exit((await driver()) ? 0 : 1);
+else process.exit(verdict(await driver()));

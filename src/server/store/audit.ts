@@ -3,7 +3,7 @@ import { SqliteStore } from "./sqlite.js";
 import type { Store } from "./types.js";
 
 /**
- * The audit table (migrations: SQLite 7, PostgreSQL 5) and the fleet-wide counts the metrics read,
+ * The audit table (migrations: SQLite 8, PostgreSQL 7) and the fleet-wide counts the metrics read,
  * for both engines. Kept beside the Store rather than in it: only the audit log and the metrics use
  * them, through the engine's own handle (SQLite's file, PostgreSQL's pool, shared by the replicas).
  */

@@ -116,6 +116,15 @@ export const migrations: Migration[] = [
   },
   {
     version: 6,
+    name: "job lease generation: every write of a job is fenced by its lease",
+    sql: `
+      -- Grows each time a job's lease passes to another server; a write carrying an older
+      -- generation (a paused or cut-off server's) changes nothing (Store JobFence).
+      ALTER TABLE jobs ADD COLUMN lease_generation INTEGER NOT NULL DEFAULT 0;
+    `,
+  },
+  {
+    version: 7,
     name: "profile IAM role and its external id",
     sql: `
       -- A profile may name an IAM role the server assumes (STS AssumeRole) instead of holding keys;
@@ -125,7 +134,7 @@ export const migrations: Migration[] = [
     `,
   },
   {
-    version: 7,
+    version: 8,
     name: "audit log of mutating requests",
     sql: `
       CREATE TABLE audit (
