@@ -96,7 +96,9 @@ export class Accounts {
    * credential chain. Profiles with the same key see the same stacks (the poller batches them).
    */
   credentialsKeyOf(profile: ProfileRecord): string {
-    if (profile.role_arn) return `role:${profile.role_arn}`;
+    // The external id too: two profiles naming one role with different ids are different
+    // callers (one of them may be refused), and must not share one poller's credentials.
+    if (profile.role_arn) return `role:${profile.role_arn}:${profile.external_id ?? ""}`;
     if (profile.aws_id && profile.aws_secret_sealed) return `key:${profile.aws_id}`;
     const base = this.#base.aws;
     return base?.id && base.secret ? `key:${base.id}` : "server";

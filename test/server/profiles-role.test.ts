@@ -6,7 +6,11 @@
  * AssumeRole itself is proven against moto in roles-e2e.test.ts and aws/role-credentials.test.ts.
  */
 import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
 import { describe, it } from "node:test";
+import { Accounts } from "../../src/server/accounts.js";
+import { SecretBox } from "../../src/server/crypto.js";
+import type { ProfileRecord } from "../../src/server/store/types.js";
 import { FakeEngine } from "./fake-engine.js";
 import { admin, testServer } from "./helpers.js";
 
@@ -112,5 +116,35 @@ describe("profiles with a role", () => {
     } finally {
       await t.close();
     }
+  });
+
+  it("two profiles naming one role with different external ids never share a poller's credentials", () => {
+    const engine = new FakeEngine();
+    const accounts = new Accounts({}, new SecretBox(randomBytes(32)), {
+      engine,
+      store: { getSetting: async () => undefined, setSettingOnce: async (_k: string, v: string) => v },
+    });
+    const profile = (id: number, externalId: string): ProfileRecord => ({
+      id,
+      name: `p${id}`,
+      email: "p@example.com",
+      token_hash: "00",
+      aws_id: null,
+      aws_secret_sealed: null,
+      aws_region: null,
+      public_keys: null,
+      max_clusters: 10,
+      created_at: "2026-12-03T00:00:00Z",
+      role_arn: roleA,
+      external_id: externalId,
+    });
+    const [one, two, again] = [profile(1, "pc-one"), profile(2, "pc-two"), profile(3, "pc-one")];
+    assert.notEqual(accounts.credentialsKeyOf(one), accounts.credentialsKeyOf(two));
+    assert.equal(accounts.credentialsKeyOf(one), accounts.credentialsKeyOf(again));
+    assert.notEqual(
+      accounts.credentialsFor(one),
+      accounts.credentialsFor(two),
+      "each its own credentials object",
+    );
   });
 });
