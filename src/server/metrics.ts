@@ -130,7 +130,7 @@ export function createMetrics(store: Pick<AuditStore, "counts">): Metrics {
   });
   const jobs = new Gauge({
     name: "pandacluster_jobs",
-    help: "Create and destroy jobs in the store (every replica's), by kind and state (the job's phase; done when finished)",
+    help: "Jobs in the store (every replica's), by kind (create, destroy, scale) and state (a create or destroy job's phase, done when finished; a scale's running, succeeded or failed)",
     labelNames: ["kind", "state"] as const,
     registers: [registry],
   });

@@ -655,6 +655,18 @@ export function openApiDocument(version: string): JsonSchema {
           responses: { 202: json({ type: "object" }, "scaling"), ...errors(400, 401, 403, 404, 409) },
         },
       },
+      "/clusters/{stack_name}/sync": {
+        post: {
+          summary:
+            "sync: name the cluster's InService instances in its private zone now (each change is also an event of the cluster)",
+          security: secured,
+          parameters: [nameParameter, regionParameter()],
+          responses: {
+            200: json({ type: "object" }, "the sync's result: its changes"),
+            ...errors(401, 403, 404, 409),
+          },
+        },
+      },
       "/clusters/{stack_name}/scale": {
         get: {
           summary: "the cluster's latest scale job since the server started",

@@ -212,6 +212,7 @@ describe("profiles with an IAM role (moto, recording proxy)", () => {
         );
         assert.equal(sample("pandacluster_clusters", { status: "deleted" })?.value, "1");
         assert.equal(sample("pandacluster_jobs", { kind: "create", state: "done" })?.value, "1");
+        assert.equal(sample("pandacluster_jobs", { kind: "scale", state: "succeeded" })?.value, "1");
 
         // A profile naming the same role with another external id (a confused deputy): its job
         // fails with AWS's reason, no stack is attempted, and no credential is shown.

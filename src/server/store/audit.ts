@@ -3,7 +3,7 @@ import { SqliteStore } from "./sqlite.js";
 import type { Store } from "./types.js";
 
 /**
- * The audit table (migrations: SQLite 8, PostgreSQL 7) and the fleet-wide counts the metrics read,
+ * The audit table (migrations: SQLite 10, PostgreSQL 9) and the fleet-wide counts the metrics read,
  * for both engines. Kept beside the Store rather than in it: only the audit log and the metrics use
  * them, through the engine's own handle (SQLite's file, PostgreSQL's pool, shared by the replicas).
  */
@@ -74,6 +74,11 @@ function where(query: AuditQuery, placeholder: (n: number) => string): { sql: st
   return { sql, params };
 }
 
+/** Create and destroy jobs by their phase, and the stored scale jobs by their state. */
+const jobsByKindAndState = (cast: string) =>
+  `SELECT kind, phase, count(*)${cast} AS n FROM jobs GROUP BY kind, phase
+   UNION ALL SELECT 'scale' AS kind, state AS phase, count(*)${cast} AS n FROM scale_jobs GROUP BY state`;
+
 const toRecord = (row: AuditRecord): AuditRecord => ({
   ...row,
   id: Number(row.id),
@@ -105,9 +110,7 @@ class SqliteAudit implements AuditStore {
       clusters: db
         .prepare("SELECT status, count(*) AS n FROM clusters GROUP BY status")
         .all() as FleetCounts["clusters"],
-      jobs: db
-        .prepare("SELECT kind, phase, count(*) AS n FROM jobs GROUP BY kind, phase")
-        .all() as FleetCounts["jobs"],
+      jobs: db.prepare(jobsByKindAndState("")).all() as FleetCounts["jobs"],
     };
   }
 }
@@ -144,9 +147,7 @@ class PostgresAudit implements AuditStore {
       pool.query<FleetCounts["clusters"][number]>(
         "SELECT status, count(*)::int AS n FROM clusters GROUP BY status",
       ),
-      pool.query<FleetCounts["jobs"][number]>(
-        "SELECT kind, phase, count(*)::int AS n FROM jobs GROUP BY kind, phase",
-      ),
+      pool.query<FleetCounts["jobs"][number]>(jobsByKindAndState("::int")),
     ]);
     return { clusters: clusters.rows, jobs: jobs.rows };
   }
