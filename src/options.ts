@@ -171,6 +171,10 @@ export interface ServeOptions {
   host: string;
   port: number;
   db?: string;
+  /** serve --audit-log FILE: the audit log appended here too (JSON lines, mode 0600). */
+  audit_log?: string;
+  /** serve --metrics-port N: GET /metrics without a token on 127.0.0.1:N. */
+  metrics_port?: number;
 }
 
 export interface OptionsOf {

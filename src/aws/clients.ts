@@ -5,6 +5,8 @@ import type { Route53Client } from "@aws-sdk/client-route-53";
 import type { STSClient } from "@aws-sdk/client-sts";
 import type { Config } from "../config.js";
 import { UsageError } from "../errors.js";
+import { credentialProviderOf } from "./credential_source.js";
+import { observed } from "./observe.js";
 import { assertProfileExists } from "./profile.js";
 import { sdk } from "./sdk.js";
 
@@ -94,19 +96,22 @@ function makeClients(credentials: Config | undefined, target: AwsTarget): AwsCli
     region: target.region,
     ...(target.profile ? { profile: target.profile } : {}),
     get cloudformation() {
-      made.cloudformation ??= new (sdk.cloudformation().CloudFormationClient)(settings());
+      made.cloudformation ??= observed(
+        new (sdk.cloudformation().CloudFormationClient)(settings()),
+        "cloudformation",
+      );
       return made.cloudformation;
     },
     get ec2() {
-      made.ec2 ??= new (sdk.ec2().EC2Client)(settings());
+      made.ec2 ??= observed(new (sdk.ec2().EC2Client)(settings()), "ec2");
       return made.ec2;
     },
     get autoscaling() {
-      made.autoscaling ??= new (sdk.autoscaling().AutoScalingClient)(settings());
+      made.autoscaling ??= observed(new (sdk.autoscaling().AutoScalingClient)(settings()), "autoscaling");
       return made.autoscaling;
     },
     get route53() {
-      made.route53 ??= new (sdk.route53().Route53Client)(settings());
+      made.route53 ??= observed(new (sdk.route53().Route53Client)(settings()), "route53");
       return made.route53;
     },
     get sts() {
@@ -116,14 +121,17 @@ function makeClients(credentials: Config | undefined, target: AwsTarget): AwsCli
         // The shared settings are passed field by field: their CloudFormation-typed extensions
         // do not type-check as STS's. The credentials are the same object (the chain walked once).
         const { region, credentials, profile } = settings();
-        made.sts = new (sdk.sts().STSClient)({
-          region,
-          credentials,
-          ...(profile ? { profile } : {}),
-          retryMode: retry.retryMode,
-          maxAttempts: 3,
-          requestHandler,
-        });
+        made.sts = observed(
+          new (sdk.sts().STSClient)({
+            region,
+            credentials,
+            ...(profile ? { profile } : {}),
+            retryMode: retry.retryMode,
+            maxAttempts: 3,
+            requestHandler,
+          }),
+          "sts",
+        );
       }
       return made.sts;
     },
@@ -134,6 +142,9 @@ function makeClients(credentials: Config | undefined, target: AwsTarget): AwsCli
 type Credentials = NonNullable<CloudFormationClientConfig["credentials"]>;
 
 function credentialsFor(config: Config | undefined, profile: string | undefined): Credentials {
+  // A provider bound to this object (an assumed IAM role: credential_source.ts) comes first.
+  const bound = credentialProviderOf(config);
+  if (bound) return bound;
   if (config?.aws?.id && config.aws.secret) {
     return { accessKeyId: config.aws.id, secretAccessKey: config.aws.secret };
   }

@@ -1,3 +1,5 @@
+import { bindCredentialProvider } from "../aws/credential_source.js";
+import { assumedRoleProvider, roleAccount, sessionNameFor } from "../aws/role_credentials.js";
 import type { Config } from "../config.js";
 import type { SecretBox } from "./crypto.js";
 import type { Engine } from "./engine.js";
@@ -13,8 +15,9 @@ export interface AccountLookup {
 const settingFor = (credentialsKey: string) => `aws_account_of:${credentialsKey}`;
 
 /**
- * Which AWS credentials a profile's clusters use: the profile's own (sealed in the store, opened
- * only here, in memory, when a job needs them), else the server's: its config file's, else its
+ * Which AWS credentials a profile's clusters use: an IAM role's (STS AssumeRole with the profile's
+ * external id, asked with the server's own credentials), or the profile's keys (sealed in the
+ * store, opened only here, in memory, when a job needs them), else the server's: its config file's, else its
  * standard credential chain (environment, shared profile, instance role). And which AWS account
  * those credentials belong to.
  */
@@ -26,9 +29,12 @@ export class Accounts {
   readonly #cache = new Map<number, { key: string; config: Config }>();
   /** Account id by credentials key (credentialsKeyOf); a pending lookup is shared by its askers. */
   readonly #accountIds = new Map<string, Promise<string>>();
+  /** The server's own credentials, one object, for STS AssumeRole (its clients are cached per object). */
+  readonly #stsCaller: Config;
 
   constructor(base: Config, box: SecretBox, lookup: AccountLookup) {
     this.#base = base;
+    this.#stsCaller = { ...base };
     this.#box = box;
     this.#lookup = lookup;
   }
@@ -41,6 +47,8 @@ export class Accounts {
       profile.aws_secret_sealed,
       profile.aws_region,
       profile.public_keys,
+      profile.role_arn,
+      profile.external_id,
     ]);
     const cached = this.#cache.get(profile.id);
     if (cached?.key === key) return cached.config;
@@ -51,7 +59,20 @@ export class Accounts {
 
   #build(profile: ProfileRecord): Config {
     const config: Config = { ...this.#base };
-    if (profile.aws_id && profile.aws_secret_sealed) {
+    if (profile.role_arn && profile.external_id) {
+      // The role's temporary credentials, never the server's keys, sign the profile's calls.
+      const region = profile.aws_region ?? this.#base.aws?.region;
+      config.aws = region ? { region } : {};
+      bindCredentialProvider(
+        config,
+        assumedRoleProvider(this.#stsCaller, {
+          role_arn: profile.role_arn,
+          external_id: profile.external_id,
+          session_name: sessionNameFor(profile.name),
+          region: region ?? process.env.AWS_REGION ?? "us-east-1",
+        }),
+      );
+    } else if (profile.aws_id && profile.aws_secret_sealed) {
       config.aws = {
         id: profile.aws_id,
         secret: this.#box.open(profile.aws_secret_sealed, profile.name),
@@ -75,6 +96,9 @@ export class Accounts {
    * credential chain. Profiles with the same key see the same stacks (the poller batches them).
    */
   credentialsKeyOf(profile: ProfileRecord): string {
+    // The external id too: two profiles naming one role with different ids are different
+    // callers (one of them may be refused), and must not share one poller's credentials.
+    if (profile.role_arn) return `role:${profile.role_arn}:${profile.external_id ?? ""}`;
     if (profile.aws_id && profile.aws_secret_sealed) return `key:${profile.aws_id}`;
     const base = this.#base.aws;
     return base?.id && base.secret ? `key:${base.id}` : "server";
@@ -95,6 +119,10 @@ export class Accounts {
    * CreateStack. Refusing costs the caller one retry; nothing is recorded or created.
    */
   accountOf(profile: ProfileRecord, region: string): Promise<string> {
+    // A role's credentials act in the account that owns the role, which its ARN names: no STS call
+    // here, so a role that cannot be assumed fails the job (with AWS's reason), not the request.
+    const owner = profile.role_arn ? roleAccount(profile.role_arn) : undefined;
+    if (owner) return Promise.resolve(`aws:${owner}`);
     const who = this.credentialsKeyOf(profile);
     let pending = this.#accountIds.get(who);
     if (!pending) {

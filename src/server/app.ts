@@ -7,6 +7,7 @@ import { envInt } from "../env-numbers.js";
 import { OperationError, PandaError, UsageError } from "../errors.js";
 import { packageVersion } from "../paths.js";
 import { Accounts } from "./accounts.js";
+import { type Audit, registerAudit } from "./audit.js";
 import { registerAuth } from "./auth.js";
 import { hashToken, loadSecretKey, newToken, SecretBox } from "./crypto.js";
 import { type Engine, libraryEngine } from "./engine.js";
@@ -16,6 +17,7 @@ import { Reconciler } from "./jobs/reconcile.js";
 import { JobRunner } from "./jobs/runner.js";
 import { ScaleJobs } from "./jobs/scale.js";
 import { loggableUrl } from "./log-url.js";
+import { createMetrics, type Metrics, registerMetrics } from "./metrics.js";
 import { clusterRoutes } from "./routes/clusters.js";
 import { type EventStreamOptions, eventRoutes } from "./routes/events.js";
 import { healthRoutes } from "./routes/health.js";
@@ -25,6 +27,7 @@ import { syncRoutes } from "./routes/sync.js";
 import { templateRoutes } from "./routes/templates.js";
 import type { ServerParts } from "./routes/types.js";
 import { uiRoutes } from "./routes/ui.js";
+import { auditStoreFor } from "./store/audit.js";
 import { isStoreUnavailable } from "./store/errors.js";
 import { isPostgresUrl, PostgresStore, redactDatabaseUrl } from "./store/postgres.js";
 import { SqliteStore } from "./store/sqlite.js";
@@ -80,6 +83,13 @@ export interface ServerOptions {
   eventStream?: Partial<EventStreamOptions>;
   /** Cycle of the DNS reconciler, ms (default 60000; PANDACLUSTER_RECONCILE_MS). */
   reconcileMs?: number;
+  /** The audit log also appended to this file (serve --audit-log; audit.ts). */
+  auditLog?: string;
+  /**
+   * Audit log and Prometheus metrics (audit.ts, metrics.ts; default true). Off only to measure
+   * what they cost (bench/observability.ts).
+   */
+  observability?: boolean;
   /** How long GET /clusters/{name}?live=true waits for AWS, ms (default 10000). */
   liveTimeoutMs?: number;
 }
@@ -97,6 +107,10 @@ export interface Server {
   generatedAdminToken: string | undefined;
   /** Where the secret key came from. */
   keyOrigin: string;
+  /** The audit log (undefined with observability: false). */
+  audit: Audit | undefined;
+  /** The Prometheus metrics (undefined with observability: false). */
+  metrics: Metrics | undefined;
   /** Stops the jobs (they stay persisted), closes the HTTP server and the store. */
   close(): Promise<void>;
 }
@@ -255,10 +269,12 @@ export async function createServer(options: ServerOptions = {}): Promise<Server>
       options.reconcileMs ?? envInt(env, "PANDACLUSTER_RECONCILE_MS") ?? 60_000,
       log,
     );
+    const watch = await observe(app, store, { poller, reconciler, log, options });
     buildRoutes(app, parts, box, adminTokenHash, {
       heartbeatMs: 15_000,
       wakeMs: 2_000,
       perProfile: 20,
+      ...(watch.metrics ? { onStreams: watch.metrics.eventStreams } : {}),
       owner,
       ...options.eventStream,
     });
@@ -281,6 +297,8 @@ export async function createServer(options: ServerOptions = {}): Promise<Server>
       reconciler,
       generatedAdminToken,
       keyOrigin: key.origin,
+      audit: watch.audit,
+      metrics: watch.metrics,
       async close() {
         if (closed) return;
         closed = true;
@@ -288,6 +306,8 @@ export async function createServer(options: ServerOptions = {}): Promise<Server>
         await scales.stop();
         await runner.stop();
         await app.close();
+        await watch.audit?.close();
+        await watch.metrics?.close();
         await store.close();
       },
     };
@@ -295,6 +315,30 @@ export async function createServer(options: ServerOptions = {}): Promise<Server>
     await store.close();
     throw error;
   }
+}
+
+/**
+ * The audit log and the metrics (audit.ts, metrics.ts), hooked in before the routes are added so
+ * that they see every route.
+ */
+async function observe(
+  app: FastifyInstance,
+  store: Store,
+  o: { poller: StackPoller; reconciler: Reconciler; log: FastifyInstance["log"]; options: ServerOptions },
+): Promise<{ audit: Audit | undefined; metrics: Metrics | undefined }> {
+  if (o.options.observability === false) return { audit: undefined, metrics: undefined };
+  const table = auditStoreFor(store);
+  // Metrics first: they time every route added after them, GET /audit too.
+  const metrics = createMetrics(table);
+  registerMetrics(app, metrics);
+  const audit = await registerAudit(app, {
+    store: table,
+    log: o.log,
+    ...(o.options.auditLog ? { file: o.options.auditLog } : {}),
+  });
+  o.poller.cycleObserver = metrics.pollCycle;
+  o.reconciler.cycleObserver = metrics.reconcileCycle;
+  return { audit, metrics };
 }
 
 /**

@@ -355,9 +355,14 @@ const profileRequestSchema: JsonSchema = {
     aws: {
       type: "object",
       additionalProperties: false,
-      required: ["id", "secret"],
-      description: "AWS credentials for this profile's clusters; stored encrypted, never returned",
+      description:
+        "AWS access keys for this profile's clusters (static keys: stored encrypted, never returned); with role_arn only region",
       properties: { id: { type: "string" }, secret: { type: "string" }, region: { type: "string" } },
+    },
+    role_arn: {
+      type: "string",
+      description:
+        "an IAM role the server assumes (STS AssumeRole with the profile's external_id) for every AWS call of the profile; see doc/iam",
     },
     public_keys: {
       type: "array",
@@ -374,9 +379,34 @@ const profileSchema: JsonSchema = {
     name: { type: "string" },
     email: { type: "string" },
     token: { type: "string", description: "only in the answer to POST /profiles" },
-    aws: { type: ["boolean"], description: "whether the profile has its own AWS credentials" },
+    aws: { type: ["boolean"], description: "whether the profile has its own static AWS keys" },
+    access: {
+      enum: ["role", "static-keys", "server"],
+      description:
+        "how the profile reaches AWS: an assumed role, stored static keys, or the server's credentials",
+    },
+    role_arn: { type: ["string", "null"] },
+    external_id: {
+      type: ["string", "null"],
+      description: "the sts:ExternalId to require in the role's trust policy (generated, stable)",
+    },
     max_clusters: maxClustersSchema(),
     created_at: { type: "string", format: "date-time" },
+  },
+};
+
+const auditRecordSchema: JsonSchema = {
+  type: "object",
+  properties: {
+    id: { type: "integer" },
+    at: { type: "string", format: "date-time" },
+    actor: { type: "string", description: "admin, profile:<name>, or anonymous (no valid token)" },
+    source: { type: "string", description: "the client's address" },
+    method: { type: "string" },
+    route: { type: "string", description: "the route's pattern, e.g. /clusters/:stack_name" },
+    target: { type: ["string", "null"], description: "cluster:<name> or profile:<name>" },
+    status: { type: "integer", description: "the answer's status code" },
+    request_id: { type: "string" },
   },
 };
 
@@ -428,6 +458,7 @@ export function openApiDocument(version: string): JsonSchema {
         Event: eventSchema,
         ProfileRequest: profileRequestSchema,
         Profile: profileSchema,
+        AuditRecord: auditRecordSchema,
       },
     },
     paths: {
@@ -462,7 +493,7 @@ export function openApiDocument(version: string): JsonSchema {
       },
       "/profiles/{name}": {
         patch: {
-          summary: "change a profile's quota of live clusters (admin)",
+          summary: "change a profile's quota of live clusters or its IAM role (admin)",
           security: secured,
           parameters: [{ name: "name", in: "path", required: true, schema: { type: "string" } }],
           requestBody: {
@@ -472,8 +503,14 @@ export function openApiDocument(version: string): JsonSchema {
                 schema: {
                   type: "object",
                   additionalProperties: false,
-                  required: ["max_clusters"],
-                  properties: { max_clusters: maxClustersSchema() },
+                  minProperties: 1,
+                  properties: {
+                    max_clusters: maxClustersSchema(),
+                    role_arn: {
+                      type: "string",
+                      description: "use this role from now on (the profile's static keys are dropped)",
+                    },
+                  },
                 },
               },
             },
@@ -600,6 +637,102 @@ export function openApiDocument(version: string): JsonSchema {
             ),
             200: json({ type: "object" }, "already deleted"),
             ...errors(401, 404, 409),
+          },
+        },
+        patch: {
+          summary:
+            "scale: change the number of workers (asynchronous; GET /clusters/{stack_name}/scale follows it)",
+          security: secured,
+          parameters: [nameParameter, regionParameter()],
+          requestBody: {
+            required: true,
+            content: {
+              "application/json": {
+                schema: { type: "object", properties: { workers: { type: "integer", minimum: 0 } } },
+              },
+            },
+          },
+          responses: { 202: json({ type: "object" }, "scaling"), ...errors(400, 401, 403, 404, 409) },
+        },
+      },
+      "/clusters/{stack_name}/sync": {
+        post: {
+          summary:
+            "sync: name the cluster's InService instances in its private zone now (each change is also an event of the cluster)",
+          security: secured,
+          parameters: [nameParameter, regionParameter()],
+          responses: {
+            200: json({ type: "object" }, "the sync's result: its changes"),
+            ...errors(401, 403, 404, 409),
+          },
+        },
+      },
+      "/clusters/{stack_name}/scale": {
+        get: {
+          summary: "the cluster's latest scale job since the server started",
+          security: secured,
+          parameters: [nameParameter, regionParameter()],
+          responses: { 200: json({ type: "object" }, "the scale job"), ...errors(401, 404) },
+        },
+      },
+      "/audit": {
+        get: {
+          summary:
+            "the audit log (admin): every request that changed or tried to change something, newest first",
+          security: secured,
+          parameters: [
+            {
+              name: "profile",
+              in: "query",
+              required: false,
+              schema: { type: "string" },
+              description: "acted as or on this profile",
+            },
+            {
+              name: "cluster",
+              in: "query",
+              required: false,
+              schema: { type: "string" },
+              description: "acted on this cluster",
+            },
+            { name: "since", in: "query", required: false, schema: { type: "string", format: "date-time" } },
+            { name: "until", in: "query", required: false, schema: { type: "string", format: "date-time" } },
+            {
+              name: "limit",
+              in: "query",
+              required: false,
+              schema: { type: "integer", minimum: 1, maximum: 1000, default: 100 },
+            },
+            {
+              name: "before",
+              in: "query",
+              required: false,
+              schema: { type: "integer", minimum: 1 },
+              description: "the previous page's `next`: records older than it",
+            },
+          ],
+          responses: {
+            200: json(
+              {
+                type: "object",
+                properties: {
+                  records: { type: "array", items: { $ref: "#/components/schemas/AuditRecord" } },
+                  next: { type: ["integer", "null"], description: "pass as before= for the next page" },
+                },
+              },
+              "one page of records",
+            ),
+            ...errors(400, 401, 403),
+          },
+        },
+      },
+      "/metrics": {
+        get: {
+          summary: "Prometheus metrics, text exposition format (admin; or serve --metrics-port on loopback)",
+          security: secured,
+          responses: {
+            200: { description: "metrics", content: { "text/plain": { schema: { type: "string" } } } },
+            ...errors(401, 403),
           },
         },
       },

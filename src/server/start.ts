@@ -1,6 +1,7 @@
 import type { Config } from "../config.js";
 import type { ServeOptions } from "../options.js";
 import { createServer, defaultDbPath, describeDb, type Server, type ServerOptions } from "./app.js";
+import { listenMetrics } from "./metrics.js";
 
 export interface StartOptions extends ServeOptions {
   env?: NodeJS.ProcessEnv;
@@ -37,9 +38,13 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     db,
     env,
     ...(options.config ? { config: options.config } : {}),
+    ...(options.audit_log ? { auditLog: options.audit_log } : {}),
   });
+  let metricsListener: Awaited<ReturnType<typeof listenMetrics>> | undefined;
   try {
     await server.app.listen({ host: options.host, port: options.port });
+    if (options.metrics_port !== undefined && server.metrics)
+      metricsListener = await listenMetrics(server.metrics, options.metrics_port);
   } catch (error) {
     await server.close();
     throw error;
@@ -57,6 +62,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   stderr.write(
     `pandacluster API server listening on ${url} (store ${describeDb(db)}; secret key from ${server.keyOrigin}); dashboard at ${url}/ui\n`,
   );
+  if (metricsListener) stderr.write(`metrics at http://127.0.0.1:${options.metrics_port}/metrics\n`);
 
   let resolveClosed!: () => void;
   const closed = new Promise<void>((resolve) => {
@@ -74,6 +80,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
       for (const [signal, handler] of handlers) process.off(signal, handler);
       for (const undo of unhook) undo();
       try {
+        await metricsListener?.close();
         await server.close();
       } finally {
         stderr.write(`pandacluster API server stopped (${reason})\n`);

@@ -10,8 +10,12 @@ export interface CountingProxy {
   endpoint: string;
   /** Calls since the last take(), by operation. */
   take(): Map<string, number>;
-  /** Every request so far (not reset by take): its operation, body, arrival time and answer's status. */
-  readonly log: { operation: string; body: string; at: number; status?: number }[];
+  /**
+   * Every request so far (not reset by take): its operation, body, arrival time, answer's status,
+   * and the access key id it was signed with (SigV4 Credential=…), which says whose credentials
+   * the sender used.
+   */
+  readonly log: { operation: string; body: string; at: number; status?: number; accessKeyId?: string }[];
   close(): void;
 }
 
@@ -28,6 +32,8 @@ export async function countingProxy(target: string): Promise<CountingProxy> {
       const operation = operationOf(req.method ?? "", req.url ?? "", req.headers, text);
       calls.set(operation, (calls.get(operation) ?? 0) + 1);
       const entry: CountingProxy["log"][number] = { operation, body: text, at: Date.now() };
+      const signer = /Credential=([^/,\s]+)\//.exec(String(req.headers.authorization ?? ""))?.[1];
+      if (signer) entry.accessKeyId = signer;
       log.push(entry);
       const forward = request(
         {

@@ -371,6 +371,9 @@ describe("dashboard at /ui (chromium, moto, local etcd discovery)", () => {
   });
 
   it("the admin creates a profile (token shown once, copied), which signs in and sees none of alice's clusters", async () => {
+    await t.profile("legacy", {
+      aws: { id: "AKIAIOSFODNN7EXAMPLE", secret: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY" },
+    });
     const { page, dialogs, errors } = await open();
     await signIn(page, ADMIN_TOKEN);
     await page.getByRole("heading", { name: "Profiles" }).waitFor();
@@ -378,6 +381,8 @@ describe("dashboard at /ui (chromium, moto, local etcd discovery)", () => {
     await page.locator("#profile-name").fill("bob");
     await page.locator("#profile-email").fill("bob@example.com");
     await page.locator("#profile-max_clusters").fill("2");
+    await page.getByText("AWS access (optional").click();
+    await page.locator("#profile-role_arn").fill("arn:aws:iam::123456789012:role/pandacluster-bob");
     await page.getByRole("button", { name: "Create profile" }).click();
     const token = await page.locator("#new-token").inputValue({ timeout: 10_000 });
     assert.match(token, /\S{16,}/);
@@ -387,6 +392,22 @@ describe("dashboard at /ui (chromium, moto, local etcd discovery)", () => {
     const bob = page.locator("table.profiles tr[data-name=bob]");
     await bob.waitFor();
     assert.equal(await bob.locator("td[data-label='Max clusters']").textContent(), "2");
+    // Each profile's AWS access: bob's role with the external ID for its trust policy, legacy's
+    // static keys flagged, alice on the server's credentials.
+    const bobAccess = bob.locator("td[data-label='AWS access']");
+    assert.equal(await bobAccess.locator(".kind").textContent(), "Role");
+    assert.equal(
+      await bobAccess.locator(".role-arn").textContent(),
+      "arn:aws:iam::123456789012:role/pandacluster-bob",
+    );
+    assert.match(String(await bobAccess.locator(".external-id").textContent()), /^External ID pc-[\w-]{32}$/);
+    const legacy = page.locator("table.profiles tr[data-name=legacy] td[data-label='AWS access']");
+    assert.equal(await legacy.textContent(), "Static keys");
+    assert.match(String(await legacy.locator(".warning").getAttribute("title")), /give it a role instead/);
+    assert.equal(
+      await page.locator("table.profiles tr[data-name=alice] td[data-label='AWS access']").textContent(),
+      "Server's",
+    );
 
     // A profile to delete (two presses: Delete, then Really delete).
     await page.locator("#profile-name").fill("carol");

@@ -89,6 +89,8 @@ export class StackPoller {
   #running = false;
   #stopped = false;
   #stats = emptyStats();
+  /** Told each cycle's duration in seconds (the server's metrics). */
+  cycleObserver: ((seconds: number) => void) | undefined;
 
   constructor(engine: Engine, options: PollerOptions) {
     this.#engine = engine;
@@ -198,6 +200,7 @@ export class StackPoller {
     const due = active.filter((g) => g.skipUntil <= now);
     if (due.length > 0) {
       this.#running = true;
+      const started = performance.now();
       this.#stats.cycles += 1;
       this.#stats.max_groups = Math.max(this.#stats.max_groups, active.length);
       this.#stats.max_watched = Math.max(this.#stats.max_watched, this.watching());
@@ -208,6 +211,7 @@ export class StackPoller {
         this.#stats.max_calls_per_cycle = Math.max(this.#stats.max_calls_per_cycle, calls);
       } finally {
         this.#running = false;
+        this.cycleObserver?.((performance.now() - started) / 1000);
       }
     }
     for (const [key, group] of this.#groups) {

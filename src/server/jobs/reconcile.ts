@@ -38,6 +38,8 @@ export class Reconciler {
   #timer: NodeJS.Timeout | undefined;
   #cycle: Promise<ReconcileCycle> | undefined;
   #stopped = false;
+  /** Told each cycle's duration in seconds (the server's metrics). */
+  cycleObserver: ((seconds: number) => void) | undefined;
 
   constructor(
     private readonly parts: { store: Store; engine: Engine; accounts: Accounts; scales: ScaleJobs },
@@ -71,9 +73,13 @@ export class Reconciler {
 
   /** One cycle now (a cycle already running is joined, not doubled). */
   runOnce(): Promise<ReconcileCycle> {
-    this.#cycle ??= this.#run().finally(() => {
-      this.#cycle = undefined;
-    });
+    if (!this.#cycle) {
+      const started = performance.now();
+      this.#cycle = this.#run().finally(() => {
+        this.#cycle = undefined;
+        this.cycleObserver?.((performance.now() - started) / 1000);
+      });
+    }
     return this.#cycle;
   }
 

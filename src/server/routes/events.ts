@@ -37,6 +37,8 @@ export interface EventStreamOptions {
   countedMs?: number;
   /** This server on the store's stream rows (for people reading the store). */
   owner?: string;
+  /** Told the number of streams open on this server whenever it changes (the server's metrics). */
+  onStreams?: (open: number) => void;
 }
 
 const finalStatuses: ReadonlySet<ClusterStatus> = new Set(["online", "failed", "deleted"]);
@@ -101,6 +103,7 @@ export function eventRoutes(app: FastifyInstance, parts: ServerParts, options: E
   const { store } = parts;
   const countedMs = options.countedMs ?? 30_000;
   const closers = new Set<() => void>();
+  let streams = 0;
   // The server stops: every stream ends (a client resumes from its Last-Event-ID elsewhere).
   app.addHook("preClose", async () => {
     for (const close of closers) close();
@@ -138,9 +141,13 @@ export function eventRoutes(app: FastifyInstance, parts: ServerParts, options: E
         },
         Math.max(50, Math.floor(countedMs / 3)),
       );
+      streams += 1;
+      options.onStreams?.(streams);
       try {
         await stream(store, cluster.id, after, request, reply, options, closers);
       } finally {
+        streams -= 1;
+        options.onStreams?.(streams);
         clearInterval(renew);
         await store.closeStream(opened.id).catch((error: unknown) => {
           request.log.warn({ error: (error as Error).message }, "could not record an event stream's end");

@@ -1,4 +1,6 @@
+import { randomBytes } from "node:crypto";
 import type { FastifyInstance } from "fastify";
+import { roleArnPattern } from "../../aws/role_credentials.js";
 import { commandSpec } from "../../definitions.js";
 import { checkValue } from "../../options.js";
 import type { SecretBox } from "../crypto.js";
@@ -13,15 +15,44 @@ const emailPattern = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 const keyPattern =
   /^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh\.com|sk-ecdsa-sha2-nistp256@openssh\.com) [A-Za-z0-9+/]+={0,3}( .*)?$/;
 
-/** A profile as routes show it: never the token's digest, never an AWS secret or key id. */
+/**
+ * How a profile reaches AWS: "role" (STS AssumeRole of its role_arn with its external_id),
+ * "static-keys" (a long-lived access key stored sealed: what a security review flags), or
+ * "server" (no credentials of its own: the server's).
+ */
+export function accessKind(profile: ProfileRecord): "role" | "static-keys" | "server" {
+  if (profile.role_arn) return "role";
+  return profile.aws_id !== null ? "static-keys" : "server";
+}
+
+/**
+ * A profile as routes show it: never the token's digest, never an AWS secret or key id. The
+ * external id is shown (to the admin, who puts it in the role's trust policy): it is no secret,
+ * only a guard against a confused deputy.
+ */
 function publicProfile(profile: ProfileRecord): Record<string, unknown> {
   return {
     name: profile.name,
     email: profile.email,
     aws: profile.aws_id !== null,
+    access: accessKind(profile),
+    role_arn: profile.role_arn,
+    external_id: profile.external_id,
     max_clusters: profile.max_clusters,
     created_at: profile.created_at,
   };
+}
+
+/** A new external id: 192 random bits, in sts:ExternalId's alphabet ([\w+=,.@:/-], 2–1224 chars). */
+export function newExternalId(): string {
+  return `pc-${randomBytes(24).toString("base64url")}`;
+}
+
+/** The problem with a role ARN the admin gave, if any. */
+function checkRoleArn(value: unknown): string | undefined {
+  if (typeof value !== "string" || !roleArnPattern.test(value))
+    return "role_arn: must be an IAM role ARN (arn:aws:iam::123456789012:role/name)";
+  return undefined;
 }
 
 const isObject = (value: unknown): value is Record<string, unknown> =>
@@ -33,10 +64,12 @@ function checkProfileBody(body: unknown, box: SecretBox): { profile: NewProfile;
     throw new HttpError(400, "invalid request", ["the request body must be a JSON object"]);
   const messages: string[] = [];
   for (const key of Object.keys(body)) {
-    if (!["name", "email", "aws", "public_keys", "max_clusters"].includes(key))
+    if (!["name", "email", "aws", "role_arn", "public_keys", "max_clusters"].includes(key))
       messages.push(`${key}: unknown option`);
   }
-  const { name, email, aws, public_keys, max_clusters } = body;
+  const { name, email, aws, role_arn, public_keys, max_clusters } = body;
+  const roleProblem = role_arn === undefined ? undefined : checkRoleArn(role_arn);
+  if (roleProblem) messages.push(roleProblem);
   const quotaProblem = max_clusters === undefined ? undefined : checkQuota(max_clusters);
   if (quotaProblem) messages.push(quotaProblem);
   if (name === undefined) messages.push("name: is required");
@@ -58,10 +91,18 @@ function checkProfileBody(body: unknown, box: SecretBox): { profile: NewProfile;
       for (const key of Object.keys(aws)) {
         if (!["id", "secret", "region"].includes(key)) messages.push(`aws.${key}: unknown option`);
       }
-      if (typeof aws.id !== "string" || !/^[A-Z0-9]{16,128}$/.test(aws.id)) {
+      if (role_arn !== undefined && (aws.id !== undefined || aws.secret !== undefined)) {
+        messages.push(
+          "aws: with role_arn, only aws.region may be given (the role's credentials are used, not keys)",
+        );
+      } else if (role_arn !== undefined) {
+        // region only
+      } else if (typeof aws.id !== "string" || !/^[A-Z0-9]{16,128}$/.test(aws.id)) {
         messages.push("aws.id: must be an AWS access key id (16 to 128 capital letters and digits)");
       } else awsId = aws.id;
-      if (typeof aws.secret !== "string" || aws.secret.length < 16 || aws.secret.length > 128) {
+      if (role_arn !== undefined) {
+        // no secret with a role
+      } else if (typeof aws.secret !== "string" || aws.secret.length < 16 || aws.secret.length > 128) {
         messages.push("aws.secret: must be an AWS secret access key (16 to 128 characters)");
       } else awsSecret = aws.secret;
       if (aws.region !== undefined) {
@@ -100,6 +141,7 @@ function checkProfileBody(body: unknown, box: SecretBox): { profile: NewProfile;
       aws_secret_sealed: awsSecret ? box.seal(awsSecret, profileName) : null,
       aws_region: awsRegion,
       public_keys: keys,
+      ...(typeof role_arn === "string" ? { role_arn, external_id: newExternalId() } : {}),
       ...(typeof max_clusters === "number" ? { max_clusters } : {}),
     },
   };
@@ -121,7 +163,7 @@ export function profileRoutes(app: FastifyInstance, parts: ServerParts, box: Sec
     const created = await store.createProfile(profile);
     if (created === "exists")
       throw new HttpError(409, "conflict", [`name: a profile named ${profile.name} exists`]);
-    request.log.info({ profile: created.name, aws: created.aws_id !== null }, "profile created");
+    request.log.info({ profile: created.name, access: accessKind(created) }, "profile created");
     return reply
       .code(201)
       .header("Location", `/profiles/${encodeURIComponent(created.name)}`)
@@ -140,17 +182,38 @@ export function profileRoutes(app: FastifyInstance, parts: ServerParts, box: Sec
       if (!isObject(body))
         throw new HttpError(400, "invalid request", ["the request body must be a JSON object"]);
       const messages = Object.keys(body)
-        .filter((key) => key !== "max_clusters")
-        .map((key) => `${key}: cannot be changed (only max_clusters can)`);
-      if (body.max_clusters === undefined) messages.push("max_clusters: is required");
-      else {
+        .filter((key) => key !== "max_clusters" && key !== "role_arn")
+        .map((key) => `${key}: cannot be changed (only max_clusters and role_arn can)`);
+      if (body.max_clusters === undefined && body.role_arn === undefined)
+        messages.push("max_clusters or role_arn: is required");
+      if (body.max_clusters !== undefined) {
         const problem = checkQuota(body.max_clusters);
         if (problem) messages.push(problem);
       }
+      if (body.role_arn !== undefined) {
+        const problem = checkRoleArn(body.role_arn);
+        if (problem) messages.push(problem);
+      }
       if (messages.length > 0) throw new HttpError(400, "invalid request", messages);
-      const profile = await store.setProfileQuota(request.params.name, body.max_clusters as number);
-      if (!profile) throw new HttpError(404, "not found", [`no profile named ${request.params.name}`]);
-      request.log.info({ profile: profile.name, max_clusters: profile.max_clusters }, "profile quota set");
+      const name = request.params.name;
+      let profile: ProfileRecord | undefined;
+      if (typeof body.role_arn === "string") {
+        // Moving to a role drops the stored keys; the external id, once made, stays the profile's.
+        profile = await store.setProfileAccess(name, {
+          role_arn: body.role_arn,
+          external_id: newExternalId(),
+        });
+        if (profile) request.log.info({ profile: name, role_arn: profile.role_arn }, "profile role set");
+      }
+      if (body.max_clusters !== undefined) {
+        profile = await store.setProfileQuota(name, body.max_clusters as number);
+        if (profile)
+          request.log.info(
+            { profile: profile.name, max_clusters: profile.max_clusters },
+            "profile quota set",
+          );
+      }
+      if (!profile) throw new HttpError(404, "not found", [`no profile named ${name}`]);
       return reply.send(publicProfile(profile));
     },
   );

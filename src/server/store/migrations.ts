@@ -161,4 +161,34 @@ export const migrations: Migration[] = [
       CREATE INDEX event_streams_by_profile ON event_streams (profile_id, until);
     `,
   },
+  {
+    version: 9,
+    name: "profile IAM role and its external id",
+    sql: `
+      -- A profile may name an IAM role the server assumes (STS AssumeRole) instead of holding keys;
+      -- external_id is generated once for the profile and sent with every AssumeRole.
+      ALTER TABLE profiles ADD COLUMN role_arn TEXT;
+      ALTER TABLE profiles ADD COLUMN external_id TEXT;
+    `,
+  },
+  {
+    version: 10,
+    name: "audit log of mutating requests",
+    sql: `
+      CREATE TABLE audit (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        at TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        source TEXT NOT NULL,
+        method TEXT NOT NULL,
+        route TEXT NOT NULL,
+        target TEXT,
+        status INTEGER NOT NULL,
+        request_id TEXT NOT NULL
+      );
+      CREATE INDEX audit_by_actor ON audit (actor, id);
+      CREATE INDEX audit_by_target ON audit (target, id);
+      CREATE INDEX audit_by_time ON audit (at, id);
+    `,
+  },
 ];

@@ -27,6 +27,7 @@ import {
   LeaseLostError,
   type NewCluster,
   type NewProfile,
+  type ProfileAccess,
   type ProfileRecord,
   type ScaleJobRecord,
   type StartDestroyOutcome,
@@ -281,8 +282,8 @@ export class PostgresStore implements Store {
   async createProfile(profile: NewProfile): Promise<ProfileRecord | "exists"> {
     try {
       const row = await this.#row<ProfileRow>(
-        `INSERT INTO profiles (name, email, token_hash, aws_id, aws_secret_sealed, aws_region, public_keys, created_at, max_clusters)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING *`,
+        `INSERT INTO profiles (name, email, token_hash, aws_id, aws_secret_sealed, aws_region, public_keys, created_at, max_clusters, role_arn, external_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING *`,
         [
           profile.name,
           profile.email,
@@ -293,6 +294,8 @@ export class PostgresStore implements Store {
           profile.public_keys ? JSON.stringify(profile.public_keys) : null,
           now(),
           profile.max_clusters ?? defaultMaxClusters,
+          profile.role_arn ?? null,
+          profile.external_id ?? null,
         ],
       );
       return toProfile(row) as ProfileRecord;
@@ -324,6 +327,20 @@ export class PostgresStore implements Store {
         name,
         maxClusters,
       ]),
+    );
+  }
+
+  async setProfileAccess(name: string, access: ProfileAccess): Promise<ProfileRecord | undefined> {
+    return toProfile(
+      "role_arn" in access
+        ? await this.#row<ProfileRow>(
+            "UPDATE profiles SET role_arn = $2, external_id = coalesce(external_id, $3), aws_id = NULL, aws_secret_sealed = NULL WHERE name = $1 RETURNING *",
+            [name, access.role_arn, access.external_id],
+          )
+        : await this.#row<ProfileRow>(
+            "UPDATE profiles SET role_arn = NULL, aws_id = $2, aws_secret_sealed = $3 WHERE name = $1 RETURNING *",
+            [name, access.aws_id, access.aws_secret_sealed],
+          ),
     );
   }
 

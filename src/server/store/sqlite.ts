@@ -29,6 +29,7 @@ import {
   LeaseLostError,
   type NewCluster,
   type NewProfile,
+  type ProfileAccess,
   type ProfileRecord,
   type ScaleJobRecord,
   type StartDestroyOutcome,
@@ -206,10 +207,12 @@ export class SqliteStore implements Store {
   async createProfile(profile: NewProfile): Promise<ProfileRecord | "exists"> {
     try {
       const info = this.stmt(
-        `INSERT INTO profiles (name, email, token_hash, aws_id, aws_secret_sealed, aws_region, public_keys, max_clusters, created_at)
-         VALUES (@name, @email, @token_hash, @aws_id, @aws_secret_sealed, @aws_region, @public_keys, @max_clusters, @created_at)`,
+        `INSERT INTO profiles (name, email, token_hash, aws_id, aws_secret_sealed, aws_region, public_keys, max_clusters, created_at, role_arn, external_id)
+         VALUES (@name, @email, @token_hash, @aws_id, @aws_secret_sealed, @aws_region, @public_keys, @max_clusters, @created_at, @role_arn, @external_id)`,
       ).run({
         ...profile,
+        role_arn: profile.role_arn ?? null,
+        external_id: profile.external_id ?? null,
         public_keys: profile.public_keys ? JSON.stringify(profile.public_keys) : null,
         max_clusters: profile.max_clusters ?? defaultMaxClusters,
         created_at: now(),
@@ -237,6 +240,21 @@ export class SqliteStore implements Store {
 
   async setProfileQuota(name: string, maxClusters: number): Promise<ProfileRecord | undefined> {
     this.stmt("UPDATE profiles SET max_clusters = ? WHERE name = ?").run(maxClusters, name);
+    return toProfile(this.stmt("SELECT * FROM profiles WHERE name = ?").get(name) as ProfileRow | undefined);
+  }
+
+  async setProfileAccess(name: string, access: ProfileAccess): Promise<ProfileRecord | undefined> {
+    if ("role_arn" in access) {
+      this.stmt(
+        "UPDATE profiles SET role_arn = ?, external_id = coalesce(external_id, ?), aws_id = NULL, aws_secret_sealed = NULL WHERE name = ?",
+      ).run(access.role_arn, access.external_id, name);
+    } else {
+      this.stmt("UPDATE profiles SET role_arn = NULL, aws_id = ?, aws_secret_sealed = ? WHERE name = ?").run(
+        access.aws_id,
+        access.aws_secret_sealed,
+        name,
+      );
+    }
     return toProfile(this.stmt("SELECT * FROM profiles WHERE name = ?").get(name) as ProfileRow | undefined);
   }
 

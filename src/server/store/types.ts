@@ -33,14 +33,28 @@ export interface ProfileRecord {
   /** The most live (not deleted) clusters the profile may have; set by the admin. */
   max_clusters: number;
   created_at: string;
+  /** An IAM role the server assumes for the profile's AWS calls (instead of stored keys). */
+  role_arn: string | null;
+  /** The sts:ExternalId sent with every AssumeRole of the profile: generated once, stable. */
+  external_id: string | null;
 }
 
 /** Profiles get this quota of live clusters unless the admin says otherwise. */
 export const defaultMaxClusters = 10;
 
-export type NewProfile = Omit<ProfileRecord, "id" | "created_at" | "max_clusters"> & {
+export type NewProfile = Omit<
+  ProfileRecord,
+  "id" | "created_at" | "max_clusters" | "role_arn" | "external_id"
+> & {
   max_clusters?: number;
+  role_arn?: string | null;
+  external_id?: string | null;
 };
+
+/** How a profile reaches AWS (PATCH /profiles/{name}): a role, or keys (null: neither). */
+export type ProfileAccess =
+  | { role_arn: string; external_id: string }
+  | { aws_id: string; aws_secret_sealed: string };
 
 export interface ClusterRecord {
   id: number;
@@ -257,6 +271,12 @@ export interface Store {
   listProfiles(): Promise<ProfileRecord[]>;
   /** Sets a profile's quota of live clusters; undefined when there is no such profile. */
   setProfileQuota(name: string, maxClusters: number): Promise<ProfileRecord | undefined>;
+  /**
+   * Switches a profile to a role (its keys are dropped; its external id is kept when it has one,
+   * else set to the one given) or to keys (its role is dropped, the external id kept for a later
+   * role); undefined when there is no such profile.
+   */
+  setProfileAccess(name: string, access: ProfileAccess): Promise<ProfileRecord | undefined>;
   /** Deletes a profile that owns no cluster that still exists. */
   deleteProfile(name: string): Promise<"deleted" | "missing" | "has_clusters">;
 

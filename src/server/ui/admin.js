@@ -1,3 +1,29 @@
+/**
+ * How a profile reaches AWS (GET /profiles' access): a role with the external id to put in its
+ * trust policy; static keys, marked as what a security review flags; or the server's credentials.
+ * @param {any} profile
+ */
+function access(profile) {
+  if (profile.access === "role") {
+    return [
+      h("span", { class: "kind" }, "Role"),
+      h("code", { class: "role-arn" }, profile.role_arn),
+      h("span", { class: "external-id" }, "External ID ", h("code", null, profile.external_id)),
+    ];
+  }
+  if (profile.access === "static-keys") {
+    return h(
+      "span",
+      {
+        class: "kind warning",
+        title: "A long-lived access key is stored for this profile: give it a role instead",
+      },
+      "Static keys",
+    );
+  }
+  return h("span", { class: "kind" }, "Server's");
+}
+
 /** The admin's page: the profiles, a form to create one (its token shown once), Delete per profile. */
 import { ApiError, api } from "./api.js";
 import { age, fill, h } from "./dom.js";
@@ -24,7 +50,7 @@ export function adminView(main) {
           h(
             "tr",
             null,
-            ["Name", "Email", "Own AWS keys", "Max clusters", "Age", ""].map((t) =>
+            ["Name", "Email", "AWS access", "Max clusters", "Age", ""].map((t) =>
               h("th", { scope: "col" }, t),
             ),
           ),
@@ -53,7 +79,7 @@ export function adminView(main) {
             { "data-name": profile.name },
             h("td", { "data-label": "Name" }, profile.name),
             h("td", { "data-label": "Email" }, profile.email),
-            h("td", { "data-label": "Own AWS keys" }, profile.aws ? "yes" : "no"),
+            h("td", { "data-label": "AWS access", class: `access ${profile.access ?? ""}` }, access(profile)),
             h("td", { "data-label": "Max clusters", class: "number" }, profile.max_clusters ?? ""),
             h("td", { "data-label": "Age" }, age(profile.created_at)),
             h("td", null, deleteButton(profile.name, load, state)),
@@ -149,6 +175,7 @@ function profileForm(created, reload) {
     aws_id: text(),
     aws_secret: text({ type: "password" }),
     aws_region: text({ placeholder: "the server's" }),
+    role_arn: text({ placeholder: "arn:aws:iam::123456789012:role/pandacluster-…", spellcheck: "false" }),
   };
   const general = h("div", { class: "error", role: "alert" });
   const value = (/** @type {HTMLElement} */ input) => /** @type {HTMLInputElement} */ (input).value.trim();
@@ -170,13 +197,14 @@ function profileForm(created, reload) {
         if (keys.length > 0) body.public_keys = keys;
         const quota = value(inputs.max_clusters);
         if (quota !== "") body.max_clusters = /^\d+$/.test(quota) ? Number(quota) : quota;
-        if (value(inputs.aws_id) || value(inputs.aws_secret) || value(inputs.aws_region)) {
+        if (value(inputs.role_arn)) body.role_arn = value(inputs.role_arn);
+        if (value(inputs.aws_id) || value(inputs.aws_secret)) {
           body.aws = {
             id: value(inputs.aws_id),
             secret: value(inputs.aws_secret),
             ...(value(inputs.aws_region) ? { region: value(inputs.aws_region) } : {}),
           };
-        }
+        } else if (value(inputs.aws_region)) body.aws = { region: value(inputs.aws_region) };
         try {
           const answer = await api("POST", "/profiles", { body });
           /** @type {HTMLFormElement} */ (form).reset();
@@ -230,8 +258,14 @@ function profileForm(created, reload) {
     h(
       "details",
       null,
-      h("summary", null, "Own AWS credentials (optional)"),
-      field("aws_id", "AWS access key id", inputs.aws_id),
+      h("summary", null, "AWS access (optional; else the server's credentials)"),
+      field(
+        "role_arn",
+        "IAM role ARN",
+        inputs.role_arn,
+        "Recommended: the server assumes this role; its trust policy needs the external ID shown after creation (doc/iam).",
+      ),
+      field("aws_id", "AWS access key id", inputs.aws_id, "Static keys: only where a role is not possible."),
       field("aws_secret", "AWS secret access key", inputs.aws_secret, "Stored encrypted; never shown again."),
       field("aws_region", "AWS region", inputs.aws_region),
     ),

@@ -77,6 +77,17 @@ FIXES / printed at start-up. What they change (all verified against moto 5.1.1):
       ResourceSignal stays CREATE_IN_PROGRESS (and its stack with it) until Count SUCCESS signals
       come, and fails on a FAILURE signal or when its Timeout passes (see pace.py).
 
+  sts-assume-role-trust     Plain moto's AssumeRole hands out credentials for any RoleArn, even a role
+      that does not exist, whatever the ExternalId: AWS checks the role's trust policy. With the
+      fix the role must exist in IAM and an Allow statement of its AssumeRolePolicyDocument must
+      name sts:AssumeRole, the caller (Principal "*", the account id, arn:...:root or the caller's
+      ARN) and hold every Condition it has (StringEquals / StringLike on sts:ExternalId; any other
+      condition key counts as not met, never kinder than AWS), with no matching Deny; otherwise
+      403 AccessDenied "User: <caller arn> is not authorized to perform: sts:AssumeRole on
+      resource: <role arn>" (AWS's wording, the same for a missing role). DurationSeconds above
+      the role's MaxSessionDuration is AWS's ValidationError. (The caller's own identity policy
+      is not evaluated: moto enforces no IAM policy by default.)
+
   update-stack              UpdateStack ignores ClientRequestToken, shows no resource events and
       no cleanup phase, and is accepted while an operation is in progress. With the fix: events
       carry the token, a retry with the same token answers the same StackId without updating
@@ -104,6 +115,7 @@ from __future__ import annotations
 import datetime
 import os
 import json
+import re
 import sys
 import threading
 from typing import Any, Callable, Dict, List
@@ -895,6 +907,88 @@ def _signal_resource() -> None:
                 "</SignalResourceResponse>")
 
     CloudFormationResponse.signal_resource = signal_resource
+
+
+@_fix("sts-assume-role-trust")
+def _sts_assume_role_trust() -> None:
+    import fnmatch
+
+    from moto.iam.models import iam_backends
+    from moto.sts.exceptions import STSClientError, STSValidationError
+    from moto.sts.responses import TokenResponse
+    from moto.utilities.utils import get_partition
+
+    class AccessDenied(STSClientError):
+        code = 403
+
+        def __init__(self, message: str) -> None:
+            super().__init__("AccessDenied", message)
+
+    def listed(value: Any) -> List[Any]:
+        return value if isinstance(value, list) else [value]
+
+    def action_matches(statement: Dict[str, Any]) -> bool:
+        return any(fnmatch.fnmatchcase("sts:assumerole", str(a).lower()) for a in listed(statement.get("Action", [])))
+
+    def principal_matches(statement: Dict[str, Any], account: str, caller_arn: str) -> bool:
+        principal = statement.get("Principal")
+        if principal == "*":
+            return True
+        if not isinstance(principal, dict):
+            return False
+        for value in listed(principal.get("AWS", [])):
+            value = str(value)
+            if value in ("*", account, caller_arn) or re.fullmatch(r"arn:[^:]+:iam::" + re.escape(account) + r":root", value):
+                return True
+        return False
+
+    def conditions_hold(statement: Dict[str, Any], external_id: Any) -> bool:
+        for operator, pairs in (statement.get("Condition") or {}).items():
+            for key, expected in pairs.items():
+                if key.lower() != "sts:externalid" or external_id is None:
+                    return False
+                values = [str(v) for v in listed(expected)]
+                if operator == "StringEquals" and external_id not in values:
+                    return False
+                if operator == "StringLike" and not any(fnmatch.fnmatchcase(external_id, v) for v in values):
+                    return False
+                if operator not in ("StringEquals", "StringLike"):
+                    return False
+        return True
+
+    def check_trust(self: Any) -> None:
+        role_arn = self._get_param("RoleArn") or ""
+        external_id = self._get_param("ExternalId")
+        duration = self._get_int_param("DurationSeconds", 3600)
+        _user_id, caller_arn, caller_account = self.backend.get_caller_identity(self.get_access_key(), self.region)
+        denied = AccessDenied(
+            f"User: {caller_arn} is not authorized to perform: sts:AssumeRole on resource: {role_arn}"
+        )
+        match = re.match(r"arn:[^:]+:iam::([0-9]{12}):role/", role_arn)
+        if not match:
+            raise denied
+        try:
+            role = iam_backends[match.group(1)][get_partition(self.region)].get_role_by_arn(role_arn)
+        except Exception:
+            raise denied from None
+        document = role.assume_role_policy_document
+        parsed = json.loads(document) if isinstance(document, str) else document
+        statements = listed(parsed.get("Statement", []))
+        applicable = [s for s in statements if action_matches(s) and principal_matches(s, caller_account, caller_arn)]
+        if any(s.get("Effect") == "Deny" and conditions_hold(s, external_id) for s in applicable):
+            raise denied
+        if not any(s.get("Effect") == "Allow" and conditions_hold(s, external_id) for s in applicable):
+            raise denied
+        if duration > int(role.max_session_duration or 3600):
+            raise STSValidationError("The requested DurationSeconds exceeds the MaxSessionDuration set for this role.")
+
+    original = TokenResponse.assume_role
+
+    def assume_role(self: Any) -> Any:
+        check_trust(self)
+        return original(self)
+
+    TokenResponse.assume_role = assume_role
 
 
 def _pace() -> None:
