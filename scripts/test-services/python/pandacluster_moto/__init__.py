@@ -60,6 +60,9 @@ FIXES / printed at start-up. What they change (all verified against moto 5.1.1):
       deletes and re-creates the group in plain moto (new name, every instance replaced). AWS
       updates it in place: the fix keeps the group and its instances and only launches or
       terminates what the new size needs.
+  image-deprecation         DescribeImages never shows DeprecationTime nor hides deprecated images
+      from listings. Shows the times given in PANDACLUSTER_MOTO_IMAGE_DEPRECATIONS (the image
+      publisher's state) and applies AWS's listing rule; see image_deprecation.py.
   pace (off by default)     PANDACLUSTER_MOTO_PACE_MS=N: each stack operation stays *_IN_PROGRESS
       for N ms with its events spread over that time in dependency order, and new instances are
       `pending` (group lifecycle `Pending`) for PANDACLUSTER_MOTO_BOOT_MS (default N) before
@@ -720,6 +723,13 @@ def _pace() -> None:
 
 
 _ALL.append(_pace)
+
+
+@_fix("image-deprecation")
+def _image_deprecation() -> None:
+    from . import image_deprecation
+
+    image_deprecation.apply()
 
 
 def apply() -> List[str]:
