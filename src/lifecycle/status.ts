@@ -6,6 +6,7 @@ import { OperationError } from "../errors.js";
 import type { StackOptions } from "../options.js";
 import { publicName } from "./customize.js";
 import { clusterFacts } from "./facts.js";
+import { imageAdvice } from "./image_age.js";
 import { clusterGroups, groupsNodes } from "./nodes.js";
 import { failureReasons } from "./reasons.js";
 import { openSession, type Session } from "./session.js";
@@ -19,7 +20,8 @@ export async function status(credentials: Config | undefined, options: StackOpti
     if (!stack) throw await notFound(session, options.stack_name);
     const facts = clusterFacts(stack);
     const failed = /FAILED|ROLLBACK/.test(stack.StackStatus ?? "");
-    const [nodes, dns, reasons] = await Promise.all([
+    const ref = { stack_name: facts.stack_name, region: session.region, profile: session.profile };
+    const [nodes, dns, reasons, image] = await Promise.all([
       currentNodes(session, stack),
       currentDns(session, facts.stack_name, facts.public_domain),
       failed
@@ -27,6 +29,11 @@ export async function status(credentials: Config | undefined, options: StackOpti
             failureReasons(e, stack),
           )
         : [],
+      // The advice is a bonus: a status that cannot read images still answers.
+      imageAdvice(session.clients.ec2, [{ ...facts, ref }]).then(
+        ([advice]) => advice ?? null,
+        () => null,
+      ),
     ]);
     return {
       stack_name: facts.stack_name,
@@ -42,6 +49,7 @@ export async function status(credentials: Config | undefined, options: StackOpti
       workers: facts.workers,
       image_id: facts.image_id,
       discovery_url: facts.discovery_url,
+      image,
       nodes,
       dns,
       outputs: outputsOf(stack),

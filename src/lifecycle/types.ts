@@ -1,3 +1,4 @@
+import type { ImageAdvice } from "./image_age.js";
 /**
  * The shapes every face shares: the progress events a flow emits while it works and the result
  * objects it returns. The CLI renders them, the server stores them, the library returns them.
@@ -151,6 +152,8 @@ export interface StatusResult {
   workers: number;
   image_id: string | null;
   discovery_url: string | null;
+  /** How current the image is, and what to do when it is not (null when it could not be read). */
+  image: ImageAdvice | null;
   nodes: NodeInfo[];
   dns: DnsInfo | null;
   outputs: Record<string, string>;
@@ -181,6 +184,9 @@ export interface ClusterSummary {
   cluster_size: number | null;
   channel: string | null;
   arch: string | null;
+  image_id: string | null;
+  /** Set when the image is outdated, deprecated or gone: what and the command to run. */
+  image_warning: string | null;
 }
 
 export interface ListResult {
