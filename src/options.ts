@@ -126,6 +126,16 @@ export interface ScaleOptions {
   profile?: string;
 }
 
+export interface UpgradeOptions {
+  stack_name: string;
+  image_id?: string;
+  min_healthy: number;
+  region?: string;
+  timeout?: number;
+  dry_run: boolean;
+  profile?: string;
+}
+
 export interface ListOptions {
   region?: string;
   profile?: string;
@@ -144,6 +154,7 @@ export interface OptionsOf {
   status: StackOptions;
   wait: StackOptions;
   scale: ScaleOptions;
+  upgrade: UpgradeOptions;
   sync: StackOptions;
   list: ListOptions;
   serve: ServeOptions;

@@ -1,4 +1,5 @@
 import type { ImageAdvice } from "./image_age.js";
+import type { RollPlan } from "./roll.js";
 /**
  * The shapes every face shares: the progress events a flow emits while it works and the result
  * objects it returns. The CLI renders them, the server stores them, the library returns them.
@@ -10,7 +11,7 @@ import type { UserDataReport } from "../template/boot.js";
 // Defined below both layers (aws/ reads and writes them); re-exported so that imports keep working.
 export type { DnsRecord, NodeInfo };
 
-export type Step = "validate" | "launch" | "formation" | "nodes" | "customize" | "destroy";
+export type Step = "validate" | "launch" | "formation" | "nodes" | "customize" | "destroy" | "roll";
 
 /** One line of progress: a stack event, a step starting or ending, a wait that is taking long. */
 export interface ProgressEvent {
@@ -210,4 +211,34 @@ export interface StackRef {
   region?: string;
   stack_id?: string;
   profile?: string;
+}
+
+/** One instance an upgrade replaced, and by which. */
+export interface RollStep {
+  role: "controller" | "worker";
+  replaced: string;
+  /** The instance that took its place (null when it could not be told apart). */
+  by: string | null;
+  image_from: string | null;
+  image_to: string;
+  seconds: number;
+}
+
+/** What `upgrade` did, or (dry run) would do. */
+export interface UpgradeResult {
+  status: "success" | "failure" | "planned";
+  message: string;
+  stack_name: string;
+  stack_id: string;
+  region: string;
+  image_from: string | null;
+  image_to: string;
+  image_name: string | null;
+  /** UpdateStack: sent (with its token), not needed (the stack names the image already), or planned. */
+  stack_update: { needed: boolean; token: string | null; answer: "changed" | "unchanged" | null };
+  plan: RollPlan;
+  replaced: RollStep[];
+  nodes: NodeInfo[];
+  reasons: string[];
+  timings: Record<string, number>;
 }
