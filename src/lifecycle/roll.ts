@@ -272,8 +272,12 @@ async function act<T>(context: RollContext, call: () => Promise<T>): Promise<T> 
   }
 }
 
+/** The longest pause between two looks while a replacement boots: an instance serves within a minute. */
+const ROLL_POLL_MAX_MS = 5_000;
+
 async function until(context: RollContext, what: string, done: (fleet: Fleet) => boolean): Promise<void> {
-  const pace = new Pace(context.session.hooks.poll?.initial_ms, context.session.hooks.poll?.max_ms);
+  const poll = context.session.hooks.poll;
+  const pace = new Pace(poll?.initial_ms, Math.min(poll?.max_ms ?? ROLL_POLL_MAX_MS, ROLL_POLL_MAX_MS));
   let announced = false;
   for (;;) {
     if (done(await read(context))) return;
@@ -287,8 +291,8 @@ async function until(context: RollContext, what: string, done: (fleet: Fleet) =>
           `the cluster keeps serving. Go on with: ${command("upgrade", context.ref)}`,
       );
     }
-    pace.slower();
     await wait(context, Math.min(pace.next(), Math.max(0, context.deadline - Date.now())));
+    pace.slower();
   }
 }
 
