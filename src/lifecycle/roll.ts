@@ -154,7 +154,7 @@ export async function roll(context: RollContext): Promise<RollStep[]> {
           desired: group.desired + 1,
         }),
       );
-      const extra = await grown(context, group.name, group.desired + 1);
+      const extra = await grown(context, group.name, group.desired + 1, new Set(group.all));
       await act(context, () => terminateInGroup(session.clients.autoscaling, ids[0] ?? "", true));
       await act(context, () =>
         resizeGroup(session.clients.autoscaling, group.name, { max: group.max, desired: group.desired }),
@@ -231,8 +231,12 @@ async function replaced(
 }
 
 /** Waits until the group has `size` instances in service (the surge instance is up); returns the newest. */
-async function grown(context: RollContext, name: string, size: number): Promise<string | null> {
-  const before = new Set((await read(context)).groups.find((g) => g.name === name)?.all ?? []);
+async function grown(
+  context: RollContext,
+  name: string,
+  size: number,
+  before: Set<string>,
+): Promise<string | null> {
   let added: string | null = null;
   await until(context, "the extra worker in service", (fleet) => {
     const group = fleet.groups.find((g) => g.name === name);

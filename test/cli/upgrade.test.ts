@@ -148,6 +148,8 @@ describe("pandacluster upgrade", () => {
     assert.equal(upgraded.run.code, 0, upgraded.run.stderr);
     assert.equal(upgraded.json.status, "success", upgraded.json.message);
     assert.equal(upgraded.json.replaced.length, 5);
+    for (const step of upgraded.json.replaced)
+      assert.match(step.by ?? "", /^i-/, `${step.replaced} has its replacement`);
     assert.deepEqual(
       upgraded.json.replaced.map((s) => s.role),
       ["controller", "controller", "controller", "worker", "worker"],
