@@ -7,14 +7,13 @@ import { promisify } from "node:util";
 import { type CountingProxy, countingProxy } from "../test/helpers/counting-proxy.js";
 import {
   type Discovery,
-  flatcarAmis,
   flatcarAmisFixture,
   isolatedAwsProcessEnv,
   type Moto,
   startDiscovery,
   startMoto,
 } from "../test/helpers/services.js";
-import { median, ratioLine } from "./measure.js";
+import { median, quick, ratioLine, sized } from "./measure.js";
 
 /**
  * The full cycle of a 3-node cluster on the moto emulator, pandacluster against the AWS CLI, in the
@@ -31,8 +30,8 @@ import { median, ratioLine } from "./measure.js";
  */
 const run = promisify(execFile);
 const bin = fileURLToPath(new URL("../../bin/pandacluster", import.meta.url));
-const rounds = Number(process.env.BENCH_ROUNDS ?? 5);
-const warmup = 1;
+const rounds = sized(5, 1, "BENCH_ROUNDS");
+const warmup = quick ? 0 : 1;
 
 function total(calls: Map<string, number>): number {
   return [...calls.values()].reduce((a, b) => a + b, 0);
@@ -68,17 +67,14 @@ async function main(): Promise<void> {
       { env },
     );
 
-    // The same template and parameters for the AWS CLI: built once, the image the tool would pick.
+    // The same template for the AWS CLI: built once, offline (the image id is then a parameter).
     const templatePath = join(dir, "template.json");
     await run(process.execPath, [bin, "build-template", "--offline", "-p", templatePath], { env });
-    const image = flatcarAmis()
-      .filter(
-        (i) =>
-          i.owner_id === "075585003325" &&
-          i.architecture === "x86_64" &&
-          i.name.startsWith("Flatcar-stable-"),
-      )
-      .sort((a, b) => b.creation_date.localeCompare(a.creation_date))[0]?.ami_id as string;
+    const declared = new Set(
+      Object.keys(
+        (JSON.parse(readFileSync(templatePath, "utf8")) as { Parameters?: object }).Parameters ?? {},
+      ),
+    );
     const bytes = readFileSync(templatePath).length;
     proxy.take();
 
@@ -101,13 +97,37 @@ async function main(): Promise<void> {
         [process.execPath, [bin, "destroy", "-n", name, "--json"]],
       ]);
     const awsCli = async (name: string) => {
-      const url = (await fetch(`${discovery?.url}/new?size=3`).then((r) => r.text())).trim();
-      const parameters = [
-        `ParameterKey=KeyPair,ParameterValue=bench`,
-        `ParameterKey=ClusterSize,ParameterValue=3`,
-        `ParameterKey=DiscoveryURL,ParameterValue=${url}`,
-        `ParameterKey=ImageId,ParameterValue=${image}`,
-      ];
+      // The parameters create would pass for this name (its dry run prints the CreateStack request:
+      // the image it resolves, a fresh discovery URL, the private zone…), kept to those the template
+      // declares: whatever the template comes to take or default, the AWS CLI gets what create sends.
+      // The dry run's own AWS calls are not counted.
+      const dry = await run(
+        process.execPath,
+        [bin, "create", "-n", name, "-k", "bench", "--dry-run", "--json"],
+        {
+          env,
+        },
+      );
+      proxy?.take();
+      const request = (
+        JSON.parse(dry.stdout) as {
+          details: {
+            launch: { request: { Parameters: { ParameterKey: string; ParameterValue: string }[] } };
+          };
+        }
+      ).details.launch.request;
+      // A dry run requests no discovery URL (its value says so): ask the service, as create would.
+      const size = request.Parameters.find((p) => p.ParameterKey === "ClusterSize")?.ParameterValue ?? "3";
+      const fresh = async () =>
+        (await fetch(`${discovery?.url}/new?size=${size}`).then((r) => r.text())).trim();
+      const parameters: string[] = [];
+      for (const p of request.Parameters.filter((p) => declared.has(p.ParameterKey))) {
+        const value =
+          p.ParameterKey === "DiscoveryURL" && p.ParameterValue.startsWith("<")
+            ? await fresh()
+            : p.ParameterValue;
+        parameters.push(`ParameterKey=${p.ParameterKey},ParameterValue=${value}`);
+      }
       return time([
         [
           "aws",

@@ -56,3 +56,29 @@ export function ratioLine(label: string, ms: number, baselineMs: number, target?
         : `  (target <= ${target}x: MISSED)`;
   return `${label.padEnd(44)} ${ms.toFixed(1).padStart(8)} ms  ${ratio.toFixed(2)}x${verdict}`;
 }
+
+/**
+ * `--quick` (npm run bench -- --quick, as CI runs it): every benchmark end to end at a small size, to
+ * prove it still completes. No timing is judged then: a quick run's figures mean nothing.
+ */
+export const quick: boolean = process.argv.includes("--quick") || process.env.BENCH_QUICK === "1";
+// A benchmark's own child processes (its servers) are quick too.
+if (quick) process.env.BENCH_QUICK = "1";
+
+/** --fleet: the 200-create fleet of bench/replicas (a full run creates fewer without it). */
+export const fleet: boolean = process.argv.includes("--fleet");
+
+/** A size: the full one, or the small one in a quick run. An environment variable overrides both. */
+export function sized(full: number, small: number, variable?: string): number {
+  const given = variable ? Number(process.env[variable]) : Number.NaN;
+  if (Number.isFinite(given) && given > 0) return given;
+  return quick ? small : full;
+}
+
+/**
+ * The exit code of a benchmark that completed: at full size, whether its targets were met (a missed
+ * target is a failure to look at); in a quick run 0, since only completing is checked.
+ */
+export function verdict(targetsMet: boolean): number {
+  return quick || targetsMet ? 0 : 1;
+}

@@ -6,7 +6,7 @@
  *     against a bare Fastify route in the same run that does the same token hash and the same two
  *     lookups through the same client library (pg, a pool of the same size) and returns the stored
  *     JSON. Both run in a child process (this one only drives autocannon), one after the other.
- *  2. 200 concurrent creates (BENCH_FLEET_CREATES) spread over 2 replicas on one database, in 2
+ *  2. 40 concurrent creates (200 with --fleet; BENCH_FLEET_CREATES) spread over 2 replicas on one database, in 2
  *     regions, against the moto emulator behind a counting proxy: all online, no stack created
  *     twice, and stack-status calls (the poller's DescribeStacks batches) per region and poll
  *     cycle across the whole fleet.
@@ -25,10 +25,15 @@ import { type Engine, libraryEngine } from "../src/server/engine.js";
 import { countingProxy } from "../test/helpers/counting-proxy.js";
 import { awsEnv, type Postgres, startDiscovery, startPostgres } from "../test/helpers/services.js";
 import { startSerialMoto } from "../test/server/helpers.js";
+import { fleet, sized, verdict } from "./measure.js";
 
 const ADMIN = "bench-admin-token-0123456789abcdef";
-const SECONDS = Number(process.env.BENCH_SECONDS) || 5;
-const CREATES = Number(process.env.BENCH_FLEET_CREATES) || 200;
+const SECONDS = sized(5, 1, "BENCH_SECONDS");
+/** 200 with --fleet (about 4 minutes); a plain full run creates 40, a quick one 4. */
+const CREATES = sized(fleet ? 200 : 40, 4, "BENCH_FLEET_CREATES");
+/** The stored clusters of the reads: PROFILES × PER_PROFILE (1,000 at full size). */
+const PROFILES = sized(10, 2);
+const PER_PROFILE = sized(100, 10);
 const POLL_MS = 1000;
 
 // ------------------------------------------------------------------ reads (child process)
@@ -68,18 +73,18 @@ async function target(url: string): Promise<void> {
   });
   const store = server.store;
   let token = "";
-  for (let p = 0; p < 10; p++) {
+  for (let p = 0; p < PROFILES; p++) {
     const answer = await server.app.inject({
       method: "POST",
       url: "/profiles",
       headers: { authorization: `Bearer ${ADMIN}` },
-      payload: { name: `team-${p}`, email: `team-${p}@example.com`, max_clusters: 1000 },
+      payload: { name: `team-${p}`, email: `team-${p}@example.com`, max_clusters: PER_PROFILE },
     });
     const profileToken = answer.json<{ token: string }>().token;
     const profile = await store.profileByTokenHash(hashToken(profileToken));
     if (!profile) throw new Error("profile not stored");
     await Promise.all(
-      Array.from({ length: 100 }, async (_, c) => {
+      Array.from({ length: PER_PROFILE }, async (_, c) => {
         const stackName = `cluster-${p}-${c}`;
         const outcome = await store.createCluster(
           {
@@ -103,7 +108,7 @@ async function target(url: string): Promise<void> {
         });
       }),
     );
-    if (p === 4) token = profileToken;
+    if (p === Math.min(4, PROFILES - 1)) token = profileToken;
   }
   await server.app.listen({ host: "127.0.0.1", port: 0 });
 
@@ -139,7 +144,7 @@ async function target(url: string): Promise<void> {
     ours: `http://127.0.0.1:${port(server.app)}`,
     bare: `http://127.0.0.1:${port(bare)}`,
     token,
-    name: "cluster-4-57",
+    name: `cluster-${Math.min(4, PROFILES - 1)}-${Math.min(57, PER_PROFILE - 1)}`,
   } satisfies TargetInfo);
   process.on("disconnect", async () => {
     await bare.close();
@@ -188,7 +193,9 @@ async function reads(postgres: Postgres): Promise<boolean> {
     const bare = await measure(`${info.bare}/clusters/${info.name}`, info.token);
     const ours = await measure(`${info.ours}/clusters/${info.name}`, info.token);
     const ratio = ours.requests.average / bare.requests.average;
-    console.log(`reads on PostgreSQL: 1,000 clusters in the store, 10 connections, ${SECONDS} s each`);
+    console.log(
+      `reads on PostgreSQL: ${PROFILES * PER_PROFILE} clusters in the store, 10 connections, ${SECONDS} s each`,
+    );
     console.log(`  bare   GET /clusters/{name}  ${fmt(bare)}`);
     console.log(`  server GET /clusters/{name}  ${fmt(ours)}   ratio ${ratio.toFixed(2)}x`);
     const ok = ratio >= 0.5 && ours.latency.p99 < 10;
@@ -326,7 +333,7 @@ if (process.argv.includes("--target")) {
   try {
     const readsOk = process.argv.includes("--creates") ? true : await reads(postgres);
     const createsOk = process.argv.includes("--reads") ? true : await creates(postgres);
-    process.exitCode = readsOk && createsOk ? 0 : 1;
+    process.exitCode = verdict(readsOk && createsOk);
   } finally {
     await postgres.stop();
   }

@@ -27,9 +27,15 @@ import { hashToken } from "../src/server/crypto.js";
 import type { SqliteStore } from "../src/server/store/sqlite.js";
 import { awsEnv, startDiscovery } from "../test/helpers/services.js";
 import { startSerialMoto } from "../test/server/helpers.js";
+import { sized, verdict } from "./measure.js";
 
 const ADMIN = "bench-admin-token-0123456789abcdef";
-const SECONDS = Number(process.env.BENCH_SECONDS) || 5;
+const SECONDS = sized(5, 1, "BENCH_SECONDS");
+/** The stored clusters of the reads: PROFILES × PER_PROFILE (1,000 at full size). */
+const PROFILES = sized(10, 2);
+const PER_PROFILE = sized(100, 10);
+/** The concurrent creates against moto (100 at full size). */
+const CREATES = sized(100, 4, "BENCH_CREATES");
 /** Library steps (launch, finish, destroy) the server runs at once in the create bench (its default). */
 const STEPS = Number(process.env.BENCH_STEPS) || 8;
 
@@ -99,17 +105,18 @@ async function target(): Promise<void> {
   const store = server.store as SqliteStore;
   let token = "";
   let name = "";
-  for (let p = 0; p < 10; p++) {
+  for (let p = 0; p < PROFILES; p++) {
+    // Each profile holds PER_PROFILE live clusters: above the default quota, so the admin raises it.
     const answer = await server.app.inject({
       method: "POST",
       url: "/profiles",
       headers: { authorization: `Bearer ${ADMIN}` },
-      payload: { name: `team-${p}`, email: `team-${p}@example.com` },
+      payload: { name: `team-${p}`, email: `team-${p}@example.com`, max_clusters: PER_PROFILE },
     });
     const profileToken = answer.json<{ token: string }>().token;
     const profile = await store.profileByTokenHash(hashToken(profileToken));
     if (!profile) throw new Error("profile not stored");
-    for (let c = 0; c < 100; c++) {
+    for (let c = 0; c < PER_PROFILE; c++) {
       const stackName = `cluster-${p}-${c}`;
       const outcome = await store.createCluster(
         {
@@ -132,9 +139,9 @@ async function target(): Promise<void> {
         result: sampleResult(stackName, p * 100 + c),
       });
     }
-    if (p === 4) {
+    if (p === Math.min(4, PROFILES - 1)) {
       token = profileToken;
-      name = "cluster-4-57";
+      name = `cluster-${p}-${Math.min(57, PER_PROFILE - 1)}`;
     }
   }
   await server.app.listen({ host: "127.0.0.1", port: 0 });
@@ -235,12 +242,12 @@ async function reads(): Promise<boolean> {
     const list = ratio(oursList, bareList);
     const log = process.env.BENCH_LOG_LEVEL ?? "warn";
     console.log(
-      `reads: 1,000 clusters in the store, 10 connections, ${SECONDS} s each, server log level ${log}`,
+      `reads: ${PROFILES * PER_PROFILE} clusters in the store, 10 connections, ${SECONDS} s each, server log level ${log}`,
     );
     console.log(`  bare   GET /clusters/{name}  ${fmt(bareOne)}`);
     console.log(`  server GET /clusters/{name}  ${fmt(oursOne)}   ratio ${one.toFixed(2)}x`);
-    console.log(`  bare   GET /clusters (100)   ${fmt(bareList)}`);
-    console.log(`  server GET /clusters (100)   ${fmt(oursList)}   ratio ${list.toFixed(2)}x`);
+    console.log(`  bare   GET /clusters (${PER_PROFILE})   ${fmt(bareList)}`);
+    console.log(`  server GET /clusters (${PER_PROFILE})   ${fmt(oursList)}   ratio ${list.toFixed(2)}x`);
     const ok = one >= 0.5 && oursOne.latency.p99 < 10;
     console.log(`  target GET /clusters/{name} >= 0.5x bare with p99 < 10 ms: ${ok ? "met" : "NOT met"}`);
     return ok;
@@ -249,7 +256,7 @@ async function reads(): Promise<boolean> {
   }
 }
 
-async function creates(steps: number, count = 100): Promise<boolean> {
+async function creates(steps: number, count = CREATES): Promise<boolean> {
   const [moto, discovery] = await Promise.all([startSerialMoto(), startDiscovery()]);
   const dir = mkdtempSync(join(tmpdir(), "pandacluster-bench-creates-"));
   for (const key of Object.keys(process.env)) if (key.startsWith("AWS_")) delete process.env[key];
@@ -275,7 +282,7 @@ async function creates(steps: number, count = 100): Promise<boolean> {
       method: "POST",
       url: "/profiles",
       headers: { authorization: `Bearer ${ADMIN}` },
-      payload: { name: "bench", email: "bench@example.com" },
+      payload: { name: "bench", email: "bench@example.com", max_clusters: count },
     });
     const headers = { authorization: `Bearer ${profile.json<{ token: string }>().token}` };
     const started = Date.now();
@@ -330,12 +337,12 @@ async function creates(steps: number, count = 100): Promise<boolean> {
 if (process.argv.includes("--target")) {
   await target();
 } else if (process.argv.includes("--reads")) {
-  process.exit((await reads()) ? 0 : 1);
+  process.exit(verdict(await reads()));
 } else if (process.argv.includes("--creates")) {
-  process.exit((await creates(STEPS)) ? 0 : 1);
+  process.exit(verdict(await creates(STEPS)));
 } else {
   const readsOk = await reads();
   // The server's default step limit, then no limit (every create's steps at once).
-  const createsOk = (await creates(STEPS)) && (await creates(100));
-  process.exit(readsOk && createsOk ? 0 : 1);
+  const createsOk = (await creates(STEPS)) && (await creates(CREATES));
+  process.exit(verdict(readsOk && createsOk));
 }

@@ -17,10 +17,10 @@ import type { ClusterResult } from "../src/lifecycle/types.js";
 import { createServer } from "../src/server/app.js";
 import { hashToken } from "../src/server/crypto.js";
 import { CHROMIUM, CHROMIUM_ARGS } from "../test/helpers/browser.js";
-import { median, ratioLine } from "./measure.js";
+import { median, ratioLine, sized, verdict } from "./measure.js";
 
 const ADMIN = "bench-admin-token-0123456789abcdef";
-const ROUNDS = Number(process.env.BENCH_ROUNDS) || 9;
+const ROUNDS = sized(9, 1, "BENCH_ROUNDS");
 const CLUSTERS = 100;
 const BUDGET = 150 * 1024;
 
@@ -208,7 +208,7 @@ async function drive(): Promise<void> {
     console.log(
       `  transferred: ${(bytes / 1024).toFixed(1)} kB in ${loads[0]?.files ?? 0} responses (headers + compressed bodies, GET /clusters included); budget ${BUDGET / 1024} kB: ${bytes <= BUDGET ? "met" : "MISSED"}`,
     );
-    process.exitCode = bytes <= BUDGET ? 0 : 1;
+    process.exitCode = verdict(bytes <= BUDGET);
   } finally {
     await browser.close();
     child.disconnect();

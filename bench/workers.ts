@@ -26,7 +26,7 @@ import {
   startDiscovery,
   startMoto,
 } from "../test/helpers/services.js";
-import { median } from "./measure.js";
+import { median, sized } from "./measure.js";
 
 /**
  * Workers' benchmarks, both on the moto emulator:
@@ -45,8 +45,8 @@ import { median } from "./measure.js";
  */
 const run = promisify(execFile);
 const bin = fileURLToPath(new URL("../../bin/pandacluster", import.meta.url));
-const PACE_MS = Number(process.env.BENCH_PACE_MS ?? 20_000);
-const ROUNDS = Number(process.env.BENCH_PACE_ROUNDS ?? 5);
+const PACE_MS = sized(20_000, 3_000, "BENCH_PACE_MS");
+const ROUNDS = sized(5, 1, "BENCH_PACE_ROUNDS");
 const PUBLIC_KEY =
   "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB5Nq2Rj3ZV8uFv5tAqZ6uC1xV2sQe6r3gqkYb7sYH2x bench@example";
 const creds = { accessKeyId: "testing", secretAccessKey: "testing" };
@@ -148,7 +148,7 @@ async function noticing(): Promise<void> {
 
 async function reconcileCost(moto: Moto): Promise<void> {
   const regions = ["us-east-1", "eu-west-1"];
-  const perRegion = 100;
+  const perRegion = sized(100, 10);
   Object.assign(process.env, awsEnv(moto.endpoint), {
     AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
   });
@@ -223,6 +223,8 @@ async function reconcileCost(moto: Moto): Promise<void> {
       aws_secret_sealed: null,
       aws_region: null,
       public_keys: null,
+      // Above the default quota of live clusters: the bench stores them all in one profile.
+      max_clusters: perRegion * regions.length,
     });
     if (profile === "exists") throw new Error("profile exists");
     for (const region of regions) {

@@ -3,6 +3,7 @@ import { readCsonFile } from "./cson.js";
 import { type ArgumentSpec, type CommandName, commandSpec, flagLabel } from "./definitions.js";
 import { type Problem, UsageError } from "./errors.js";
 import { instanceTypeArch } from "./instance_types.js";
+import { shellQuote } from "./shell.js";
 
 /**
  * Who is giving the options. The checks are the same; what differs is how an argument is named in
@@ -114,6 +115,12 @@ export interface StackOptions {
   region?: string;
   timeout?: number;
   profile?: string;
+  /**
+   * Not an argument (the definitions do not list it, so no CLI flag or request body can give it):
+   * the StackId the cluster's own create returned. Given (the server always gives it), the flow acts
+   * on that stack only and refuses one merely of the same name (lifecycle/identity.ts).
+   */
+  stack_id?: string;
 }
 
 export interface ScaleOptions {
@@ -124,6 +131,12 @@ export interface ScaleOptions {
   region?: string;
   timeout?: number;
   profile?: string;
+  /**
+   * Not an argument (the definitions do not list it, so no CLI flag or request body can give it):
+   * the StackId the cluster's own create returned. Given (the server always gives it), the flow acts
+   * on that stack only and refuses one merely of the same name (lifecycle/identity.ts).
+   */
+  stack_id?: string;
 }
 
 export interface UpgradeOptions {
@@ -202,11 +215,27 @@ export function validateOptions<C extends CommandName>(
     if ("problem" in checked) problems.push({ argument: label, message: checked.problem });
     else output[arg.name] = checked.value;
   }
+  // `scale -s 5` asks for what scale can never do: say why first, not that --workers is missing.
+  if (command === "scale" && input.cluster_size !== undefined && input.cluster_size !== null) {
+    throw new UsageError([controllersFixedProblem(String(input.stack_name ?? "NAME"))], command);
+  }
   if (problems.length > 0) throw new UsageError(problems, command);
   applyDefaults(spec.arguments, output, face);
   if (command === "create") problems.push(...createChecks(output as unknown as CreateOptions, face));
   if (problems.length > 0) throw new UsageError(problems, command);
   return output as unknown as OptionsOf[C];
+}
+
+/** Why scale cannot change the number of controllers, and what to do instead. */
+export function controllersFixedProblem(name: string): Problem {
+  return {
+    argument: "the controllers (--cluster-size, cluster_size)",
+    message:
+      "cannot be changed by scale: the controllers are the cluster's etcd members, and etcd's " +
+      "membership is fixed when it bootstraps from the discovery URL (sized for exactly that many). " +
+      `Change the workers instead (pandacluster scale -n ${shellQuote(name)} --workers N), or create a new ` +
+      "cluster with the controllers you need and move to it",
+  };
 }
 
 /** DNS's longest label (RFC 1035, section 2.3.4). */

@@ -30,7 +30,7 @@ PCTS_DISCOVERY=/usr/bin/discovery.etcd.io
 PCTS_BOOKWORM_PACKAGES="python3-werkzeug python3-flask python3-flask-cors python3-jinja2 \
 python3-cryptography python3-yaml python3-dateutil python3-requests python3-urllib3 \
 python3-six python3-ply etcd-server etcd-discovery \
-ignition postgresql-15 chromium"
+ignition postgresql-15 chromium zsh fish"
 
 # Trixie packages fetched with apt-get download and unpacked with dpkg -x (all pure Python).
 PCTS_TRIXIE_PACKAGES="python3-moto python3-boto3 python3-botocore python3-s3transfer \

@@ -3,7 +3,8 @@
 #   - moto (AWS emulator) from Debian trixie, unpacked beside the system (never installed
 #     into it) and run with bookworm's /usr/bin/python3;
 #   - etcd (etcd-server) and the etcd discovery service (etcd-discovery) from bookworm;
-#   - ignition-validate (ignition), PostgreSQL 15 (postgresql-15) and Chromium (chromium) from bookworm.
+#   - ignition-validate (ignition), PostgreSQL 15 (postgresql-15) and Chromium (chromium) from bookworm;
+#   - zsh and fish from bookworm, to load the generated completion scripts in their real shells.
 # See /work/shared/BRIEF.md §4 and scripts/test-services/README.md.
 #
 # Idempotent: a fast no-op when everything is already in place. Safe in CI (CI=true, no stdin).

@@ -1,4 +1,4 @@
-import { randomUUID } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
 import type {
   HostedZone,
   ResourceRecordSet,
@@ -245,4 +245,130 @@ export async function deleteZone(r53: Route53Client, zone: Zone): Promise<void> 
     (set) => (set.Type === "SOA" || set.Type === "NS") && bareName(set.Name ?? "") === zone.name,
   );
   await r53.send(new DeleteHostedZoneCommand({ Id: zone.id }));
+}
+
+/**
+ * Ownership of a public record, as external-dns marks its own: a TXT record of the same name beside
+ * the A record, "heritage=pandacluster,pandacluster/owner=<id>,pandacluster/region=<region>". The
+ * owner id is a digest of the owning stack's StackId, not the StackId itself: a public zone is read
+ * by anyone, and a StackId names the AWS account. Whoever can see the stack can tell it is the owner
+ * (ownerId of its StackId); nobody else learns more than "another cluster".
+ */
+export interface RecordOwner {
+  owner: string;
+  region: string;
+}
+
+const HERITAGE = "heritage=pandacluster";
+
+/** The owner id written for a stack: the first 32 hex digits of SHA-256 of its StackId. */
+export function ownerId(stackId: string): string {
+  return createHash("sha256").update(stackId).digest("hex").slice(0, 32);
+}
+
+/** The TXT value (quoted, as Route 53 takes TXT values) marking a record as the stack's. */
+export function ownershipValue(stackId: string, region: string): string {
+  return `"${HERITAGE},pandacluster/owner=${ownerId(stackId)},pandacluster/region=${region}"`;
+}
+
+/** The owner a TXT value names, or undefined when it is not a pandacluster ownership value. */
+export function parseOwnership(value: string): RecordOwner | undefined {
+  const fields = new Map(
+    value
+      .replace(/^"|"$/g, "")
+      .split(",")
+      .map((field) => {
+        const at = field.indexOf("=");
+        return [field.slice(0, at), field.slice(at + 1)] as const;
+      }),
+  );
+  if (fields.get("heritage") !== "pandacluster") return undefined;
+  const owner = fields.get("pandacluster/owner");
+  const region = fields.get("pandacluster/region");
+  return owner && region ? { owner, region } : undefined;
+}
+
+/** What a zone holds under one name: its A and TXT sets and, when the TXT says so, their owner. */
+export interface NameClaim {
+  name: string;
+  a?: ResourceRecordSet;
+  txt?: ResourceRecordSet;
+  owner?: RecordOwner;
+}
+
+/** The A and TXT record sets of one name (one ListResourceRecordSets call starting at that name). */
+export async function nameClaim(r53: Route53Client, zoneId: string, name: string): Promise<NameClaim> {
+  const { ListResourceRecordSetsCommand } = sdk.route53();
+  const wanted = bareName(name);
+  const page = await r53.send(
+    new ListResourceRecordSetsCommand({ HostedZoneId: zoneId, StartRecordName: wanted, MaxItems: 10 }),
+  );
+  const sets = (page.ResourceRecordSets ?? []).filter((set) => bareName(set.Name ?? "") === wanted);
+  const a = sets.find((set) => set.Type === "A");
+  const txt = sets.find((set) => set.Type === "TXT");
+  const owner = (txt?.ResourceRecords ?? [])
+    .map((r) => parseOwnership(r.Value ?? ""))
+    .find((o): o is RecordOwner => o !== undefined);
+  return { name: wanted, ...(a ? { a } : {}), ...(txt ? { txt } : {}), ...(owner ? { owner } : {}) };
+}
+
+/**
+ * Writes the stack's public A record with its ownership TXT record, in one batch (all or nothing):
+ * CREATE both when the name is free, so that a record another cluster wrote meanwhile makes the
+ * batch fail rather than be overwritten; UPSERT when the claim read is already the stack's.
+ */
+export async function writeOwned(
+  r53: Route53Client,
+  zoneId: string,
+  record: DnsRecord,
+  owner: { stack_id: string; region: string },
+  mine: boolean,
+): Promise<{ id: string; status: string }> {
+  const { ChangeResourceRecordSetsCommand } = sdk.route53();
+  const action = mine ? ("UPSERT" as const) : ("CREATE" as const);
+  const answer = await r53.send(
+    new ChangeResourceRecordSetsCommand({
+      HostedZoneId: zoneId,
+      ChangeBatch: {
+        Comment: "pandacluster: public name",
+        Changes: [
+          {
+            Action: action,
+            ResourceRecordSet: {
+              Name: record.name,
+              Type: "TXT",
+              TTL,
+              ResourceRecords: [{ Value: ownershipValue(owner.stack_id, owner.region) }],
+            },
+          },
+          {
+            Action: action,
+            ResourceRecordSet: {
+              Name: record.name,
+              Type: "A",
+              TTL,
+              ResourceRecords: record.values.map((value) => ({ Value: value })),
+            },
+          },
+        ],
+      },
+    }),
+  );
+  return { id: answer.ChangeInfo?.Id ?? "", status: answer.ChangeInfo?.Status ?? "PENDING" };
+}
+
+/** Deletes a claimed name's A and TXT sets exactly as they were read, in one batch. */
+export async function deleteClaim(r53: Route53Client, zoneId: string, claim: NameClaim): Promise<void> {
+  const { ChangeResourceRecordSetsCommand } = sdk.route53();
+  const sets = [claim.a, claim.txt].filter((set): set is ResourceRecordSet => set !== undefined);
+  if (sets.length === 0) return;
+  await r53.send(
+    new ChangeResourceRecordSetsCommand({
+      HostedZoneId: zoneId,
+      ChangeBatch: {
+        Comment: "pandacluster: destroy",
+        Changes: sets.map((set) => ({ Action: "DELETE", ResourceRecordSet: set })),
+      },
+    }),
+  );
 }

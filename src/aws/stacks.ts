@@ -147,6 +147,44 @@ export async function stackResources(
   return (answer.StackResources ?? []).filter((r) => !type || r.ResourceType === type);
 }
 
+/** A resource of a stack, as ListStackResources summarises it. */
+export interface OwnedResource {
+  logical_id: string;
+  physical_id: string;
+  type: string;
+  status: string;
+}
+
+/**
+ * The resources the stack owns now (not those an update or the deletion removed), optionally of one
+ * type: every page of ListStackResources by StackId. DescribeStackResources would answer only the
+ * first 100 (AWS's documented limit), and by name it could describe another stack of that name.
+ */
+export async function ownedResources(
+  cf: CloudFormationClient,
+  stackId: string,
+  type?: string,
+): Promise<OwnedResource[]> {
+  const { ListStackResourcesCommand } = sdk.cloudformation();
+  const owned: OwnedResource[] = [];
+  let token: string | undefined;
+  do {
+    const page = await cf.send(new ListStackResourcesCommand({ StackName: stackId, NextToken: token }));
+    for (const r of page.StackResourceSummaries ?? []) {
+      if (type && r.ResourceType !== type) continue;
+      if (!r.PhysicalResourceId || r.ResourceStatus === "DELETE_COMPLETE") continue;
+      owned.push({
+        logical_id: r.LogicalResourceId ?? "",
+        physical_id: r.PhysicalResourceId,
+        type: r.ResourceType ?? "",
+        status: r.ResourceStatus ?? "",
+      });
+    }
+    token = page.NextToken;
+  } while (token);
+  return owned;
+}
+
 /** Every live stack in the region, all pages of one DescribeStacks without a name. */
 export async function allStacks(cf: CloudFormationClient): Promise<Stack[]> {
   const { DescribeStacksCommand } = sdk.cloudformation();

@@ -1,4 +1,5 @@
 import type { LoadedConfig } from "../config.js";
+import type { OutputFormat } from "./output_format.js";
 
 /** What a command handler gets besides its validated options: where to write, and how. */
 export interface CliContext {
@@ -7,8 +8,13 @@ export interface CliContext {
   /** True when stderr is a terminal: spinners and in-place updates only then. */
   isTTY: boolean;
   env: NodeJS.ProcessEnv;
-  /** --json was given: the result goes to stdout as JSON, progress still to stderr. */
+  /**
+   * A document for scripts was asked for (--json, -o json|yaml or PANDACLUSTER_OUTPUT): the result goes
+   * to stdout in `output`'s format, progress still to stderr.
+   */
   json: boolean;
+  /** The result's format: table (lines for people), json or yaml. */
+  output: OutputFormat;
   /** Aborted on the first Ctrl-C (SIGINT); the handler then explains what still runs and exits 130. */
   signal: AbortSignal;
   /** What a second Ctrl-C prints before the process exits at once (what still runs in AWS). */

@@ -7,7 +7,7 @@ import { helpPointer, helpText } from "./help.js";
  * The CLI's front door. Help and --version are answered from doc/ and package.json before anything
  * else is loaded, so they stay as fast as node itself; a command loads only what it uses.
  */
-const commands: string[] = commandNames.map((name) => name.replaceAll("_", "-"));
+const commands: string[] = [...commandNames.map((name) => name.replaceAll("_", "-")), "completion"];
 const helpWords = new Set(["help", "-h", "--help"]);
 
 export async function main(argv: string[]): Promise<number> {
@@ -29,6 +29,11 @@ export async function main(argv: string[]): Promise<number> {
   if (rest.includes("-h") || rest.includes("--help") || (rest.length === 1 && rest[0] === "help")) {
     process.stdout.write(helpText(command));
     return ExitCode.ok;
+  }
+  if (command === "completion") {
+    // Takes a shell name, not flags: it prints a script and never reads the config or calls AWS.
+    const { runCompletion } = await import("./completion/index.js");
+    return runCompletion(rest, process.stdout, process.stderr);
   }
   const { runCommand } = await import("./run.js");
   return runCommand(command, rest);

@@ -5,6 +5,7 @@ import { validateOptions } from "../options.js";
 import { parseArgv } from "./argv.js";
 import type { CliContext, CommandHandler } from "./context.js";
 import { helpPointer } from "./help.js";
+import { outputFormat } from "./output_format.js";
 
 /** Commands that a pandacluster API server can run for the CLI (--server / PANDACLUSTER_SERVER). */
 const remoteCommands = new Set<CommandName>(["create", "destroy", "scale", "status", "list", "wait"]);
@@ -31,7 +32,8 @@ export async function runCommand(word: string, argv: string[]): Promise<number> 
       string,
       unknown
     >;
-    context.json = options.json === true;
+    context.output = outputFormat(command, options, context.env);
+    context.json = context.output !== "table";
     const server = (options.server as string | undefined) ?? context.env.PANDACLUSTER_SERVER;
     if (server && remoteCommands.has(command)) {
       const remote = (await import(modulePath("remote/index"))) as {
@@ -65,6 +67,7 @@ function cliContext(signal: AbortSignal): CliContext {
     isTTY: Boolean(process.stderr.isTTY),
     env: process.env,
     json: false,
+    output: "table",
     signal,
     config() {
       if (!loaded) {

@@ -7,7 +7,6 @@ import {
   findPublicZone,
   listRecords,
   madeFor,
-  upsertRecords,
   type Zone,
 } from "../aws/dns.js";
 import { awsFailure, isTransient } from "../aws/errors.js";
@@ -18,6 +17,7 @@ import { type ClusterFacts, vpcOutput } from "./facts.js";
 import { type ClusterRef, type Doing, interrupted, timedOut } from "./hints.js";
 import { type NamedNode, planNames } from "./names.js";
 import { Aborted, Pace, pause } from "./pace.js";
+import { publicName, writePublicName } from "./public_dns.js";
 import type { Session } from "./session.js";
 import type { DnsInfo, DnsRecord, NodeInfo } from "./types.js";
 
@@ -40,10 +40,7 @@ export function privateRecords(zone: string, nodes: NodeInfo[]): DnsRecord[] {
   return planNames(zone, nodes, []).records;
 }
 
-/** <stack_name>.<domain> for the nodes' public addresses. */
-export function publicName(stackName: string, domain: string): string {
-  return `${stackName.toLowerCase()}.${bareName(domain)}`;
-}
+export { publicName } from "./public_dns.js";
 
 /**
  * The seed's "customise the cluster" step: names the nodes in a private Route 53 zone associated
@@ -97,7 +94,8 @@ export async function customize(
         session.emit("customize", `no node has a public address: ${name} not created`, { kind: "warning" });
       } else {
         const record: DnsRecord = { name, type: "A", values: addresses };
-        changes.push(await upsertRecords(r53, publicZone.id, [record]));
+        // With its ownership record; a name another cluster owns is never overwritten.
+        changes.push(await writePublicName(session, publicZone, facts, record));
         dns.records.push(record);
         dns.public_name = name;
         dns.public_zone_id = publicZone.id;
@@ -132,7 +130,13 @@ async function unlessDeleted(session: Session, facts: ClusterFacts): Promise<voi
   const stack = await describeStack(session.clients.cloudformation, facts.stack_id);
   const status = stack?.StackStatus ?? "DELETE_COMPLETE";
   if (!status.startsWith("DELETE_")) return;
-  const removed = await removeDns(session, facts.stack_name, facts.public_domain, "customize");
+  const removed = await removeDns(
+    session,
+    facts.stack_name,
+    facts.public_domain,
+    "customize",
+    facts.stack_id,
+  );
   const cleaned =
     removed.length > 0 ? `; create removed what it had made meanwhile: ${removed.join(", ")}` : "";
   throw new ClusterGoneError(

@@ -49,7 +49,7 @@ async function destroyStack(session: Session, stack: Stack, options: DestroyOpti
         "(it has no pandacluster:cluster tag); not deleting it",
     );
   }
-  const removed = await removeDns(session, facts.stack_name, facts.public_domain);
+  const removed = await removeDns(session, facts.stack_name, facts.public_domain, "destroy", facts.stack_id);
   // Only this deletion's events are shown: those marked with its token (or, unmarked, from now on;
   // a few seconds back in case our clock runs ahead of AWS's).
   const token = `pandacluster-delete-${randomUUID()}`;
@@ -61,7 +61,9 @@ async function destroyStack(session: Session, stack: Stack, options: DestroyOpti
     session.emit("destroy", `DeleteStack sent for ${facts.stack_name} (${stack.StackStatus})`);
   }
   if (options.no_wait) {
-    removed.push(...(await removeDns(session, facts.stack_name, facts.public_domain)));
+    removed.push(
+      ...(await removeDns(session, facts.stack_name, facts.public_domain, "destroy", facts.stack_id)),
+    );
     const ref = { stack_name: facts.stack_name, region: session.region, profile: session.profile };
     const message = `deleting ${facts.stack_name} in ${session.region}; follow it with: ${command("wait", ref)}`;
     return destroyResult(session, stack, "success", message, { removed });
@@ -74,7 +76,9 @@ async function destroyStack(session: Session, stack: Stack, options: DestroyOpti
   // A create that was naming the nodes may have made its zone after the first look (a slow Route 53):
   // look again once the stack is gone, so that nothing of the cluster is left.
   if (result.status === "success")
-    result.removed.push(...(await removeDns(session, facts.stack_name, facts.public_domain)));
+    result.removed.push(
+      ...(await removeDns(session, facts.stack_name, facts.public_domain, "destroy", facts.stack_id)),
+    );
   return result;
 }
 

@@ -1,16 +1,19 @@
-import { bareName, deleteRecords, deleteZone, findClusterZones, findPublicZone } from "../aws/dns.js";
-import { publicName } from "./customize.js";
+import { deleteZone, findClusterZones, findPublicZone } from "../aws/dns.js";
+import { publicName, removePublicName } from "./public_dns.js";
 import type { Session } from "./session.js";
 
 /**
  * Removes the DNS names create made: the private zones marked with the cluster's name and region
- * (records first, then the zone) and the public record <stack_name>.<domain>. Returns what went.
+ * (records first, then the zone) and the public record <stack_name>.<domain> with its ownership
+ * record, only when they are the stack's (`stackId`): another cluster's public name is left alone.
+ * Returns what went.
  */
 export async function removeDns(
   session: Session,
   stackName: string,
   publicDomain: string | null,
   step: "destroy" | "customize" = "destroy",
+  stackId: string | null = null,
 ): Promise<string[]> {
   const r53 = session.clients.route53;
   const removed: string[] = [];
@@ -23,12 +26,7 @@ export async function removeDns(
     const zone = await findPublicZone(r53, publicDomain);
     if (zone) {
       const name = publicName(stackName, zone.name);
-      const count = await deleteRecords(
-        r53,
-        zone.id,
-        (set) => !(set.Type === "A" && bareName(set.Name ?? "") === name),
-      );
-      if (count > 0) {
+      if (await removePublicName(session, zone, { stack_name: stackName, stack_id: stackId }, step)) {
         removed.push(`public record ${name}`);
         session.emit(step, `deleted public record ${name}`);
       }

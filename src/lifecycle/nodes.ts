@@ -1,9 +1,10 @@
+import type { CloudFormationClient } from "@aws-sdk/client-cloudformation";
 import { awsFailure, isTransient } from "../aws/errors.js";
 import { describeGroups } from "../aws/groups.js";
 import { describeNodes, groupNodes, nodeInfo } from "../aws/nodes.js";
-import { type Stack, stackResources } from "../aws/stacks.js";
+import { ownedResources, type Stack } from "../aws/stacks.js";
 import { OperationError } from "../errors.js";
-import { groupOutput, workerGroupOutput } from "./facts.js";
+import { ROLES } from "../template/group.js";
 import { type ClusterRef, type Doing, interrupted, timedOut } from "./hints.js";
 import { Aborted, Pace, pause } from "./pace.js";
 import type { Session } from "./session.js";
@@ -16,30 +17,50 @@ export interface NodesStep {
   polls: number;
 }
 
-/** The cluster's two Auto Scaling groups: controllers (etcd members) and workers (none in old stacks). */
+/**
+ * The cluster's Auto Scaling groups: controllers (etcd members; one group, or one per controller slot)
+ * and workers (none in old stacks).
+ */
 export interface ClusterGroups {
+  /** The first controllers' group (the only one in a stack with a single controller group). */
   controllers: string;
+  /** Every controllers' group the stack owns, in logical-id order. */
+  controller_groups: string[];
   workers: string | null;
 }
 
-/** The controllers' Auto Scaling group: the stack's output, else its resource of that type. */
+/** The controllers' first Auto Scaling group, of the stack's own resources. */
 export async function nodeGroup(session: Session, stack: Stack): Promise<string | undefined> {
   return (await clusterGroups(session, stack))?.controllers;
 }
 
-/** Both groups, from the stack's outputs, else from its resources (by logical id). */
+/**
+ * The groups the stack owns: its AWS::AutoScaling::AutoScalingGroup resources (ListStackResources by
+ * StackId), the role told by the stack's own logical id (the workers' group is WorkerGroup, every
+ * other group holds controllers: AutoScalingGroup, or ControllerGroup0…N-1). Never its outputs
+ * (a template of the user's own may output any group's name) and never a tag (anyone can tag a group).
+ */
 export async function clusterGroups(session: Session, stack: Stack): Promise<ClusterGroups | undefined> {
-  const controllers = groupOutput(stack);
-  const workers = workerGroupOutput(stack);
-  if (controllers) return { controllers, workers: workers ?? null };
-  const groups = await stackResources(
-    session.clients.cloudformation,
-    stack.StackId ?? "",
-    "AWS::AutoScaling::AutoScalingGroup",
-  );
-  const worker = groups.find((g) => g.LogicalResourceId === "WorkerGroup")?.PhysicalResourceId;
-  const controller = groups.find((g) => g.LogicalResourceId !== "WorkerGroup")?.PhysicalResourceId;
-  return controller ? { controllers: controller, workers: worker ?? null } : undefined;
+  return groupsOfStack(session.clients.cloudformation, stack.StackId ?? "");
+}
+
+/** clusterGroups for a StackId alone (the server's reconciler keeps no Stack). */
+export async function groupsOfStack(
+  cf: CloudFormationClient,
+  stackId: string,
+): Promise<ClusterGroups | undefined> {
+  if (!stackId) return undefined;
+  const owned = await ownedResources(cf, stackId, "AWS::AutoScaling::AutoScalingGroup");
+  const byId = [...owned].sort((a, b) => a.logical_id.localeCompare(b.logical_id, "en", { numeric: true }));
+  const worker = byId.find((g) => g.logical_id === ROLES.worker.group)?.physical_id;
+  const controllers = byId.filter((g) => g.logical_id !== ROLES.worker.group).map((g) => g.physical_id);
+  const first = controllers[0];
+  return first ? { controllers: first, controller_groups: controllers, workers: worker ?? null } : undefined;
+}
+
+/** Every controllers' group (a ClusterGroups made before controller_groups has only `controllers`). */
+export function controllerGroups(groups: ClusterGroups): string[] {
+  return groups.controller_groups?.length ? groups.controller_groups : [groups.controllers];
 }
 
 /**
@@ -48,7 +69,7 @@ export async function clusterGroups(session: Session, stack: Stack): Promise<Clu
  * DescribeInstances), each with its role.
  */
 export async function nodesInService(session: Session, groups: ClusterGroups): Promise<NodeInfo[]> {
-  const names = [groups.controllers, ...(groups.workers ? [groups.workers] : [])];
+  const names = [...controllerGroups(groups), ...(groups.workers ? [groups.workers] : [])];
   const states = await describeGroups(session.clients.autoscaling, names);
   const roleOf = new Map<string, "controller" | "worker">();
   for (const state of states) {
@@ -65,7 +86,9 @@ export async function nodesInService(session: Session, groups: ClusterGroups): P
 /** Every live instance of both groups (pending or running), with its role: what status shows. */
 export async function groupsNodes(session: Session, groups: ClusterGroups): Promise<NodeInfo[]> {
   const [controllers, workers] = await Promise.all([
-    groupNodes(session.clients.ec2, groups.controllers),
+    Promise.all(controllerGroups(groups).map((g) => groupNodes(session.clients.ec2, g))).then((all) =>
+      all.flat(),
+    ),
     groups.workers ? groupNodes(session.clients.ec2, groups.workers) : Promise.resolve([]),
   ]);
   return [
@@ -100,7 +123,7 @@ export async function waitForNodes(
       : `${total} nodes`;
   session.emit(
     "nodes",
-    `waiting for ${what} in service (${[groups.controllers, groups.workers].filter(Boolean).join(", ")})`,
+    `waiting for ${what} in service (${[...controllerGroups(groups), groups.workers].filter(Boolean).join(", ")})`,
   );
   const pace = new Pace(session.hooks.poll?.initial_ms, session.hooks.poll?.max_ms);
   let last = "";

@@ -7,8 +7,10 @@ import { discoveryService, newDiscoveryUrl } from "../discovery.js";
 import { UsageError } from "../errors.js";
 import type { CreateOptions } from "../options.js";
 import { thousands } from "../template/boot.js";
+import { checkUserData, measureUserData, type SentUserData, userDataSummary } from "../template/measure.js";
 import { interruptedBeforeLaunch } from "./hints.js";
 import { resolveImage } from "./image.js";
+import { checkPublicNameFree } from "./public_dns.js";
 import { createStackInput } from "./request.js";
 import type { Session } from "./session.js";
 import { type LoadedTemplate, loadTemplate } from "./template.js";
@@ -51,7 +53,9 @@ export async function plan(session: Session, options: CreateOptions, dryRun = fa
   const [key, image, zone, existing] = await settleInOrder([
     checkKeyPair(session.clients.ec2, options.key_pair, session.region),
     resolveImage(session.clients, options, notices),
-    options.public_domain ? publicZone(session, options.public_domain) : Promise.resolve(null),
+    options.public_domain
+      ? publicZone(session, options.public_domain, options.stack_name)
+      : Promise.resolve(null),
     describeStack(session.clients.cloudformation, options.stack_name),
   ]);
   if (existing && existing.StackStatus !== "DELETE_COMPLETE") {
@@ -79,12 +83,38 @@ export async function plan(session: Session, options: CreateOptions, dryRun = fa
   }
 
   const input = createStackInput(options, template, image.image_id, discovery.url);
+  // Every launch template's user data with the values CreateStack sends (the real discovery URL,
+  // private domain, …), not the stand-ins the boot config was built with: what EC2 will count.
+  const sent = await sentUserData(template, input);
+  checkUserData(sent, "with the values CreateStack would send");
+  if (sent.length > 0) session.emit("launch", `user data sent: ${userDataSummary(sent)}`);
   return {
     input,
     template,
     public_zone: zone,
-    resolved: { image, discovery, template: templateInfo(template), key_pair: key.key_name, notices },
+    resolved: {
+      image,
+      discovery,
+      template: { ...templateInfo(template), user_data_sent: sent },
+      key_pair: key.key_name,
+      notices,
+    },
   };
+}
+
+/** measureUserData of the template being sent, with CreateStack's parameter values. */
+async function sentUserData(
+  template: LoadedTemplate,
+  input: { Parameters?: { ParameterKey?: string; ParameterValue?: string }[] },
+): Promise<SentUserData[]> {
+  const body = template.body;
+  // YAML is loaded only for a YAML template: most runs never need it.
+  const parsed: unknown = body.trimStart().startsWith("{")
+    ? JSON.parse(body)
+    : (await import("yaml")).parse(body);
+  const values: Record<string, string> = {};
+  for (const p of input.Parameters ?? []) if (p.ParameterKey) values[p.ParameterKey] = p.ParameterValue ?? "";
+  return measureUserData(parsed, values);
 }
 
 /** The template's sizes, saying which bytes they are. */
@@ -125,8 +155,12 @@ function templateInfo(template: LoadedTemplate): Launched["resolved"]["template"
   };
 }
 
-/** The public zone must exist before anything is created: its absence is bad input. */
-async function publicZone(session: Session, domain: string): Promise<Zone> {
+/**
+ * The public zone must exist before anything is created, and the cluster's public name in it must be
+ * free (another cluster's, of that name in another region or another profile's, is never taken
+ * over): either is bad input.
+ */
+async function publicZone(session: Session, domain: string, stackName: string): Promise<Zone> {
   let zone: Zone | undefined;
   try {
     zone = await findPublicZone(session.clients.route53, domain);
@@ -140,6 +174,12 @@ async function publicZone(session: Session, domain: string): Promise<Zone> {
         message: `no public Route 53 hosted zone named ${domain} in this account`,
       },
     ]);
+  }
+  try {
+    await checkPublicNameFree(session, zone, stackName);
+  } catch (error) {
+    if (error instanceof UsageError) throw error;
+    throw awsFailure(`reading the public name of ${stackName} in ${domain}`, error);
   }
   return zone;
 }

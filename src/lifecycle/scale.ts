@@ -1,13 +1,12 @@
 import { randomUUID } from "node:crypto";
-import { awsFailure } from "../aws/errors.js";
-import { describeStack, parameterOf, type Stack, updateStack } from "../aws/stacks.js";
+import { parameterOf, type Stack, updateStack } from "../aws/stacks.js";
 import type { Config } from "../config.js";
 import { InterruptedError, OperationError, UsageError } from "../errors.js";
-import type { ScaleOptions } from "../options.js";
-import { shellQuote } from "../shell.js";
+import { controllersFixedProblem, type ScaleOptions } from "../options.js";
 import { clusterFacts } from "./facts.js";
 import { finishIn } from "./finish.js";
 import { command, interrupted } from "./hints.js";
+import { clusterStack } from "./identity.js";
 import { openSession, seconds } from "./session.js";
 import type { ClusterResult, Hooks } from "./types.js";
 
@@ -18,16 +17,7 @@ const SCALABLE = new Set(["CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK
 
 /** Why the number of controllers cannot change, and what to do instead. */
 export function controllersFixed(name: string): UsageError {
-  return new UsageError([
-    {
-      argument: "the controllers (--cluster-size, cluster_size)",
-      message:
-        "cannot be changed by scale: the controllers are the cluster's etcd members, and etcd's " +
-        "membership is fixed when it bootstraps from the discovery URL (sized for exactly that many). " +
-        `Change the workers instead (pandacluster scale -n ${shellQuote(name)} --workers N), or create a new ` +
-        "cluster with the controllers you need and move to it",
-    },
-  ]);
+  return new UsageError([controllersFixedProblem(name)]);
 }
 
 /**
@@ -46,11 +36,9 @@ export async function scale(
     throw controllersFixed(options.stack_name);
   const session = await openSession(credentials, options, hooks);
   const timeout = options.timeout ?? DEFAULT_TIMEOUT_MINUTES;
-  const stack = await describeStack(session.clients.cloudformation, options.stack_name).catch((error) => {
-    throw awsFailure(`reading stack ${options.stack_name}`, error);
-  });
+  // The cluster's own stack, by its StackId from here on; a stack replaced outside is refused.
+  const stack = await clusterStack(session, options, { doing: "reading", ours: true });
   const ref = { stack_name: options.stack_name, region: session.region, profile: session.profile };
-  if (!stack) throw new OperationError(`no cluster named ${options.stack_name} in ${session.region}`);
   checkScalable(stack, ref);
   const facts = clusterFacts(stack);
   const stackRef = { stack_name: facts.stack_name, stack_id: facts.stack_id, region: session.region };

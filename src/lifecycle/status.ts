@@ -1,13 +1,14 @@
-import { bareName, findClusterZones, findPublicZone, listRecords } from "../aws/dns.js";
+import { findClusterZones, findPublicZone, listRecords, madeFor } from "../aws/dns.js";
 import { awsFailure } from "../aws/errors.js";
 import { deletedStack, describeStack, newStackEvents, outputsOf, type Stack } from "../aws/stacks.js";
 import type { Config } from "../config.js";
 import { OperationError } from "../errors.js";
 import type { StackOptions } from "../options.js";
-import { publicName } from "./customize.js";
 import { clusterFacts } from "./facts.js";
+import { clusterStack, StackReplacedError } from "./identity.js";
 import { imageAdvice } from "./image_age.js";
 import { clusterGroups, groupsNodes } from "./nodes.js";
+import { ownPublicRecord } from "./public_dns.js";
 import { failureReasons } from "./reasons.js";
 import { openSession, type Session } from "./session.js";
 import type { DnsInfo, NodeInfo, StatusResult } from "./types.js";
@@ -16,14 +17,13 @@ import type { DnsInfo, NodeInfo, StatusResult } from "./types.js";
 export async function status(credentials: Config | undefined, options: StackOptions): Promise<StatusResult> {
   const session = await openSession(credentials, options);
   try {
-    const stack = await describeStack(session.clients.cloudformation, options.stack_name);
-    if (!stack) throw await notFound(session, options.stack_name);
+    const stack = await theStack(session, options);
     const facts = clusterFacts(stack);
     const failed = /FAILED|ROLLBACK/.test(stack.StackStatus ?? "");
     const ref = { stack_name: facts.stack_name, region: session.region, profile: session.profile };
     const [nodes, dns, reasons, image] = await Promise.all([
       currentNodes(session, stack),
-      currentDns(session, facts.stack_name, facts.public_domain),
+      currentDns(session, facts.stack_name, facts.stack_id, facts.public_domain),
       failed
         ? newStackEvents(session.clients.cloudformation, facts.stack_id, new Set()).then((e) =>
             failureReasons(e, stack),
@@ -60,6 +60,25 @@ export async function status(credentials: Config | undefined, options: StackOpti
   }
 }
 
+/**
+ * By the StackId the cluster's create returned when it is known (a deleted one still answers, as
+ * DELETE_COMPLETE, unless a stack of that name with another id stands in its place: that one is not
+ * this cluster's, StackReplacedError); else the live stack of that name.
+ */
+async function theStack(session: Session, options: StackOptions): Promise<Stack> {
+  if (options.stack_id) {
+    const stack = await describeStack(session.clients.cloudformation, options.stack_id);
+    if (stack && stack.StackStatus !== "DELETE_COMPLETE") return clusterStack(session, options);
+    const byName = await describeStack(session.clients.cloudformation, options.stack_name);
+    if (byName?.StackId && byName.StackId !== options.stack_id)
+      throw new StackReplacedError(options.stack_name, session.region, options.stack_id, byName.StackId);
+    if (stack) return stack;
+  }
+  const stack = await describeStack(session.clients.cloudformation, options.stack_name);
+  if (!stack) throw await notFound(session, options.stack_name);
+  return stack;
+}
+
 async function notFound(session: Session, name: string): Promise<OperationError> {
   const gone = await deletedStack(session.clients.cloudformation, name);
   const when = gone?.DeletionTime ? ` (it was deleted on ${gone.DeletionTime.toISOString()})` : "";
@@ -78,10 +97,13 @@ async function currentNodes(session: Session, stack: Stack): Promise<NodeInfo[]>
 async function currentDns(
   session: Session,
   stackName: string,
+  stackId: string,
   publicDomain: string | null,
 ): Promise<DnsInfo | null> {
   const r53 = session.clients.route53;
-  const zone = (await findClusterZones(r53, stackName, session.region))[0];
+  // The zone made for this very stack (a zone another stack of that name left is not its).
+  const zones = await findClusterZones(r53, stackName, session.region);
+  const zone = zones.find((z) => madeFor(z, stackId)) ?? zones.find((z) => z.stack_id_tail === null);
   if (!zone && !publicDomain) return null;
   const records = zone ? await listRecords(r53, zone.id) : [];
   const dns: DnsInfo = {
@@ -92,9 +114,9 @@ async function currentDns(
   };
   if (publicDomain) {
     const publicZone = await findPublicZone(r53, publicDomain);
-    const name = publicZone ? publicName(stackName, publicZone.name) : null;
+    // Only a public name that is this stack's own (its ownership record), not one another cluster holds.
     const record = publicZone
-      ? (await listRecords(r53, publicZone.id)).find((r) => bareName(r.name) === name)
+      ? await ownPublicRecord(session, publicZone, { stack_name: stackName, stack_id: stackId })
       : undefined;
     if (record && publicZone) {
       dns.records.push(record);

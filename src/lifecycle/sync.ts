@@ -1,12 +1,13 @@
 import { awsFailure } from "../aws/errors.js";
 import { describeNodes, nodeInfo } from "../aws/nodes.js";
-import { describeStack, type Stack } from "../aws/stacks.js";
+import type { Stack } from "../aws/stacks.js";
 import type { Config } from "../config.js";
 import { OperationError } from "../errors.js";
 import type { StackOptions } from "../options.js";
 import { customize } from "./customize.js";
 import { clusterFacts } from "./facts.js";
 import { command } from "./hints.js";
+import { clusterStack } from "./identity.js";
 import { clusterGroups, nodesInService } from "./nodes.js";
 import { openSession, type Session, seconds } from "./session.js";
 import type { Hooks, NodeInfo, SyncResult } from "./types.js";
@@ -26,7 +27,7 @@ export async function sync(
   hooks: Hooks = {},
 ): Promise<SyncResult> {
   const session = await openSession(credentials, options, hooks);
-  const stack = await existingStack(session, options.stack_name);
+  const stack = await clusterStack(session, options, { doing: "reading", ours: true });
   const status = stack.StackStatus ?? "UNKNOWN";
   const ref = { stack_name: options.stack_name, region: session.region, profile: session.profile };
   if (status.endsWith("_IN_PROGRESS") || /FAILED|ROLLBACK_COMPLETE$|^DELETE/.test(status)) {
@@ -105,12 +106,12 @@ export async function syncNames(session: Session, stack: Stack, nodes: NodeInfo[
  */
 export async function syncInService(
   credentials: Config | undefined,
-  options: { stack_name: string; region: string },
+  options: { stack_name: string; region: string; stack_id?: string },
   inService: { controllers: string[]; workers: string[] },
   hooks: Hooks = {},
 ): Promise<SyncResult> {
   const session = await openSession(credentials, options, hooks);
-  const stack = await existingStack(session, options.stack_name);
+  const stack = await clusterStack(session, options, { doing: "reading", ours: true });
   const roleOf = new Map<string, "controller" | "worker">([
     ...inService.controllers.map((id) => [id, "controller"] as const),
     ...inService.workers.map((id) => [id, "worker"] as const),
@@ -120,13 +121,4 @@ export async function syncInService(
     .filter((n) => n.state === "running" && n.private_ip)
     .map((n) => ({ ...nodeInfo(n), role: roleOf.get(n.instance_id) ?? ("controller" as const) }));
   return syncNames(session, stack, nodes);
-}
-
-/** The cluster's stack, or an OperationError that says there is none. */
-async function existingStack(session: Session, stackName: string): Promise<Stack> {
-  const stack = await describeStack(session.clients.cloudformation, stackName).catch((error) => {
-    throw awsFailure(`reading stack ${stackName}`, error);
-  });
-  if (!stack) throw new OperationError(`no cluster named ${stackName} in ${session.region}`);
-  return stack;
 }

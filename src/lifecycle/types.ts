@@ -7,6 +7,7 @@ import type { RollPlan } from "./roll.js";
 
 import type { DnsRecord, NodeInfo } from "../aws/types.js";
 import type { UserDataReport } from "../template/boot.js";
+import type { SentUserData } from "../template/measure.js";
 
 // Defined below both layers (aws/ reads and writes them); re-exported so that imports keep working.
 export type { DnsRecord, NodeInfo };
@@ -60,6 +61,15 @@ export interface Hooks {
    * failure result, so the caller can try again and ask AWS how the stack is.
    */
   throw_transient?: boolean;
+  /**
+   * Who owns a public DNS name another cluster holds, when the caller may know it (lifecycle/
+   * public_dns.ts). Default: a stack the caller's AWS credentials can see. The API server names only
+   * the caller's own clusters (profiles may share an AWS account).
+   */
+  owner_lookup?: (owner: {
+    owner: string;
+    region: string;
+  }) => Promise<{ stack_name: string; region: string } | undefined>;
 }
 
 export interface DnsInfo {
@@ -117,8 +127,18 @@ export interface Launched {
   resolved: {
     image: { image_id: string; source: "option" | "describe_images" | "feed"; name?: string };
     discovery: { url: string; source: "option" | "service"; service?: string };
-    /** bytes: TemplateBody bytes; user_data: a built template's user data, as EC2 counts it. */
-    template: { source: "built" | "file"; path?: string; bytes: number; user_data?: UserDataReport };
+    /**
+     * bytes: TemplateBody bytes; user_data: a built template's user data, as EC2 counts it;
+     * user_data_sent: every launch template's user data measured with the parameter values
+     * CreateStack sends (template/measure.ts), at the point of sending.
+     */
+    template: {
+      source: "built" | "file";
+      path?: string;
+      bytes: number;
+      user_data?: UserDataReport;
+      user_data_sent?: SentUserData[];
+    };
     key_pair: string;
     notices: string[];
   };

@@ -22,6 +22,7 @@ import { scaleRoutes } from "./routes/scale.js";
 import { templateRoutes } from "./routes/templates.js";
 import type { ServerParts } from "./routes/types.js";
 import { uiRoutes } from "./routes/ui.js";
+import { isStoreUnavailable } from "./store/errors.js";
 import { isPostgresUrl, PostgresStore, redactDatabaseUrl } from "./store/postgres.js";
 import { SqliteStore } from "./store/sqlite.js";
 import type { Store } from "./store/types.js";
@@ -345,6 +346,18 @@ function buildRoutes(
       return reply
         .code(fastifyError.statusCode)
         .send({ error: "invalid request", messages: [fastifyError.message ?? ""] });
+    }
+    if (isStoreUnavailable(error)) {
+      // The database is down or unreachable (PostgreSQL stopped, a SQLite file locked): the
+      // request is fine and may succeed in a moment. Never the driver's message (it may name hosts).
+      request.log.error({ error: (error as Error).message }, "the store is unavailable");
+      return reply
+        .code(503)
+        .header("retry-after", "5")
+        .send({
+          error: "service unavailable",
+          messages: ["the server's database is unavailable; try again shortly"],
+        });
     }
     if (error instanceof PandaError) {
       // The library refused or failed (AWS said no, a service was down): the caller's request is fine.

@@ -2,6 +2,7 @@ import { awsClients } from "../aws/clients.js";
 import { type GroupState, groupsTagged } from "../aws/groups.js";
 import { callerAccount } from "../aws/identity.js";
 import type { Config } from "../config.js";
+import type { StackIdentity } from "../lifecycle/identity.js";
 import * as lifecycle from "../lifecycle/index.js";
 import type {
   ClusterResult,
@@ -60,9 +61,26 @@ export interface Engine {
   /** Fixes a cluster's names for the InService instances the reconciler read in bulk (jobs/reconcile.ts). */
   syncInService?(
     credentials: Config | undefined,
-    options: { stack_name: string; region: string },
+    options: { stack_name: string; region: string; stack_id?: string },
     inService: { controllers: string[]; workers: string[] },
   ): Promise<SyncResult>;
+  /**
+   * The cluster's own stack by the StackId its create returned, and the groups it owns (its
+   * resources); or that it was deleted, or replaced by another stack of that name (never adopted).
+   */
+  identify?(
+    credentials: Config | undefined,
+    target: { stack_name: string; region: string; stack_id: string },
+  ): Promise<StackIdentity>;
+  /**
+   * Up front, before a create is accepted: the public zone exists and <stack_name>.<domain> in it is
+   * free (UsageError naming the owner only through hooks.owner_lookup).
+   */
+  checkPublicName?(
+    credentials: Config | undefined,
+    target: { stack_name: string; region: string; public_domain: string },
+    hooks?: Hooks,
+  ): Promise<void>;
   stackStatuses(
     credentials: Config | undefined,
     region: string,
@@ -93,18 +111,32 @@ export interface Engine {
   ): Promise<BuildTemplateResult>;
 }
 
+/**
+ * Whose a public DNS name is, for a server job: never said. Profiles may share an AWS account, so
+ * what its credentials can see is not what the caller may know; the route that accepts a create
+ * names the caller's own clusters (routes/clusters.ts) before any job runs.
+ */
+const unnamed = async () => undefined;
+
 /** The library itself. */
 export const libraryEngine: Engine = {
-  create: lifecycle.create,
-  launch: lifecycle.launch,
-  finish: lifecycle.finish,
-  destroy: lifecycle.destroy,
+  create: (credentials, options, hooks) =>
+    lifecycle.create(credentials, options, { owner_lookup: unnamed, ...hooks }),
+  launch: (credentials, options, hooks) =>
+    lifecycle.launch(credentials, options, { owner_lookup: unnamed, ...hooks }),
+  finish: (credentials, ref, hooks) =>
+    lifecycle.finish(credentials, ref, { owner_lookup: unnamed, ...hooks }),
+  checkPublicName: lifecycle.checkPublicName,
+  destroy: (credentials, options, hooks) =>
+    lifecycle.destroy(credentials, options, { owner_lookup: unnamed, ...hooks }),
   status: lifecycle.status,
   list: lifecycle.list,
   wait: lifecycle.wait,
-  scale: lifecycle.scale,
+  scale: (credentials, options, hooks) =>
+    lifecycle.scale(credentials, options, { owner_lookup: unnamed, ...hooks }),
   syncInService: (credentials, options, inService) =>
-    lifecycle.syncInService(credentials, options, inService),
+    lifecycle.syncInService(credentials, options, inService, { owner_lookup: unnamed }),
+  identify: lifecycle.identify,
   stackStatuses: lifecycle.stackStatuses,
   clusterGroups: (credentials, region, calls) =>
     groupsTagged(awsClients(credentials, { region }).autoscaling, lifecycle.STACK_TAGS.cluster, calls),

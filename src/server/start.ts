@@ -64,6 +64,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   });
   let shuttingDown: Promise<void> | undefined;
   const handlers: [NodeJS.Signals, () => void][] = [];
+  const unhook: (() => void)[] = [];
   const shutdown = (reason = "shutdown requested"): Promise<void> => {
     shuttingDown ??= (async () => {
       server.app.log.info(
@@ -71,6 +72,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
         "shutting down: unfinished jobs stay stored and resume on the next start",
       );
       for (const [signal, handler] of handlers) process.off(signal, handler);
+      for (const undo of unhook) undo();
       try {
         await server.close();
       } finally {
@@ -86,6 +88,21 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
       handlers.push([signal, handler]);
       process.on(signal, handler);
     }
+    // Last resort: an error nothing else handled (a store or AWS failure in a path that missed its
+    // own handling) is logged, and the server keeps serving its other requests and jobs; Node's
+    // default would end the process, and every job and open stream with it.
+    const lastResort = (error: unknown) => {
+      server.app.log.error(
+        { error: error instanceof Error ? error.message : String(error) },
+        "unhandled error (the server keeps running)",
+      );
+    };
+    process.on("unhandledRejection", lastResort);
+    process.on("uncaughtException", lastResort);
+    unhook.push(() => {
+      process.off("unhandledRejection", lastResort);
+      process.off("uncaughtException", lastResort);
+    });
   }
   if (options.signal) {
     if (options.signal.aborted) void shutdown("interrupted");

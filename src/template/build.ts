@@ -11,6 +11,7 @@ import {
 import { group } from "./group.js";
 import { fetchImageFeed, regionMap } from "./images.js";
 import { imageIdValue, launchTemplate } from "./launch_template.js";
+import { checkUserData, measureUserData, type SentUserData } from "./measure.js";
 import { network } from "./network.js";
 import { outputs } from "./outputs.js";
 import { parameters } from "./parameters.js";
@@ -47,6 +48,8 @@ export interface BuiltTemplate {
   image_map: ImageMapInfo;
   /** The nodes' user data: format, bytes as EC2 counts them, and how it was made to fit. */
   user_data: UserDataReport;
+  /** Each launch template's user data, measured in the whole template (template/measure.ts). */
+  launch_templates: SentUserData[];
   /** Things to tell the user (on stderr): no image map and why, no SSH keys, … */
   notices: string[];
 }
@@ -128,9 +131,23 @@ export async function buildTemplate(
     },
     Outputs: outputs(),
   };
+  // Every launch template measured once the template is whole (the workers' endpoints unit in), with
+  // the values it will get: the discovery URL (or one as long), and the cluster's private domain or,
+  // unknown (build-template), the longest one the PrivateDomain parameter accepts.
+  const privateDomain = extraVariables?.private_domain;
+  const launch_templates = measureUserData(template, {
+    DiscoveryURL: discovery?.knownUrl ?? discovery?.sampleUrl ?? sampleDiscoveryUrl(config.discovery_service),
+    PrivateDomain: privateDomain ?? longestPrivateDomain(template),
+  });
+  checkUserData(
+    launch_templates,
+    privateDomain
+      ? "with the cluster's values"
+      : `with a ${longestPrivateDomain(template).length}-character PrivateDomain (the longest the template accepts)`,
+  );
   const body = JSON.stringify(template);
   const bytes = checkTemplateBody(body);
-  return { template, body, bytes, image_map: images.info, user_data: boot.report, notices };
+  return { template, body, bytes, image_map: images.info, user_data: boot.report, launch_templates, notices };
 }
 
 /** The body's bytes; a UsageError when CloudFormation would refuse it as TemplateBody. */
@@ -176,4 +193,13 @@ function portOf(value: string | undefined): number {
     throw new UsageError(`docker_port must be a TCP port number (1-65535), not ${JSON.stringify(value)}`);
   }
   return port;
+}
+
+/** A PrivateDomain as long as the template's parameter accepts (its MaxLength; DNS's 253 without). */
+function longestPrivateDomain(template: CfnTemplate): string {
+  const declared = (template.Parameters as Record<string, { MaxLength?: unknown }>).PrivateDomain?.MaxLength;
+  const max = typeof declared === "number" ? declared : 253;
+  return Array.from({ length: Math.ceil(max / 64) }, () => "a".repeat(63))
+    .join(".")
+    .slice(0, max);
 }

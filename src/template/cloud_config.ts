@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { createRequire } from "node:module";
 import type { BootParts, EtcdPart } from "./boot.js";
 import type { UnitEntry } from "./units.js";
@@ -68,9 +69,15 @@ export function cloudConfigText(parts: BootParts, discoveryUrl: string): string 
   if (publicKeys.length > 0) config.ssh_authorized_keys = publicKeys;
   config.coreos = { units: all.map(unitObject) };
   const { Document } = require("yaml") as typeof import("yaml");
-  const doc = new Document(config);
+  const quoted = new Map<string, string>();
+  const doc = new Document(yaml11Safe(config, quoted));
   // lineWidth 0: never fold a long line; unit text reaches the node as it was written.
-  const text = `#cloud-config\n${doc.toString({ lineWidth: 0, minContentWidth: 0 })}`;
+  let text = `#cloud-config\n${doc.toString({ lineWidth: 0, minContentWidth: 0 })}`;
+  for (const [marker, scalar] of quoted) {
+    if (text.split(marker).length !== 2)
+      throw new Error("internal: a quoted scalar's marker is not in the text once");
+    text = text.replace(marker, () => scalar);
+  }
   if (
     keepsEtcdDropIn(parts) &&
     !literalLine(text, `Environment="${etcdVariable("discovery")}=${discoveryUrl}"`)
@@ -92,4 +99,55 @@ function unitObject(unit: UnitEntry): Record<string, unknown> {
   }
   if (unit.drop_ins?.length) out.drop_ins = unit.drop_ins.map((d) => ({ name: d.name, content: d.content }));
   return out;
+}
+
+/**
+ * Characters a YAML 1.1 reader (coreos-cloudinit's go-yaml, PyYAML) takes as line breaks (NEL U+0085,
+ * LS U+2028, PS U+2029, CR) or refuses outside an escape (C0 and C1 controls but tab and line feed,
+ * DEL, the byte-order mark, U+FFFE/U+FFFF, lone surrogates). The yaml package writes YAML 1.2, where
+ * some of them are ordinary characters, and would leave them raw: one U+2028 in a unit made the
+ * whole cloud-config unreadable to coreos-cloudinit.
+ */
+const YAML11_UNSAFE =
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
+  /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028\u2029\ufeff\ufffe\uffff]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+/** A YAML 1.1 double-quoted scalar for the text: every character YAML 1.1 may misread escaped. */
+export function yaml11Quoted(text: string): string {
+  let out = '"';
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    const ch = text[i] as string;
+    if (ch === "\\") out += "\\\\";
+    else if (ch === '"') out += '\\"';
+    else if (ch === "\n") out += "\\n";
+    else if (ch === "\t") out += "\\t";
+    else if (code >= 0xd800 && code <= 0xdbff && /[\udc00-\udfff]/.test(text[i + 1] ?? "")) {
+      out += ch + text[i + 1];
+      i++;
+    } else if (YAML11_UNSAFE.test(ch) || (code >= 0xd800 && code <= 0xdfff))
+      out +=
+        code <= 0xff
+          ? `\\x${code.toString(16).padStart(2, "0")}`
+          : `\\u${code.toString(16).padStart(4, "0")}`;
+    else out += ch;
+  }
+  return `${out}"`;
+}
+
+/**
+ * The config with every string that holds such a character replaced by a marker, which is replaced
+ * after writing by the string as a YAML 1.1 double-quoted scalar (`quoted`: marker → scalar).
+ */
+function yaml11Safe(value: unknown, quoted: Map<string, string>): unknown {
+  if (typeof value === "string") {
+    if (!YAML11_UNSAFE.test(value)) return value;
+    const marker = `pandacluster-yaml11-scalar-${quoted.size}-${randomBytes(8).toString("hex")}`;
+    quoted.set(marker, yaml11Quoted(value));
+    return marker;
+  }
+  if (Array.isArray(value)) return value.map((v) => yaml11Safe(v, quoted));
+  if (value && typeof value === "object")
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, yaml11Safe(v, quoted)]));
+  return value;
 }

@@ -267,6 +267,10 @@ export function unitSyntaxProblem(text: string): string | undefined {
   for (let i = 0; i < lines.length; i++) {
     const line = (lines[i] as string).replace(/\r$/, "");
     const n = i + 1;
+    // A lone CR is a line break to systemd but not to go-systemd: "[Unit]\rDescription=…" is one
+    // line to Ignition ("found garbage after section name"), and a config holding it is refused.
+    if (line.includes("\r"))
+      return `line ${n} holds a carriage return (\\r) not followed by a line feed; Ignition's unit parser takes only \\n (or \\r\\n) as a line break: use \\n line endings`;
     if (Buffer.byteLength(line) >= UNIT_LINE_MAX)
       return `line ${n} is ${Buffer.byteLength(line)} bytes long (at most ${UNIT_LINE_MAX - 1})`;
     if (continued) {

@@ -47,6 +47,30 @@ const DROP_IN_KEYS = ["name", "content", "content_text"];
 export const UNIT_NAME =
   /^[A-Za-z0-9:_.@\\-]+\.(service|socket|device|mount|automount|swap|target|path|timer|slice|scope)$/;
 export const DROP_IN_NAME = /^[A-Za-z0-9:_.@-]+\.conf$/;
+/** Linux's NAME_MAX: the longest file name (systemd's unit names too: UNIT_NAME_MAX 256 with the NUL). */
+export const NAME_MAX = 255;
+/**
+ * Names pandacluster gives the units and drop-ins it adds (pandacluster-etcd-endpoints.service,
+ * 10-pandacluster-metadata.conf, and any it adds later): a user's of the same name would be a
+ * duplicate entry, which Ignition refuses whole, or would silently replace ours.
+ */
+export const RESERVED = /(^|[-.@_:])pandacluster-/i;
+const RESERVED_UNIT = /^pandacluster-/i;
+
+/** Why a unit name cannot be written on a node, or undefined. */
+function nameProblem(name: string, entry: Record<string, unknown>): string | undefined {
+  const bytes = Buffer.byteLength(name);
+  if (bytes > NAME_MAX)
+    return `its name is ${bytes} bytes long; a unit's file name holds at most ${NAME_MAX} (Linux NAME_MAX)`;
+  // Drop-ins (the user's, or the address one Ignition configs add) go in the folder <name>.d.
+  const folder = Array.isArray(entry.drop_ins) && entry.drop_ins.length > 0 ? `${name}.d` : undefined;
+  if (folder && Buffer.byteLength(folder) > NAME_MAX)
+    return `its drop-ins' folder ${name.slice(0, 20)}….d would be ${Buffer.byteLength(folder)} bytes long; a file name holds at most ${NAME_MAX} (Linux NAME_MAX)`;
+  if (RESERVED_UNIT.test(name))
+    return `"${name}" is reserved: names with "pandacluster-" are those of the units pandacluster adds (such as pandacluster-etcd-endpoints.service)`;
+  return undefined;
+}
+
 /** The keys of a unit entry and of a drop-in that name a file (read relative to the units file). */
 export const FILE_KEYS = ["content"];
 /** Unit entry keys given inline (over HTTP): every key but those naming a file. */
@@ -131,6 +155,7 @@ export function loadUnits(input: UnitsInput, variables: Record<string, string>):
     if (typeof name !== "string" || name === "")
       at("needs a name (the unit's file name, such as docker.service)");
     else if (!UNIT_NAME.test(name)) at(`"${name}" is not a systemd unit name (name.service, name.socket, …)`);
+    else if (nameProblem(name, entry)) at(nameProblem(name, entry) as string);
     else if (seen.has(name)) at(`is listed twice (also units[${seen.get(name)}])`);
     else seen.set(name, index);
     if (entry.command !== undefined && !(UNIT_COMMANDS as readonly unknown[]).includes(entry.command)) {
@@ -162,6 +187,14 @@ export function loadUnits(input: UnitsInput, variables: Record<string, string>):
           }
           if (typeof dropIn.name !== "string" || !DROP_IN_NAME.test(dropIn.name)) {
             atDropIn("needs a name ending in .conf");
+          } else if (Buffer.byteLength(dropIn.name) > NAME_MAX) {
+            atDropIn(
+              `its name is ${Buffer.byteLength(dropIn.name)} bytes long; a file name holds at most ${NAME_MAX} (Linux NAME_MAX)`,
+            );
+          } else if (RESERVED.test(dropIn.name)) {
+            atDropIn(
+              `"${dropIn.name}" is reserved: names with "pandacluster-" are those of the drop-ins pandacluster adds`,
+            );
           } else if (names.has(dropIn.name)) atDropIn(`"${dropIn.name}" is listed twice`);
           else names.add(dropIn.name);
           const text = readContent(dropIn, input, variables, atDropIn);

@@ -24,6 +24,8 @@ export interface BuildTemplateResult {
   image_map: BuiltTemplate["image_map"];
   /** The nodes' user data: format and bytes as EC2 counts them. */
   user_data: BuiltTemplate["user_data"];
+  /** Every launch template's user data (controllers, workers), measured in the whole template. */
+  launch_templates: BuiltTemplate["launch_templates"];
   /** The template's compact JSON text, as CreateStack gets it (the file is indented for people). */
   body: string;
   /** The notices also given to hooks.notice. */
@@ -50,6 +52,7 @@ export async function build_template(
     bytes: built.bytes,
     image_map: built.image_map,
     user_data: built.user_data,
+    launch_templates: built.launch_templates,
     body: built.body,
     notices: built.notices,
   };

@@ -21,6 +21,7 @@ import {
   validateAll,
 } from "../helpers/boot.js";
 import { runCli } from "../helpers/cli.js";
+import { assertNothingCreated as nothingCreated } from "../helpers/harness.js";
 import { PUBLIC_KEY, worldPerFile } from "../lifecycle/e2e.js";
 import { ordinaryUnitsFile } from "../template/boot-units.js";
 
@@ -69,12 +70,8 @@ function commentedNoise(): string {
   return lines.map((line) => `# ${line}`).join("\n");
 }
 
-async function assertNothingCreated(): Promise<void> {
-  const stacks = await world.aws<{ Stacks: unknown[] }>(["cloudformation", "describe-stacks"]);
-  assert.deepEqual(stacks.Stacks, [], "no stack");
-  const templates = await world.aws<{ LaunchTemplates: unknown[] }>(["ec2", "describe-launch-templates"]);
-  assert.deepEqual(templates.LaunchTemplates, [], "no launch template");
-}
+/** Nothing in AWS (the harness's one check: no stack, hosted zone, instance or launch template). */
+const assertNothingCreated = () => nothingCreated(world.aws);
 
 describe("build-template", () => {
   it("the closing line names the file's bytes, the TemplateBody bytes and the user data bytes, each checkable", async () => {

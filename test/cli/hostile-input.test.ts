@@ -4,17 +4,13 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { assertNothingCreated as nothingCreated } from "../helpers/harness.js";
 import { worldPerFile } from "../lifecycle/e2e.js";
 
 const world = worldPerFile();
 
-/** Nothing in AWS: no stack, no hosted zone, no instance. */
-async function assertNothingCreated(): Promise<void> {
-  const stacks = await world.aws<{ Stacks: unknown[] }>(["cloudformation", "describe-stacks"]);
-  assert.deepEqual(stacks.Stacks, [], "no stack");
-  const zones = await world.aws<{ HostedZones: unknown[] }>(["route53", "list-hosted-zones"]);
-  assert.deepEqual(zones.HostedZones, [], "no hosted zone");
-}
+/** Nothing in AWS (the harness's one check: no stack, hosted zone, instance or launch template). */
+const assertNothingCreated = () => nothingCreated(world.aws);
 
 describe("--discovery-url is checked by the template's own rule (issue 7 item 6)", () => {
   const hostile = [

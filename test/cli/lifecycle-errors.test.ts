@@ -9,20 +9,14 @@ import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import type { ClusterResult, ListResult, StatusResult } from "../../src/lifecycle/types.js";
+import { assertNothingCreated as nothingCreated } from "../helpers/harness.js";
 import { freePort } from "../helpers/services.js";
 import { worldPerFile } from "../lifecycle/e2e.js";
 
 const world = worldPerFile();
 
-/** Nothing in AWS: no live stack, no hosted zone, no instance. */
-async function assertNothingCreated(): Promise<void> {
-  const stacks = await world.aws<{ Stacks: unknown[] }>(["cloudformation", "describe-stacks"]);
-  assert.deepEqual(stacks.Stacks, [], "no stack");
-  const zones = await world.aws<{ HostedZones: unknown[] }>(["route53", "list-hosted-zones"]);
-  assert.deepEqual(zones.HostedZones, [], "no hosted zone");
-  const instances = await world.aws<{ Reservations: unknown[] }>(["ec2", "describe-instances"]);
-  assert.deepEqual(instances.Reservations, [], "no instance");
-}
+/** Nothing in AWS (the harness's one check: no stack, hosted zone, instance or launch template). */
+const assertNothingCreated = () => nothingCreated(world.aws);
 
 describe("bad input: exit 2, nothing created", () => {
   it("a key pair that does not exist (the message lists those that do)", async () => {

@@ -35,7 +35,12 @@ export const DISCOVERY_BIN = "/usr/bin/discovery.etcd.io";
 /** Debian's postgresql-15 server binaries (not on PATH). */
 export const POSTGRES_BIN_DIR = "/usr/lib/postgresql/15/bin";
 const SETPRIV = "/usr/bin/setpriv";
-const START_TIMEOUT_MS = 30_000;
+/**
+ * How long a service may take to answer after it starts. Generous: on the shared 2-core machine
+ * under load (load average 13 seen) moto's imports alone took over 30 s. A service that cannot start
+ * (missing, crashing) exits at once and fails at once; only a slow start waits this long.
+ */
+const START_TIMEOUT_MS = 120_000;
 const HOST = "127.0.0.1";
 
 // ---------------------------------------------------------------- paths

@@ -5,29 +5,33 @@
  * killed with SIGKILL in the middle of a create and restarted, and the CLI's --server mode.
  */
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { createServer as netServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { after, before, describe, it } from "node:test";
+import { after, beforeEach, describe, it } from "node:test";
 import { CloudFormationClient, DescribeStacksCommand } from "@aws-sdk/client-cloudformation";
-import { CreateKeyPairCommand, DescribeInstancesCommand, EC2Client } from "@aws-sdk/client-ec2";
+import { DescribeInstancesCommand, EC2Client } from "@aws-sdk/client-ec2";
 import Database from "better-sqlite3";
 import { type Engine, libraryEngine } from "../../src/server/engine.js";
 import type { SqliteStore } from "../../src/server/store/sqlite.js";
-import { binPath, repoRoot, runCli } from "../helpers/cli.js";
-import {
-  awsEnv,
-  type Discovery,
-  isolatedAwsProcessEnv,
-  type Moto,
-  startDiscovery,
-} from "../helpers/services.js";
-import { ADMIN_TOKEN, admin, eventually, startSerialMoto, type TestServer, testServer } from "./helpers.js";
+import { runCli } from "../helpers/cli.js";
+import { awsServicesPerFile, type Served, serve } from "../helpers/harness.js";
+import { isolatedAwsProcessEnv } from "../helpers/services.js";
+import { ADMIN_TOKEN, admin, eventually, type TestServer, testServer } from "./helpers.js";
 
-let moto: Moto;
-let discovery: Discovery;
+// The in-process servers (and the SDK clients below) talk to moto through the standard variables.
+const services = awsServicesPerFile();
+const moto = {
+  get endpoint() {
+    return services.moto.endpoint;
+  },
+};
+const discovery = {
+  get url() {
+    return services.discovery.url;
+  },
+};
 const dirs: string[] = [];
 const tempDir = () => {
   const dir = mkdtempSync(join(tmpdir(), "pandacluster-e2e-"));
@@ -35,17 +39,9 @@ const tempDir = () => {
   return dir;
 };
 
-before(async () => {
-  [moto, discovery] = await Promise.all([startSerialMoto(), startDiscovery()]);
-  // The in-process servers (and the SDK clients below) talk to moto through the standard variables.
-  for (const key of Object.keys(process.env)) if (key.startsWith("AWS_")) delete process.env[key];
-  Object.assign(process.env, awsEnv(moto.endpoint), {
-    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
-  });
-  await new EC2Client({}).send(new CreateKeyPairCommand({ KeyName: "k" }));
-});
+// Each test starts from an empty emulator (with key pair k): no test sees another's stacks.
+beforeEach(() => services.reset());
 after(async () => {
-  await Promise.all([moto?.stop(), discovery?.stop()]);
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
 });
 
@@ -318,7 +314,7 @@ describe("API server end to end (moto + local etcd discovery)", () => {
       PANDACLUSTER_DISCOVERY_SERVICES: discovery.url,
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
     };
-    const first = await serve(env, db);
+    const first = await serve({ env, db });
     let second: Served | undefined;
     try {
       const profile = await fetch(`${first.url}/profiles`, {
@@ -355,7 +351,7 @@ describe("API server end to end (moto + local etcd discovery)", () => {
       assert.equal(row.status, "creating", "the create finished before the kill: nothing was tested");
       assert.notEqual(job.phase, "done");
 
-      second = await serve(env, db);
+      second = await serve({ env, db });
       const cluster = await eventually(
         async () => {
           const got = (await (
@@ -493,35 +489,3 @@ describe("API server end to end (moto + local etcd discovery)", () => {
     }
   });
 });
-
-interface Served {
-  child: ChildProcess;
-  url: string;
-  exited: Promise<number | null>;
-}
-
-/** Starts `pandacluster serve` on a free port; resolves once it listens. */
-function serve(env: NodeJS.ProcessEnv, db: string): Promise<Served> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [binPath, "serve", "--port", "0", "--db", db], {
-      env,
-      cwd: repoRoot,
-      stdio: ["ignore", "ignore", "pipe"],
-    });
-    const exited = new Promise<number | null>((done) => child.once("exit", (code) => done(code)));
-    let stderr = "";
-    const timer = setTimeout(() => reject(new Error(`serve did not start: ${stderr}`)), 20_000);
-    child.stderr?.on("data", (chunk: Buffer) => {
-      stderr += chunk.toString();
-      const match = /listening on (http:\/\/\S+)/.exec(stderr);
-      if (match?.[1]) {
-        clearTimeout(timer);
-        resolve({ child, url: match[1], exited });
-      }
-    });
-    child.once("exit", (code) => {
-      clearTimeout(timer);
-      reject(new Error(`serve exited with ${code}: ${stderr}`));
-    });
-  });
-}

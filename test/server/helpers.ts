@@ -1,5 +1,6 @@
 import { Writable } from "node:stream";
 import { createServer, type Server, type ServerOptions } from "../../src/server/app.js";
+import { eventually } from "../helpers/harness.js";
 import { flatcarAmisFixture, type Moto, startMoto } from "../helpers/services.js";
 
 export const ADMIN_TOKEN = "test-admin-token-0123456789abcdef";
@@ -73,20 +74,8 @@ export async function testServer(options: ServerOptions = {}): Promise<TestServe
   };
 }
 
-/** Polls until check() returns a value (not undefined), or fails after timeoutMs. */
-export async function eventually<T>(
-  check: () => Promise<T | undefined>,
-  timeoutMs = 10_000,
-  what = "condition",
-): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
+/** Polls until check() returns a value, or fails naming `what` (written once, in the harness). */
+export { eventually } from "../helpers/harness.js";
 
 /** moto with the pandacluster_moto fixes (one request at a time among them) and Flatcar-like images. */
 export async function startSerialMoto(): Promise<Moto> {

@@ -9,9 +9,9 @@ import assert from "node:assert/strict";
 import { connect, createServer, type Server, type Socket } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { CloudFormationClient, ListStacksCommand } from "@aws-sdk/client-cloudformation";
-import { CreateKeyPairCommand, EC2Client } from "@aws-sdk/client-ec2";
-import { awsEnv, type Discovery, type Moto, startDiscovery } from "../helpers/services.js";
-import { eventually, startSerialMoto, type TestServer, testServer } from "./helpers.js";
+import { type AwsServices, startAwsServices } from "../helpers/harness.js";
+import type { Discovery, Moto } from "../helpers/services.js";
+import { eventually, type TestServer, testServer } from "./helpers.js";
 
 /**
  * A TCP proxy to moto on a free loopback port. cutAfterCreateStack(ms): the next CreateStack is
@@ -89,17 +89,19 @@ class CuttableProxy {
 
 let moto: Moto;
 let discovery: Discovery;
+let services: AwsServices;
 let proxy: CuttableProxy;
 let t: TestServer;
 
 before(async () => {
-  [moto, discovery] = await Promise.all([startSerialMoto(), startDiscovery()]);
-  proxy = new CuttableProxy(moto.port);
-  const through = await proxy.start();
-  for (const key of Object.keys(process.env)) if (key.startsWith("AWS_")) delete process.env[key];
   // The server talks to AWS through the proxy; the test's own checks go to moto directly.
-  Object.assign(process.env, awsEnv(through), { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true" });
-  await new EC2Client({ endpoint: moto.endpoint }).send(new CreateKeyPairCommand({ KeyName: "k" }));
+  services = await startAwsServices({
+    processEnv: (started) => {
+      proxy = new CuttableProxy(started.port);
+      return proxy.start();
+    },
+  });
+  ({ moto, discovery } = services);
   t = await testServer({
     pollIntervalMs: 200,
     env: { PANDACLUSTER_DISCOVERY_SERVICES: discovery.url, PANDACLUSTER_RETRY_MS: "500" },
@@ -108,7 +110,7 @@ before(async () => {
 after(async () => {
   await t?.close();
   await proxy?.stop();
-  await Promise.all([moto?.stop(), discovery?.stop()]);
+  await services?.stop();
 });
 
 describe("AWS outages on the server (issue 7 item 5)", () => {

@@ -7,24 +7,20 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { CloudFormationClient, DescribeStacksCommand } from "@aws-sdk/client-cloudformation";
-import { CreateKeyPairCommand, EC2Client } from "@aws-sdk/client-ec2";
 import { create } from "../../src/index.js";
-import { awsEnv, type Discovery, type Moto, startDiscovery } from "../helpers/services.js";
-import { startSerialMoto, type TestServer, testServer } from "./helpers.js";
+import { type AwsServices, startAwsServices } from "../helpers/harness.js";
+import type { Discovery } from "../helpers/services.js";
+import { type TestServer, testServer } from "./helpers.js";
 
-let moto: Moto;
 let discovery: Discovery;
+let services: AwsServices;
 
 before(async () => {
-  [moto, discovery] = await Promise.all([startSerialMoto(), startDiscovery()]);
-  for (const key of Object.keys(process.env)) if (key.startsWith("AWS_")) delete process.env[key];
-  Object.assign(process.env, awsEnv(moto.endpoint), {
-    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
-  });
-  await new EC2Client({}).send(new CreateKeyPairCommand({ KeyName: "k" }));
+  services = await startAwsServices();
+  ({ discovery } = services);
 });
 after(async () => {
-  await Promise.all([moto?.stop(), discovery?.stop()]);
+  await services?.stop();
 });
 
 async function stackStatus(name: string): Promise<string | undefined> {

@@ -6,27 +6,19 @@
  * and the survivor finishing every job with exactly one CreateStack per cluster.
  */
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { CreateKeyPairCommand, EC2Client } from "@aws-sdk/client-ec2";
 import pg from "pg";
 import { postgresMigrations } from "../../src/server/store/postgres-migrations.js";
-import { binPath, repoRoot } from "../helpers/cli.js";
 import { type CountingProxy, countingProxy } from "../helpers/counting-proxy.js";
-import {
-  type Discovery,
-  isolatedAwsProcessEnv,
-  type Moto,
-  type Postgres,
-  startDiscovery,
-  startPostgres,
-} from "../helpers/services.js";
-import { ADMIN_TOKEN, admin, eventually, startSerialMoto } from "./helpers.js";
+import { type AwsServices, type Served, serve as serveChild, startAwsServices } from "../helpers/harness.js";
+import { type Discovery, isolatedAwsProcessEnv, type Postgres } from "../helpers/services.js";
+import { ADMIN_TOKEN, admin, eventually } from "./helpers.js";
 
-let moto: Moto;
+let services: AwsServices;
 let discovery: Discovery;
 let postgres: Postgres;
 let proxy: CountingProxy;
@@ -34,30 +26,20 @@ const dir = mkdtempSync(join(tmpdir(), "pandacluster-replicas-"));
 const children: ChildProcess[] = [];
 
 before(async () => {
-  [moto, discovery, postgres] = await Promise.all([startSerialMoto(), startDiscovery(), startPostgres()]);
-  proxy = await countingProxy(moto.endpoint);
-  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = "true";
-  const ec2 = new EC2Client({
-    endpoint: moto.endpoint,
-    region: "us-east-1",
-    credentials: { accessKeyId: "testing", secretAccessKey: "testing" },
-  });
-  await ec2.send(new CreateKeyPairCommand({ KeyName: "k" }));
+  // The replicas are child processes with an environment of their own: this process's is left alone.
+  services = await startAwsServices({ postgres: true, processEnv: false });
+  ({ discovery, postgres } = services);
+  proxy = await countingProxy(services.moto.endpoint);
 });
 after(async () => {
   for (const child of children) child.kill("SIGKILL");
   proxy?.close();
-  await Promise.all([moto?.stop(), discovery?.stop(), postgres?.stop()]);
+  await services?.stop();
   rmSync(dir, { recursive: true, force: true });
 });
 
-interface Served {
-  child: ChildProcess;
-  url: string;
-  exited: Promise<number | null>;
-}
-
-function serve(db: string, id: string): Promise<Served> {
+/** A replica: `pandacluster serve` on the PostgreSQL database `db`, AWS through the counting proxy. */
+async function serve(db: string, id: string): Promise<Served> {
   const env: NodeJS.ProcessEnv = {
     ...isolatedAwsProcessEnv(proxy.endpoint),
     HOME: dir,
@@ -69,30 +51,9 @@ function serve(db: string, id: string): Promise<Served> {
     PANDACLUSTER_DISCOVERY_SERVICES: discovery.url,
     AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
   };
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [binPath, "serve", "--port", "0", "--db", db], {
-      env,
-      cwd: repoRoot,
-      stdio: ["ignore", "ignore", "pipe"],
-    });
-    children.push(child);
-    const exited = new Promise<number | null>((done) => child.once("exit", (code) => done(code)));
-    let stderr = "";
-    const timer = setTimeout(() => reject(new Error(`serve ${id} did not start: ${stderr}`)), 30_000);
-    child.stderr?.on("data", (chunk: Buffer) => {
-      stderr += chunk.toString();
-      const match = /listening on (http:\/\/\S+)/.exec(stderr);
-      if (match?.[1]) {
-        clearTimeout(timer);
-        assert.match(stderr, /store PostgreSQL postgres:\/\//);
-        resolve({ child, url: match[1], exited });
-      }
-    });
-    child.once("exit", (code) => {
-      clearTimeout(timer);
-      reject(new Error(`serve ${id} exited with ${code}: ${stderr}`));
-    });
-  });
+  const served = await serveChild({ env, db, name: `serve ${id}`, children });
+  assert.match(served.stderr(), /store PostgreSQL postgres:\/\//);
+  return served;
 }
 
 async function call(url: string, method: string, headers: Record<string, string>, body?: unknown) {
@@ -210,6 +171,86 @@ describe("two `pandacluster serve` replicas on one PostgreSQL database (moto + l
       assert.equal(await b.exited, 0);
     } finally {
       await client.end();
+      a.child.kill("SIGKILL");
+      b.child.kill("SIGKILL");
+    }
+  });
+
+  it("quotas hold across replicas: of 6 creates sent at once to both, exactly max_clusters (3) are accepted and the others refused before any AWS call; a delete on one frees a place on the other; a quota raised on one counts on the other", async () => {
+    // A database of its own and stack names of its own: independent of the other test.
+    const db = await postgres.createDatabase();
+    const [a, b] = await Promise.all([serve(db, "quota-a"), serve(db, "quota-b")]);
+    const body = (stack_name: string) => ({ stack_name, key_pair: "k", discovery_service: discovery.url });
+    const quotaStacks = () => createStackNames("sent").filter((name) => name.startsWith("quota-"));
+    try {
+      const profile = await call(`${a.url}/profiles`, "POST", admin, {
+        name: "carol",
+        email: "carol@example.com",
+        max_clusters: 3,
+      });
+      assert.equal(profile.status, 201);
+      const carol = { authorization: `Bearer ${profile.body.token as string}` };
+
+      const names = Array.from({ length: 6 }, (_, i) => `quota-${i}`);
+      const answers = await Promise.all(
+        names.map((name, i) => call(`${(i % 2 ? b : a).url}/clusters`, "POST", carol, body(name))),
+      );
+      const statuses = answers.map((r) => r.status);
+      const accepted = names.filter((_, i) => statuses[i] === 202);
+      assert.equal(accepted.length, 3, `answers: ${statuses.join(", ")}`);
+      assert.equal(statuses.filter((status) => status === 403).length, 3, `answers: ${statuses.join(", ")}`);
+      for (const refused of answers.filter((r) => r.status === 403)) {
+        assert.equal(refused.body.error, "quota exceeded");
+        assert.match(
+          String((refused.body.messages as string[])[0]),
+          /at most 3 live clusters \(quota max_clusters\) and has 3/,
+        );
+      }
+      const online = async (name: string, on: Served) =>
+        eventually(
+          async () => {
+            const got = await call(`${on.url}/clusters/${name}`, "GET", carol);
+            const status = String(got.body.status);
+            return status === "online" || status === "failed" ? status : undefined;
+          },
+          120_000,
+          `${name} online (read on ${on === a ? "quota-a" : "quota-b"})`,
+        );
+      for (const name of accepted) assert.equal(await online(name, b), "online", name);
+      assert.deepEqual(quotaStacks().sort(), [...accepted].sort(), "a refused create reached AWS");
+
+      // Full, whichever replica is asked.
+      for (const on of [a, b]) {
+        const over = await call(`${on.url}/clusters`, "POST", carol, body("quota-over"));
+        assert.equal(over.status, 403, JSON.stringify(over.body));
+      }
+
+      // A delete through B frees a place that A sees once the cluster is deleted.
+      const first = accepted[0] as string;
+      assert.equal((await call(`${b.url}/clusters/${first}`, "DELETE", carol)).status, 202);
+      await eventually(
+        async () =>
+          (await call(`${a.url}/clusters/${first}`, "GET", carol)).body.status === "deleted"
+            ? true
+            : undefined,
+        120_000,
+        `${first} deleted (read on quota-a)`,
+      );
+      const afterDelete = await call(`${a.url}/clusters`, "POST", carol, body("quota-after-delete"));
+      assert.equal(afterDelete.status, 202, JSON.stringify(afterDelete.body));
+
+      // The admin raises the quota on B; A counts with it at once, and only up to it.
+      const raised = await call(`${b.url}/profiles/carol`, "PATCH", admin, { max_clusters: 4 });
+      assert.equal(raised.status, 200, JSON.stringify(raised.body));
+      const afterRaise = await call(`${a.url}/clusters`, "POST", carol, body("quota-raised"));
+      assert.equal(afterRaise.status, 202, JSON.stringify(afterRaise.body));
+      const overAgain = await call(`${b.url}/clusters`, "POST", carol, body("quota-over"));
+      assert.equal(overAgain.status, 403, JSON.stringify(overAgain.body));
+      assert.match(String((overAgain.body.messages as string[])[0]), /at most 4 live clusters/);
+      for (const name of ["quota-after-delete", "quota-raised"])
+        assert.equal(await online(name, a), "online");
+      assert.ok(!quotaStacks().includes("quota-over"), "a refused create reached AWS");
+    } finally {
       a.child.kill("SIGKILL");
       b.child.kill("SIGKILL");
     }

@@ -14,7 +14,7 @@ import { migrations } from "../../src/server/store/migrations.js";
 import { PostgresStore } from "../../src/server/store/postgres.js";
 import { postgresMigrations } from "../../src/server/store/postgres-migrations.js";
 import { SqliteStore } from "../../src/server/store/sqlite.js";
-import type { NewCluster, Store } from "../../src/server/store/types.js";
+import { LeaseLostError, type NewCluster, type Store } from "../../src/server/store/types.js";
 import { type Postgres, startPostgres } from "../helpers/services.js";
 
 const dir = mkdtempSync(join(tmpdir(), "pandacluster-store-"));
@@ -274,6 +274,90 @@ for (const engine of engines) {
         assert.equal(phase.phase, "formation");
         assert.equal(phase.attempts, 1);
         assert.equal((await store.setJobPhase(created.job.id, "formation")).attempts, 2);
+      } finally {
+        await store.close();
+      }
+    });
+
+    it("fencing: every write of a job carries its lease; once another server took the job, the old holder's phase, completion, event and cluster writes change nothing", async () => {
+      const { store, input } = await fresh();
+      try {
+        const later = new Date(Date.now() + 60_000).toISOString();
+        const born = await store.createCluster(
+          input,
+          undefined,
+          answer,
+          { message: "first" },
+          {
+            owner: "a",
+            until: later,
+          },
+        );
+        if (born.kind !== "created") throw new Error(born.kind);
+        const id = born.job.id;
+        const clusterId = born.cluster.id;
+        assert.equal(born.job.lease_generation, 1, "a job born leased is at generation 1");
+        const [again] = await store.claimJobs("a", later, id);
+        assert.equal(again?.lease_generation, 1, "its own holder taking it again keeps the generation");
+        const a = { job_id: id, owner: "a", generation: 1 };
+        assert.equal(await store.holdsLease(a), true);
+        assert.equal((await store.setJobPhase(id, "formation", a)).phase, "formation");
+        await store.addEvent(clusterId, { message: "by a" }, a);
+        await store.updateCluster(clusterId, { stack_id: "arn:a" }, a);
+        assert.deepEqual(await store.renewLeases("a", later), [{ id, lease_generation: 1 }]);
+
+        // a is paused past its lease; b takes the job over.
+        await store.renewLeases("a", new Date(Date.now() - 1_000).toISOString());
+        const [taken] = await store.claimJobs("b", later);
+        assert.equal(taken?.id, id);
+        assert.equal(taken?.lease_generation, 2, "the generation grows when the lease changes hands");
+        assert.equal(await store.holdsLease(a), false);
+        const b = { job_id: id, owner: "b", generation: 2 };
+        assert.equal(await store.holdsLease(b), true);
+        assert.deepEqual(await store.renewLeases("a", later), [], "a holds nothing any more");
+
+        const events = (await store.listEvents(clusterId)).length;
+        await assert.rejects(store.setJobPhase(id, "finish", a), LeaseLostError);
+        await assert.rejects(
+          store.completeJob(id, clusterId, { status: "failed", reasons: ["stale"] }, a),
+          LeaseLostError,
+        );
+        await assert.rejects(store.addEvent(clusterId, { message: "stale" }, a), LeaseLostError);
+        await assert.rejects(store.updateCluster(clusterId, { stack_id: "arn:stale" }, a), LeaseLostError);
+        // The same owner name under an older generation is refused too (a restarted claim).
+        await assert.rejects(
+          store.addEvent(clusterId, { message: "stale" }, { ...b, generation: 1 }),
+          LeaseLostError,
+        );
+        const [job] = await store.unfinishedJobs();
+        assert.equal(job?.phase, "formation", "the stale phase write changed nothing");
+        assert.equal((await store.listEvents(clusterId)).length, events, "no stale event stored");
+        const cluster = await store.clusterById(clusterId);
+        assert.equal(cluster?.status, "creating");
+        assert.equal(cluster?.stack_id, "arn:a");
+
+        // b finishes; from then on no fence matches (the job is done).
+        await store.completeJob(id, clusterId, { status: "online" }, b);
+        assert.equal(await store.holdsLease(b), false);
+        await assert.rejects(store.completeJob(id, clusterId, { status: "failed" }, b), LeaseLostError);
+        await assert.rejects(store.completeJob(id, clusterId, { status: "failed" }, a), LeaseLostError);
+        assert.equal((await store.clusterById(clusterId))?.status, "online");
+        // Unfenced writes (routes, the reconciler) are as before.
+        await store.addEvent(clusterId, { message: "route" });
+      } finally {
+        await store.close();
+      }
+    });
+
+    it("event sequence numbers are 64-bit: reading after 2147483648 (or 2^53 - 1) is no error", async () => {
+      const { store, input } = await fresh();
+      try {
+        const created = await store.createCluster(input, undefined, answer, { message: "first" });
+        if (created.kind !== "created") throw new Error(created.kind);
+        assert.deepEqual(await store.listEvents(created.cluster.id, 2_147_483_648), []);
+        assert.deepEqual(await store.listEvents(created.cluster.id, Number.MAX_SAFE_INTEGER), []);
+        const [first] = await store.listEvents(created.cluster.id);
+        assert.equal(typeof first?.seq, "number");
       } finally {
         await store.close();
       }

@@ -10,24 +10,19 @@ import { mkdirSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { promisify } from "node:util";
-import { CreateKeyPairCommand, EC2Client } from "@aws-sdk/client-ec2";
 import type { Page } from "playwright-core";
 import { type Browser, launchBrowser } from "../helpers/browser.js";
 import { repoRoot } from "../helpers/cli.js";
-import {
-  awsEnv,
-  type Discovery,
-  isolatedAwsProcessEnv,
-  type Moto,
-  startDiscovery,
-} from "../helpers/services.js";
-import { ADMIN_TOKEN, startSerialMoto, type TestServer, testServer } from "./helpers.js";
+import { type AwsServices, startAwsServices } from "../helpers/harness.js";
+import { type Discovery, isolatedAwsProcessEnv, type Moto } from "../helpers/services.js";
+import { ADMIN_TOKEN, type TestServer, testServer } from "./helpers.js";
 
 const artifacts = join(repoRoot, "test-artifacts", "ui");
 const XSS = "<img src=x onerror=alert(1)>";
 
 let moto: Moto;
 let discovery: Discovery;
+let services: AwsServices;
 let t: TestServer;
 let browser: Browser;
 let base: string;
@@ -94,12 +89,8 @@ async function cliNodes(stackName: string): Promise<{ private_ip: string; public
 
 before(async () => {
   mkdirSync(artifacts, { recursive: true });
-  [moto, discovery] = await Promise.all([startSerialMoto(), startDiscovery()]);
-  for (const key of Object.keys(process.env)) if (key.startsWith("AWS_")) delete process.env[key];
-  Object.assign(process.env, awsEnv(moto.endpoint), {
-    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
-  });
-  await new EC2Client({}).send(new CreateKeyPairCommand({ KeyName: "k" }));
+  services = await startAwsServices();
+  ({ moto, discovery } = services);
   t = await testServer({
     pollIntervalMs: 200,
     // The server's own config names the local discovery service: the form can leave it empty.
@@ -116,7 +107,7 @@ before(async () => {
 after(async () => {
   await browser?.close();
   await t?.close();
-  await Promise.all([moto?.stop(), discovery?.stop()]);
+  await services?.stop();
 });
 
 describe("dashboard at /ui (chromium, moto, local etcd discovery)", () => {

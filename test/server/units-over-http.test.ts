@@ -7,17 +7,17 @@
  */
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { CreateKeyPairCommand, EC2Client } from "@aws-sdk/client-ec2";
 import { validateOptions } from "../../src/options.js";
-import { awsEnv, type Moto } from "../helpers/services.js";
-import { startSerialMoto, type TestServer, testServer } from "./helpers.js";
+import { buildTemplate } from "../../src/template/build.js";
+import { type AwsServices, startAwsServices } from "../helpers/harness.js";
+import { type TestServer, testServer } from "./helpers.js";
 
 const MARKER = `pc-marker-${randomBytes(12).toString("hex")}`;
-let moto: Moto;
+let services: AwsServices;
 let t: TestServer;
 let alice: { authorization: string };
 let dir: string;
@@ -29,18 +29,13 @@ before(async () => {
   marker = join(dir, "secret.service");
   writeFileSync(marker, `[Service]\nExecStart=/bin/echo ${MARKER}\n`);
   writeFileSync(join(dir, "secret.conf"), `[Service]\nEnvironment=M=${MARKER}\n`);
-  moto = await startSerialMoto();
-  for (const key of Object.keys(process.env)) if (key.startsWith("AWS_")) delete process.env[key];
-  Object.assign(process.env, awsEnv(moto.endpoint), {
-    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
-  });
-  await new EC2Client({}).send(new CreateKeyPairCommand({ KeyName: "k" }));
+  services = await startAwsServices({ discovery: false });
   t = await testServer({ env: { PANDACLUSTER_DISCOVERY_SERVICES: "http://127.0.0.1:9" } });
   alice = await t.profile("alice");
 });
 after(async () => {
   await t?.close();
-  await moto?.stop();
+  await services?.stop();
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -117,11 +112,67 @@ async function post(url: string, body: string) {
 }
 
 describe("units over HTTP can never name a file (issue 7 item 1)", () => {
-  it("the marker file is readable and a units file naming it works from the CLI/library (the test can fail)", () => {
-    const units = join(dir, "units.cson");
-    writeFileSync(units, '[\n  {name: "a.service", content: "secret.service"}\n]\n');
-    const options = validateOptions("build_template", { units }, "library");
-    assert.ok(options.units);
+  // The negative controls: the checks below ("400, marker never shown") can fail. The marker is
+  // read wherever units do get a folder (a units file of the CLI or the library), through each way
+  // of naming a file; and an answer that held the marker's text would be caught.
+  const naming: [string, unknown[]][] = [
+    ["content: a name in the units file's folder", [{ name: "a.service", content: "secret.service" }]],
+    ["content: an absolute path", [{ name: "a.service", content: "@marker" }]],
+    ["content: ../ up to the root", [{ name: "a.service", content: "@up" }]],
+    [
+      "drop-in content: a name in the folder",
+      [
+        {
+          name: "a.service",
+          content_text: "[Unit]\n",
+          drop_ins: [{ name: "a.conf", content: "secret.conf" }],
+        },
+      ],
+    ],
+    [
+      "drop-in content: an absolute path",
+      [{ name: "a.service", content_text: "[Unit]\n", drop_ins: [{ name: "a.conf", content: "@conf" }] }],
+    ],
+  ];
+  for (const [name, list] of naming) {
+    it(`negative control: a units file (CLI/library) with ${name} puts the marker in the template`, async () => {
+      const paths: Record<string, string> = {
+        "@marker": marker,
+        "@up": `${"../".repeat(12)}${marker.slice(1)}`,
+        "@conf": join(dir, "secret.conf"),
+      };
+      const text = JSON.stringify(list).replace(/"(@\w+)"/g, (_, key: string) => JSON.stringify(paths[key]));
+      const units = join(dir, "units.cson");
+      writeFileSync(units, text);
+      const options = validateOptions("build_template", { offline: true, units }, "library");
+      const built = await buildTemplate({ ...options, offline: true }, {});
+      assert.match(built.body, new RegExp(MARKER), "the marker was not read: the checks below prove nothing");
+    });
+  }
+  it("negative control: a /templates answer shows unit text, so a leaked marker would be seen", async () => {
+    const units = JSON.stringify([{ name: "a.service", content_text: readFileSync(marker, "utf8") }]);
+    const answer = await post("/templates", `{"offline":true,"units":${units}}`);
+    assert.equal(answer.statusCode, 200, answer.body.slice(0, 400));
+    assert.match(answer.body, new RegExp(MARKER));
+  });
+  it("negative control: a /clusters dry run that got through is answered 200, its units counted in the user data's bytes (its answer elides the template body: there the status is the check)", async () => {
+    const dry = (units: string) =>
+      post(
+        "/clusters",
+        `{"stack_name":"dry","key_pair":"k","dry_run":true,"discovery_url":"http://127.0.0.1:9/abc","image_id":"ami-0123456789abcdef0"${units}}`,
+      );
+    const userDataBytes = (body: string): number =>
+      JSON.parse(body).result.details.launch.resolved.template.user_data.plain_bytes;
+    const without = await dry(
+      `,"units":${JSON.stringify([{ name: "a.service", content_text: "[Unit]\n" }])}`,
+    );
+    assert.equal(without.statusCode, 200, without.body.slice(0, 400));
+    const leaked = readFileSync(marker, "utf8");
+    const withText = await dry(`,"units":${JSON.stringify([{ name: "a.service", content_text: leaked }])}`);
+    assert.equal(withText.statusCode, 200, withText.body.slice(0, 400));
+    assert.doesNotMatch(withText.body, new RegExp(MARKER), "the dry run's answer holds no unit text");
+    const [before, after] = [userDataBytes(without.body), userDataBytes(withText.body)];
+    assert.ok(after > before, `the unit's text is not counted: ${before} → ${after} bytes`);
   });
 
   for (const [name, units] of shapes()) {
@@ -130,6 +181,8 @@ describe("units over HTTP can never name a file (issue 7 item 1)", () => {
       assert.doesNotMatch(answer.body, new RegExp(MARKER));
       assert.equal(answer.statusCode, 400, answer.body.slice(0, 400));
     });
+    // The dry run's answer never holds unit text (negative control above): the 400 is the check;
+    // the marker check catches an error message that quotes the file.
     it(`POST /clusters dry_run with ${name}: 400, marker never shown`, async () => {
       const answer = await post(
         "/clusters",

@@ -7,22 +7,15 @@ import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { after, before, describe, it } from "node:test";
 import { promisify } from "node:util";
-import { CreateKeyPairCommand, EC2Client } from "@aws-sdk/client-ec2";
-import {
-  awsEnv,
-  type Discovery,
-  flatcarAmisFixture,
-  isolatedAwsProcessEnv,
-  type Moto,
-  startDiscovery,
-  startMoto,
-} from "../helpers/services.js";
+import { type AwsServices, startAwsServices } from "../helpers/harness.js";
+import { type Discovery, isolatedAwsProcessEnv, type Moto } from "../helpers/services.js";
 import { eventually, type TestServer, testServer } from "./helpers.js";
 
 const run = promisify(execFile);
 const PACE_MS = 3000;
 let moto: Moto;
 let discovery: Discovery;
+let services: AwsServices;
 
 async function aws<T>(args: string[]): Promise<T> {
   const { stdout } = await run("aws", [...args, "--output", "json"], {
@@ -32,18 +25,11 @@ async function aws<T>(args: string[]): Promise<T> {
 }
 
 before(async () => {
-  [moto, discovery] = await Promise.all([
-    startMoto({ fixes: true, amisPath: flatcarAmisFixture(), paceMs: PACE_MS }),
-    startDiscovery(),
-  ]);
-  for (const key of Object.keys(process.env)) if (key.startsWith("AWS_")) delete process.env[key];
-  Object.assign(process.env, awsEnv(moto.endpoint), {
-    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
-  });
-  await new EC2Client({}).send(new CreateKeyPairCommand({ KeyName: "k" }));
+  services = await startAwsServices({ moto: { paceMs: PACE_MS } });
+  ({ moto, discovery } = services);
 });
 after(async () => {
-  await Promise.all([moto?.stop(), discovery?.stop()]);
+  await services?.stop();
 });
 
 // biome-ignore lint/suspicious/noExplicitAny: the test reads the fields it checks

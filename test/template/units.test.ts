@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { describe, it } from "node:test";
@@ -11,6 +11,7 @@ import { unitsWithFolder, validateOptions } from "../../src/options.js";
 import { buildTemplate } from "../../src/template/build.js";
 import { loadUnits } from "../../src/template/units.js";
 import { VARIABLE_DEFAULTS } from "../../src/template/variables.js";
+import { distModule, runUnprivileged } from "../helpers/harness.js";
 import { DISCOVERY, fixture, KEYS, nodeUserData, repoFile } from "./support.js";
 
 const options = { channel: "stable", arch: "amd64", offline: true, provisioning: "cloud-config" } as const;
@@ -389,15 +390,31 @@ describe("bad units files are UsageErrors naming the file and the entry", () => 
     )();
   });
 
-  it("content that cannot be read for permissions", (t) => {
-    if (process.getuid?.() === 0) {
-      t.skip("root reads every file");
-      return;
-    }
+  it("content that cannot be read for permissions (as root: read by the unprivileged user nobody)", async () => {
+    // Root reads every file, so the read runs in a child process as nobody (runUnprivileged); the
+    // same file readable first shows that the child reads units at all.
     const dir = mkdtempSync(join(tmpdir(), "pandacluster-units-"));
-    mkdirSync(join(dir, "sub"));
-    writeFileSync(join(dir, "sub", "a.service"), "x", { mode: 0o000 });
-    fails([{ name: "a.service", content: "sub/a.service" }], /permission denied/, dir)();
+    chmodSync(dir, 0o755);
+    mkdirSync(join(dir, "sub"), { mode: 0o755 });
+    const file = join(dir, "sub", "a.service");
+    writeFileSync(file, "[Unit]\nDescription=readable\n", { mode: 0o644 });
+    const read = () =>
+      runUnprivileged(`
+        import { unitsWithFolder } from ${JSON.stringify(distModule("src/options.js"))};
+        import { loadUnits } from ${JSON.stringify(distModule("src/template/units.js"))};
+        import { VARIABLE_DEFAULTS } from ${JSON.stringify(distModule("src/template/variables.js"))};
+        const units = unitsWithFolder([{ name: "a.service", content: "sub/a.service" }], "/x/units.cson", ${JSON.stringify(dir)});
+        try {
+          console.log(JSON.stringify(loadUnits(units, VARIABLE_DEFAULTS)[0].content));
+        } catch (error) {
+          console.log(error.constructor.name + ": " + error.message);
+        }
+      `);
+    const readable = await read();
+    assert.equal(readable.stdout.trim(), JSON.stringify("[Unit]\nDescription=readable\n"), readable.stderr);
+    chmodSync(file, 0o000);
+    const refused = await read();
+    assert.match(refused.stdout, /^UsageError: .*units\[0\].*a\.service.*permission denied/, refused.stderr);
   });
 
   it("good entries load as given", () => {

@@ -20,6 +20,7 @@ import { UsageError } from "../../src/errors.js";
 import type { BuildTemplateOptions, UnitsInput } from "../../src/options.js";
 import { checkTemplateBody } from "../../src/template/build.js";
 import { build_template, TEMPLATE_BODY_LIMIT } from "../../src/template/write.js";
+import { distModule, runUnprivileged } from "../helpers/harness.js";
 import { charDevice, fifoReader } from "../helpers/special_files.js";
 import { KEYS } from "./support.js";
 
@@ -172,15 +173,30 @@ describe("build_template never replaces what is at write_path with something els
     assert.ok(lstatSync(full).isCharacterDevice());
   });
 
-  it("a read-only folder: permission denied (EACCES), as a user other than root sees it", async (t) => {
-    if (process.getuid?.() === 0) {
-      t.skip("root may write anywhere");
-      return;
-    }
-    chmodSync(dir, 0o500);
-    await assert.rejects(build_template({ ...base, write_path: join(dir, "t.json") }), {
-      message: /permission denied \(EACCES\)/,
-    });
+  it("a read-only folder: permission denied (EACCES), as a user other than root sees it", async () => {
+    // Root may write anywhere, so the build runs in a child process as nobody (runUnprivileged);
+    // the same build into a folder nobody may write in first shows that the child builds at all.
+    const write = (folder: string) =>
+      runUnprivileged(`
+        import { build_template } from ${JSON.stringify(distModule("src/template/write.js"))};
+        try {
+          const result = await build_template(${JSON.stringify({ ...base, write_path: join(folder, "t.json") })});
+          console.log("written " + result.written_to);
+        } catch (error) {
+          console.log(error.name + ": " + error.message);
+        }
+      `);
+    const open = join(dir, "open");
+    mkdirSync(open, { mode: 0o777 });
+    chmodSync(open, 0o777);
+    chmodSync(dir, 0o755);
+    const written = await write(open);
+    assert.equal(written.stdout.trim(), `written ${join(open, "t.json")}`, written.stderr);
+    const readOnly = join(dir, "read-only");
+    mkdirSync(readOnly, { mode: 0o555 });
+    const refused = await write(readOnly);
+    assert.match(refused.stdout, /^UsageError: .*permission denied \(EACCES\)/, refused.stderr);
+    assert.ok(!existsSync(join(readOnly, "t.json")));
   });
 
   it("a path through a file: ENOTDIR", async () => {

@@ -1,6 +1,7 @@
 import type { BuildTemplateOptions } from "../../options.js";
 import { thousands } from "../../template/boot.js";
 import { TEMPLATE_BODY_LIMIT } from "../../template/build.js";
+import { userDataSummary } from "../../template/measure.js";
 import { type BuildTemplateResult, build_template } from "../../template/write.js";
 import type { CommandHandler } from "../context.js";
 
@@ -36,7 +37,8 @@ function sizes(result: BuildTemplateResult): string {
   return (
     `${file}TemplateBody ${n(result.bytes)} of ${n(TEMPLATE_BODY_LIMIT)} bytes; ` +
     `${data.provisioning} user data ${n(data.bytes)} of ${n(data.limit)} bytes${how}, ` +
-    `with a ${data.discovery_url_length}-character discovery URL`
+    `with a ${data.discovery_url_length}-character discovery URL; ` +
+    `each launch template's user data (with the longest PrivateDomain it accepts): ${userDataSummary(result.launch_templates)}`
   );
 }
 

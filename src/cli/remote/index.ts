@@ -6,6 +6,7 @@ import { InterruptedError, OperationError, UsageError } from "../../errors.js";
 import type { ClusterResult, DestroyResult, ListResult } from "../../lifecycle/types.js";
 import { type UnitsInput, unitsFolder } from "../../options.js";
 import { shellQuote } from "../../shell.js";
+import { rememberClusters } from "../completion/cache.js";
 import type { CliContext } from "../context.js";
 import type { Progress } from "../render/progress.js";
 import { showCluster, showDestroy, showList, showStatus } from "../render/results.js";
@@ -113,7 +114,7 @@ class Remote {
     }
     const body: Record<string, unknown> = {};
     for (const [key, value] of Object.entries(options)) {
-      if (["json", "server"].includes(key) || value === undefined) continue;
+      if (["json", "output", "server"].includes(key) || value === undefined) continue;
       body[key] = key === "units" ? inlineUnits(value as UnitsInput) : value;
     }
     const started = Date.now();
@@ -232,6 +233,8 @@ class Remote {
           image_warning: null,
         })),
       };
+      const region = typeof options.region === "string" ? options.region : undefined;
+      rememberClusters(body, region, this.context.env);
       return showList(this.context, result);
     });
   }

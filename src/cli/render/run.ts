@@ -1,11 +1,12 @@
 import type { CliContext } from "../context.js";
+import { printResult } from "./output.js";
 import { type Progress, progressPrinter } from "./progress.js";
 
 /**
  * What every lifecycle command does around the library call: progress on stderr while it runs,
  * the spinner gone before anything else is printed, errors left to the CLI's reporter (which maps
- * them to exit codes 1, 2 or 130) — in --json mode after a JSON error document on stdout, so that
- * a script always gets JSON.
+ * them to exit codes 1, 2 or 130) — with --json or -o json|yaml after an error document on stdout,
+ * so that a script always gets a document in the format it asked for.
  */
 export async function withProgress<T>(
   context: CliContext,
@@ -21,9 +22,15 @@ export async function withProgress<T>(
     progress.stop();
     if (context.json) {
       const e = error as { name?: string; message?: string; reasons?: string[]; exitCode?: number };
-      context.stdout.write(
-        `${JSON.stringify({ status: "failure", error: { type: e.name ?? "Error", message: e.message ?? String(error), reasons: e.reasons ?? [], exit_code: e.exitCode ?? 1 } }, null, 2)}\n`,
-      );
+      printResult(context, {
+        status: "failure",
+        error: {
+          type: e.name ?? "Error",
+          message: e.message ?? String(error),
+          reasons: e.reasons ?? [],
+          exit_code: e.exitCode ?? 1,
+        },
+      });
     }
     throw error;
   } finally {

@@ -180,7 +180,14 @@ export class StackPoller {
     this.#dueAt = due;
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
-      void this.#cycle();
+      // A cycle that fails (the store of the fleet gone mid-cycle) is logged and the poller keeps
+      // its rhythm: never an unhandled rejection, never a poller that stops for good.
+      this.#cycle().catch((error: unknown) => {
+        this.#options.log?.("a poll cycle failed; trying again next cycle", {
+          error: error instanceof Error ? error.message : String(error),
+        });
+        this.#wake(this.#options.intervalMs);
+      });
     }, delayMs);
   }
 

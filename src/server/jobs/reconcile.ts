@@ -19,22 +19,22 @@ export interface ReconcileCycle {
   failures: number;
 }
 
-const ROLE_TAG = "pandacluster:role";
-const CLUSTER_TAG = "pandacluster:cluster";
-
 /**
  * Keeps the DNS names of the clusters this server owns in line with their Auto Scaling groups, on
  * its own, every PANDACLUSTER_RECONCILE_MS (default 60 s).
  *
  * Cost: ONE paginated DescribeAutoScalingGroups per region and AWS account per cycle (tag-key
  * filter pandacluster:cluster), whatever the number of clusters: it gives every group's InService
- * instances. Only a cluster whose set of instances in service changed since the last cycle (or that
+ * instances. Which groups are a cluster's is read once per cluster from its own stack (by the StackId
+ * its create returned: ListStackResources), never from the groups' tags. Only a cluster whose set of instances in service changed since the last cycle (or that
  * the server sees for the first time) costs more: its stack, its instances' addresses and its zone
  * are read and the names fixed (as `pandacluster sync`). Each change is recorded as an event of
  * that cluster. A cluster being scaled is left to its scale.
  */
 export class Reconciler {
   readonly #seen = new Map<number, string>();
+  /** The groups each cluster's own stack owns, or "foreign" when its stack was deleted or replaced. */
+  readonly #groups = new Map<number, { controllers: string[]; workers: string[] } | "foreign">();
   #timer: NodeJS.Timeout | undefined;
   #cycle: Promise<ReconcileCycle> | undefined;
   #stopped = false;
@@ -49,7 +49,8 @@ export class Reconciler {
   ) {}
 
   start(): void {
-    if (!this.parts.engine.clusterGroups || !this.parts.engine.syncInService) return;
+    if (!this.parts.engine.clusterGroups || !this.parts.engine.syncInService || !this.parts.engine.identify)
+      return;
     const tick = () => {
       this.#timer = setTimeout(async () => {
         await this.runOnce().catch((error: unknown) =>
@@ -118,18 +119,19 @@ export class Reconciler {
       } finally {
         cycle.group_calls += calls.count;
       }
-      const byCluster = new Map<string, { controllers: string[]; workers: string[] }>();
-      for (const group of groups) {
-        const name = group.tags[CLUSTER_TAG];
-        if (!name) continue;
-        const entry = byCluster.get(name) ?? { controllers: [], workers: [] };
-        (group.tags[ROLE_TAG] === "worker" ? entry.workers : entry.controllers).push(...group.in_service);
-        byCluster.set(name, entry);
-      }
+      // Groups by name: a group belongs to a cluster only when the cluster's own stack owns it (its
+      // resources), never because of its tags (anyone can tag a group, in any VPC).
+      const byName = new Map(groups.map((g) => [g.name, g]));
       for (const cluster of scope.clusters) {
         cycle.clusters += 1;
-        const inService = byCluster.get(cluster.stack_name);
-        if (!inService || scales.isRunning(cluster.id)) continue;
+        if (scales.isRunning(cluster.id)) continue;
+        const owned = await this.#owned(cluster, scope, cycle);
+        if (!owned) continue;
+        const inService = {
+          controllers: owned.controllers.flatMap((name) => byName.get(name)?.in_service ?? []),
+          workers: owned.workers.flatMap((name) => byName.get(name)?.in_service ?? []),
+        };
+        if (![...owned.controllers, ...owned.workers].some((name) => byName.has(name))) continue;
         const signature = JSON.stringify([[...inService.controllers].sort(), [...inService.workers].sort()]);
         if (this.#seen.get(cluster.id) === signature) continue;
         cycle.synced += 1;
@@ -138,6 +140,51 @@ export class Reconciler {
     }
     if (cycle.changes > 0 || cycle.failures > 0) this.log.info({ ...cycle }, "reconcile cycle");
     return cycle;
+  }
+
+  /**
+   * The groups the cluster's own stack (its stored StackId) owns, read once per cluster and kept (a
+   * scale changes a group's size, not its name). A stack deleted or replaced outside is written on
+   * the cluster's record (its reasons and an event) once, and never acted on.
+   */
+  async #owned(
+    cluster: ClusterRecord,
+    scope: { region: string; credentials: Config },
+    cycle: ReconcileCycle,
+  ): Promise<{ controllers: string[]; workers: string[] } | undefined> {
+    const known = this.#groups.get(cluster.id);
+    if (known) return known === "foreign" ? undefined : known;
+    if (!cluster.stack_id || !this.parts.engine.identify) return undefined;
+    try {
+      const identity = await this.parts.engine.identify(scope.credentials, {
+        stack_name: cluster.stack_name,
+        region: cluster.region,
+        stack_id: cluster.stack_id,
+      });
+      if (identity.state === "ours") {
+        this.#groups.set(cluster.id, identity.groups);
+        return identity.groups;
+      }
+      this.#groups.set(cluster.id, "foreign");
+      this.log.warn(
+        { cluster: cluster.stack_name, reason: identity.message },
+        "reconcile: not this cluster's stack",
+      );
+      await this.parts.store.updateCluster(cluster.id, { reasons: [identity.message] });
+      await this.parts.store.addEvent(cluster.id, {
+        time: new Date().toISOString(),
+        step: "customize",
+        kind: "warning",
+        message: `reconcile: ${identity.message}`,
+      });
+    } catch (error) {
+      cycle.failures += 1;
+      this.log.warn(
+        { cluster: cluster.stack_name, error: (error as Error).message },
+        "reconcile: the cluster's stack not read",
+      );
+    }
+    return undefined;
   }
 
   async #sync(
@@ -151,7 +198,7 @@ export class Reconciler {
     try {
       const result = await engine.syncInService?.(
         scope.credentials,
-        { stack_name: cluster.stack_name, region: cluster.region },
+        { stack_name: cluster.stack_name, region: cluster.region, stack_id: cluster.stack_id ?? "" },
         inService,
       );
       if (result?.status !== "success") {

@@ -6,7 +6,17 @@ import { pause } from "../../lifecycle/pace.js";
 import type { ClusterResult, Hooks, ProgressEvent, Step } from "../../lifecycle/types.js";
 import type { Accounts } from "../accounts.js";
 import type { Engine, StackState } from "../engine.js";
-import type { ClusterRecord, JobRecord, ProfileRecord, Store } from "../store/types.js";
+import { isStoreUnavailable, StoreDownError } from "../store/errors.js";
+import {
+  type ClusterPatch,
+  type ClusterRecord,
+  type JobFence,
+  type JobPhase,
+  type JobRecord,
+  LeaseLostError,
+  type ProfileRecord,
+  type Store,
+} from "../store/types.js";
 import type { StackPoller } from "./poller.js";
 
 /**
@@ -24,6 +34,14 @@ import type { StackPoller } from "./poller.js";
  * cluster's create token, never merely one of that name. A cluster acts only on the stack whose id
  * its own CreateStack returned: a failed create of a name that exists owns nothing, and deleting it
  * touches nothing in AWS. Progress events are stored in order as they come.
+ *
+ * Fencing: a job runs under the lease it was claimed with (owner and generation). Every store write
+ * it makes (phase, completion, events, the cluster record) carries that fence and fails once the
+ * lease is no longer this server's; and the job stops at once when this server learns it lost the
+ * lease (a renewal that no longer returns it) or when its lease has run out with no renewal (a
+ * process paused past its lease, a store that did not answer): the job's signal then reads aborted
+ * at the library's next check, before any further AWS call. A store that is down is waited for
+ * until the lease ends; then the job is put down in its stored phase and resumed later.
  */
 
 export interface RunnerOptions {
@@ -71,18 +89,21 @@ class Slots {
   }
 }
 
-/** Stores a cluster's events one after the other, in the order they came. */
+/** Stores a cluster's events one after the other, in the order they came, fenced by the job's lease. */
 class EventSink {
   #chain: Promise<void> = Promise.resolve();
   constructor(
     private readonly store: Store,
     private readonly clusterId: number,
+    private readonly fence: JobFence,
     private readonly onError: (error: unknown) => void,
   ) {}
   push(event: ProgressEvent | Record<string, unknown>): void {
     const stored: Record<string, unknown> = { ...event };
     stored.time ??= new Date().toISOString();
-    this.#chain = this.#chain.then(() => this.store.addEvent(this.clusterId, stored)).catch(this.onError);
+    this.#chain = this.#chain
+      .then(() => this.store.addEvent(this.clusterId, stored, this.fence))
+      .catch(this.onError);
   }
   note(step: Step, message: string, extra: Record<string, unknown> = {}): void {
     this.push({ step, message, ...extra });
@@ -92,8 +113,24 @@ class EventSink {
   }
 }
 
+/** A lease this runner holds for a running job. */
+interface Held {
+  fence: JobFence;
+  /** Until when (this machine's clock) the lease is surely this server's: the last claim or renewal that started before it was confirmed, plus leaseMs. */
+  until: number;
+  /** When the claim that started the job was confirmed: a renewal sent before then cannot speak for it. */
+  confirmedAt: number;
+  /** Aborted when the lease is lost (and when the server stops): the job's signal. */
+  controller: AbortController;
+  lost: boolean;
+  done: boolean;
+}
+
 interface JobContext {
   job: JobRecord;
+  held: Held;
+  /** The job's own signal: aborted when the server stops or the job's lease is lost. */
+  signal: AbortSignal;
   cluster: ClusterRecord;
   profile: ProfileRecord;
   credentials: Config;
@@ -116,6 +153,8 @@ export class JobRunner {
   readonly #retried = new Set<number>();
   #sweeper: NodeJS.Timeout | undefined;
   #stopping = false;
+  /** Leases of the jobs running here. */
+  readonly #held = new Map<number, Held>();
 
   constructor(options: RunnerOptions) {
     this.#o = options;
@@ -126,12 +165,70 @@ export class JobRunner {
     setMaxListeners(0, this.#controller.signal);
   }
 
-  /** Runs a library step in a slot, unless the runner is stopping (then the job stays where it is). */
-  #step<T>(work: () => Promise<T>): Promise<T> {
+  /**
+   * Runs a library step in a slot, unless the runner is stopping (then the job stays where it is)
+   * or the job's lease is gone (then another server has the job).
+   */
+  #step<T>(c: JobContext, work: () => Promise<T>): Promise<T> {
     return this.#slots.run(async () => {
       if (this.#stopping) throw new Error("the server is shutting down");
+      if (c.signal.aborted) throw c.signal.reason;
       return work();
     });
+  }
+
+  /** The job's lease is no longer (surely) this server's: its signal aborts, it writes nothing more. */
+  #lose(jobId: number, why: string): void {
+    const held = this.#held.get(jobId);
+    if (!held || held.lost || held.done) return;
+    held.lost = true;
+    this.#o.log.warn(
+      { job: jobId, generation: held.fence.generation, why },
+      "job lease lost; the job stops here",
+    );
+    held.controller.abort(new LeaseLostError(held.fence));
+  }
+
+  /**
+   * A job's store write: made with its fence; while the store does not answer, tried again until
+   * the job's lease runs out (StoreDownError then: the job is put down in its stored phase, and
+   * taken up again once the store is back). A lost lease ends it at once (LeaseLostError).
+   */
+  async #write<T>(c: JobContext, what: string, write: (fence: JobFence) => Promise<T>): Promise<T> {
+    for (let tries = 1; ; tries++) {
+      try {
+        return await write(c.held.fence);
+      } catch (error) {
+        if (error instanceof LeaseLostError) {
+          this.#lose(c.job.id, `the store refused ${what}: another server holds the job now`);
+          throw error;
+        }
+        if (!isStoreUnavailable(error)) throw error;
+        if (Date.now() >= c.held.until) {
+          this.#lose(c.job.id, `its lease ran out while the store did not take ${what}`);
+          throw new LeaseLostError(c.held.fence);
+        }
+        const delay = Math.round(Math.min(5_000, 100 * 2 ** tries) * (0.5 + Math.random()));
+        if (this.#stopping || c.held.lost || Date.now() + delay >= c.held.until)
+          throw new StoreDownError(what, error);
+        this.#o.log.warn(
+          { job: c.job.id, tries, error: (error as Error).message },
+          `the store did not take ${what}; trying again`,
+        );
+        await new Promise((resolve) => setTimeout(resolve, delay));
+      }
+    }
+  }
+
+  #setPhase(c: JobContext, phase: JobPhase): Promise<JobRecord> {
+    return this.#write(c, `the ${phase} phase`, (fence) => this.#o.store.setJobPhase(c.job.id, phase, fence));
+  }
+
+  async #complete(c: JobContext, patch: ClusterPatch): Promise<void> {
+    await this.#write(c, "the job's end", (fence) =>
+      this.#o.store.completeJob(c.job.id, c.cluster.id, patch, fence),
+    );
+    c.held.done = true;
   }
 
   #until(): string {
@@ -149,8 +246,9 @@ export class JobRunner {
    * behind. Returns how many jobs it resumed now.
    */
   async resumeAll(): Promise<number> {
+    const asked = Date.now();
     const jobs = await this.#o.store.claimJobs(this.#o.owner, this.#until());
-    for (const job of jobs) this.#launch(job, true);
+    for (const job of jobs) this.#launch(job, true, asked);
     if (jobs.length > 0)
       this.#o.log.info({ jobs: jobs.length, owner: this.#o.owner }, "resuming unfinished jobs");
     this.#sweeper ??= setInterval(() => void this.#sweep(), Math.max(50, Math.floor(this.#leaseMs / 3)));
@@ -161,9 +259,25 @@ export class JobRunner {
   async #sweep(): Promise<void> {
     if (this.#stopping) return;
     try {
-      await this.#o.store.renewLeases(this.#o.owner, this.#until());
+      const asked = Date.now();
+      const held = new Map(
+        (await this.#o.store.renewLeases(this.#o.owner, this.#until())).map((h) => [
+          h.id,
+          h.lease_generation,
+        ]),
+      );
+      // A running job whose lease the renewal no longer returns under its generation was taken by
+      // another server (this one was paused or cut off past the lease): it stops before anything
+      // else of it runs. Only claims confirmed before this renewal was sent are judged by it.
+      for (const [id, lease] of this.#held) {
+        if (lease.confirmedAt > asked) continue;
+        if (held.get(id) === lease.fence.generation)
+          lease.until = Math.max(lease.until, asked + this.#leaseMs);
+        else this.#lose(id, "the lease renewal no longer returns it");
+      }
+      const claimed = Date.now();
       for (const job of await this.#o.store.claimJobs(this.#o.owner, this.#until())) {
-        if (!this.#running.has(job.id)) this.#launch(job, true);
+        if (!this.#running.has(job.id)) this.#launch(job, true, claimed);
       }
     } catch (error) {
       this.#o.log.error({ error: (error as Error).message }, "could not renew job leases");
@@ -173,20 +287,35 @@ export class JobRunner {
   /** Starts a new job (once: a job already running is left alone). */
   start(job: JobRecord): void {
     if (this.#stopping || this.#running.has(job.id)) return;
-    this.#launch(job, false);
+    this.#launch(job, false, Date.now());
   }
 
-  #launch(job: JobRecord, resumed: boolean): void {
+  /** `asked`: when the claim that gave `job` (resumed) was sent; a new job is claimed here. */
+  #launch(job: JobRecord, resumed: boolean, asked: number): void {
     const run = (async () => {
+      let claimed = job;
+      let sent = asked;
       if (!resumed) {
+        sent = Date.now();
         const taken = await this.#o.store.claimJobs(this.#o.owner, this.#until(), job.id);
-        if (taken.length === 0) return;
+        if (!taken[0]) return;
+        claimed = taken[0];
       }
-      await this.#run(job, resumed);
-    })().finally(() => {
-      this.#running.delete(job.id);
-      this.#retried.delete(job.id);
-    });
+      await this.#run(claimed, resumed, sent);
+    })()
+      // Last resort: whatever a job throws is logged here; it never becomes an unhandled rejection
+      // (which would end the process, and every other job and request with it).
+      .catch((error: unknown) => {
+        this.#o.log.error(
+          { job: job.id, error: (error as Error)?.message ?? String(error) },
+          "job stopped by an unexpected error; it stays in its stored phase",
+        );
+      })
+      .finally(() => {
+        this.#running.delete(job.id);
+        this.#retried.delete(job.id);
+        this.#held.delete(job.id);
+      });
     this.#running.set(job.id, run);
   }
 
@@ -219,19 +348,76 @@ export class JobRunner {
     await this.#o.store.releaseLeases(this.#o.owner).catch(() => {});
   }
 
-  async #run(job: JobRecord, resumed: boolean): Promise<void> {
+  /**
+   * The job's signal: aborted when the server stops or the lease is lost, and — checked each time
+   * the library asks whether it is aborted (before each AWS call it makes) — as soon as the lease
+   * has run out on this machine's clock with no renewal. A process paused past its lease thus
+   * learns it on its very next check, before a renewal round trip could tell it.
+   */
+  #jobSignal(job: JobRecord, held: Held): AbortSignal {
+    const signal = held.controller.signal;
+    setMaxListeners(0, signal);
+    const own = Object.getOwnPropertyDescriptor(AbortSignal.prototype, "aborted")?.get;
+    Object.defineProperty(signal, "aborted", {
+      configurable: true,
+      get: () => {
+        if (!held.lost && !held.done && Date.now() >= held.until)
+          this.#lose(job.id, "its lease ran out with no renewal (the server was paused or cut off)");
+        return own ? (own.call(signal) as boolean) : held.lost;
+      },
+    });
+    return signal;
+  }
+
+  async #run(job: JobRecord, resumed: boolean, asked: number): Promise<void> {
+    const { log } = this.#o;
+    const held: Held = {
+      fence: { job_id: job.id, owner: this.#o.owner, generation: job.lease_generation ?? 0 },
+      until: asked + this.#leaseMs,
+      confirmedAt: Date.now(),
+      controller: new AbortController(),
+      lost: false,
+      done: false,
+    };
+    this.#held.set(job.id, held);
+    const stopAll = () => held.controller.abort(this.#controller.signal.reason);
+    if (this.#controller.signal.aborted) stopAll();
+    else this.#controller.signal.addEventListener("abort", stopAll, { once: true });
+    const signal = this.#jobSignal(job, held);
+    try {
+      await this.#runHeld(job, resumed, held, signal);
+    } catch (error) {
+      if (held.lost || error instanceof LeaseLostError) {
+        log.warn({ job: job.id }, "job stopped: another server holds its lease now");
+      } else if (error instanceof StoreDownError || isStoreUnavailable(error)) {
+        // Nothing more can be written; the lease runs out and the job resumes from its stored phase.
+        log.error(
+          { job: job.id, error: (error as Error).message },
+          "job put down: the store is unavailable; it resumes from its stored phase once the store is back",
+        );
+      } else throw error;
+    } finally {
+      this.#controller.signal.removeEventListener("abort", stopAll);
+    }
+  }
+
+  async #runHeld(job: JobRecord, resumed: boolean, held: Held, signal: AbortSignal): Promise<void> {
     const { store, accounts, log } = this.#o;
     const cluster = await store.clusterById(job.cluster_id);
     const profile = cluster && (await store.profileById(cluster.profile_id));
+    const bare = { job, held, signal } as JobContext;
     if (!cluster || !profile) {
       log.error({ job: job.id }, "job without its cluster or profile; marking it done");
-      await store.completeJob(job.id, job.cluster_id, {});
+      await this.#write(bare, "the job's end", (fence) =>
+        store.completeJob(job.id, job.cluster_id, {}, fence),
+      );
       return;
     }
     const fields = { job: job.id, kind: job.kind, stack_name: cluster.stack_name, region: cluster.region };
-    const events = new EventSink(store, cluster.id, (error) =>
-      log.error({ ...fields, error: (error as Error).message }, "could not store an event"),
-    );
+    const events = new EventSink(store, cluster.id, held.fence, (error) => {
+      if (error instanceof LeaseLostError) this.#lose(job.id, "the store refused an event of the job");
+      else log.error({ ...fields, error: (error as Error).message }, "could not store an event");
+    });
     let credentials: Config;
     try {
       credentials = accounts.credentialsFor(profile);
@@ -241,22 +427,27 @@ export class JobRunner {
         "the profile's AWS credentials cannot be opened",
       );
       await events.flush();
-      await store.completeJob(job.id, cluster.id, {
-        status: "failed",
-        reasons: [
-          `the profile's AWS credentials cannot be opened (${(error as Error).message}); was the secret key changed?`,
-        ],
-      });
+      await this.#complete(
+        { ...bare, cluster },
+        {
+          status: "failed",
+          reasons: [
+            `the profile's AWS credentials cannot be opened (${(error as Error).message}); was the secret key changed?`,
+          ],
+        },
+      );
       return;
     }
     const context: JobContext = {
       job,
+      held,
+      signal,
       cluster,
       profile,
       credentials,
       credentialsKey: accounts.credentialsKeyOf(profile),
       events,
-      hooks: { onEvent: (event) => events.push(event), signal: this.#controller.signal },
+      hooks: { onEvent: (event) => events.push(event), signal },
       resumed,
     };
     if (resumed)
@@ -270,6 +461,7 @@ export class JobRunner {
       else await this.#destroy(context);
       log.info(fields, "job done");
     } catch (error) {
+      if (held.lost || error instanceof LeaseLostError || error instanceof StoreDownError) throw error;
       if (this.#stopping) {
         log.info({ ...fields }, "job paused for shutdown; it resumes on the next start");
         await events.flush();
@@ -283,7 +475,8 @@ export class JobRunner {
         { final: true },
       );
       await events.flush();
-      await store.completeJob(job.id, cluster.id, { status: "failed", reasons });
+      if (held.lost) throw new LeaseLostError(held.fence);
+      await this.#complete(context, { status: "failed", reasons });
     }
   }
 
@@ -322,7 +515,7 @@ export class JobRunner {
             }
             askFirst = true;
             try {
-              return (await this.#step(() => engine.launch(c.credentials, options, c.hooks))).stack_id;
+              return (await this.#step(c, () => engine.launch(c.credentials, options, c.hooks))).stack_id;
             } catch (error) {
               // "Already exists" after a lost answer may be our own request's retry: only a stack
               // with our token is ours. AWS not answering that question is itself transient.
@@ -345,8 +538,11 @@ export class JobRunner {
             }
           });
       stackId = launchedId;
-      await store.updateCluster(cluster.id, { stack_id: stackId });
-      job = await store.setJobPhase(job.id, "formation");
+      const launched = stackId;
+      await this.#write(c, "the stack id", (fence) =>
+        store.updateCluster(cluster.id, { stack_id: launched }, fence),
+      );
+      job = await this.#setPhase(c, "formation");
     }
     if (!stackId) throw new OperationError("the create job lost its stack id");
 
@@ -358,7 +554,7 @@ export class JobRunner {
         // A stack gone from the live list was deleted (OnFailure DELETE): that ends the wait too.
         done: (state) => !state || terminalForCreate(state.status),
       });
-      job = await store.setJobPhase(job.id, "finish");
+      job = await this.#setPhase(c, "finish");
     }
 
     if (job.phase === "finish") {
@@ -367,7 +563,7 @@ export class JobRunner {
       // answering is simply made again, until the create's own deadline.
       const result: ClusterResult = await this.#retrying(c, "customize", deadline, () => {
         const remaining = Math.max(1, Math.ceil((deadline - Date.now()) / 60_000));
-        return this.#step(() =>
+        return this.#step(c, () =>
           engine.finish(c.credentials, ref, {
             ...c.hooks,
             timeout_minutes: remaining,
@@ -380,7 +576,7 @@ export class JobRunner {
         final: true,
       });
       await c.events.flush();
-      await store.completeJob(job.id, cluster.id, {
+      await this.#complete(c, {
         status: online ? "online" : "failed",
         result,
         reasons: result.reasons ?? [],
@@ -389,7 +585,7 @@ export class JobRunner {
   }
 
   async #destroy(c: JobContext): Promise<void> {
-    const { store, engine } = this.#o;
+    const { engine } = this.#o;
     const { cluster } = c;
     let job = c.job;
     let destroyError: unknown;
@@ -403,7 +599,7 @@ export class JobRunner {
         final: true,
       });
       await c.events.flush();
-      await store.completeJob(job.id, cluster.id, { status: "deleted" });
+      await this.#complete(c, { status: "deleted" });
       return;
     }
 
@@ -412,7 +608,7 @@ export class JobRunner {
         // DNS clean-up and DeleteStack by id are safe to repeat: AWS not answering is waited out.
         const deadline = Date.parse(job.created_at) + timeout * 60_000;
         await this.#retrying(c, "destroy", deadline, () =>
-          this.#step(() =>
+          this.#step(c, () =>
             engine.destroy(
               c.credentials,
               {
@@ -427,10 +623,10 @@ export class JobRunner {
           ),
         );
       } catch (error) {
-        if (this.#stopping) throw error;
+        if (this.#stopping || c.held.lost) throw error;
         destroyError = error;
       }
-      job = await store.setJobPhase(job.id, "deletion");
+      job = await this.#setPhase(c, "deletion");
     }
 
     let outcome: { deleted: true } | { deleted: false; reasons: string[] } = { deleted: true };
@@ -455,11 +651,11 @@ export class JobRunner {
     if (final.deleted) {
       c.events.note("destroy", "cluster deleted", { final: true });
       await c.events.flush();
-      await store.completeJob(job.id, cluster.id, { status: "deleted" });
+      await this.#complete(c, { status: "deleted" });
     } else {
       c.events.note("destroy", `delete failed: ${final.reasons[0]}`, { final: true });
       await c.events.flush();
-      await store.completeJob(job.id, cluster.id, { status: "failed", reasons: final.reasons });
+      await this.#complete(c, { status: "failed", reasons: final.reasons });
     }
   }
 
@@ -497,7 +693,7 @@ export class JobRunner {
         }
         return wait.done(state);
       },
-      this.#controller.signal,
+      c.signal,
     );
   }
 
@@ -517,14 +713,14 @@ export class JobRunner {
       try {
         return await attempt();
       } catch (error) {
-        if (this.#stopping || !isTransientFailure(error)) throw error;
+        if (this.#stopping || c.signal.aborted || !isTransientFailure(error)) throw error;
         const base = Math.min(30_000, this.#retryMs * 2 ** Math.min(tries - 1, 10));
         const delay = Math.round(base * (0.5 + Math.random()));
         if (Date.now() + delay > deadline) throw error;
         const why = (error as Error).message?.split("\n")[0] ?? String(error);
         c.events.note(step, `AWS did not answer (${why}); trying again in ${Math.ceil(delay / 1000)} s`);
         this.#o.log.warn({ job: c.job.id, step, tries, error: why }, "transient AWS failure; retrying");
-        await pause(delay, this.#controller.signal);
+        await pause(delay, c.signal);
       }
     }
   }

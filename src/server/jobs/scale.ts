@@ -83,7 +83,13 @@ export class ScaleJobs {
         result = await scale.call(
           this.engine,
           credentials,
-          { stack_name: cluster.stack_name, region: cluster.region, workers },
+          {
+            stack_name: cluster.stack_name,
+            region: cluster.region,
+            workers,
+            // By the StackId of the cluster's own create: a stack replaced outside is refused.
+            ...(cluster.stack_id ? { stack_id: cluster.stack_id } : {}),
+          },
           {
             onEvent: (event) => record(event as ProgressEvent & Record<string, unknown>),
             signal: stop.signal,

@@ -1,6 +1,8 @@
 import { createHash, randomUUID } from "node:crypto";
 import type { FastifyInstance } from "fastify";
+import { ownerId } from "../../aws/dns.js";
 import { AccountLookupError } from "../../aws/identity.js";
+import type { Config } from "../../config.js";
 import { UsageError } from "../../errors.js";
 import { checkCreateTemplate } from "../../lifecycle/template.js";
 import type { CreateOptions } from "../../options.js";
@@ -71,6 +73,41 @@ function flag(raw: unknown, name: string): boolean {
   ]);
 }
 
+/**
+ * Up front: <stack_name>.<public_domain> must be free, or the caller's own cluster of that name and
+ * region (a replayed or conflicting create, which the store answers). Another cluster's name is a 400
+ * that names the owner only when it is one of the caller's clusters (profiles may share an account).
+ * AWS not answering is left to the job, whose launch checks again.
+ */
+async function publicNameFree(
+  parts: ServerParts,
+  profileId: number,
+  credentials: Config | undefined,
+  target: { stack_name: string; region: string; public_domain: string },
+): Promise<void> {
+  const mine = (await parts.store.listClusters(profileId, undefined, true)).filter((c) => c.stack_id);
+  const owner_lookup = async (owner: { owner: string; region: string }) => {
+    const found = mine.find(
+      (c) => c.region === owner.region && ownerId(c.stack_id as string) === owner.owner,
+    );
+    return found ? { stack_name: found.stack_name, region: found.region } : undefined;
+  };
+  try {
+    await parts.engine.checkPublicName?.(credentials, target, { owner_lookup });
+  } catch (error) {
+    if (!(error instanceof UsageError)) return;
+    const again = mine.some(
+      (c) => c.stack_name === target.stack_name && c.region === target.region && c.status !== "deleted",
+    );
+    if (again) return;
+    throw new HttpError(
+      400,
+      "invalid request",
+      error.problems.map((p) => `${p.argument}: ${p.message}`),
+    );
+  }
+}
+
 export function clusterRoutes(app: FastifyInstance, parts: ServerParts): void {
   const { store, engine, accounts, runner } = parts;
 
@@ -130,6 +167,14 @@ export function clusterRoutes(app: FastifyInstance, parts: ServerParts): void {
         "create refused: the AWS account of the profile's credentials is unknown",
       );
       throw accountUnknown(error);
+    }
+
+    if (options.public_domain && engine.checkPublicName) {
+      await publicNameFree(parts, profile.id, credentials, {
+        stack_name: options.stack_name,
+        region,
+        public_domain: options.public_domain,
+      });
     }
 
     const answer = (cluster: ClusterRecord) => ({

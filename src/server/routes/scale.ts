@@ -21,7 +21,7 @@ const notFound = (name: string) => new HttpError(404, "not found", [`no cluster 
  * 404), only online ones (409 otherwise), one scale at a time (409).
  */
 export function scaleRoutes(app: FastifyInstance, parts: ServerParts, jobs: ScaleJobs): void {
-  const { store, accounts } = parts;
+  const { store, accounts, engine } = parts;
 
   app.patch<{ Params: NameParams; Querystring: RegionQuery }>(
     "/clusters/:stack_name",
@@ -43,7 +43,24 @@ export function scaleRoutes(app: FastifyInstance, parts: ServerParts, jobs: Scal
           `stack_name: ${stack_name} is ${cluster.status}; only an online cluster can be scaled`,
         ]);
       }
-      const job = jobs.start(cluster, accounts.credentialsFor(profile), options.workers);
+      // Only the stack this cluster's own create made (its StackId), never one merely of its name.
+      if (!cluster.stack_id) {
+        throw new HttpError(409, "conflict", [`stack_name: ${stack_name} has no stack in AWS to scale`]);
+      }
+      const credentials = accounts.credentialsFor(profile);
+      // An AWS error here is left to the job, which acts by the same StackId and refuses the same way.
+      const identity = await engine
+        .identify?.(credentials, {
+          stack_name,
+          region: cluster.region,
+          stack_id: cluster.stack_id,
+        })
+        .catch(() => undefined);
+      if (identity && identity.state !== "ours") {
+        await store.updateCluster(cluster.id, { reasons: [identity.message] });
+        throw new HttpError(409, "conflict", [`stack_name: ${identity.message}`]);
+      }
+      const job = jobs.start(cluster, credentials, options.workers);
       if (!job) {
         throw new HttpError(409, "conflict", [`stack_name: ${stack_name} is being scaled already`]);
       }

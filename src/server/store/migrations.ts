@@ -114,4 +114,13 @@ export const migrations: Migration[] = [
       ALTER TABLE profiles ADD COLUMN max_clusters INTEGER NOT NULL DEFAULT 10;
     `,
   },
+  {
+    version: 6,
+    name: "job lease generation: every write of a job is fenced by its lease",
+    sql: `
+      -- Grows each time a job's lease passes to another server; a write carrying an older
+      -- generation (a paused or cut-off server's) changes nothing (Store JobFence).
+      ALTER TABLE jobs ADD COLUMN lease_generation INTEGER NOT NULL DEFAULT 0;
+    `,
+  },
 ];

@@ -112,4 +112,22 @@ export const postgresMigrations: Migration[] = [
       ALTER TABLE clusters ADD COLUMN create_token TEXT;
     `,
   },
+  {
+    version: 4,
+    name: "job lease generation: every write of a job is fenced by its lease",
+    sql: `
+      -- Grows each time a job's lease passes to another server; a write carrying an older
+      -- generation (a paused or cut-off server's) changes nothing (Store JobFence). (SQLite's 6.)
+      ALTER TABLE jobs ADD COLUMN lease_generation INTEGER NOT NULL DEFAULT 0;
+    `,
+  },
+  {
+    version: 5,
+    name: "64-bit event sequence numbers",
+    sql: `
+      -- Last-Event-ID is any client's number: a 32-bit column made 2147483648 an error (SQLite's
+      -- INTEGER is 64-bit already). The identity's sequence becomes bigint with its column.
+      ALTER TABLE events ALTER COLUMN seq TYPE BIGINT;
+    `,
+  },
 ];

@@ -18,10 +18,13 @@ import {
   type CreateClusterOutcome,
   defaultMaxClusters,
   type Fleet,
+  type HeldLease,
   type IdempotentAnswer,
+  type JobFence,
   type JobLease,
   type JobPhase,
   type JobRecord,
+  LeaseLostError,
   type NewCluster,
   type NewProfile,
   type ProfileRecord,
@@ -45,7 +48,8 @@ const MIGRATION_LOCK = 0x70616e6461636c75n;
 /** The NOTIFY channel; the payload is a cluster id. */
 const CHANNEL = "pandacluster_clusters";
 
-const jobColumns = "id, cluster_id, kind, phase, attempts, created_at, updated_at";
+const jobColumns =
+  "id, cluster_id, kind, phase, attempts, created_at, updated_at, lease_owner, lease_generation";
 const clusterColumns =
   "id, profile_id, stack_name, region, account, status, cluster_size, options, stack_id, create_token, result, reasons, created_at, updated_at";
 
@@ -85,6 +89,13 @@ export class PostgresStore implements Store {
       connectionString: url,
       max: options.poolSize ?? 16,
       application_name: "pandacluster",
+      // A database that does not answer (stopped, unreachable) fails a request in seconds (503)
+      // instead of holding it open.
+      connectionTimeoutMillis: 5_000,
+      // A fenced write holds its job's row lock until it commits; a replica paused (SIGSTOP) or cut
+      // off inside a transaction must not keep that lock, or no other replica could ever take the
+      // job over (claims skip locked rows). PostgreSQL ends such a session after 10 s.
+      idle_in_transaction_session_timeout: 10_000,
     });
     // An idle connection that the server drops must not crash the process; the next query reconnects.
     this.pool.on("error", () => {});
@@ -107,22 +118,36 @@ export class PostgresStore implements Store {
   /** Runs `work` in one transaction on one pooled connection. */
   async #tx<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
     const client = await this.pool.connect();
+    // A connection that drops while checked out emits 'error' on the client as well as failing its
+    // query: without a listener that event would end the process (the pool listens only to idle
+    // clients). The failed query says it; the broken connection is thrown away, not pooled again.
+    let broken: Error | undefined;
+    const onError = (error: Error) => {
+      broken = error;
+    };
+    client.on("error", onError);
     try {
       await client.query("BEGIN");
       const result = await work(client);
       await client.query("COMMIT");
       return result;
     } catch (error) {
-      await client.query("ROLLBACK").catch(() => {});
+      if (!broken) await client.query("ROLLBACK").catch(() => {});
       throw error;
     } finally {
-      client.release();
+      client.off("error", onError);
+      client.release(broken ?? false);
     }
   }
 
   /** Applies the migrations the database has not seen yet, once across replicas. */
   async migrate(): Promise<void> {
     const client = await this.pool.connect();
+    let broken: Error | undefined;
+    const onError = (error: Error) => {
+      broken = error;
+    };
+    client.on("error", onError);
     try {
       // Session-level lock: held across the migrations' own transactions, released below.
       await client.query("SELECT pg_advisory_lock($1)", [MIGRATION_LOCK.toString()]);
@@ -161,7 +186,8 @@ export class PostgresStore implements Store {
         await client.query("SELECT pg_advisory_unlock($1)", [MIGRATION_LOCK.toString()]).catch(() => {});
       }
     } finally {
-      client.release();
+      client.off("error", onError);
+      client.release(broken ?? false);
     }
   }
 
@@ -485,10 +511,11 @@ export class PostgresStore implements Store {
     // Born leased (when a server is about to run it): never free for another, not for an instant.
     const ms = lease ? Math.max(0, Date.parse(lease.until) - Date.now()) : null;
     return (await this.#row<JobRecord>(
-      `INSERT INTO jobs (cluster_id, kind, phase, attempts, created_at, updated_at, lease_owner, lease_until)
-       VALUES ($1, $2, $3, 1, $4, $4, $5, now() + $6 * interval '1 millisecond')
+      `INSERT INTO jobs (cluster_id, kind, phase, attempts, created_at, updated_at, lease_owner, lease_until,
+         lease_generation)
+       VALUES ($1, $2, $3, 1, $4, $4, $5, now() + $6 * interval '1 millisecond', $7)
        RETURNING ${jobColumns}`,
-      [clusterId, kind, phase, at, lease?.owner ?? null, ms],
+      [clusterId, kind, phase, at, lease?.owner ?? null, ms, lease ? 1 : 0],
       client,
     )) as JobRecord;
   }
@@ -559,8 +586,36 @@ export class PostgresStore implements Store {
     );
   }
 
-  async updateCluster(id: number, patch: ClusterPatch): Promise<void> {
-    await this.#patchCluster(this.pool, id, patch);
+  async updateCluster(id: number, patch: ClusterPatch, fence?: JobFence): Promise<void> {
+    if (!fence) return this.#patchCluster(this.pool, id, patch);
+    await this.#fenced(fence, (client) => this.#patchCluster(client, id, patch));
+  }
+
+  /**
+   * Runs `write` in one transaction only while the fence's job still has that owner and generation
+   * and is not done; else LeaseLostError, nothing written. The job's row stays locked until the
+   * commit, so a claim cannot move the lease between the check and the write (claims skip a
+   * locked row and take it on their next round).
+   */
+  async #fenced<T>(fence: JobFence, write: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    return this.#tx(async (client) => {
+      const row = await this.#row(
+        `SELECT 1 FROM jobs WHERE id = $1 AND lease_owner = $2 AND lease_generation = $3 AND phase <> 'done'
+         FOR UPDATE`,
+        [fence.job_id, fence.owner, fence.generation],
+        client,
+      );
+      if (!row) throw new LeaseLostError(fence);
+      return write(client);
+    });
+  }
+
+  async holdsLease(fence: JobFence): Promise<boolean> {
+    const row = await this.#row(
+      "SELECT 1 FROM jobs WHERE id = $1 AND lease_owner = $2 AND lease_generation = $3 AND phase <> 'done'",
+      [fence.job_id, fence.owner, fence.generation],
+    );
+    return row !== undefined;
   }
 
   async #patchCluster(on: Queryable, id: number, patch: ClusterPatch): Promise<void> {
@@ -580,16 +635,21 @@ export class PostgresStore implements Store {
 
   // ------------------------------------------------------------ events
 
-  async addEvent(clusterId: number, event: Record<string, unknown>): Promise<void> {
-    await this.#tx((client) => this.#insertEvent(client, clusterId, event));
+  async addEvent(clusterId: number, event: Record<string, unknown>, fence?: JobFence): Promise<void> {
+    if (fence) await this.#fenced(fence, (client) => this.#insertEvent(client, clusterId, event));
+    else await this.#tx((client) => this.#insertEvent(client, clusterId, event));
   }
 
   async listEvents(clusterId: number, afterSeq = 0): Promise<StoredEvent[]> {
-    const rows = await this.#rows<{ seq: number; event: string }>(
+    // seq is BIGINT: node-postgres gives it as text (exact); sequence numbers stay below 2^53.
+    const rows = await this.#rows<{ seq: string; event: string }>(
       "SELECT seq, event FROM events WHERE cluster_id = $1 AND seq > $2 ORDER BY seq",
-      [clusterId, afterSeq],
+      [clusterId, String(afterSeq)],
     );
-    return rows.map((row) => ({ seq: row.seq, ...(JSON.parse(row.event) as Record<string, unknown>) }));
+    return rows.map((row) => ({
+      seq: Number(row.seq),
+      ...(JSON.parse(row.event) as Record<string, unknown>),
+    }));
   }
 
   // ------------------------------------------------------------ jobs
@@ -613,7 +673,10 @@ export class PostgresStore implements Store {
          ORDER BY id
          FOR UPDATE SKIP LOCKED
        )
-       UPDATE jobs SET lease_owner = $1, lease_until = now() + $2 * interval '1 millisecond'
+       UPDATE jobs SET lease_owner = $1, lease_until = now() + $2 * interval '1 millisecond',
+         -- A lease passing to another holder gets the next generation: the last holder's fence no
+         -- longer matches. Its own holder taking it again keeps it (its running job stays valid).
+         lease_generation = CASE WHEN jobs.lease_owner = $1 THEN jobs.lease_generation ELSE jobs.lease_generation + 1 END
        FROM free WHERE jobs.id = free.id
        RETURNING ${jobColumns
          .split(", ")
@@ -624,10 +687,11 @@ export class PostgresStore implements Store {
     return rows.sort((a, b) => a.id - b.id);
   }
 
-  async renewLeases(owner: string, until: string): Promise<void> {
+  async renewLeases(owner: string, until: string): Promise<HeldLease[]> {
     const ms = Math.max(0, Date.parse(until) - Date.now());
-    await this.pool.query(
-      "UPDATE jobs SET lease_until = now() + $2 * interval '1 millisecond' WHERE lease_owner = $1 AND phase <> 'done'",
+    return this.#rows<HeldLease>(
+      `UPDATE jobs SET lease_until = now() + $2 * interval '1 millisecond' WHERE lease_owner = $1 AND phase <> 'done'
+       RETURNING id, lease_generation`,
       [owner, ms],
     );
   }
@@ -638,20 +702,24 @@ export class PostgresStore implements Store {
     ]);
   }
 
-  async setJobPhase(jobId: number, phase: JobPhase): Promise<JobRecord> {
-    return (await this.#row<JobRecord>(
-      `UPDATE jobs SET attempts = CASE WHEN phase = $2 THEN attempts + 1 ELSE 1 END,
-         phase = $2, updated_at = $3 WHERE id = $1 RETURNING ${jobColumns}`,
-      [jobId, phase, now()],
-    )) as JobRecord;
+  async setJobPhase(jobId: number, phase: JobPhase, fence?: JobFence): Promise<JobRecord> {
+    const write = async (on: Queryable) =>
+      (await this.#row<JobRecord>(
+        `UPDATE jobs SET attempts = CASE WHEN phase = $2 THEN attempts + 1 ELSE 1 END,
+           phase = $2, updated_at = $3 WHERE id = $1 RETURNING ${jobColumns}`,
+        [jobId, phase, now()],
+        on,
+      )) as JobRecord;
+    return fence ? this.#fenced({ ...fence, job_id: jobId }, write) : write(this.pool);
   }
 
-  async completeJob(jobId: number, clusterId: number, patch: ClusterPatch): Promise<void> {
-    await this.#tx(async (client) => {
+  async completeJob(jobId: number, clusterId: number, patch: ClusterPatch, fence?: JobFence): Promise<void> {
+    const write = async (client: pg.PoolClient) => {
       await client.query("UPDATE jobs SET phase = 'done', updated_at = $1 WHERE id = $2", [now(), jobId]);
       await this.#patchCluster(client, clusterId, patch);
       await this.#notify(clusterId, client);
-    });
+    };
+    await (fence ? this.#fenced({ ...fence, job_id: jobId }, write) : this.#tx(write));
   }
 
   async purgeIdempotency(olderThan: string): Promise<number> {

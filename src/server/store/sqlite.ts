@@ -20,10 +20,13 @@ import {
   type ClusterView,
   type CreateClusterOutcome,
   defaultMaxClusters,
+  type HeldLease,
   type IdempotentAnswer,
+  type JobFence,
   type JobLease,
   type JobPhase,
   type JobRecord,
+  LeaseLostError,
   type NewCluster,
   type NewProfile,
   type ProfileRecord,
@@ -390,9 +393,10 @@ export class SqliteStore implements Store {
     lease?: JobLease,
   ): JobRecord {
     const info = this.stmt(
-      `INSERT INTO jobs (cluster_id, kind, phase, attempts, created_at, updated_at, lease_owner, lease_until)
-       VALUES (?, ?, ?, 1, ?, ?, ?, ?)`,
-    ).run(clusterId, kind, phase, at, at, lease?.owner ?? null, lease?.until ?? null);
+      `INSERT INTO jobs (cluster_id, kind, phase, attempts, created_at, updated_at, lease_owner, lease_until,
+         lease_generation)
+       VALUES (?, ?, ?, 1, ?, ?, ?, ?, ?)`,
+    ).run(clusterId, kind, phase, at, at, lease?.owner ?? null, lease?.until ?? null, lease ? 1 : 0);
     return this.stmt("SELECT * FROM jobs WHERE id = ?").get(Number(info.lastInsertRowid)) as JobRecord;
   }
 
@@ -452,8 +456,35 @@ export class SqliteStore implements Store {
     return this.stmt(sql).all(params) as ClusterSummary[];
   }
 
-  async updateCluster(id: number, patch: ClusterPatch): Promise<void> {
-    this.patchCluster(id, patch);
+  async updateCluster(id: number, patch: ClusterPatch, fence?: JobFence): Promise<void> {
+    if (!fence) return this.patchCluster(id, patch);
+    this.fenced(fence, () => this.patchCluster(id, patch));
+  }
+
+  /**
+   * Runs `write` in one IMMEDIATE transaction (the write lock taken first, so no other connection
+   * to the file can move the lease between the check and the write) only while the fence's job
+   * still has that owner and generation and is not done; else LeaseLostError, nothing written.
+   */
+  private fenced<T>(fence: JobFence, write: () => T): T {
+    return this.db
+      .transaction((): T => {
+        if (!this.leaseMatches(fence)) throw new LeaseLostError(fence);
+        return write();
+      })
+      .immediate();
+  }
+
+  private leaseMatches(fence: JobFence): boolean {
+    return (
+      this.stmt(
+        "SELECT 1 FROM jobs WHERE id = ? AND lease_owner = ? AND lease_generation = ? AND phase <> 'done'",
+      ).get(fence.job_id, fence.owner, fence.generation) !== undefined
+    );
+  }
+
+  async holdsLease(fence: JobFence): Promise<boolean> {
+    return this.leaseMatches(fence);
   }
 
   private patchCluster(id: number, patch: ClusterPatch): void {
@@ -479,8 +510,9 @@ export class SqliteStore implements Store {
     if (patch.status !== undefined) this.changed(id);
   }
 
-  async addEvent(clusterId: number, event: Record<string, unknown>): Promise<void> {
-    this.insertEvent(clusterId, event);
+  async addEvent(clusterId: number, event: Record<string, unknown>, fence?: JobFence): Promise<void> {
+    if (!fence) return this.insertEvent(clusterId, event);
+    this.fenced(fence, () => this.insertEvent(clusterId, event));
   }
 
   async listEvents(clusterId: number, afterSeq = 0): Promise<StoredEvent[]> {
@@ -504,34 +536,46 @@ export class SqliteStore implements Store {
       const ids = (
         this.stmt(`SELECT id FROM jobs WHERE ${where} ORDER BY id`).all(params) as { id: number }[]
       ).map((row) => row.id);
-      const take = this.stmt("UPDATE jobs SET lease_owner = @owner, lease_until = @until WHERE id = @id");
+      // A lease passing to another holder gets the next generation: the last holder's fence no
+      // longer matches. Its own holder taking it again keeps it (its running job stays valid).
+      const take = this.stmt(
+        `UPDATE jobs SET lease_generation = CASE WHEN lease_owner IS @owner THEN lease_generation ELSE lease_generation + 1 END,
+           lease_owner = @owner, lease_until = @until WHERE id = @id`,
+      );
       for (const id of ids) take.run({ owner, until, id });
       return ids.map((id) => this.stmt("SELECT * FROM jobs WHERE id = ?").get(id) as JobRecord);
     })();
   }
 
-  async renewLeases(owner: string, until: string): Promise<void> {
-    this.stmt("UPDATE jobs SET lease_until = ? WHERE lease_owner = ? AND phase <> 'done'").run(until, owner);
+  async renewLeases(owner: string, until: string): Promise<HeldLease[]> {
+    return this.stmt(
+      "UPDATE jobs SET lease_until = ? WHERE lease_owner = ? AND phase <> 'done' RETURNING id, lease_generation",
+    ).all(until, owner) as HeldLease[];
   }
 
   async releaseLeases(owner: string): Promise<void> {
     this.stmt("UPDATE jobs SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = ?").run(owner);
   }
 
-  async setJobPhase(jobId: number, phase: JobPhase): Promise<JobRecord> {
-    this.stmt(
-      `UPDATE jobs SET attempts = CASE WHEN phase = @phase THEN attempts + 1 ELSE 1 END,
-         phase = @phase, updated_at = @at WHERE id = @id`,
-    ).run({ id: jobId, phase, at: now() });
-    return this.stmt("SELECT * FROM jobs WHERE id = ?").get(jobId) as JobRecord;
+  async setJobPhase(jobId: number, phase: JobPhase, fence?: JobFence): Promise<JobRecord> {
+    const write = () => {
+      this.stmt(
+        `UPDATE jobs SET attempts = CASE WHEN phase = @phase THEN attempts + 1 ELSE 1 END,
+           phase = @phase, updated_at = @at WHERE id = @id`,
+      ).run({ id: jobId, phase, at: now() });
+      return this.stmt("SELECT * FROM jobs WHERE id = ?").get(jobId) as JobRecord;
+    };
+    return fence ? this.fenced({ ...fence, job_id: jobId }, write) : write();
   }
 
-  async completeJob(jobId: number, clusterId: number, patch: ClusterPatch): Promise<void> {
-    this.db.transaction(() => {
+  async completeJob(jobId: number, clusterId: number, patch: ClusterPatch, fence?: JobFence): Promise<void> {
+    const write = () => {
       this.stmt("UPDATE jobs SET phase = 'done', updated_at = ? WHERE id = ?").run(now(), jobId);
       this.patchCluster(clusterId, patch);
       this.changed(clusterId);
-    })();
+    };
+    if (fence) this.fenced({ ...fence, job_id: jobId }, write);
+    else this.db.transaction(write)();
   }
 
   async purgeIdempotency(olderThan: string): Promise<number> {

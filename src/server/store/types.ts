@@ -111,6 +111,41 @@ export interface JobRecord {
   /** When the job was started: the create's timeout counts from here. */
   created_at: string;
   updated_at: string;
+  /** The server holding the job's lease (app.ts leaseOwner), if any. */
+  lease_owner?: string | null;
+  /**
+   * Grows by one each time the job's lease passes to another holder (a claim by a server that did
+   * not hold it): with the owner, the fence every write of the job carries (JobFence).
+   */
+  lease_generation?: number;
+}
+
+/**
+ * What a running job proves its lease with on every write (job phase, completion, events, cluster
+ * record): the owner and generation of the claim it runs under. A write whose fence no longer
+ * matches the job's row (another server took the job, or it is done) changes nothing and throws
+ * LeaseLostError, so a server that was paused or cut off past its lease cannot overwrite newer state.
+ */
+export interface JobFence {
+  job_id: number;
+  owner: string;
+  generation: number;
+}
+
+/** A fenced write found the job's lease no longer its own: the job must stop at once. */
+export class LeaseLostError extends Error {
+  constructor(readonly fence: JobFence) {
+    super(
+      `job ${fence.job_id}: its lease (held by ${fence.owner}, generation ${fence.generation}) is no longer this server's`,
+    );
+    this.name = "LeaseLostError";
+  }
+}
+
+/** A lease a server still holds after renewing: the job and the generation it holds it under. */
+export interface HeldLease {
+  id: number;
+  lease_generation: number;
 }
 
 /** A progress event as stored: the lifecycle's ProgressEvent plus its sequence number. */
@@ -228,9 +263,11 @@ export interface Store {
   clusterById(id: number): Promise<ClusterRecord | undefined>;
   /** The profile's clusters, newest first: the newest record of each name and region, deleted ones only on request. */
   listClusters(profileId: number, region?: string, includeDeleted?: boolean): Promise<ClusterSummary[]>;
-  updateCluster(id: number, patch: ClusterPatch): Promise<void>;
+  /** With `fence` (a job's write), only while that job's lease is the fence's (else LeaseLostError). */
+  updateCluster(id: number, patch: ClusterPatch, fence?: JobFence): Promise<void>;
 
-  addEvent(clusterId: number, event: Record<string, unknown>): Promise<void>;
+  /** With `fence` (a job's event), only while that job's lease is the fence's (else LeaseLostError). */
+  addEvent(clusterId: number, event: Record<string, unknown>, fence?: JobFence): Promise<void>;
   /** Oldest first; only those after `afterSeq` when given. */
   listEvents(clusterId: number, afterSeq?: number): Promise<StoredEvent[]>;
 
@@ -242,14 +279,22 @@ export interface Store {
    * runs only jobs it holds, renews its leases while it runs, and releases them when it stops.
    */
   claimJobs(owner: string, until: string, jobId?: number): Promise<JobRecord[]>;
-  /** Extends the owner's leases on unfinished jobs. */
-  renewLeases(owner: string, until: string): Promise<void>;
+  /** Extends the owner's leases on unfinished jobs; returns the leases it still holds. */
+  renewLeases(owner: string, until: string): Promise<HeldLease[]>;
+  /** True when the fence still matches the job (its owner and generation, and it is not done). */
+  holdsLease(fence: JobFence): Promise<boolean>;
   /** Gives the owner's leases up (a graceful stop): another server may take the jobs at once. */
   releaseLeases(owner: string): Promise<void>;
-  /** Moves a job to a phase (counting an attempt when the phase is entered again). */
-  setJobPhase(jobId: number, phase: JobPhase): Promise<JobRecord>;
-  /** In one transaction: the job is done and its cluster gets its final state. */
-  completeJob(jobId: number, clusterId: number, patch: ClusterPatch): Promise<void>;
+  /**
+   * Moves a job to a phase (counting an attempt when the phase is entered again). With `fence`,
+   * only while the lease is still the fence's (else LeaseLostError, nothing written).
+   */
+  setJobPhase(jobId: number, phase: JobPhase, fence?: JobFence): Promise<JobRecord>;
+  /**
+   * In one transaction: the job is done and its cluster gets its final state. With `fence`, only
+   * while the lease is still the fence's (else LeaseLostError, nothing written).
+   */
+  completeJob(jobId: number, clusterId: number, patch: ClusterPatch, fence?: JobFence): Promise<void>;
 
   /** Forgets idempotency answers older than the given ISO time. */
   purgeIdempotency(olderThan: string): Promise<number>;
