@@ -1,5 +1,16 @@
-import { createHash } from "node:crypto";
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { createHash, randomBytes } from "node:crypto";
+import {
+  closeSync,
+  constants,
+  fstatSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { createRequire } from "node:module";
 import { homedir } from "node:os";
 import { join } from "node:path";
@@ -18,12 +29,42 @@ export interface CsonReadOptions {
 /** Reads and parses a CSON file; any problem becomes a UsageError naming the file (and line). */
 export function readCsonFile(path: string, options: CsonReadOptions = {}): unknown {
   let text: string;
+  let fd: number | undefined;
   try {
-    text = readFileSync(path, "utf8");
+    // O_NONBLOCK: opening a FIFO with no writer then returns at once instead of waiting for ever;
+    // what is open is then checked to be a regular file before anything is read.
+    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+    const stat = fstatSync(fd);
+    if (!stat.isFile()) {
+      const what = stat.isFIFO()
+        ? "a FIFO"
+        : stat.isDirectory()
+          ? "a folder"
+          : stat.isSocket()
+            ? "a socket"
+            : "a device";
+      throw new UsageError([
+        {
+          argument: options.argument ?? "",
+          message: `cannot read ${path}: it is ${what}, not a regular file`,
+        },
+      ]);
+    }
+    text = readFileSync(fd, "utf8");
   } catch (error) {
+    if (error instanceof UsageError) throw error;
     const code = (error as NodeJS.ErrnoException).code;
-    const why = code === "ENOENT" ? "no such file" : code === "EACCES" ? "permission denied" : String(error);
+    const why =
+      code === "ENOENT"
+        ? "no such file"
+        : code === "EACCES"
+          ? "permission denied"
+          : code === "EISDIR"
+            ? "it is a folder, not a regular file"
+            : String(error);
     throw new UsageError([{ argument: options.argument ?? "", message: `cannot read ${path}: ${why}` }]);
+  } finally {
+    if (fd !== undefined) closeSync(fd);
   }
   return parseCson(text, path, options);
 }
@@ -46,7 +87,8 @@ export function parseCson(text: string, path: string, options: CsonReadOptions =
       { argument: options.argument ?? "", message: `${path}: ${describeSyntaxError(error)}` },
     ]);
   }
-  if (options.cacheable ? options.cacheable(value) : !secretLooking(value)) writeCache(key, value);
+  const cacheable = options.cacheable ? options.cacheable(value) : !secretLooking(value);
+  if (cacheable && !holdsUserinfo(value)) writeCache(key, value);
   return value;
 }
 
@@ -67,6 +109,14 @@ export function secretLooking(value: unknown): boolean {
   );
 }
 
+/** Whether any string, at any depth, is a URL with a user name or password (never cached). */
+export function holdsUserinfo(value: unknown): boolean {
+  if (typeof value === "string") return /^[a-z][a-z0-9+.-]*:\/\/[^/?#\s]*@/i.test(value.trim());
+  if (Array.isArray(value)) return value.some(holdsUserinfo);
+  if (typeof value === "object" && value !== null) return Object.values(value).some(holdsUserinfo);
+  return false;
+}
+
 // Loaded on first use only: commands that read no CSON (help, --version) never pay for CoffeeScript.
 let parser: { parse(text: string): unknown } | undefined;
 function csonParser() {
@@ -78,23 +128,51 @@ function cacheDir(): string {
   return join(process.env.XDG_CACHE_HOME || join(homedir(), ".cache"), "pandacluster", "cson");
 }
 
+/**
+ * Whether a cache path (the folder or an entry) can be trusted: not a link, owned by this user, and
+ * writable by nobody else. A parsed value read from a cache others could write would let them put
+ * anything in a units file or a config (a unit on every node).
+ */
+function trusted(path: string, kind: "folder" | "file"): boolean {
+  try {
+    const stat = lstatSync(path);
+    if (kind === "folder" ? !stat.isDirectory() : !stat.isFile()) return false;
+    const uid = process.getuid?.();
+    if (uid !== undefined && stat.uid !== uid) return false;
+    return (stat.mode & 0o022) === 0;
+  } catch {
+    return false;
+  }
+}
+
 function readCache(key: string): unknown {
   try {
-    return JSON.parse(readFileSync(join(cacheDir(), `${key}.json`), "utf8"));
+    const dir = cacheDir();
+    const file = join(dir, `${key}.json`);
+    if (!trusted(dir, "folder") || !trusted(file, "file")) return undefined;
+    return JSON.parse(readFileSync(file, "utf8"));
   } catch {
     return undefined;
   }
 }
 
 function writeCache(key: string, value: unknown): void {
+  let temp: string | undefined;
   try {
     const dir = cacheDir();
     mkdirSync(dir, { recursive: true, mode: 0o700 });
-    const temp = join(dir, `${key}.${process.pid}.tmp`);
-    writeFileSync(temp, JSON.stringify(value), { mode: 0o600 });
+    // Into a folder others may write, nothing is cached (they could swap the entry afterwards).
+    if (!trusted(dir, "folder")) return;
+    temp = join(dir, `${key}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`);
+    writeFileSync(temp, JSON.stringify(value), { mode: 0o600, flag: "wx" });
     renameSync(temp, join(dir, `${key}.json`));
+    temp = undefined;
   } catch {
-    // An unwritable cache (read-only home, full disk) only costs the next run a parse.
+    // An unwritable cache (read-only home, full disk) only costs the next run a parse; a temporary
+    // file a failed write left is removed.
+    try {
+      if (temp !== undefined) rmSync(temp, { force: true });
+    } catch {}
   }
 }
 

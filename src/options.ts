@@ -85,7 +85,10 @@ export interface CreateOptions {
   discovery_service?: string;
   private_domain?: string;
   public_domain?: string;
-  allow_ssh_from: string;
+  /** Absent: SSH stays closed (no rule for port 22). */
+  allow_ssh_from?: string;
+  /** GiB of each node's root volume (encrypted gp3). */
+  volume_size: number;
   on_failure: OnFailure;
   timeout: number;
   dry_run: boolean;
@@ -355,17 +358,48 @@ function checkString(arg: ArgumentSpec, value: string): Checked {
   if (arg.type === "cidr" && !isIpv4Cidr(value)) {
     return { problem: `"${value}" is not an IPv4 CIDR block such as 203.0.113.0/24` };
   }
+  if (arg.type === "url" && hasUserinfo(value)) {
+    // Not echoed: the value holds a password.
+    return {
+      problem:
+        "a URL with a user name or password (user:password@host) is not taken: it would be shown in errors, logs and files; give the URL without it",
+    };
+  }
+  if (arg.type === "url" && value !== value.trim()) {
+    // new URL() would strip the spaces and pass; whoever uses the value later would not.
+    return { problem: `"${value}" has spaces around it; give the URL alone` };
+  }
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters is the point
+  if (arg.type === "url" && /[\s\u0000-\u001f\u007f<>]/.test(value)) {
+    return {
+      problem: `${JSON.stringify(value)} holds spaces, control characters, < or >, which a URL never has`,
+    };
+  }
   if (arg.type === "url" && !isHttpUrl(value)) {
     return { problem: `"${value}" is not an http(s) URL` };
   }
   return { value };
 }
 
+/**
+ * An IPv4 CIDR block: four octets 0-255 without leading zeros, a prefix of 0-32. The one rule: the
+ * template's AllowSSHFrom pattern is built from it (so `999.1.1.1/40` is refused by both).
+ */
+const OCTET = "(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])";
+export const IPV4_CIDR_PATTERN = `^(${OCTET}\\.){3}${OCTET}/(3[0-2]|[12]?[0-9])$`;
+
 export function isIpv4Cidr(value: string): boolean {
-  const match = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/.exec(value);
-  if (!match) return false;
-  const [a, b, c, d, bits] = match.slice(1).map(Number) as [number, number, number, number, number];
-  return [a, b, c, d].every((octet) => octet <= 255) && bits <= 32;
+  return new RegExp(IPV4_CIDR_PATTERN).test(value);
+}
+
+/** Whether a URL carries userinfo (user:password@): never echoed, never kept. */
+export function hasUserinfo(value: string): boolean {
+  try {
+    const url = new URL(value.trim());
+    if (url.username || url.password) return true;
+  } catch {}
+  // What new URL() does not parse may still hold one: scheme://…@host.
+  return /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*@/i.test(value.trim());
 }
 
 function isHttpUrl(value: string): boolean {

@@ -161,7 +161,7 @@ describe("validateOptions for the library and the server", () => {
         assert.deepEqual(more, [], `${face} ${JSON.stringify(url)}: one problem`);
         assert.match(
           message ?? "",
-          /discovery.url.*is not an http\(s\) URL without spaces, quotes, backslashes or %/,
+          /discovery.url.*is not an http\(s\) URL without spaces, quotes, backslashes, %, < or >/,
         );
         assert.ok(!new RegExp(rule as string).test(url), "the template's pattern refuses it too");
       }

@@ -104,3 +104,34 @@ export async function describeImagesById(ec2: EC2Client, ids: string[]): Promise
   }
   return found;
 }
+
+export interface ImageRoot {
+  /** RootDeviceName: where a launch template's root mapping must go to resize the root volume. */
+  device: string;
+  /** The root snapshot's size in GiB: a root volume smaller than it fails to launch. */
+  gib: number | null;
+}
+
+/**
+ * An image's root device and root snapshot size (DescribeImages by id), or undefined when EC2 does
+ * not know the image (InvalidAMIID.*: CloudFormation refuses it then, ImageId being typed
+ * AWS::EC2::Image::Id).
+ */
+export async function imageRoot(ec2: EC2Client, imageId: string): Promise<ImageRoot | undefined> {
+  const { DescribeImagesCommand } = sdk.ec2();
+  let image:
+    | {
+        RootDeviceName?: string;
+        BlockDeviceMappings?: { DeviceName?: string; Ebs?: { VolumeSize?: number } }[];
+      }
+    | undefined;
+  try {
+    image = (await ec2.send(new DescribeImagesCommand({ ImageIds: [imageId] }))).Images?.[0];
+  } catch (error) {
+    if (/^InvalidAMIID\./.test((error as { name?: string }).name ?? "")) return undefined;
+    throw awsFailure(`reading the image ${imageId} (DescribeImages)`, error);
+  }
+  if (!image?.RootDeviceName) return undefined;
+  const root = image.BlockDeviceMappings?.find((m) => m.DeviceName === image?.RootDeviceName);
+  return { device: image.RootDeviceName, gib: root?.Ebs?.VolumeSize ?? null };
+}

@@ -8,7 +8,7 @@ import { helpPointer } from "./help.js";
 import { outputFormat } from "./output_format.js";
 
 /** Commands that a pandacluster API server can run for the CLI (--server / PANDACLUSTER_SERVER). */
-const remoteCommands = new Set<CommandName>(["create", "destroy", "scale", "status", "list", "wait"]);
+const remoteCommands = new Set<CommandName>(["create", "destroy", "scale", "sync", "status", "list", "wait"]);
 
 /** Parses and validates a command's flags, then hands the options to the command's handler. */
 export async function runCommand(word: string, argv: string[]): Promise<number> {
@@ -36,16 +36,10 @@ export async function runCommand(word: string, argv: string[]): Promise<number> 
     context.json = context.output !== "table";
     const server = (options.server as string | undefined) ?? context.env.PANDACLUSTER_SERVER;
     if (server && remoteCommands.has(command)) {
-      const remote = (await import(modulePath("remote/index"))) as {
-        runRemote(
-          command: CommandName,
-          options: Record<string, unknown>,
-          context: CliContext,
-        ): Promise<number>;
-      };
+      const remote = await import("./remote/index.js");
       return await remote.runRemote(command, { ...options, server }, context);
     }
-    const handler = (await import(modulePath(`commands/${command}`))) as { run: CommandHandler<unknown> };
+    const handler = (await handlers[command]()) as { run: CommandHandler<unknown> };
     return await handler.run(options, context);
   } catch (error) {
     return reportError(error, context, command);
@@ -54,10 +48,22 @@ export async function runCommand(word: string, argv: string[]): Promise<number> 
   }
 }
 
-// Handlers are loaded by name so a command pays only for the modules it uses.
-function modulePath(name: string): string {
-  return new URL(`./${name}.js`, import.meta.url).href;
-}
+/**
+ * Each command's handler, loaded when it runs: a command pays only for the modules it uses. Written
+ * out (not computed from the name) so that the bundler sees every handler and keeps each one lazy.
+ */
+const handlers: Record<CommandName, () => Promise<unknown>> = {
+  build_template: () => import("./commands/build_template.js"),
+  create: () => import("./commands/create.js"),
+  destroy: () => import("./commands/destroy.js"),
+  scale: () => import("./commands/scale.js"),
+  upgrade: () => import("./commands/upgrade.js"),
+  sync: () => import("./commands/sync.js"),
+  status: () => import("./commands/status.js"),
+  wait: () => import("./commands/wait.js"),
+  list: () => import("./commands/list.js"),
+  serve: () => import("./commands/serve.js"),
+};
 
 function cliContext(signal: AbortSignal): CliContext {
   let loaded: LoadedConfig | undefined;

@@ -55,6 +55,7 @@ function dryRun(session: Session, options: CreateOptions, planned: Plan): Cluste
     public_domain: options.public_domain ?? null,
     created_at: null,
     ours: true,
+    allow_ssh_from: options.allow_ssh_from ?? null,
   };
   session.emit("launch", "dry run: nothing was created");
   return {

@@ -136,6 +136,7 @@ async function unlessDeleted(session: Session, facts: ClusterFacts): Promise<voi
     facts.public_domain,
     "customize",
     facts.stack_id,
+    true,
   );
   const cleaned =
     removed.length > 0 ? `; create removed what it had made meanwhile: ${removed.join(", ")}` : "";

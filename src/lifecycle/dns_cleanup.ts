@@ -1,4 +1,4 @@
-import { deleteZone, findClusterZones, findPublicZone } from "../aws/dns.js";
+import { deleteZone, findClusterZones, findPublicZone, madeFor } from "../aws/dns.js";
 import { publicName, removePublicName } from "./public_dns.js";
 import type { Session } from "./session.js";
 
@@ -14,10 +14,14 @@ export async function removeDns(
   publicDomain: string | null,
   step: "destroy" | "customize" = "destroy",
   stackId: string | null = null,
+  onlyTheStacks = false,
 ): Promise<string[]> {
   const r53 = session.clients.route53;
   const removed: string[] = [];
-  for (const zone of await findClusterZones(r53, stackName, session.region)) {
+  const zones = await findClusterZones(r53, stackName, session.region);
+  // A flow finishing a stack that was deleted meanwhile removes only the zones made for that very
+  // stack: another stack of that name may stand in its place by now, with a zone of its own.
+  for (const zone of onlyTheStacks && stackId ? zones.filter((z) => madeFor(z, stackId)) : zones) {
     await deleteZone(r53, zone);
     removed.push(`private zone ${zone.name} (${zone.id})`);
     session.emit(step, `deleted private zone ${zone.name} (${zone.id})`);

@@ -62,6 +62,8 @@ export interface ClusterFacts {
   created_at: string | null;
   /** Made by this tool (has the pandacluster:cluster tag). */
   ours: boolean;
+  /** The AllowSSHFrom parameter: who may reach port 22; null when SSH is closed (empty or absent). */
+  allow_ssh_from?: string | null;
 }
 
 export function clusterFacts(stack: Stack): ClusterFacts {
@@ -81,6 +83,7 @@ export function clusterFacts(stack: Stack): ClusterFacts {
     public_domain: tagOf(stack, TAG.publicDomain) ?? null,
     created_at: stack.CreationTime?.toISOString() ?? null,
     ours: tagOf(stack, TAG.cluster) !== undefined,
+    allow_ssh_from: parameterOf(stack, "AllowSSHFrom") || null,
   };
 }
 

@@ -13,8 +13,9 @@ import { resolveImage } from "./image.js";
 import { checkPublicNameFree } from "./public_dns.js";
 import { createStackInput } from "./request.js";
 import type { Session } from "./session.js";
-import { type LoadedTemplate, loadTemplate } from "./template.js";
+import { type LoadedTemplate, loadTemplate, parseTemplateBody } from "./template.js";
 import type { Launched } from "./types.js";
+import { checkRootVolume } from "./volume.js";
 
 /** Everything CreateStack needs, resolved and checked, with nothing created yet. */
 export interface Plan {
@@ -47,7 +48,7 @@ export async function planChecked(session: Session, options: CreateOptions, dryR
 export async function plan(session: Session, options: CreateOptions, dryRun = false): Promise<Plan> {
   const config = session.credentials ?? {};
   let template = await loadTemplate(options, config);
-  const notices = [...template.notices];
+  const notices = [...template.notices, ...sshNotice(options, template)];
   session.emit("launch", `template ready (${templateSummary(template)})`);
 
   const [key, image, zone, existing] = await settleInOrder([
@@ -61,6 +62,7 @@ export async function plan(session: Session, options: CreateOptions, dryRun = fa
   if (existing && existing.StackStatus !== "DELETE_COMPLETE") {
     throw new StackExistsError(options.stack_name, session.region);
   }
+  await checkRootVolume(session, options, template, image.image_id);
   session.emit("launch", `key pair ${key.key_name} found`);
   session.emit(
     "launch",
@@ -102,16 +104,26 @@ export async function plan(session: Session, options: CreateOptions, dryRun = fa
   };
 }
 
+/**
+ * SSH is closed unless asked for (eksctl's model; doc/create says why): a create without
+ * allow_ssh_from says so, and how to open it. A template from a file decides for itself.
+ */
+function sshNotice(options: CreateOptions, template: LoadedTemplate): string[] {
+  if (options.allow_ssh_from || template.source === "file" || !template.parameters.has("AllowSSHFrom"))
+    return [];
+  return [
+    "SSH is closed: port 22 is open to no one (no --allow-ssh-from, allow_ssh_from over HTTP); " +
+      "give the address you connect from, e.g. --allow-ssh-from 203.0.113.7/32",
+  ];
+}
+
 /** measureUserData of the template being sent, with CreateStack's parameter values. */
 async function sentUserData(
   template: LoadedTemplate,
   input: { Parameters?: { ParameterKey?: string; ParameterValue?: string }[] },
 ): Promise<SentUserData[]> {
   const body = template.body;
-  // YAML is loaded only for a YAML template: most runs never need it.
-  const parsed: unknown = body.trimStart().startsWith("{")
-    ? JSON.parse(body)
-    : (await import("yaml")).parse(body);
+  const parsed = parseTemplateBody(body);
   const values: Record<string, string> = {};
   for (const p of input.Parameters ?? []) if (p.ParameterKey) values[p.ParameterKey] = p.ParameterValue ?? "";
   return measureUserData(parsed, values);

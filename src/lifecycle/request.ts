@@ -23,9 +23,11 @@ export function createStackInput(
     PrivateDomain: options.private_domain ?? defaultPrivateDomain(options.stack_name),
     DiscoveryURL: discoveryUrl,
     KeyPair: options.key_pair,
-    AllowSSHFrom: options.allow_ssh_from,
     ImageId: imageId,
+    VolumeSize: String(options.volume_size),
   };
+  // Absent, the template's default applies: ours is empty, which opens no SSH rule.
+  if (options.allow_ssh_from) values.AllowSSHFrom = options.allow_ssh_from;
   return {
     StackName: options.stack_name,
     TemplateBody: template.body,

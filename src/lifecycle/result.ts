@@ -80,6 +80,7 @@ export function clusterInfo(
     workers: facts.workers,
     image_id: facts.image_id,
     discovery_url: facts.discovery_url,
+    ...(facts.allow_ssh_from !== undefined ? { ssh_from: facts.allow_ssh_from } : {}),
     nodes,
     dns,
   };

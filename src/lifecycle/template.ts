@@ -1,4 +1,5 @@
 import { readFile } from "node:fs/promises";
+import { createRequire } from "node:module";
 import { resolve } from "node:path";
 import type { Config } from "../config.js";
 import { discoveryService } from "../discovery.js";
@@ -20,6 +21,17 @@ export interface LoadedTemplate {
   /** A built template's user data; a cloud-config marked pending_discovery_url is rebuilt with the URL. */
   user_data?: UserDataReport;
   notices: string[];
+}
+
+/**
+ * A template's text as data: JSON, or YAML (CloudFormation takes both). YAML is loaded only for a YAML
+ * template, most runs never need it; with require(), not import(): the CLI runs as a CommonJS bundle
+ * compiled from a code cache, where import() has no loader (scripts/build/bundle-cli.mjs checks).
+ */
+export function parseTemplateBody(body: string): unknown {
+  return body.trimStart().startsWith("{")
+    ? JSON.parse(body)
+    : (createRequire(import.meta.url)("yaml") as typeof import("yaml")).parse(body);
 }
 
 /**
@@ -102,8 +114,7 @@ async function readTemplate(options: CreateOptions): Promise<LoadedTemplate> {
   if (bytes > TEMPLATE_BODY_LIMIT) throw problem(`${path}: ${tooBig(bytes).replace(/: put fewer.*$/, "")}`);
   let parsed: unknown;
   try {
-    // YAML is loaded only for a YAML template: most runs never need it.
-    parsed = body.trimStart().startsWith("{") ? JSON.parse(body) : (await import("yaml")).parse(body);
+    parsed = parseTemplateBody(body);
   } catch (error) {
     throw problem(`${path} is not a JSON or YAML template: ${(error as Error).message.split("\n")[0]}`);
   }

@@ -92,6 +92,8 @@ export interface ClusterInfo {
   workers: number;
   image_id: string | null;
   discovery_url: string | null;
+  /** Who may reach the nodes' port 22 (the stack's AllowSSHFrom); null: SSH is closed. */
+  ssh_from?: string | null;
   nodes: NodeInfo[];
   dns: DnsInfo | null;
 }

@@ -14,6 +14,7 @@ import { planRoll, RollInterrupted, type RollPlan, readFleet, roll } from "./rol
 import { openSession, type Session, seconds } from "./session.js";
 import { syncNames } from "./sync.js";
 import type { Hooks, NodeInfo, RollStep, UpgradeResult } from "./types.js";
+import { checkImageFits } from "./volume.js";
 
 const DEFAULT_TIMEOUT_MINUTES = 60;
 
@@ -53,6 +54,10 @@ export async function upgrade(
   const target = options.image_id
     ? { image_id: options.image_id, name: null }
     : await newestImage(session, facts.channel, facts.arch, ref, notices);
+  // The new image must fit the root volume the stack sizes (EC2 refuses a smaller one at launch).
+  const volumeSize = Number(parameterOf(stack, "VolumeSize"));
+  if (Number.isInteger(volumeSize) && volumeSize > 0)
+    await checkImageFits(session, volumeSize, target.image_id);
   const groups = await findGroups(session, stack);
   const fleet = await readFleet(session, groups).catch((error) => {
     throw awsFailure("reading the cluster's instances", error);

@@ -3,6 +3,7 @@ import { homedir, hostname } from "node:os";
 import { dirname, join } from "node:path";
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from "fastify";
 import type { Config } from "../config.js";
+import { envInt } from "../env-numbers.js";
 import { OperationError, PandaError, UsageError } from "../errors.js";
 import { packageVersion } from "../paths.js";
 import { Accounts } from "./accounts.js";
@@ -14,11 +15,13 @@ import { StackPoller } from "./jobs/poller.js";
 import { Reconciler } from "./jobs/reconcile.js";
 import { JobRunner } from "./jobs/runner.js";
 import { ScaleJobs } from "./jobs/scale.js";
+import { loggableUrl } from "./log-url.js";
 import { clusterRoutes } from "./routes/clusters.js";
 import { type EventStreamOptions, eventRoutes } from "./routes/events.js";
 import { healthRoutes } from "./routes/health.js";
 import { profileRoutes } from "./routes/profiles.js";
 import { scaleRoutes } from "./routes/scale.js";
+import { syncRoutes } from "./routes/sync.js";
 import { templateRoutes } from "./routes/templates.js";
 import type { ServerParts } from "./routes/types.js";
 import { uiRoutes } from "./routes/ui.js";
@@ -77,6 +80,8 @@ export interface ServerOptions {
   eventStream?: Partial<EventStreamOptions>;
   /** Cycle of the DNS reconciler, ms (default 60000; PANDACLUSTER_RECONCILE_MS). */
   reconcileMs?: number;
+  /** How long GET /clusters/{name}?live=true waits for AWS, ms (default 10000). */
+  liveTimeoutMs?: number;
 }
 
 export interface Server {
@@ -132,13 +137,6 @@ function keyFile(db: string, env: NodeJS.ProcessEnv): string {
   return join(isPostgresUrl(db) ? home : dirname(db), "server.key");
 }
 
-function positiveInt(raw: string | undefined, name: string): number | undefined {
-  if (raw === undefined || raw === "") return undefined;
-  if (!/^\d+$/.test(raw) || Number(raw) < 1)
-    throw new UsageError(`${name} must be a positive integer (got ${raw})`);
-  return Number(raw);
-}
-
 /**
  * The name this server process puts on the job leases it holds: unique per start (host, process id
  * and a random part), so that two servers on one store never take each other's leases for their
@@ -187,6 +185,22 @@ export async function createServer(options: ServerOptions = {}): Promise<Server>
       logger: options.logger ?? {
         level: env.PANDACLUSTER_LOG_LEVEL || "info",
         redact: { paths: redactPaths, censor: "[redacted]" },
+        // The request line without secrets a client may have put in the query (log-url.ts).
+        serializers: {
+          req: (request: {
+            method?: string;
+            url?: string;
+            host?: string;
+            ip?: string;
+            socket?: { remotePort?: number };
+          }) => ({
+            method: request.method,
+            url: loggableUrl(request.url),
+            host: request.host,
+            remoteAddress: request.ip,
+            remotePort: request.socket?.remotePort,
+          }),
+        },
         ...(options.logStream ? { stream: options.logStream } : {}),
       },
       bodyLimit: 1024 * 1024,
@@ -195,8 +209,7 @@ export async function createServer(options: ServerOptions = {}): Promise<Server>
     const owner = leaseOwner(env);
     const poller = new StackPoller(engine, {
       ...(store.fleet ? { fleet: { share: store.fleet, owner } } : {}),
-      intervalMs:
-        options.pollIntervalMs ?? positiveInt(env.PANDACLUSTER_POLL_MS, "PANDACLUSTER_POLL_MS") ?? 5000,
+      intervalMs: options.pollIntervalMs ?? envInt(env, "PANDACLUSTER_POLL_MS") ?? 5000,
       maxIntervalMs: 60_000,
       settleMs: 50,
       log: (message, fields) => log.warn(fields ?? {}, message),
@@ -208,12 +221,9 @@ export async function createServer(options: ServerOptions = {}): Promise<Server>
       accounts,
       poller,
       owner,
-      leaseMs: options.leaseMs ?? positiveInt(env.PANDACLUSTER_LEASE_MS, "PANDACLUSTER_LEASE_MS") ?? 60_000,
-      retryMs: options.retryMs ?? positiveInt(env.PANDACLUSTER_RETRY_MS, "PANDACLUSTER_RETRY_MS") ?? 2_000,
-      concurrency:
-        options.concurrency ??
-        positiveInt(env.PANDACLUSTER_JOB_CONCURRENCY, "PANDACLUSTER_JOB_CONCURRENCY") ??
-        8,
+      leaseMs: options.leaseMs ?? envInt(env, "PANDACLUSTER_LEASE_MS") ?? 60_000,
+      retryMs: options.retryMs ?? envInt(env, "PANDACLUSTER_RETRY_MS") ?? 2_000,
+      concurrency: options.concurrency ?? envInt(env, "PANDACLUSTER_JOB_CONCURRENCY") ?? 8,
       log,
     });
     const discoveryServices = new Set(
@@ -232,25 +242,33 @@ export async function createServer(options: ServerOptions = {}): Promise<Server>
       runner,
       version: packageVersion(),
       discoveryServices,
+      ...(options.liveTimeoutMs ? { liveTimeoutMs: options.liveTimeoutMs } : {}),
     };
 
-    const scales = new ScaleJobs(store, engine, log);
+    const scales = new ScaleJobs(store, engine, log, {
+      owner,
+      accounts,
+      leaseMs: options.leaseMs ?? envInt(env, "PANDACLUSTER_LEASE_MS") ?? 60_000,
+    });
     const reconciler = new Reconciler(
       { store, engine, accounts, scales },
-      options.reconcileMs ??
-        positiveInt(env.PANDACLUSTER_RECONCILE_MS, "PANDACLUSTER_RECONCILE_MS") ??
-        60_000,
+      options.reconcileMs ?? envInt(env, "PANDACLUSTER_RECONCILE_MS") ?? 60_000,
       log,
     );
     buildRoutes(app, parts, box, adminTokenHash, {
       heartbeatMs: 15_000,
       wakeMs: 2_000,
       perProfile: 20,
+      owner,
       ...options.eventStream,
     });
     scaleRoutes(app, parts, scales);
+    syncRoutes(app, parts, scales);
     await app.ready();
-    if (options.resume !== false) await runner.resumeAll();
+    if (options.resume !== false) {
+      await runner.resumeAll();
+      scales.resumeAll();
+    }
     reconciler.start();
 
     let closed = false;
@@ -303,6 +321,13 @@ function buildRoutes(
   adminTokenHash: string,
   eventStream: EventStreamOptions,
 ): void {
+  // Every answer: never stored by a cache (POST /profiles returns a token; every other answer is a
+  // caller's own data) unless the route set its own policy (the dashboard's assets), and never
+  // sniffed into another type (a JSON error echoing input must not render as HTML).
+  app.addHook("onSend", async (_request, reply) => {
+    if (!reply.hasHeader("cache-control")) reply.header("cache-control", "no-store");
+    reply.header("x-content-type-options", "nosniff");
+  });
   registerAuth(app, parts.store, adminTokenHash);
   // JSON only: a text/plain body would otherwise arrive as a string.
   app.removeContentTypeParser("text/plain");

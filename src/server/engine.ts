@@ -58,6 +58,8 @@ export interface Engine {
   wait(credentials: Config | undefined, options: StackOptions, hooks?: Hooks): Promise<unknown>;
   /** Changes the number of workers (UpdateStack) and follows it (jobs/scale.ts). */
   scale?(credentials: Config | undefined, options: ScaleOptions, hooks?: Hooks): Promise<ClusterResult>;
+  /** Brings a cluster's names in line with its instances in service now (POST /clusters/{name}/sync). */
+  sync?(credentials: Config | undefined, options: StackOptions, hooks?: Hooks): Promise<SyncResult>;
   /** Fixes a cluster's names for the InService instances the reconciler read in bulk (jobs/reconcile.ts). */
   syncInService?(
     credentials: Config | undefined,
@@ -134,6 +136,8 @@ export const libraryEngine: Engine = {
   wait: lifecycle.wait,
   scale: (credentials, options, hooks) =>
     lifecycle.scale(credentials, options, { owner_lookup: unnamed, ...hooks }),
+  sync: (credentials, options, hooks) =>
+    lifecycle.sync(credentials, options, { owner_lookup: unnamed, ...hooks }),
   syncInService: (credentials, options, inService) =>
     lifecycle.syncInService(credentials, options, inService, { owner_lookup: unnamed }),
   identify: lifecycle.identify,

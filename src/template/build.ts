@@ -13,12 +13,12 @@ import { fetchImageFeed, regionMap } from "./images.js";
 import { imageIdValue, launchTemplate } from "./launch_template.js";
 import { checkUserData, measureUserData, type SentUserData } from "./measure.js";
 import { network } from "./network.js";
-import { outputs } from "./outputs.js";
+import { outputs, parameterOutputs } from "./outputs.js";
 import { parameters } from "./parameters.js";
 import { security } from "./security.js";
 import type { CfnTemplate } from "./types.js";
 import { defaultUnits, loadUnits } from "./units.js";
-import { templateVariables } from "./variables.js";
+import { templateVariables, watchedVariables } from "./variables.js";
 import { workerBootUserData } from "./workers.js";
 
 export type { CfnTemplate } from "./types.js";
@@ -80,10 +80,10 @@ export async function buildTemplate(
   discovery?: Partial<DiscoveryContext>,
 ): Promise<BuiltTemplate> {
   const { channel, arch } = options;
-  const variables = templateVariables({ channel, arch }, extraVariables);
-  const units = loadUnits(options.units ?? defaultUnits(), variables);
-  const dockerPort = portOf(variables.docker_port);
+  const watched = watchedVariables(templateVariables({ channel, arch }, extraVariables));
+  const units = loadUnits(options.units ?? defaultUnits(), watched.variables);
   const notices: string[] = [];
+  const dockerPort = dockerPortOpened(watched, notices);
 
   const images = await imageMap(options);
   if (images.map === undefined) {
@@ -110,26 +110,27 @@ export async function buildTemplate(
   );
 
   const withMap = images.map !== undefined;
+  const securityGroups = security(dockerPort);
+  const templateParameters = parameters(arch, withMap);
   const version = images.info.version ? `, Flatcar ${images.info.version}` : "";
   const template: CfnTemplate = {
     AWSTemplateFormatVersion: "2010-09-09",
     Description: `pandacluster: a Flatcar Container Linux cluster (channel ${channel}, arch ${arch}${version})`,
-    Parameters: parameters(arch, withMap),
-    ...(withMap
-      ? {
-          Mappings: { RegionMap: images.map as Record<string, Record<string, string>> },
-          Conditions: { HasImageId: { "Fn::Not": [{ "Fn::Equals": [{ Ref: "ImageId" }, ""] }] } },
-        }
-      : {}),
+    Parameters: templateParameters,
+    ...(withMap ? { Mappings: { RegionMap: images.map as Record<string, Record<string, string>> } } : {}),
+    Conditions: {
+      ...(withMap ? { HasImageId: { "Fn::Not": [{ "Fn::Equals": [{ Ref: "ImageId" }, ""] }] } } : {}),
+      ...securityGroups.conditions,
+    },
     Resources: {
       ...network().resources,
-      ...security(dockerPort).resources,
+      ...securityGroups.resources,
       ...launchTemplate(imageIdValue(withMap), boot.value).resources,
       ...group("controller").resources,
       ...launchTemplate(imageIdValue(withMap), workers.value, "WorkerLaunchTemplate").resources,
       ...group("worker").resources,
     },
-    Outputs: outputs(),
+    Outputs: { ...outputs(), ...parameterOutputs(templateParameters) },
   };
   // Every launch template measured once the template is whole (the workers' endpoints unit in), with
   // the values it will get: the discovery URL (or one as long), and the cluster's private domain or,
@@ -185,6 +186,23 @@ async function imageMap(
   const info: ImageMapInfo = { source: "feed", channel, arch, regions: Object.keys(map).length };
   if (feed.version) info.version = feed.version;
   return { map, info };
+}
+
+/**
+ * The Docker API port to open between the nodes: only when a unit used {{docker_port}} (the opt-in
+ * docker-tcp sample, or a seed-style units file), and then a notice says what that opens.
+ */
+function dockerPortOpened(
+  watched: ReturnType<typeof watchedVariables>,
+  notices: string[],
+): number | undefined {
+  if (!watched.used.has("docker_port")) return undefined;
+  const port = portOf(watched.variables.docker_port);
+  notices.push(
+    `a unit uses {{docker_port}}: TCP ${port} is open between all the cluster's nodes; ` +
+      "an unauthenticated Docker API there gives every container on any node root on every node",
+  );
+  return port;
 }
 
 function portOf(value: string | undefined): number {

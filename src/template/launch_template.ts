@@ -1,12 +1,20 @@
-import { type CfnValue, clusterTags, getAtt, ref, type TemplatePart } from "./types.js";
+import { ROLES, type Role } from "./group.js";
+import { securityGroupId } from "./security.js";
+import { type CfnValue, clusterTags, ref, type TemplatePart } from "./types.js";
+
+/** The root device of Flatcar's AMIs (DescribeImages: RootDeviceName); create checks the image's. */
+export const ROOT_DEVICE = "/dev/xvda";
 
 /**
  * How the nodes are launched (a launch template: launch configurations can no longer be created).
  * IMDSv2 is required; the hop limit of 2 lets containers on the nodes reach the metadata service.
- * The network interface gets a public address and the cluster's security group; the Auto Scaling
- * group picks the subnet.
+ * The root volume is gp3, encrypted, VolumeSize GiB (rootVolume). The network interface gets a
+ * public address (outbound internet without a NAT gateway; nothing is open to the internet but SSH
+ * when asked, see security.ts) and the role's security group; the Auto Scaling group picks the subnet.
  */
 export function launchTemplate(imageId: CfnValue, userData: CfnValue, name = "LaunchTemplate"): TemplatePart {
+  // The workers' launch template carries the workers' group; every other one is a controller's.
+  const role: Role = name === ROLES.worker.launchTemplate ? "worker" : "controller";
   return {
     resources: {
       [name]: {
@@ -16,6 +24,7 @@ export function launchTemplate(imageId: CfnValue, userData: CfnValue, name = "La
             ImageId: imageId,
             InstanceType: ref("InstanceType"),
             KeyName: ref("KeyPair"),
+            BlockDeviceMappings: [rootVolume()],
             MetadataOptions: {
               HttpTokens: "required",
               HttpEndpoint: "enabled",
@@ -26,7 +35,7 @@ export function launchTemplate(imageId: CfnValue, userData: CfnValue, name = "La
                 DeviceIndex: 0,
                 AssociatePublicIpAddress: true,
                 DeleteOnTermination: true,
-                Groups: [getAtt("SecurityGroup", "GroupId")],
+                Groups: [securityGroupId(role)],
               },
             ],
             TagSpecifications: [
@@ -39,6 +48,18 @@ export function launchTemplate(imageId: CfnValue, userData: CfnValue, name = "La
         },
       },
     },
+  };
+}
+
+/**
+ * The root volume: encrypted (with the account's default EBS key, aws/ebs, unless the account set
+ * another), gp3 (3,000 IOPS and 125 MiB/s included at any size), VolumeSize GiB, deleted with the
+ * instance. The device is the image's root device, so this resizes the root rather than adding a disk.
+ */
+export function rootVolume(): CfnValue {
+  return {
+    DeviceName: ROOT_DEVICE,
+    Ebs: { VolumeType: "gp3", VolumeSize: ref("VolumeSize"), Encrypted: true, DeleteOnTermination: true },
   };
 }
 

@@ -1,8 +1,6 @@
 import { type ArgumentSpec, argumentSpec } from "../definitions.js";
-import type { Arch } from "../options.js";
+import { type Arch, IPV4_CIDR_PATTERN } from "../options.js";
 import type { CfnParameter } from "./types.js";
-
-const CIDR_PATTERN = "^(\\d{1,3}\\.){3}\\d{1,3}/\\d{1,2}$";
 
 function createArgument(name: string): ArgumentSpec {
   return argumentSpec("create", name);
@@ -15,13 +13,14 @@ function createArgument(name: string): ArgumentSpec {
  * Without an image map (offline, or the feed could not be fetched) ImageId has no default: the stack
  * then needs the image id. With a map it defaults to empty, which picks the region's image from it.
  *
- * KeyPair is a plain String (not AWS::EC2::KeyPair::KeyName): `create` checks the key itself and says
- * clearly when it is missing, before anything is created.
+ * KeyPair is typed AWS::EC2::KeyPair::KeyName, so CloudFormation itself refuses a key that does not
+ * exist before it creates anything (a hand deployment included). `create` still checks the key first
+ * (aws/keys.ts): its message lists the key pairs that exist and how to import one, and it comes
+ * before a discovery URL is spent. (moto does not validate this type: the check is create's there.)
  */
 export function parameters(arch: Arch, withImageMap: boolean): Record<string, CfnParameter> {
   const instanceType = createArgument("instance_type");
   const clusterSize = createArgument("cluster_size");
-  const allowSsh = createArgument("allow_ssh_from");
   const imageId = createArgument("image_id");
   const keyPair = createArgument("key_pair");
   const discoveryUrl = createArgument("discovery_url");
@@ -67,26 +66,19 @@ export function parameters(arch: Arch, withImageMap: boolean): Record<string, Cf
       ConstraintDescription: `must be ${discoveryUrl.pattern_hint}`,
     },
     KeyPair: {
-      Type: "String",
-      Description: "name of an existing EC2 key pair for SSH access as user core",
-      MinLength: 1,
-      ...(keyPair.max_length !== undefined ? { MaxLength: keyPair.max_length } : {}),
+      Type: "AWS::EC2::KeyPair::KeyName",
+      Description: `name of an existing EC2 key pair for SSH access as user core (${keyPair.max_length ?? 255} characters at most)`,
     },
-    AllowSSHFrom: {
-      Type: "String",
-      Description: "IPv4 CIDR block allowed to reach the nodes over SSH",
-      Default: String(allowSsh.default ?? "0.0.0.0/0"),
-      AllowedPattern: CIDR_PATTERN,
-      ConstraintDescription: "must be an IPv4 CIDR block such as 203.0.113.0/24",
-    },
+    ...sshParameter(),
+    ...volumeParameter(),
   };
   const amiPattern = imageId.pattern ?? "^ami-[0-9a-f]{8,17}$";
+  // Without a map the image is required and typed, so CloudFormation checks it exists in the region.
+  // With one it must be allowed empty (take the map's), which the AWS type would refuse: a String.
   result.ImageId = !withImageMap
     ? {
-        Type: "String",
+        Type: "AWS::EC2::Image::Id",
         Description: "AMI id of the Flatcar image for the nodes (required: this template has no image map)",
-        AllowedPattern: amiPattern,
-        ConstraintDescription: `must be ${imageId.pattern_hint ?? "an AMI id"}`,
       }
     : {
         Type: "String",
@@ -97,4 +89,36 @@ export function parameters(arch: Arch, withImageMap: boolean): Record<string, Cf
         ConstraintDescription: `must be empty or ${imageId.pattern_hint ?? "an AMI id"}`,
       };
   return result;
+}
+
+/**
+ * AllowSSHFrom: empty by default, which adds no SSH rule at all (the SshFrom* ingress resources have
+ * the HasSSH condition): SSH is closed unless asked for, as `create` is. A CIDR block opens port 22
+ * to it, on controllers and workers.
+ */
+function sshParameter(): Record<string, CfnParameter> {
+  const allowSsh = createArgument("allow_ssh_from");
+  return {
+    AllowSSHFrom: {
+      Type: "String",
+      Description: "IPv4 CIDR block allowed to reach the nodes over SSH; empty (the default): SSH closed",
+      Default: String(allowSsh.default ?? ""),
+      AllowedPattern: `^$|${IPV4_CIDR_PATTERN}`,
+      ConstraintDescription: "must be empty (no SSH) or an IPv4 CIDR block such as 203.0.113.7/32",
+    },
+  };
+}
+
+/** VolumeSize: each node's root volume (encrypted gp3), in GiB, within the definitions' bounds. */
+function volumeParameter(): Record<string, CfnParameter> {
+  const size = createArgument("volume_size");
+  return {
+    VolumeSize: {
+      Type: "Number",
+      Description: "GiB of each node's encrypted gp3 root volume (at least the image's root snapshot)",
+      Default: Number(size.default),
+      ...(size.min !== undefined ? { MinValue: size.min } : {}),
+      ...(size.max !== undefined ? { MaxValue: size.max } : {}),
+    },
+  };
 }

@@ -6,7 +6,7 @@
 export type CfnValue = string | number | boolean | null | CfnValue[] | { [key: string]: CfnValue };
 
 export interface CfnParameter {
-  Type: "String" | "Number";
+  Type: "String" | "Number" | "AWS::EC2::KeyPair::KeyName" | "AWS::EC2::Image::Id";
   Description: string;
   Default?: string | number;
   AllowedPattern?: string;
@@ -42,6 +42,8 @@ export interface CfnTemplate {
 /** A piece of a template: the resources it adds. */
 export interface TemplatePart {
   resources: Record<string, CfnResource>;
+  /** Conditions the resources name (merged into the template's Conditions). */
+  conditions?: Record<string, CfnValue>;
 }
 
 export const ref = (name: string): CfnValue => ({ Ref: name });
@@ -51,9 +53,8 @@ export const getAtt = (resource: string, attribute: string): CfnValue => ({
 
 /** The tags every resource of a cluster carries: Name and pandacluster:cluster, both the stack's name. */
 export function clusterTags(suffix = ""): CfnValue[] {
-  const name: CfnValue = suffix
-    ? { "Fn::Join": ["", [ref("AWS::StackName"), suffix]] }
-    : ref("AWS::StackName");
+  // Fn::Sub, as cfn-lint prefers (I1022): the suffixes are this code's own ("-worker", "-a"), no "${".
+  const name: CfnValue = suffix ? { "Fn::Sub": `\${AWS::StackName}${suffix}` } : ref("AWS::StackName");
   return [
     { Key: "Name", Value: name },
     { Key: "pandacluster:cluster", Value: ref("AWS::StackName") },

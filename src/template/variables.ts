@@ -5,9 +5,20 @@ import { UsageError } from "../errors.js";
  * defaults are defined; doc/build_template lists them.
  */
 export const VARIABLE_DEFAULTS: Readonly<Record<string, string>> = {
-  /** The instance-store disk: on Nitro instances the first one is an NVMe device (not /dev/xvdb). */
+  /**
+   * The seed's name for the instance-store disk, by index. Kept for units written for the seed; the
+   * bundled units no longer use it: on Nitro the NVMe order is not guaranteed (nvme1n1 can be an EBS
+   * volume), so they find the disk by its stable name (instance_store_disks).
+   */
   ephemeral_device: "/dev/nvme1n1",
-  /** Where docker-tcp.socket offers the Docker API (reachable only from the cluster's own nodes). */
+  /** The stable names of the instance-store NVMe disks (a shell glob; the root volume never matches). */
+  instance_store_disks: "/dev/disk/by-id/nvme-Amazon_EC2_NVMe_Instance_Storage_*",
+  /** The link format-ephemeral.service makes to the disk it prepared; var-lib-docker.mount mounts it. */
+  docker_disk: "/run/pandacluster/docker-disk",
+  /**
+   * Where the opt-in docker-tcp sample (units/samples/docker-tcp) offers the Docker API. A unit that
+   * uses it opens this port between the cluster's nodes (security.ts); the default units do not.
+   */
   docker_port: "2375",
 };
 
@@ -49,4 +60,23 @@ export function fillPlaceholders(text: string, variables: Record<string, string>
     );
   }
   return filled;
+}
+
+/**
+ * The variables as a view that records which names a fill read (fillPlaceholders reads only the
+ * placeholders it meets). The template opens the Docker API port between the nodes only when a unit
+ * uses {{docker_port}}: nothing is open between them that no unit needs.
+ */
+export function watchedVariables(variables: Record<string, string>): {
+  variables: Record<string, string>;
+  used: Set<string>;
+} {
+  const used = new Set<string>();
+  const view = new Proxy(variables, {
+    get(target, key, receiver) {
+      if (typeof key === "string" && Object.hasOwn(target, key)) used.add(key);
+      return Reflect.get(target, key, receiver);
+    },
+  });
+  return { variables: view, used };
 }

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
-import { constants } from "node:fs";
-import { chmod, lstat, open, readlink, realpath, rename, rm, writeFile } from "node:fs/promises";
+import { constants, writeSync } from "node:fs";
+import { chmod, chown, lstat, open, readlink, realpath, rename, rm, writeFile } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import type { Config } from "../config.js";
 import { UsageError } from "../errors.js";
@@ -69,8 +69,22 @@ export async function build_template(
 /** What is at a path, as far as writing there is concerned. */
 type Place =
   | { kind: "new"; path: string }
-  | { kind: "file"; path: string; mode: number }
-  | { kind: "through"; path: string };
+  | { kind: "file"; path: string; mode: number; uid: number; gid: number }
+  | { kind: "through"; path: string }
+  | { kind: "fd"; path: string; fd: number };
+
+/**
+ * The descriptor of this process a path names: /dev/stdout, /dev/stderr, /dev/stdin, /dev/fd/N,
+ * /proc/self/fd/N, /proc/<our pid>/fd/N. Written to as it is open (a pipe, a file opened for
+ * append by `>> app.log`): reopening it by name would lose the append mode or fail on a pipe.
+ */
+function ownDescriptor(path: string): number | undefined {
+  const named: Record<string, number> = { "/dev/stdin": 0, "/dev/stdout": 1, "/dev/stderr": 2 };
+  if (path in named) return named[path];
+  const match = /^\/(?:dev\/fd|proc\/(?:self|thread-self|(\d+))\/fd)\/(\d+)$/.exec(path);
+  if (!match || (match[1] !== undefined && Number(match[1]) !== process.pid)) return undefined;
+  return Number(match[2]);
+}
 
 /** Symbolic links followed before giving up, as the kernel's own limit (ELOOP). */
 const MAX_LINKS = 40;
@@ -93,11 +107,14 @@ export async function writeTemplateFile(
   const place = await placeOf(path);
   const bytes = Buffer.byteLength(text);
   if (place.kind === "through") await writeThrough(place.path, text);
-  else await writeAtomically(place.path, text, place.kind === "file" ? place.mode : undefined);
+  else if (place.kind === "fd") await writeToDescriptor(place.path, place.fd, text);
+  else await writeAtomically(place.path, text, place.kind === "file" ? place : undefined);
   return { path: place.path, bytes };
 }
 
 async function placeOf(path: string, links = 0): Promise<Place> {
+  const fd = ownDescriptor(path);
+  if (fd !== undefined) return { kind: "fd", path, fd };
   let stat: Awaited<ReturnType<typeof lstat>>;
   try {
     stat = await lstat(path);
@@ -107,9 +124,15 @@ async function placeOf(path: string, links = 0): Promise<Place> {
   }
   if (stat.isSymbolicLink()) {
     if (links >= MAX_LINKS) throw cannotWrite(path, Object.assign(new Error("loop"), { code: "ELOOP" }));
+    // A link to /dev/stdout (or /proc/self/fd/N) is that descriptor, not the file behind it.
+    const next = resolve(
+      dirname(path),
+      await readlink(path).catch((error) => Promise.reject(cannotWrite(path, error))),
+    );
+    if (ownDescriptor(next) !== undefined) return placeOf(next, links + 1);
     return placeOf(await linkTarget(path), links + 1);
   }
-  if (stat.isFile()) return { kind: "file", path, mode: stat.mode & 0o7777 };
+  if (stat.isFile()) return { kind: "file", path, mode: stat.mode & 0o7777, uid: stat.uid, gid: stat.gid };
   if (stat.isFIFO() || stat.isCharacterDevice()) return { kind: "through", path };
   const what = stat.isDirectory()
     ? "it is a folder (EISDIR)"
@@ -135,14 +158,54 @@ async function linkTarget(link: string): Promise<string> {
   }
 }
 
-async function writeAtomically(path: string, text: string, mode: number | undefined): Promise<void> {
+async function writeAtomically(
+  path: string,
+  text: string,
+  was: { mode: number; uid: number; gid: number } | undefined,
+): Promise<void> {
   const temp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`);
   try {
     await writeFile(temp, text, { flag: "wx" });
-    if (mode !== undefined) await chmod(temp, mode);
+    if (was !== undefined) {
+      // The file that replaces it keeps its owner and group (as its permission bits), or nothing is
+      // written: root writing a user's template must not leave a root-owned file in its place.
+      if (was.uid !== process.getuid?.() || was.gid !== process.getgid?.()) {
+        await chown(temp, was.uid, was.gid).catch((error: NodeJS.ErrnoException) => {
+          throw Object.assign(new Error("owner"), {
+            code: "EOWNER",
+            uid: was.uid,
+            gid: was.gid,
+            cause: error,
+          });
+        });
+      }
+      await chmod(temp, was.mode);
+    }
     await rename(temp, path);
   } catch (error) {
     await rm(temp, { force: true }).catch(() => {});
+    throw cannotWrite(path, error);
+  }
+}
+
+/**
+ * Writes to a descriptor this process already has open, as it is: a pipe, a terminal, a file opened
+ * for append (each write then goes to its end) or not. A pipe set non-blocking answers EAGAIN while
+ * full: waited out.
+ */
+async function writeToDescriptor(path: string, fd: number, text: string): Promise<void> {
+  const data = Buffer.from(text);
+  let offset = 0;
+  try {
+    while (offset < data.length) {
+      try {
+        offset += writeSync(fd, data, offset, data.length - offset);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== "EAGAIN") throw error;
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+    }
+  } catch (error) {
     throw cannotWrite(path, error);
   }
 }
@@ -194,6 +257,14 @@ function why(path: string, error: unknown): string {
       return "too many levels of symbolic links (ELOOP)";
     case "ENXIO":
       return "no such device (ENXIO)";
+    case "EBADF":
+      return "that descriptor is not open for writing (EBADF)";
+    case "EPIPE":
+      return "the reading end of the pipe is closed (EPIPE)";
+    case "EOWNER": {
+      const e = error as { uid?: number; gid?: number };
+      return `it belongs to uid ${e.uid}, gid ${e.gid}, and the file that would replace it could not be given that owner; nothing was written`;
+    }
     case "ECHANGED":
       return "it changed from a FIFO or device to something else while being written; nothing was written";
     default:

@@ -25,7 +25,8 @@ import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { describe, it } from "node:test";
-import { PARTITIONS_FILE } from "../../src/cli/completion/regions.js";
+import { regionPattern } from "../../src/cli/completion/model.js";
+import { PARTITIONS_FILE, sdkRegions } from "../../src/cli/completion/regions.js";
 import { helpText } from "../../src/cli/help.js";
 import { commandNames, commandSpec } from "../../src/definitions.js";
 import { runCli } from "../helpers/cli.js";
@@ -189,9 +190,13 @@ describe("shell completion", () => {
     assert.equal(readFileSync(file, "utf8"), "eu-west-1\tprod\nus-east-1\talpha\n");
   });
 
-  it("regions come from the AWS SDK's own partitions file, which is still where it is read", () => {
+  it("regions come from the AWS SDK's own partitions file, which is still where and what it was", async () => {
     const core = createRequire(import.meta.url).resolve("@aws-sdk/core/package.json");
     assert.ok(existsSync(join(dirname(core), PARTITIONS_FILE)), "the SDK moved its partitions file");
+    const regions = await sdkRegions(regionPattern());
+    for (const region of ["us-east-1", "eu-west-1", "ap-southeast-2", "cn-north-1", "us-gov-west-1"])
+      assert.ok(regions.includes(region), region);
+    assert.ok(!regions.includes("aws-global"), "only region names");
   });
 
   it("a shell it does not know is bad input; doc/completion is its help", async () => {

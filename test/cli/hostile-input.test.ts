@@ -26,7 +26,7 @@ describe("--discovery-url is checked by the template's own rule (issue 7 item 6)
       assert.equal(run.code, 2, run.stderr);
       assert.match(
         run.stderr,
-        /--discovery-url: .* is not an http\(s\) URL without spaces, quotes, backslashes or %/,
+        /--discovery-url: .* is not an http\(s\) URL without spaces, quotes, backslashes, %, < or >/,
       );
       await assertNothingCreated();
       assert.equal(await world.registered(), registered, "no discovery URL was asked for");

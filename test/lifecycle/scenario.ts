@@ -48,7 +48,7 @@ export function createOptions(extra: Partial<CreateOptions> = {}): CreateOptions
     arch: "amd64",
     provisioning: "ignition",
     discovery_url: "https://discovery.example/0123456789abcdef0123456789abcdef",
-    allow_ssh_from: "0.0.0.0/0",
+    volume_size: 30,
     on_failure: "DELETE",
     timeout: 30,
     dry_run: false,

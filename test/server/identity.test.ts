@@ -16,6 +16,7 @@ import {
   EC2Client,
 } from "@aws-sdk/client-ec2";
 import { create, destroy } from "../../src/index.js";
+import { runCli } from "../helpers/cli.js";
 import {
   awsEnv,
   type Discovery,
@@ -299,6 +300,63 @@ describe("day-2 identity: the cluster's own StackId and the groups its stack own
         });
         assert.equal(none.statusCode, 404, "no record was made");
       }
+    } finally {
+      await t.close();
+    }
+  });
+
+  it("sync --server goes to the server: it syncs with the profile's credentials, the CLI has none", async () => {
+    const t = await testServer({
+      pollIntervalMs: 50,
+      reconcileMs: 3_600_000,
+      env: { PANDACLUSTER_DISCOVERY_SERVICES: discovery.url },
+    });
+    await t.server.app.listen({ host: "127.0.0.1", port: 0 });
+    const address = t.server.app.server.address();
+    const url = `http://127.0.0.1:${typeof address === "object" && address ? address.port : 0}`;
+    try {
+      const alice = await t.profile("alice");
+      await online(t, alice, "remote");
+      // No AWS credentials and an endpoint where nothing listens: a local sync could not even start.
+      const env: NodeJS.ProcessEnv = { HOME: "/nonexistent", PATH: process.env.PATH };
+      Object.assign(env, {
+        PANDACLUSTER_TOKEN: alice.authorization.slice("Bearer ".length),
+        AWS_ENDPOINT_URL: "http://127.0.0.1:9",
+        AWS_REGION: "us-east-1",
+        AWS_CONFIG_FILE: "/dev/null",
+        AWS_SHARED_CREDENTIALS_FILE: "/dev/null",
+        AWS_EC2_METADATA_DISABLED: "true",
+      });
+      const same = await runCli(["sync", "-n", "remote", "--server", url], { env });
+      assert.equal(same.code, 0, same.stderr);
+      assert.match(same.stdout, /the names of remote are right: nothing to change/);
+
+      const groups = await aws<{
+        AutoScalingGroups: { AutoScalingGroupName: string; Instances: { InstanceId: string }[] }[];
+      }>(["autoscaling", "describe-auto-scaling-groups"]);
+      const victim = groups.AutoScalingGroups.find(
+        (g) => g.AutoScalingGroupName.startsWith("remote-") && g.AutoScalingGroupName.includes("WorkerGroup"),
+      )?.Instances[0]?.InstanceId as string;
+      await aws([
+        "autoscaling",
+        "terminate-instance-in-auto-scaling-group",
+        "--instance-id",
+        victim,
+        "--no-should-decrement-desired-capacity",
+      ]);
+      const changed = await runCli(["sync", "-n", "remote", "--server", url, "--json"], { env });
+      assert.equal(changed.code, 0, changed.stderr);
+      const result = JSON.parse(changed.stdout);
+      assert.equal(result.status, "success");
+      assert.ok(result.changes.length >= 1, changed.stdout);
+      const messages = await t.eventMessages(alice, "remote");
+      assert.ok(
+        messages.some((m) => m.startsWith("sync: ")),
+        messages.join("\n"),
+      );
+      const missing = await runCli(["sync", "-n", "nope", "--server", url], { env });
+      assert.equal(missing.code, 1, missing.stderr);
+      assert.match(missing.stderr, /no cluster named nope/);
     } finally {
       await t.close();
     }

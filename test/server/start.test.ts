@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
+import { describeDb } from "../../src/server/app.js";
 import { startServer } from "../../src/server/start.js";
 import { runCli } from "../helpers/cli.js";
 import { FakeEngine } from "./fake-engine.js";
@@ -101,5 +102,46 @@ describe("serve --db with a PostgreSQL URL that cannot be used", () => {
       /cannot use the database PostgreSQL postgres:\/\/nobody:\*\*\*@127\.0\.0\.1:1\/x: /,
     );
     assert.ok(!run.stderr.includes("hunter2"), run.stderr);
+  });
+
+  it("a password in the URL's query (?password=) is shown as *** at start and in errors", async () => {
+    assert.equal(
+      describeDb("postgres://alice@127.0.0.1:5432/db?password=hunter2&sslmode=disable"),
+      "PostgreSQL postgres://alice@127.0.0.1:5432/db?password=***&sslmode=disable",
+    );
+    assert.equal(
+      describeDb("postgresql://alice:hunter2@127.0.0.1/db?sslpassword=hunter3"),
+      "PostgreSQL postgresql://alice:***@127.0.0.1/db?sslpassword=***",
+    );
+    const run = await runCli(["serve", "--port", "0"], {
+      env: { HOME: dir, PANDACLUSTER_DATABASE_URL: "postgres://nobody@127.0.0.1:1/x?password=hunter2" },
+    });
+    assert.equal(run.code, 1, run.stderr);
+    assert.match(
+      run.stderr,
+      /cannot use the database PostgreSQL postgres:\/\/nobody@127\.0\.0\.1:1\/x\?password=\*\*\*/,
+    );
+    assert.ok(!run.stderr.includes("hunter2"), run.stderr);
+  });
+
+  it("numeric variables are bounded: an interval past Node's timer range, 0, or junk is refused (exit 2) naming the range", async () => {
+    for (const [name, value] of [
+      ["PANDACLUSTER_RECONCILE_MS", "99999999999"],
+      ["PANDACLUSTER_POLL_MS", "0"],
+      ["PANDACLUSTER_LEASE_MS", "1e3"],
+      ["PANDACLUSTER_RETRY_MS", "-5"],
+      ["PANDACLUSTER_JOB_CONCURRENCY", "100000"],
+    ] as const) {
+      const run = await runCli(["serve", "--port", "0", "--db", ":memory:"], {
+        env: { HOME: dir, [name]: value },
+      });
+      assert.equal(run.code, 2, `${name}=${value}: ${run.stderr}`);
+      assert.match(run.stderr, new RegExp(`${name} must be a whole number from \\d+ to \\d+`), run.stderr);
+    }
+    const remote = await runCli(["list", "--server", "http://127.0.0.1:1"], {
+      env: { HOME: dir, PANDACLUSTER_TOKEN: "t", PANDACLUSTER_REMOTE_POLL_MS: "99999999999" },
+    });
+    assert.equal(remote.code, 2, remote.stderr);
+    assert.match(remote.stderr, /PANDACLUSTER_REMOTE_POLL_MS must be a whole number from 10 to 600000/);
   });
 });

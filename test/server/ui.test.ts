@@ -400,4 +400,22 @@ describe("dashboard at /ui (chromium, moto, local etcd discovery)", () => {
     assert.deepEqual(errors, []);
     await page.close();
   });
+
+  it("#/cluster/.. (and %2e%2e) is a cluster name that does not exist, never the API document shown as a cluster", async () => {
+    const { page, dialogs, errors } = await open();
+    await signIn(page, aliceToken);
+    await page.getByRole("heading", { name: "Clusters" }).waitFor();
+    for (const [hash, shown] of [
+      ["..", ".."],
+      ["%2e%2e", ".."],
+      ["%2E%2E?region=us-east-1", ".."],
+    ]) {
+      await page.goto(`${base}/ui#/cluster/${hash}`);
+      await page.getByText(`No cluster named ${shown}`).waitFor();
+      assert.doesNotMatch((await page.locator("main").textContent()) ?? "", /openapi|PandaCluster API/i);
+    }
+    assert.deepEqual(dialogs, []);
+    assert.deepEqual(errors, []);
+    await page.close();
+  });
 });

@@ -140,15 +140,11 @@ describe("Ignition (the default)", () => {
     assert.equal(etcd?.content, undefined, "the image's own unit");
     assert.equal(etcd?.dropIns.get("20-cluster.conf"), IGNITION_ETCD_DROP_IN);
 
-    // command: start. var-lib-docker.mount is enabled through its [Install]; enable-docker-tcp.service
-    // has no [Install], so a link in multi-user.target.wants starts it at every boot.
+    // var-lib-docker.mount is enabled through its [Install] (RequiredBy=docker.service) and pulls in
+    // format-ephemeral.service (Requires=): no link is needed. No Docker API on TCP by default.
     assert.equal(units.get("var-lib-docker.mount")?.enabled, true);
-    assert.deepEqual(decoded.effective.storage?.links, [
-      {
-        path: "/etc/systemd/system/multi-user.target.wants/enable-docker-tcp.service",
-        target: "/etc/systemd/system/enable-docker-tcp.service",
-      },
-    ]);
+    assert.equal(decoded.effective.storage?.links ?? undefined, undefined);
+    assert.ok(!units.has("docker-tcp.socket") && !units.has("enable-docker-tcp.service"));
     assert.deepEqual(
       built.notices.filter((n) => /Ignition|enable/.test(n)),
       [],
@@ -167,7 +163,10 @@ describe("Ignition (the default)", () => {
     ];
     assert.deepEqual(join[1][1], { Ref: "DiscoveryURL" });
     assert.equal(join[1].length, 3);
-    assert.ok(!JSON.stringify(built.template).includes("Fn::Sub"));
+    assert.ok(
+      !JSON.stringify(data.UserData).includes("Fn::Sub"),
+      "Fn::Sub would substitute the units dollar-brace variables",
+    );
   });
 
   it("drops nothing without a key: no passwd section without public_keys", async () => {

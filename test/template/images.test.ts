@@ -226,7 +226,7 @@ describe("fetching the feed from a server", () => {
     process.env[FEED_BASE_VARIABLE] = `http://127.0.0.1:${await closedPort()}`;
     const built = await buildTemplate(stable, {});
     assert.equal(built.template.Mappings, undefined);
-    assert.equal(built.template.Conditions, undefined);
+    assert.equal(built.template.Conditions?.HasImageId, undefined, "no map, no choice of image");
     assert.equal(built.template.Parameters.ImageId?.Default, undefined);
     const data = built.template.Resources.LaunchTemplate?.Properties?.LaunchTemplateData as Record<
       string,

@@ -1,9 +1,12 @@
 import assert from "node:assert/strict";
 import { before, describe, it } from "node:test";
+import { unitsFromFile } from "../../src/options.js";
 import { type BuiltTemplate, buildTemplate } from "../../src/template/build.js";
 import type { CfnResource } from "../../src/template/types.js";
 import { decodeUserData, validateAll } from "../helpers/boot.js";
-import { DISCOVERY, KEYS, nodeUserDataBytes } from "./support.js";
+import { DISCOVERY, KEYS, nodeUserDataBytes, repoFile } from "./support.js";
+
+const dockerSample = () => unitsFromFile(repoFile("units", "samples", "docker-tcp", "unit-config.cson"));
 
 type Props = Record<string, unknown>;
 const props = (resource: CfnResource | undefined): Props => {
@@ -35,7 +38,7 @@ describe("the template's shape (offline build)", () => {
     assert.equal(built.body, JSON.stringify(built.template));
   });
 
-  it("has the parameters, with KeyPair a plain String and the definitions' defaults", () => {
+  it("has the parameters, typed for what they hold, with the definitions' defaults", () => {
     const p = built.template.Parameters;
     assert.deepEqual(Object.keys(p).sort(), [
       "AllowSSHFrom",
@@ -45,16 +48,18 @@ describe("the template's shape (offline build)", () => {
       "InstanceType",
       "KeyPair",
       "PrivateDomain",
+      "VolumeSize",
       "Workers",
     ]);
-    assert.equal(p.KeyPair?.Type, "String");
+    assert.equal(p.KeyPair?.Type, "AWS::EC2::KeyPair::KeyName");
     assert.equal(p.KeyPair?.Default, undefined);
     assert.equal(p.ClusterSize?.Type, "Number");
     assert.equal(p.ClusterSize?.Default, 3);
     assert.equal(p.ClusterSize?.MinValue, 3);
     assert.equal(p.ClusterSize?.MaxValue, 12);
     assert.equal(p.InstanceType?.Default, "t3.small");
-    assert.equal(p.AllowSSHFrom?.Default, "0.0.0.0/0");
+    assert.equal(p.AllowSSHFrom?.Default, "", "SSH closed unless asked for");
+    assert.equal(p.VolumeSize?.Default, 30);
     assert.equal(p.DiscoveryURL?.Default, undefined);
     const discovery = new RegExp(p.DiscoveryURL?.AllowedPattern as string);
     assert.ok(discovery.test("https://discovery.etcd.io/0123456789abcdef0123456789abcdef"));
@@ -64,11 +69,10 @@ describe("the template's shape (offline build)", () => {
     }
   });
 
-  it("offline: ImageId is required (no default, an AMI pattern), used as it is, no map, and a notice says so", () => {
+  it("offline: ImageId is required (no default, typed AWS::EC2::Image::Id), used as it is, no map, and a notice says so", () => {
     const image = built.template.Parameters.ImageId;
     assert.equal(image?.Default, undefined);
-    assert.ok(new RegExp(image?.AllowedPattern as string).test("ami-0123456789abcdef0"));
-    assert.ok(!new RegExp(image?.AllowedPattern as string).test(""));
+    assert.equal(image?.Type, "AWS::EC2::Image::Id");
     assert.equal(built.template.Mappings, undefined);
     const data = props(built.template.Resources.LaunchTemplate).LaunchTemplateData as Props;
     assert.deepEqual(data.ImageId, { Ref: "ImageId" });
@@ -145,26 +149,9 @@ describe("the template's shape (offline build)", () => {
     assert.ok([route.DependsOn].flat().includes(attachmentName));
   });
 
-  it("has a security group in the VPC: SSH from AllowSSHFrom, etcd and Docker only from the group, by group id", () => {
-    const group = props(built.template.Resources.SecurityGroup);
-    assert.deepEqual(group.VpcId, { Ref: "VPC" });
-    assert.deepEqual(group.SecurityGroupIngress, [
-      { IpProtocol: "tcp", FromPort: 22, ToPort: 22, CidrIp: { Ref: "AllowSSHFrom" }, Description: "SSH" },
-    ]);
-    const groupId = { "Fn::GetAtt": ["SecurityGroup", "GroupId"] };
-    const ingress = ofType(built, "AWS::EC2::SecurityGroupIngress").map(([, r]) => r.Properties as Props);
-    const ports = ingress.map((i) => {
-      assert.deepEqual(i.GroupId, groupId);
-      assert.deepEqual(i.SourceSecurityGroupId, groupId);
-      assert.equal(i.SourceSecurityGroupName, undefined);
-      assert.equal(i.CidrIp, undefined);
-      return `${i.FromPort}-${i.ToPort}`;
-    });
-    assert.deepEqual(ports.sort(), ["2375-2375", "2379-2380"]);
-    assert.doesNotMatch(built.body, /SourceSecurityGroupName|"GroupName"/);
-  });
+  // The security groups, SSH and the root volumes: test/template/security.test.ts.
 
-  it("has a launch template: IMDSv2 required with hop limit 2, public address, the group's id, tags, UserData", () => {
+  it("has a launch template: IMDSv2 required with hop limit 2, public address, the controllers' group id, tags, UserData", () => {
     const resource = built.template.Resources.LaunchTemplate;
     assert.equal(resource?.Type, "AWS::EC2::LaunchTemplate");
     const data = props(resource).LaunchTemplateData as Props;
@@ -179,7 +166,7 @@ describe("the template's shape (offline build)", () => {
     assert.equal(others.length, 0);
     assert.equal(nic?.DeviceIndex, 0);
     assert.equal(nic?.AssociatePublicIpAddress, true);
-    assert.deepEqual(nic?.Groups, [{ "Fn::GetAtt": ["SecurityGroup", "GroupId"] }]);
+    assert.deepEqual(nic?.Groups, [{ "Fn::GetAtt": ["ControllerSecurityGroup", "GroupId"] }]);
     assert.equal(data.SecurityGroups, undefined, "groups go on the interface, not by name");
     const specs = data.TagSpecifications as { ResourceType: string; Tags: unknown[] }[];
     const instance = specs.find((s) => s.ResourceType === "instance");
@@ -237,12 +224,15 @@ describe("the template's shape (offline build)", () => {
     });
   });
 
-  it("has outputs for the VPC, the subnets, the security group and the Auto Scaling group", () => {
+  it("has outputs for the VPC, the subnets, the security groups and the Auto Scaling groups", () => {
     const out = built.template.Outputs;
     assert.deepEqual(out.VpcId?.Value, { Ref: "VPC" });
     assert.deepEqual(out.AutoScalingGroupName?.Value, { Ref: "AutoScalingGroup" });
     assert.deepEqual(out.WorkerGroupName?.Value, { Ref: "WorkerGroup" });
-    assert.deepEqual(out.SecurityGroupId?.Value, { "Fn::GetAtt": ["SecurityGroup", "GroupId"] });
+    assert.deepEqual(out.ControllerSecurityGroupId?.Value, {
+      "Fn::GetAtt": ["ControllerSecurityGroup", "GroupId"],
+    });
+    assert.deepEqual(out.WorkerSecurityGroupId?.Value, { "Fn::GetAtt": ["WorkerSecurityGroup", "GroupId"] });
     assert.deepEqual(out.SubnetIds?.Value, { "Fn::Join": [",", [{ Ref: "SubnetA" }, { Ref: "SubnetB" }]] });
   });
 
@@ -284,20 +274,24 @@ describe("arch and variables change the template", () => {
     assert.ok(built.notices.some((n) => /public_keys/.test(n)));
   });
 
-  it("a docker_port variable moves the Docker ingress rule", async () => {
+  it("a docker_port variable moves the Docker ingress rules (where a unit uses it)", async () => {
     const built = await buildTemplate(
-      { channel: "stable", arch: "amd64", offline: true },
+      { channel: "stable", arch: "amd64", offline: true, units: dockerSample() },
       {},
       { docker_port: "2376" },
     );
-    const docker = props(built.template.Resources.DockerIngress);
+    const docker = props(built.template.Resources.DockerWorkersFromControllers);
     assert.equal(docker.FromPort, 2376);
     assert.equal(docker.ToPort, 2376);
   });
 
   it("a docker_port that is not a port is a UsageError", async () => {
     await assert.rejects(
-      buildTemplate({ channel: "stable", arch: "amd64", offline: true }, {}, { docker_port: "http" }),
+      buildTemplate(
+        { channel: "stable", arch: "amd64", offline: true, units: dockerSample() },
+        {},
+        { docker_port: "http" },
+      ),
       { name: "UsageError", message: /docker_port/ },
     );
   });

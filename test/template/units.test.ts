@@ -56,7 +56,11 @@ describe("round trip: the user data a node receives holds every unit byte for by
       enable?: boolean;
       runtime?: boolean;
     }[];
-    assert.equal(listed.length, 4);
+    assert.deepEqual(
+      listed.map((u) => u.name),
+      ["format-ephemeral.service", "var-lib-docker.mount"],
+      "no Docker API on TCP by default (the docker-tcp units are an opt-in sample)",
+    );
     for (const entry of listed) {
       const unit = config.coreos.units.find((u) => u.name === entry.name);
       assert.ok(unit, `${entry.name} on the node`);
@@ -227,7 +231,12 @@ describe("placeholders", () => {
     assert.equal(units.find((u) => u.name === "inline-placeholder.service")?.content, "Where=/dev/nvme2n1\n");
   });
 
-  it("the defaults are the NVMe instance-store device and Docker's port 2375", () => {
+  it("the defaults: the instance-store disks by stable name, the seed's device by index, Docker's port 2375", () => {
+    assert.equal(
+      VARIABLE_DEFAULTS.instance_store_disks,
+      "/dev/disk/by-id/nvme-Amazon_EC2_NVMe_Instance_Storage_*",
+    );
+    assert.equal(VARIABLE_DEFAULTS.docker_disk, "/run/pandacluster/docker-disk");
     assert.equal(VARIABLE_DEFAULTS.ephemeral_device, "/dev/nvme1n1");
     assert.equal(VARIABLE_DEFAULTS.docker_port, "2375");
   });

@@ -46,7 +46,7 @@ describe("the workers' boot config", () => {
       if (decoded.format === "cloud-config") {
         const names = decoded.config.coreos.units.map((u) => u.name);
         assert.ok(!names.includes("etcd-member.service"), names.join(","));
-        assert.ok(names.includes("docker-tcp.socket"));
+        assert.ok(names.includes("var-lib-docker.mount"));
         assert.deepEqual(decoded.config.ssh_authorized_keys, KEYS);
         const unit = decoded.config.coreos.units.find(
           (u) => u.name === "pandacluster-etcd-endpoints.service",
@@ -56,7 +56,7 @@ describe("the workers' boot config", () => {
       } else {
         const units = decoded.effective.systemd?.units ?? [];
         assert.ok(!units.some((u) => u.name === "etcd-member.service"));
-        assert.ok(units.some((u) => u.name === "docker-tcp.socket"));
+        assert.ok(units.some((u) => u.name === "var-lib-docker.mount"));
         const unit = units.find((u) => u.name === "pandacluster-etcd-endpoints.service");
         assert.equal(unit?.enabled, true);
         assert.match(unit?.contents ?? "", line);

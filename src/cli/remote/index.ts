@@ -2,14 +2,15 @@ import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import type { CommandName } from "../../definitions.js";
+import { envInt } from "../../env-numbers.js";
 import { InterruptedError, OperationError, UsageError } from "../../errors.js";
-import type { ClusterResult, DestroyResult, ListResult } from "../../lifecycle/types.js";
-import { type UnitsInput, unitsFolder } from "../../options.js";
+import type { ClusterResult, DestroyResult, ListResult, SyncResult } from "../../lifecycle/types.js";
+import { hasUserinfo, type UnitsInput, unitsFolder } from "../../options.js";
 import { shellQuote } from "../../shell.js";
 import { rememberClusters } from "../completion/cache.js";
 import type { CliContext } from "../context.js";
 import type { Progress } from "../render/progress.js";
-import { showCluster, showDestroy, showList, showStatus } from "../render/results.js";
+import { showCluster, showDestroy, showList, showStatus, showSync } from "../render/results.js";
 import { withProgress } from "../render/run.js";
 import { Aborted, ApiError, Client, NetworkError } from "./client.js";
 import { follow, type ServerCluster } from "./follow.js";
@@ -40,12 +41,24 @@ export async function runRemote(
   context: CliContext,
 ): Promise<number> {
   const server = String(options.server ?? context.env.PANDACLUSTER_SERVER ?? "");
+  if (hasUserinfo(server)) {
+    // Checked here too for PANDACLUSTER_SERVER (the flag is checked with every URL argument); never echoed.
+    throw new UsageError([
+      {
+        argument: "--server / PANDACLUSTER_SERVER",
+        message:
+          "a URL with a user name or password (user:password@host) is not taken: it would be shown in errors; give the server's URL alone and the token in PANDACLUSTER_TOKEN",
+      },
+    ]);
+  }
   const token = context.env.PANDACLUSTER_TOKEN;
   if (!token) {
     throw new UsageError(
       `PANDACLUSTER_TOKEN is not set: the server at ${server} needs your profile's token (its admin creates it with POST /profiles)`,
     );
   }
+  // Checked before any request: a value out of range is bad input (exit 2), never sent half-way.
+  envInt(context.env, "PANDACLUSTER_REMOTE_POLL_MS");
   const client = new Client(server.endsWith("/") ? server : `${server}/`, token, context.signal);
   const remote = new Remote(client, context, server);
   try {
@@ -62,6 +75,8 @@ export async function runRemote(
         return await remote.wait(options);
       case "scale":
         return await (await import("./scale.js")).scaleRemote(client, context, server, options);
+      case "sync":
+        return await remote.sync(options);
       default:
         throw new UsageError(`${command} cannot be run through a server`);
     }
@@ -198,6 +213,18 @@ class Remote {
     return showDestroy(this.context, result);
   }
 
+  /** POST /clusters/{name}/sync: the server syncs with the profile's credentials; printed as locally. */
+  async sync(options: Record<string, unknown>): Promise<number> {
+    const name = String(options.stack_name);
+    const region = typeof options.region === "string" ? `?region=${encodeURIComponent(options.region)}` : "";
+    const { body } = await this.client.call<SyncResult>(
+      "POST",
+      `clusters/${encodeURIComponent(name)}/sync${region}`,
+      {},
+    );
+    return showSync(this.context, body);
+  }
+
   async status(options: Record<string, unknown>): Promise<number> {
     const name = String(options.stack_name);
     return withProgress(this.context, async (progress) => {
@@ -291,7 +318,7 @@ class Remote {
             elapsed: Math.max(0, (Date.parse(event.time) - started) / 1000),
           });
         },
-        pollMs: Number(this.context.env.PANDACLUSTER_REMOTE_POLL_MS) || 1000,
+        pollMs: envInt(this.context.env, "PANDACLUSTER_REMOTE_POLL_MS") ?? 1000,
         signal: this.context.signal,
       });
     } catch (error) {

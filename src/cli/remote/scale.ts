@@ -1,3 +1,4 @@
+import { envInt } from "../../env-numbers.js";
 import { InterruptedError, OperationError } from "../../errors.js";
 import type { ClusterResult, ProgressEvent } from "../../lifecycle/types.js";
 import { shellQuote } from "../../shell.js";
@@ -46,7 +47,7 @@ export async function scaleRemote(
       body,
     );
     const region = accepted.region;
-    const interval = Number(context.env.PANDACLUSTER_REMOTE_POLL_MS) || 1000;
+    const interval = envInt(context.env, "PANDACLUSTER_REMOTE_POLL_MS") ?? 1000;
     let after = 0;
     let job = accepted.job;
     try {

@@ -2,6 +2,11 @@ import type { ClusterResult } from "../../lifecycle/types.js";
 import { dnsLines, nodeTable } from "./nodes.js";
 import { formatSeconds } from "./time.js";
 
+/** How to open SSH on a cluster created without it (the stack's AllowSSHFrom parameter). */
+export const SSH_HOW =
+  "Open it at create with --allow-ssh-from CIDR (your address, e.g. 203.0.113.7/32); on this cluster, " +
+  "update the stack's AllowSSHFrom parameter (every other parameter: use the previous value).";
+
 /** The human summary of a create (or a wait that finished one). */
 export function clusterSummary(result: ClusterResult): string[] {
   const c = result.cluster;
@@ -17,7 +22,9 @@ export function clusterSummary(result: ClusterResult): string[] {
     nodeTable(c.nodes, c.dns),
   ];
   const first = c.nodes.find((n) => n.public_ip);
-  if (first) lines.push("", `  ssh core@${first.public_ip}`);
+  if (first && c.ssh_from) lines.push("", `  ssh core@${first.public_ip}    (port 22 open to ${c.ssh_from})`);
+  else if (first && c.ssh_from === null) lines.push("", `  SSH is closed. ${SSH_HOW}`);
+  else if (first) lines.push("", `  ssh core@${first.public_ip}`);
   return lines;
 }
 

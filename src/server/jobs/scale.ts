@@ -1,8 +1,17 @@
 import { randomUUID } from "node:crypto";
 import type { Config } from "../../config.js";
+import { pause } from "../../lifecycle/pace.js";
 import type { ClusterResult, ProgressEvent } from "../../lifecycle/types.js";
+import type { Accounts } from "../accounts.js";
 import type { Engine } from "../engine.js";
-import type { ClusterRecord, Store } from "../store/types.js";
+import { isStoreUnavailable } from "../store/errors.js";
+import {
+  type ClusterRecord,
+  type JobFence,
+  LeaseLostError,
+  type ScaleJobRecord,
+  type Store,
+} from "../store/types.js";
 
 /** A scale the server runs for a cluster: PATCH /clusters/{name} starts it, GET …/scale shows it. */
 export interface ScaleJob {
@@ -17,56 +26,187 @@ export interface ScaleJob {
   finished_at: string | null;
 }
 
+export type StartScale =
+  | { kind: "started"; job: ScaleJob }
+  /** A scale of the cluster runs already (on any replica). */
+  | { kind: "busy"; job: ScaleJob }
+  | { kind: "not_online"; status: string }
+  /** The engine cannot scale. */
+  | { kind: "unsupported" };
+
+export interface ScaleJobsOptions {
+  /** This server's name on leases (the job runner's owner). */
+  owner: string;
+  /** Lease duration, ms (renewed every third of it). */
+  leaseMs: number;
+  /** Opens a profile's credentials when a scale is resumed here. */
+  accounts: Accounts;
+}
+
+interface Running {
+  job: ScaleJobRecord;
+  fence: JobFence;
+  /** Until when (this machine's clock) the lease is surely this server's. */
+  until: number;
+  controller: AbortController;
+  lost: boolean;
+  done: Promise<void>;
+}
+
+/** Stack statuses that mean another operation runs: a resumed scale waits them out. */
+const inProgress = (status: string) => status.endsWith("_IN_PROGRESS");
+
 /**
- * Runs scales in the server process, one at a time per cluster. Every progress event is stored as
- * an event of the cluster (marked with the job's id), and so is the end ("scale to N workers
- * succeeded" or why it failed); a successful scale stores the new result on the cluster, whose
- * status stays online throughout (the cluster serves while its workers change).
- *
- * Kept in memory, not in the store: a server that stops while a scale runs leaves the update to
- * CloudFormation (it finishes there), and the reconciler names the new workers on its next cycle.
+ * Runs scales in the server, one at a time per cluster across the fleet, stored like create and
+ * delete jobs (Store startScale/claimScales/finishScale): a scale is leased to the server that runs
+ * it, renewed while it runs, and taken up by any server once its lease runs out (a kill -9 mid-
+ * scale: the update goes on in CloudFormation; the server that takes the scale waits for the stack
+ * to settle and runs the scale again, which then finds the workers there and only checks nodes and
+ * names). Every progress event is stored as an event of the cluster (marked with the job's id), and
+ * so is the end; a successful scale stores the new result on the cluster, whose status stays
+ * online throughout. The end is written with the scale's lease (fenced): while the store cannot
+ * take it (down, disk full) it is tried again until the lease runs out, and the scale stays
+ * running in the store, so that a scale AWS finished is never recorded as failed for that.
  */
 export class ScaleJobs {
-  readonly #jobs = new Map<number, ScaleJob>();
-  readonly #stops = new Set<AbortController>();
-  readonly #running = new Set<Promise<void>>();
+  readonly #running = new Map<number, Running>();
+  #sweeper: NodeJS.Timeout | undefined;
+  #stopping = false;
+  readonly #o: ScaleJobsOptions | undefined;
 
   constructor(
     private readonly store: Store,
     private readonly engine: Engine,
-    private readonly log: { warn(fields: Record<string, unknown>, message: string): void },
-  ) {}
-
-  /** The cluster's latest scale, if it had one since the server started. */
-  latest(clusterId: number): ScaleJob | undefined {
-    return this.#jobs.get(clusterId);
+    private readonly log: {
+      warn(fields: Record<string, unknown>, message: string): void;
+      info?(fields: Record<string, unknown>, message: string): void;
+    },
+    options?: ScaleJobsOptions,
+  ) {
+    this.#o = options;
   }
 
+  get #owner(): string {
+    return this.#o?.owner ?? "this-server";
+  }
+
+  get #leaseMs(): number {
+    return this.#o?.leaseMs ?? 60_000;
+  }
+
+  /** The cluster's latest scale, from the store (whichever replica ran it). */
+  async latest(clusterId: number): Promise<ScaleJob | undefined> {
+    const job = await this.store.latestScale(clusterId);
+    const cluster = job && (await this.store.clusterById(clusterId));
+    return job && cluster ? view(job, cluster) : undefined;
+  }
+
+  /** Whether this server runs a scale of the cluster now (the reconciler leaves its names alone). */
   isRunning(clusterId: number): boolean {
-    return this.#jobs.get(clusterId)?.state === "running";
+    for (const running of this.#running.values()) if (running.job.cluster_id === clusterId) return true;
+    return false;
   }
 
-  /** Starts a scale; undefined when the engine cannot scale or one already runs for the cluster. */
-  start(cluster: ClusterRecord, credentials: Config, workers: number): ScaleJob | undefined {
-    const scale = this.engine.scale;
-    if (!scale || this.isRunning(cluster.id)) return undefined;
-    const job: ScaleJob = {
-      id: `scale-${randomUUID()}`,
-      stack_name: cluster.stack_name,
-      region: cluster.region,
-      workers,
-      state: "running",
-      message: null,
-      reasons: [],
-      started_at: new Date().toISOString(),
-      finished_at: null,
+  /** Starts a scale: stored first (one per cluster, fleet-wide), then run here. */
+  async start(cluster: ClusterRecord, credentials: Config, workers: number): Promise<StartScale> {
+    if (!this.engine.scale) return { kind: "unsupported" };
+    const asked = Date.now();
+    const outcome = await this.store.startScale(cluster.id, `scale-${randomUUID()}`, workers, {
+      owner: this.#owner,
+      until: new Date(asked + this.#leaseMs).toISOString(),
+    });
+    if (outcome.kind === "not_online") return { kind: "not_online", status: outcome.cluster.status };
+    if (outcome.kind === "busy") return { kind: "busy", job: view(outcome.job, cluster) };
+    this.#run(outcome.job, cluster, credentials, asked, false);
+    this.#sweep();
+    return { kind: "started", job: view(outcome.job, cluster) };
+  }
+
+  /** Takes up scales whose server stopped, and keeps the leases of those running here. */
+  resumeAll(): void {
+    this.#sweep();
+  }
+
+  #sweep(): void {
+    this.#sweeper ??= setInterval(() => void this.#renew(), Math.max(50, Math.floor(this.#leaseMs / 3)));
+    this.#sweeper.unref();
+  }
+
+  async #renew(): Promise<void> {
+    if (this.#stopping) return;
+    const asked = Date.now();
+    let held: ScaleJobRecord[];
+    try {
+      held = await this.store.claimScales(this.#owner, new Date(asked + this.#leaseMs).toISOString());
+    } catch (error) {
+      this.log.warn({ error: (error as Error).message }, "could not renew scale leases");
+      return;
+    }
+    const generations = new Map(held.map((job) => [job.id, job.lease_generation]));
+    for (const [id, running] of this.#running) {
+      if (generations.get(id) === running.fence.generation) running.until = asked + this.#leaseMs;
+      else this.#lose(running, "the lease renewal no longer returns it");
+    }
+    for (const job of held) {
+      if (this.#running.has(job.id) || this.#stopping) continue;
+      const cluster = await this.store.clusterById(job.cluster_id).catch(() => undefined);
+      const profile = cluster && (await this.store.profileById(cluster.profile_id).catch(() => undefined));
+      if (!cluster || !profile || !this.#o) continue;
+      let credentials: Config;
+      try {
+        credentials = this.#o.accounts.credentialsFor(profile);
+      } catch (error) {
+        this.log.warn({ scale: job.key, error: (error as Error).message }, "cannot resume a scale");
+        continue;
+      }
+      this.#run(job, cluster, credentials, asked, true);
+    }
+  }
+
+  #lose(running: Running, why: string): void {
+    if (running.lost) return;
+    running.lost = true;
+    this.log.warn({ scale: running.job.key, why }, "scale lease lost; the scale stops here");
+    running.controller.abort(new LeaseLostError(running.fence));
+  }
+
+  #run(
+    job: ScaleJobRecord,
+    cluster: ClusterRecord,
+    credentials: Config,
+    asked: number,
+    resumed: boolean,
+  ): void {
+    const running: Running = {
+      job,
+      fence: { job_id: job.id, owner: this.#owner, generation: job.lease_generation },
+      until: asked + this.#leaseMs,
+      controller: new AbortController(),
+      lost: false,
+      done: Promise.resolve(),
     };
-    this.#jobs.set(cluster.id, job);
-    const stop = new AbortController();
-    this.#stops.add(stop);
+    this.#running.set(job.id, running);
+    running.done = this.#follow(running, cluster, credentials, resumed)
+      .catch((error: unknown) => {
+        this.log.warn({ scale: job.key, error: (error as Error)?.message ?? String(error) }, "scale stopped");
+      })
+      .finally(() => this.#running.delete(job.id));
+  }
+
+  async #follow(
+    running: Running,
+    cluster: ClusterRecord,
+    credentials: Config,
+    resumed: boolean,
+  ): Promise<void> {
+    const { job } = running;
+    const scale = this.engine.scale;
+    if (!scale) return;
+    const signal = running.controller.signal;
     let chain: Promise<void> = Promise.resolve();
     const record = (event: Partial<ProgressEvent> & Record<string, unknown>) => {
-      const stored = { time: new Date().toISOString(), step: "scale", ...event, job: job.id };
+      if (running.lost) return;
+      const stored = { time: new Date().toISOString(), step: "scale", ...event, job: job.key };
       chain = chain
         .then(() => this.store.addEvent(cluster.id, stored))
         .catch((error: unknown) => {
@@ -76,56 +216,144 @@ export class ScaleJobs {
           );
         });
     };
-    record({ kind: "step", message: `scale requested: ${workers} workers` });
-    const run = (async () => {
-      let result: ClusterResult | undefined;
-      try {
-        result = await scale.call(
-          this.engine,
-          credentials,
-          {
-            stack_name: cluster.stack_name,
-            region: cluster.region,
-            workers,
-            // By the StackId of the cluster's own create: a stack replaced outside is refused.
-            ...(cluster.stack_id ? { stack_id: cluster.stack_id } : {}),
-          },
-          {
-            onEvent: (event) => record(event as ProgressEvent & Record<string, unknown>),
-            signal: stop.signal,
-          },
-        );
-        job.state = result.status === "success" ? "succeeded" : "failed";
-        job.message = result.message;
-        job.reasons = result.reasons;
-        if (result.status === "success") await this.store.updateCluster(cluster.id, { result, reasons: [] });
-      } catch (error) {
-        job.state = "failed";
-        job.message = (error as Error).message;
-        job.reasons = (error as { reasons?: string[] }).reasons ?? [];
-      }
-      job.finished_at = new Date().toISOString();
+    const workers = job.workers;
+    if (resumed) {
       record({
         kind: "step",
-        status: job.state === "succeeded" ? "success" : "failure",
-        message:
-          job.state === "succeeded"
-            ? `scale to ${workers} workers succeeded`
-            : `scale to ${workers} workers failed: ${job.message}`,
-        ...(job.reasons.length ? { reason: job.reasons.join("; ") } : {}),
+        message: `resuming the scale to ${workers} workers (the server that ran it stopped)`,
       });
-      await chain;
-    })().finally(() => {
-      this.#stops.delete(stop);
-      this.#running.delete(run);
+      // The update may still run in CloudFormation: wait until the stack settles.
+      const settled = await this.#settled(cluster, credentials, signal);
+      if (settled === "UPDATE_ROLLBACK_COMPLETE") {
+        record({
+          kind: "step",
+          status: "failure",
+          message: `scale to ${workers} workers failed: the update rolled back`,
+        });
+        await chain;
+        await this.#finish(running, { state: "failed", message: "the update rolled back", reasons: [] });
+        return;
+      }
+    } else record({ kind: "step", message: `scale requested: ${workers} workers` });
+
+    let result: ClusterResult | undefined;
+    let end: { state: "succeeded" | "failed"; message: string | null; reasons: string[] };
+    try {
+      result = await scale.call(
+        this.engine,
+        credentials,
+        {
+          stack_name: cluster.stack_name,
+          region: cluster.region,
+          workers,
+          // By the StackId of the cluster's own create: a stack replaced outside is refused.
+          ...(cluster.stack_id ? { stack_id: cluster.stack_id } : {}),
+        },
+        {
+          onEvent: (event) => record(event as ProgressEvent & Record<string, unknown>),
+          signal,
+        },
+      );
+      end = {
+        state: result.status === "success" ? "succeeded" : "failed",
+        message: result.message,
+        reasons: result.reasons,
+      };
+    } catch (error) {
+      // Stopped (shutdown, lease lost): the scale stays running in the store for whoever resumes it.
+      if (this.#stopping || running.lost) return;
+      end = {
+        state: "failed",
+        message: (error as Error).message,
+        reasons: (error as { reasons?: string[] }).reasons ?? [],
+      };
+    }
+    record({
+      kind: "step",
+      status: end.state === "succeeded" ? "success" : "failure",
+      message:
+        end.state === "succeeded"
+          ? `scale to ${workers} workers succeeded`
+          : `scale to ${workers} workers failed: ${end.message}`,
+      ...(end.reasons.length ? { reason: end.reasons.join("; ") } : {}),
     });
-    this.#running.add(run);
-    return job;
+    await chain;
+    await this.#finish(running, end, end.state === "succeeded" ? result : undefined);
   }
 
-  /** Stops following every scale (the updates go on in AWS) and waits for them to let go. */
-  async stop(): Promise<void> {
-    for (const stop of this.#stops) stop.abort();
-    await Promise.allSettled([...this.#running]);
+  /**
+   * The scale's end, fenced by its lease; tried again while the store cannot take it (down, disk
+   * full) until the lease runs out. Then the scale stays running in the store and is resumed.
+   */
+  async #finish(
+    running: Running,
+    end: { state: "succeeded" | "failed"; message: string | null; reasons: string[] },
+    result?: ClusterResult,
+  ): Promise<void> {
+    for (let tries = 1; ; tries++) {
+      try {
+        await this.store.finishScale(running.job.id, running.fence, end, result);
+        return;
+      } catch (error) {
+        if (error instanceof LeaseLostError) {
+          this.#lose(running, "the store refused its end: another server holds it now");
+          return;
+        }
+        if (!isStoreUnavailable(error)) throw error;
+        const delay = Math.round(Math.min(5_000, 100 * 2 ** tries) * (0.5 + Math.random()));
+        if (this.#stopping || running.lost || Date.now() + delay >= running.until) {
+          this.log.warn(
+            { scale: running.job.key, error: (error as Error).message },
+            "the store did not take the scale's end; it stays running and is resumed",
+          );
+          return;
+        }
+        this.log.warn(
+          { scale: running.job.key, tries, error: (error as Error).message },
+          "the store did not take the scale's end; trying again",
+        );
+        await new Promise((resolve) => setTimeout(resolve, delay));
+      }
+    }
   }
+
+  /** Waits until the cluster's stack is in no *_IN_PROGRESS state; returns its status. */
+  async #settled(
+    cluster: ClusterRecord,
+    credentials: Config,
+    signal: AbortSignal,
+  ): Promise<string | undefined> {
+    const deadline = Date.now() + (cluster.options.timeout ?? 30) * 60_000;
+    for (let wait = 1_000; ; wait = Math.min(15_000, wait * 2)) {
+      const states = await this.engine.stackStatuses(credentials, cluster.region);
+      const state = [...states.values()].find((s) =>
+        cluster.stack_id ? s.stack_id === cluster.stack_id : s.stack_name === cluster.stack_name,
+      );
+      if (!state || !inProgress(state.status) || Date.now() > deadline) return state?.status;
+      await pause(wait, signal);
+    }
+  }
+
+  /** Stops following every scale (the updates go on in AWS; the scales stay stored) and waits for them to let go. */
+  async stop(): Promise<void> {
+    this.#stopping = true;
+    if (this.#sweeper) clearInterval(this.#sweeper);
+    for (const running of this.#running.values())
+      running.controller.abort(new Error("the server is shutting down"));
+    await Promise.allSettled([...this.#running.values()].map((r) => r.done));
+  }
+}
+
+function view(job: ScaleJobRecord, cluster: ClusterRecord): ScaleJob {
+  return {
+    id: job.key,
+    stack_name: cluster.stack_name,
+    region: cluster.region,
+    workers: job.workers,
+    state: job.state,
+    message: job.message,
+    reasons: job.reasons,
+    started_at: job.started_at,
+    finished_at: job.finished_at,
+  };
 }

@@ -4,6 +4,7 @@ import { ownerId } from "../../aws/dns.js";
 import { AccountLookupError } from "../../aws/identity.js";
 import type { Config } from "../../config.js";
 import { UsageError } from "../../errors.js";
+import { DeadlineReached, within } from "../../lifecycle/pace.js";
 import { checkCreateTemplate } from "../../lifecycle/template.js";
 import type { CreateOptions } from "../../options.js";
 import { callerProfile } from "../auth.js";
@@ -272,14 +273,24 @@ export function clusterRoutes(app: FastifyInstance, parts: ServerParts): void {
       if (!record?.stack_id) {
         return reply.send({ ...cluster, live: null, live_error: "this cluster has no stack in AWS" });
       }
+      // AWS that does not answer would hold the request for the SDK's own minutes of retries
+      // (6 calls × 60 s were seen): past the bound the stored state is the answer.
+      const waitMs = parts.liveTimeoutMs ?? 10_000;
       try {
-        const live = await engine.status(accounts.credentialsFor(profile), {
-          stack_name: record.stack_id,
-          region: view.region,
-        });
+        const live = await within(
+          engine.status(accounts.credentialsFor(profile), {
+            stack_name: record.stack_id,
+            region: view.region,
+          }),
+          Date.now() + waitMs,
+        );
         return reply.send({ ...cluster, live });
       } catch (error) {
-        return reply.send({ ...cluster, live: null, live_error: (error as Error).message });
+        const why =
+          error instanceof DeadlineReached
+            ? `AWS did not answer within ${Math.ceil(waitMs / 1000)} s; this is the stored state`
+            : (error as Error).message;
+        return reply.send({ ...cluster, live: null, live_error: why });
       }
     },
   );
@@ -312,6 +323,12 @@ export function clusterRoutes(app: FastifyInstance, parts: ServerParts): void {
             outcome.cluster.status === "creating"
               ? `stack_name: ${stack_name} is still being created; delete it once it is online or failed`
               : `stack_name: a newer cluster named ${stack_name} is active in ${cluster.region}; delete that one`,
+          ]);
+        case "scaling":
+          // CloudFormation takes one operation at a time, and the scale's end would land on a
+          // cluster being deleted: the delete waits for the scale (GET /clusters/{name}/scale).
+          throw new HttpError(409, "conflict", [
+            `stack_name: ${stack_name} is being scaled; delete it once the scale has ended (GET ${location(stack_name)}/scale)`,
           ]);
       }
     },

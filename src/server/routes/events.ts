@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { callerProfile } from "../auth.js";
 import { HttpError } from "../http.js";
 import { validateQueryValue } from "../schemas.js";
+import { isStoreUnavailable } from "../store/errors.js";
 import type { ClusterRecord, ClusterStatus, Store } from "../store/types.js";
 import type { ServerParts } from "./types.js";
 
@@ -27,8 +28,15 @@ export interface EventStreamOptions {
   heartbeatMs: number;
   /** Re-read the events at least this often without an announcement, ms (default 2 s). */
   wakeMs: number;
-  /** Streams one profile may hold open at once (default 20): more are refused with 429. */
+  /**
+   * Streams one profile may hold open at once (default 20), over every replica on the store (each
+   * open stream is a row in it): more are refused with 429.
+   */
   perProfile: number;
+  /** How long an open stream counts without renewal (default 30 s): a dead replica's streams stop counting. */
+  countedMs?: number;
+  /** This server on the store's stream rows (for people reading the store). */
+  owner?: string;
 }
 
 const finalStatuses: ReadonlySet<ClusterStatus> = new Set(["online", "failed", "deleted"]);
@@ -43,15 +51,36 @@ function resumeAfter(request: FastifyRequest<{ Querystring: { after?: string } }
   const [raw, name] =
     typeof header === "string" && header !== "" ? [header, "Last-Event-ID"] : [request.query.after, "after"];
   if (raw === undefined) return 0;
-  if (!/^\d{1,15}$/.test(raw)) {
-    throw new HttpError(400, "invalid request", [`${name}: ${JSON.stringify(raw)} is not an integer`]);
+  // Sequence numbers are 64-bit in both stores; a number JavaScript cannot hold exactly is refused
+  // as junk is (400), never passed to the store.
+  const value = /^\d{1,16}$/.test(raw) ? Number(raw) : Number.NaN;
+  if (!Number.isSafeInteger(value)) {
+    const shown = raw.length > 40 ? `${raw.slice(0, 40)}…` : raw;
+    throw new HttpError(400, "invalid request", [
+      `${name}: ${JSON.stringify(shown)} is not an event sequence number (a whole number from 0 to ${Number.MAX_SAFE_INTEGER})`,
+    ]);
   }
-  return Number(raw);
+  return value;
 }
 
+/**
+ * Whether the client asked for Server-Sent Events: text/event-stream in Accept with a quality
+ * above 0 (RFC 9110 12.5.1: q=0 means "not acceptable"), not outranked by application/json.
+ */
 export function wantsEventStream(request: FastifyRequest): boolean {
   const accept = request.headers.accept;
-  return typeof accept === "string" && /(^|,)\s*text\/event-stream\s*(;|,|$)/i.test(accept);
+  if (typeof accept !== "string") return false;
+  let stream = 0;
+  let json = 0;
+  for (const part of accept.split(",")) {
+    const [type = "", ...params] = part.split(";").map((p) => p.trim().toLowerCase());
+    const q = params.find((p) => /^q\s*=/.test(p));
+    const quality = q === undefined ? 1 : Number(q.replace(/^q\s*=\s*/, ""));
+    const weight = Number.isFinite(quality) ? Math.min(1, Math.max(0, quality)) : 0;
+    if (type === "text/event-stream") stream = Math.max(stream, weight);
+    else if (type === "application/json") json = Math.max(json, weight);
+  }
+  return stream > 0 && stream >= json;
 }
 
 /** The cluster as GET /clusters/{name} shows it. */
@@ -70,7 +99,7 @@ function clusterBody(cluster: ClusterRecord): Record<string, unknown> {
 
 export function eventRoutes(app: FastifyInstance, parts: ServerParts, options: EventStreamOptions): void {
   const { store } = parts;
-  const open = new Map<number, number>();
+  const countedMs = options.countedMs ?? 30_000;
   const closers = new Set<() => void>();
   // The server stops: every stream ends (a client resumes from its Last-Event-ID elsewhere).
   app.addHook("preClose", async () => {
@@ -89,19 +118,33 @@ export function eventRoutes(app: FastifyInstance, parts: ServerParts, options: E
       if (!cluster) throw new HttpError(404, "not found", [`no cluster named ${stack_name}`]);
       if (!wantsEventStream(request)) return reply.send(await store.listEvents(cluster.id, after));
 
-      const held = open.get(profile.id) ?? 0;
-      if (held >= options.perProfile) {
+      const opened = await store.openStream(
+        profile.id,
+        options.owner ?? "server",
+        options.perProfile,
+        countedMs,
+      );
+      if ("held" in opened) {
         throw new HttpError(429, "too many event streams", [
-          `this profile already follows ${held} event streams (at most ${options.perProfile}); close one`,
+          `this profile already follows ${opened.held} event streams (at most ${options.perProfile}); close one`,
         ]);
       }
-      open.set(profile.id, held + 1);
+      // Renewed while the stream is open (a third of the time it counts without renewal).
+      const renew = setInterval(
+        () => {
+          store.renewStream(opened.id, countedMs).catch((error: unknown) => {
+            request.log.warn({ error: (error as Error).message }, "could not renew an event stream's count");
+          });
+        },
+        Math.max(50, Math.floor(countedMs / 3)),
+      );
       try {
         await stream(store, cluster.id, after, request, reply, options, closers);
       } finally {
-        const left = (open.get(profile.id) ?? 1) - 1;
-        if (left > 0) open.set(profile.id, left);
-        else open.delete(profile.id);
+        clearInterval(renew);
+        await store.closeStream(opened.id).catch((error: unknown) => {
+          request.log.warn({ error: (error as Error).message }, "could not record an event stream's end");
+        });
       }
     },
   );
@@ -120,7 +163,8 @@ async function stream(
   const res = reply.raw;
   res.writeHead(200, {
     "content-type": "text/event-stream; charset=utf-8",
-    "cache-control": "no-cache, no-transform",
+    "cache-control": "no-store, no-transform",
+    "x-content-type-options": "nosniff",
     connection: "keep-alive",
     "x-accel-buffering": "no",
   });
@@ -150,26 +194,50 @@ async function stream(
         wake = resolve;
       });
       // The state first: events are stored before the state they lead to, so after a final state
-      // the events read next are all there are.
-      const cluster = await store.clusterById(clusterId);
-      for (const event of await store.listEvents(clusterId, last)) {
+      // the events read next are all there are. A store that is down for a moment is waited for
+      // (heartbeats go on), not the end of the stream.
+      let cluster: ClusterRecord | undefined;
+      let events: Awaited<ReturnType<Store["listEvents"]>>;
+      try {
+        cluster = await store.clusterById(clusterId);
+        events = await store.listEvents(clusterId, last);
+      } catch (error) {
+        if (!isStoreUnavailable(error)) throw error;
+        await pauseUnlessWoken(woken, options.wakeMs);
+        continue;
+      }
+      for (const event of events) {
         last = event.seq;
         res.write(`id: ${event.seq}\nevent: progress\ndata: ${JSON.stringify(event)}\n\n`);
       }
-      if (!cluster || finalStatuses.has(cluster.status)) {
+      // Online is not the end while a scale of the cluster runs (on any replica): its events follow.
+      const settled =
+        !cluster ||
+        (finalStatuses.has(cluster.status) &&
+          !(cluster.status === "online" && (await store.latestScale(cluster.id))?.state === "running"));
+      if (settled) {
         if (cluster) res.write(`event: end\ndata: ${JSON.stringify(clusterBody(cluster))}\n\n`);
         break;
       }
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([woken, new Promise((resolve) => (timer = setTimeout(resolve, options.wakeMs)))]);
-      clearTimeout(timer);
+      await pauseUnlessWoken(woken, options.wakeMs);
     }
   } catch (error) {
+    // Always an `end`: a stream closed without one makes EventSource reconnect for ever.
     request.log.error({ error: (error as Error).message }, "event stream failed");
+    if (!closed)
+      res.write(
+        `event: end\ndata: ${JSON.stringify({ error: "the event stream failed", messages: ["the server failed; see its log"] })}\n\n`,
+      );
   } finally {
     clearInterval(heartbeat);
     stopListening();
     closers.delete(close);
     res.end();
   }
+}
+
+async function pauseUnlessWoken(woken: Promise<void>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([woken, new Promise((resolve) => (timer = setTimeout(resolve, ms)))]);
+  clearTimeout(timer);
 }

@@ -13,6 +13,22 @@ interface RegionQuery {
   region?: string;
 }
 
+/**
+ * The cluster a PATCH changes is named by its path (and ?region=), never by its body: a body's
+ * stack_name or region would otherwise be silently ignored (or taken for a move), so it is refused.
+ */
+function refuseNamingFields(body: unknown): void {
+  if (typeof body !== "object" || body === null || Array.isArray(body)) return;
+  const problems: string[] = [];
+  if ("stack_name" in body)
+    problems.push("stack_name: not allowed in the body; the cluster is the one named in the path");
+  if ("region" in body)
+    problems.push(
+      "region: not allowed in the body; name the cluster's region with ?region= (a region cannot be changed)",
+    );
+  if (problems.length > 0) throw new HttpError(400, "invalid request", problems);
+}
+
 const notFound = (name: string) => new HttpError(404, "not found", [`no cluster named ${name}`]);
 
 /**
@@ -35,6 +51,7 @@ export function scaleRoutes(app: FastifyInstance, parts: ServerParts, jobs: Scal
         const problem = controllersFixed(stack_name).problems[0];
         throw new HttpError(400, "invalid request", [`cluster_size: ${problem?.message ?? ""}`]);
       }
+      refuseNamingFields(body);
       const options = validateBody("scale", body ?? {}, { stack_name });
       const cluster = await store.clusterByName(profile.id, stack_name, region);
       if (!cluster) throw notFound(stack_name);
@@ -60,10 +77,18 @@ export function scaleRoutes(app: FastifyInstance, parts: ServerParts, jobs: Scal
         await store.updateCluster(cluster.id, { reasons: [identity.message] });
         throw new HttpError(409, "conflict", [`stack_name: ${identity.message}`]);
       }
-      const job = jobs.start(cluster, credentials, options.workers);
-      if (!job) {
+      const started = await jobs.start(cluster, credentials, options.workers);
+      if (started.kind === "not_online") {
+        throw new HttpError(409, "conflict", [
+          `stack_name: ${stack_name} is ${started.status}; only an online cluster can be scaled`,
+        ]);
+      }
+      if (started.kind === "unsupported")
+        throw new HttpError(501, "not implemented", ["this server cannot scale clusters"]);
+      if (started.kind === "busy") {
         throw new HttpError(409, "conflict", [`stack_name: ${stack_name} is being scaled already`]);
       }
+      const job = started.job;
       return reply
         .code(202)
         .header("Location", `/clusters/${encodeURIComponent(stack_name)}/scale`)
@@ -80,8 +105,8 @@ export function scaleRoutes(app: FastifyInstance, parts: ServerParts, jobs: Scal
       const region = validateQueryValue("scale", "region", request.query.region);
       const cluster = await store.clusterByName(profile.id, stack_name, region);
       if (!cluster) throw notFound(stack_name);
-      const job = jobs.latest(cluster.id);
-      if (!job) throw new HttpError(404, "not found", [`no scale of ${stack_name} since the server started`]);
+      const job = await jobs.latest(cluster.id);
+      if (!job) throw new HttpError(404, "not found", [`no scale of ${stack_name}`]);
       return reply.send(job);
     },
   );

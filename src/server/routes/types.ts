@@ -16,4 +16,6 @@ export interface ServerParts {
    * internal addresses): the public service, the server's config's, and PANDACLUSTER_DISCOVERY_SERVICES.
    */
   discoveryServices: Set<string>;
+  /** How long GET /clusters/{name}?live=true waits for AWS before answering with the stored state (ms). */
+  liveTimeoutMs?: number;
 }

@@ -123,4 +123,42 @@ export const migrations: Migration[] = [
       ALTER TABLE jobs ADD COLUMN lease_generation INTEGER NOT NULL DEFAULT 0;
     `,
   },
+  {
+    version: 7,
+    name: "scale jobs stored, leased and fenced like create and delete jobs",
+    sql: `
+      CREATE TABLE scale_jobs (
+        id INTEGER PRIMARY KEY,
+        cluster_id INTEGER NOT NULL REFERENCES clusters(id),
+        key TEXT NOT NULL UNIQUE,
+        workers INTEGER NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('running', 'succeeded', 'failed')),
+        message TEXT,
+        reasons TEXT NOT NULL DEFAULT '[]',
+        started_at TEXT NOT NULL,
+        finished_at TEXT,
+        lease_owner TEXT,
+        lease_until TEXT,
+        lease_generation INTEGER NOT NULL DEFAULT 0
+      );
+      -- One running scale per cluster, whichever replica started it.
+      CREATE UNIQUE INDEX scale_jobs_running ON scale_jobs (cluster_id) WHERE state = 'running';
+      CREATE INDEX scale_jobs_by_cluster ON scale_jobs (cluster_id, id);
+    `,
+  },
+  {
+    version: 8,
+    name: "event streams open across the fleet (per-profile limit)",
+    sql: `
+      -- One row per open Server-Sent Events stream, renewed while it is open; a row whose lease ran
+      -- out (its replica died) no longer counts.
+      CREATE TABLE event_streams (
+        id INTEGER PRIMARY KEY,
+        profile_id INTEGER NOT NULL,
+        owner TEXT NOT NULL,
+        until TEXT NOT NULL
+      );
+      CREATE INDEX event_streams_by_profile ON event_streams (profile_id, until);
+    `,
+  },
 ];

@@ -28,7 +28,9 @@ import {
   type NewCluster,
   type NewProfile,
   type ProfileRecord,
+  type ScaleJobRecord,
   type StartDestroyOutcome,
+  type StartScaleOutcome,
   type Store,
   type StoredEvent,
 } from "./types.js";
@@ -48,6 +50,8 @@ const MIGRATION_LOCK = 0x70616e6461636c75n;
 /** The NOTIFY channel; the payload is a cluster id. */
 const CHANNEL = "pandacluster_clusters";
 
+const scaleColumns =
+  "id, cluster_id, key, workers, state, message, reasons, started_at, finished_at, lease_owner, lease_generation";
 const jobColumns =
   "id, cluster_id, kind, phase, attempts, created_at, updated_at, lease_owner, lease_generation";
 const clusterColumns =
@@ -56,12 +60,21 @@ const clusterColumns =
 /** A unique index said no (SQLSTATE 23505). */
 const isUniqueViolation = (error: unknown) => (error as { code?: string }).code === "23505";
 
-/** The URL as it may be shown: without a password. */
+/**
+ * Query parameters of a connection URL that hold a secret (libpq's `password`, `sslpassword`, a
+ * key or token): shown as ***.
+ */
+const secretParameter = /pass|secret|token|key/i;
+
+/** The URL as it may be shown: without a password, whether in its userinfo or its query (`?password=`). */
 export function redactDatabaseUrl(url: string): string {
   try {
     const parsed = new URL(url);
     if (parsed.password) parsed.password = "***";
-    return parsed.href;
+    for (const name of [...parsed.searchParams.keys()]) {
+      if (secretParameter.test(name)) parsed.searchParams.set(name, "***");
+    }
+    return parsed.href.replace(/=\*\*\*/g, "=***").replace(/%2A%2A%2A/gi, "***");
   } catch {
     return "postgres://(unparsable URL)";
   }
@@ -332,6 +345,7 @@ export class PostgresStore implements Store {
       for (const sql of [
         "DELETE FROM events WHERE cluster_id IN (SELECT id FROM clusters WHERE profile_id = $1)",
         "DELETE FROM jobs WHERE cluster_id IN (SELECT id FROM clusters WHERE profile_id = $1)",
+        "DELETE FROM scale_jobs WHERE cluster_id IN (SELECT id FROM clusters WHERE profile_id = $1)",
         "DELETE FROM clusters WHERE profile_id = $1",
         "DELETE FROM idempotency WHERE profile_id = $1",
         "DELETE FROM profiles WHERE id = $1",
@@ -469,6 +483,15 @@ export class PostgresStore implements Store {
         if (cluster.status === "deleting" || cluster.status === "deleted")
           return { kind: "unchanged", cluster };
         if (cluster.status === "creating") return { kind: "busy", cluster };
+        // Under the cluster's row lock (above), which startScale takes too: no scale starts in between.
+        if (
+          await this.#row(
+            "SELECT 1 FROM scale_jobs WHERE cluster_id = $1 AND state = 'running'",
+            [clusterId],
+            client,
+          )
+        )
+          return { kind: "scaling", cluster };
         if (cluster.status === "failed" && !cluster.stack_id) {
           // Its create made no stack: nothing in AWS to delete, no job, and never a 409 because a
           // newer cluster has taken the name since.
@@ -722,6 +745,128 @@ export class PostgresStore implements Store {
     await (fence ? this.#fenced({ ...fence, job_id: jobId }, write) : this.#tx(write));
   }
 
+  async startScale(
+    clusterId: number,
+    key: string,
+    workers: number,
+    lease: JobLease,
+  ): Promise<StartScaleOutcome> {
+    const ms = Math.max(0, Date.parse(lease.until) - Date.now());
+    return this.#tx(async (client): Promise<StartScaleOutcome> => {
+      // The cluster's row lock orders this with startDestroy and with other scales of it.
+      const cluster = toCluster(
+        await this.#row<ClusterRow>(
+          `SELECT ${clusterColumns} FROM clusters WHERE id = $1 FOR UPDATE`,
+          [clusterId],
+          client,
+        ),
+      );
+      if (!cluster) throw new Error(`no cluster ${clusterId}`);
+      const running = await this.#row<ScaleRow>(
+        `SELECT ${scaleColumns} FROM scale_jobs WHERE cluster_id = $1 AND state = 'running'`,
+        [clusterId],
+        client,
+      );
+      if (running) return { kind: "busy", job: toScale(running) };
+      if (cluster.status !== "online") return { kind: "not_online", cluster };
+      const row = await this.#row<ScaleRow>(
+        `INSERT INTO scale_jobs (cluster_id, key, workers, state, started_at, lease_owner, lease_until, lease_generation)
+         VALUES ($1, $2, $3, 'running', $4, $5, now() + $6 * interval '1 millisecond', 1) RETURNING ${scaleColumns}`,
+        [clusterId, key, workers, now(), lease.owner, ms],
+        client,
+      );
+      return { kind: "started", job: toScale(row as ScaleRow) };
+    });
+  }
+
+  async latestScale(clusterId: number): Promise<ScaleJobRecord | undefined> {
+    const row = await this.#row<ScaleRow>(
+      `SELECT ${scaleColumns} FROM scale_jobs WHERE cluster_id = $1 ORDER BY id DESC LIMIT 1`,
+      [clusterId],
+    );
+    return row ? toScale(row) : undefined;
+  }
+
+  async claimScales(owner: string, until: string): Promise<ScaleJobRecord[]> {
+    const ms = Math.max(0, Date.parse(until) - Date.now());
+    const rows = await this.#rows<ScaleRow>(
+      `WITH free AS (
+         SELECT id FROM scale_jobs
+         WHERE state = 'running' AND (lease_owner IS NULL OR lease_owner = $1 OR lease_until < now())
+         FOR UPDATE SKIP LOCKED
+       )
+       UPDATE scale_jobs SET lease_owner = $1, lease_until = now() + $2 * interval '1 millisecond',
+         lease_generation = CASE WHEN scale_jobs.lease_owner = $1 THEN scale_jobs.lease_generation
+           ELSE scale_jobs.lease_generation + 1 END
+       FROM free WHERE scale_jobs.id = free.id
+       RETURNING ${scaleColumns
+         .split(", ")
+         .map((c) => `scale_jobs.${c}`)
+         .join(", ")}`,
+      [owner, ms],
+    );
+    return rows.map(toScale).sort((a, b) => a.id - b.id);
+  }
+
+  async finishScale(
+    id: number,
+    fence: JobFence,
+    end: { state: "succeeded" | "failed"; message: string | null; reasons: string[] },
+    result?: unknown,
+  ): Promise<void> {
+    await this.#tx(async (client) => {
+      const row = await this.#row<{ cluster_id: number }>(
+        `SELECT cluster_id FROM scale_jobs WHERE id = $1 AND lease_owner = $2 AND lease_generation = $3
+           AND state = 'running' FOR UPDATE`,
+        [id, fence.owner, fence.generation],
+        client,
+      );
+      if (!row) throw new LeaseLostError(fence);
+      await client.query(
+        "UPDATE scale_jobs SET state = $2, message = $3, reasons = $4, finished_at = $5, lease_owner = NULL, lease_until = NULL WHERE id = $1",
+        [id, end.state, end.message, JSON.stringify(end.reasons), now()],
+      );
+      if (result !== undefined) await this.#patchCluster(client, row.cluster_id, { result, reasons: [] });
+      await this.#notify(row.cluster_id, client);
+    });
+  }
+
+  async openStream(
+    profileId: number,
+    owner: string,
+    limit: number,
+    ttlMs: number,
+  ): Promise<{ id: number } | { held: number }> {
+    return this.#tx(async (client) => {
+      // The profile's row lock: two replicas opening its streams at once count one after the other.
+      await client.query("SELECT id FROM profiles WHERE id = $1 FOR UPDATE", [profileId]);
+      await client.query("DELETE FROM event_streams WHERE profile_id = $1 AND until < now()", [profileId]);
+      const held = (await this.#row<{ n: number }>(
+        "SELECT count(*)::int AS n FROM event_streams WHERE profile_id = $1",
+        [profileId],
+        client,
+      )) ?? { n: 0 };
+      if (held.n >= limit) return { held: held.n };
+      const row = await this.#row<{ id: number }>(
+        "INSERT INTO event_streams (profile_id, owner, until) VALUES ($1, $2, now() + $3 * interval '1 millisecond') RETURNING id",
+        [profileId, owner, ttlMs],
+        client,
+      );
+      return { id: (row as { id: number }).id };
+    });
+  }
+
+  async renewStream(id: number, ttlMs: number): Promise<void> {
+    await this.pool.query(
+      "UPDATE event_streams SET until = now() + $2 * interval '1 millisecond' WHERE id = $1",
+      [id, ttlMs],
+    );
+  }
+
+  async closeStream(id: number): Promise<void> {
+    await this.pool.query("DELETE FROM event_streams WHERE id = $1", [id]);
+  }
+
   async purgeIdempotency(olderThan: string): Promise<number> {
     return (
       (await this.pool.query("DELETE FROM idempotency WHERE created_at < $1", [olderThan])).rowCount ?? 0
@@ -766,4 +911,12 @@ export class PostgresStore implements Store {
       key === undefined ? [owner] : [owner, key],
     );
   }
+}
+
+interface ScaleRow extends Omit<ScaleJobRecord, "reasons"> {
+  reasons: string;
+}
+
+function toScale(row: ScaleRow): ScaleJobRecord {
+  return { ...row, reasons: JSON.parse(row.reasons) as string[] };
 }

@@ -30,7 +30,9 @@ import {
   type NewCluster,
   type NewProfile,
   type ProfileRecord,
+  type ScaleJobRecord,
   type StartDestroyOutcome,
+  type StartScaleOutcome,
   type Store,
   type StoredEvent,
 } from "./types.js";
@@ -251,6 +253,7 @@ export class SqliteStore implements Store {
       for (const sql of [
         "DELETE FROM events WHERE cluster_id IN (SELECT id FROM clusters WHERE profile_id = ?)",
         "DELETE FROM jobs WHERE cluster_id IN (SELECT id FROM clusters WHERE profile_id = ?)",
+        "DELETE FROM scale_jobs WHERE cluster_id IN (SELECT id FROM clusters WHERE profile_id = ?)",
         "DELETE FROM clusters WHERE profile_id = ?",
         "DELETE FROM idempotency WHERE profile_id = ?",
         "DELETE FROM profiles WHERE id = ?",
@@ -352,6 +355,8 @@ export class SqliteStore implements Store {
       if (cluster.status === "deleting" || cluster.status === "deleted")
         return { kind: "unchanged", cluster };
       if (cluster.status === "creating") return { kind: "busy", cluster };
+      if (this.stmt("SELECT 1 FROM scale_jobs WHERE cluster_id = ? AND state = 'running'").get(clusterId))
+        return { kind: "scaling", cluster };
       if (cluster.status === "failed" && !cluster.stack_id) {
         // Its create made no stack: nothing in AWS to delete, no job, and never a 409 because a
         // newer cluster has taken the name since.
@@ -578,7 +583,133 @@ export class SqliteStore implements Store {
     else this.db.transaction(write)();
   }
 
+  async startScale(
+    clusterId: number,
+    key: string,
+    workers: number,
+    lease: JobLease,
+  ): Promise<StartScaleOutcome> {
+    return this.db
+      .transaction((): StartScaleOutcome => {
+        const cluster = toCluster(
+          this.stmt("SELECT * FROM clusters WHERE id = ?").get(clusterId) as ClusterRow,
+        );
+        if (!cluster) throw new Error(`no cluster ${clusterId}`);
+        const running = this.stmt("SELECT * FROM scale_jobs WHERE cluster_id = ? AND state = 'running'").get(
+          clusterId,
+        ) as ScaleRow | undefined;
+        if (running) return { kind: "busy", job: toScale(running) };
+        if (cluster.status !== "online") return { kind: "not_online", cluster };
+        const info = this.stmt(
+          `INSERT INTO scale_jobs (cluster_id, key, workers, state, started_at, lease_owner, lease_until, lease_generation)
+           VALUES (?, ?, ?, 'running', ?, ?, ?, 1)`,
+        ).run(clusterId, key, workers, now(), lease.owner, lease.until);
+        return {
+          kind: "started",
+          job: toScale(
+            this.stmt("SELECT * FROM scale_jobs WHERE id = ?").get(Number(info.lastInsertRowid)) as ScaleRow,
+          ),
+        };
+      })
+      .immediate();
+  }
+
+  async latestScale(clusterId: number): Promise<ScaleJobRecord | undefined> {
+    const row = this.stmt("SELECT * FROM scale_jobs WHERE cluster_id = ? ORDER BY id DESC LIMIT 1").get(
+      clusterId,
+    ) as ScaleRow | undefined;
+    return row ? toScale(row) : undefined;
+  }
+
+  async claimScales(owner: string, until: string): Promise<ScaleJobRecord[]> {
+    const at = now();
+    return this.db
+      .transaction(() =>
+        (
+          this.stmt(
+            `UPDATE scale_jobs SET
+               lease_generation = CASE WHEN lease_owner IS @owner THEN lease_generation ELSE lease_generation + 1 END,
+               lease_owner = @owner, lease_until = @until
+             WHERE state = 'running' AND (lease_owner IS @owner OR lease_owner IS NULL OR lease_until < @at)
+             RETURNING *`,
+          ).all({ owner, until, at }) as ScaleRow[]
+        )
+          .map(toScale)
+          .sort((a, b) => a.id - b.id),
+      )
+      .immediate();
+  }
+
+  async finishScale(
+    id: number,
+    fence: JobFence,
+    end: { state: "succeeded" | "failed"; message: string | null; reasons: string[] },
+    result?: unknown,
+  ): Promise<void> {
+    this.db
+      .transaction(() => {
+        const row = this.stmt(
+          "SELECT cluster_id FROM scale_jobs WHERE id = ? AND lease_owner = ? AND lease_generation = ? AND state = 'running'",
+        ).get(id, fence.owner, fence.generation) as { cluster_id: number } | undefined;
+        if (!row) throw new LeaseLostError(fence);
+        this.stmt(
+          "UPDATE scale_jobs SET state = ?, message = ?, reasons = ?, finished_at = ?, lease_owner = NULL, lease_until = NULL WHERE id = ?",
+        ).run(end.state, end.message, JSON.stringify(end.reasons), now(), id);
+        if (result !== undefined) this.patchCluster(row.cluster_id, { result, reasons: [] });
+        this.changed(row.cluster_id);
+      })
+      .immediate();
+  }
+
+  async openStream(
+    profileId: number,
+    owner: string,
+    limit: number,
+    ttlMs: number,
+  ): Promise<{ id: number } | { held: number }> {
+    const at = now();
+    return this.db
+      .transaction((): { id: number } | { held: number } => {
+        this.stmt("DELETE FROM event_streams WHERE until < ?").run(at);
+        const { n } = this.stmt("SELECT count(*) AS n FROM event_streams WHERE profile_id = ?").get(
+          profileId,
+        ) as {
+          n: number;
+        };
+        if (n >= limit) return { held: n };
+        const until = new Date(Date.now() + ttlMs).toISOString();
+        const info = this.stmt("INSERT INTO event_streams (profile_id, owner, until) VALUES (?, ?, ?)").run(
+          profileId,
+          owner,
+          until,
+        );
+        return { id: Number(info.lastInsertRowid) };
+      })
+      .immediate();
+  }
+
+  async renewStream(id: number, ttlMs: number): Promise<void> {
+    this.stmt("UPDATE event_streams SET until = ? WHERE id = ?").run(
+      new Date(Date.now() + ttlMs).toISOString(),
+      id,
+    );
+  }
+
+  async closeStream(id: number): Promise<void> {
+    this.stmt("DELETE FROM event_streams WHERE id = ?").run(id);
+  }
+
   async purgeIdempotency(olderThan: string): Promise<number> {
     return this.stmt("DELETE FROM idempotency WHERE created_at < ?").run(olderThan).changes;
   }
+}
+
+interface ScaleRow extends Omit<ScaleJobRecord, "reasons"> {
+  reasons: string;
+  lease_until?: string | null;
+}
+
+function toScale(row: ScaleRow): ScaleJobRecord {
+  const { lease_until: _until, ...rest } = row;
+  return { ...rest, reasons: JSON.parse(row.reasons) as string[] };
 }

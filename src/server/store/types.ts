@@ -183,6 +183,32 @@ export type CreateClusterOutcome =
   /** The profile has `live` clusters that are not deleted, and may have at most `limit`. */
   | { kind: "quota"; limit: number; live: number };
 
+/**
+ * A scale of a cluster's workers (PATCH /clusters/{name}), stored like create and delete jobs: it
+ * survives a restart (resumed by the server that takes its lease) and is seen by every replica.
+ */
+export interface ScaleJobRecord {
+  id: number;
+  cluster_id: number;
+  /** Its public id ("scale-<uuid>"): the `job` of its events. */
+  key: string;
+  workers: number;
+  state: "running" | "succeeded" | "failed";
+  message: string | null;
+  reasons: string[];
+  started_at: string;
+  finished_at: string | null;
+  lease_owner: string | null;
+  lease_generation: number;
+}
+
+export type StartScaleOutcome =
+  | { kind: "started"; job: ScaleJobRecord }
+  /** A scale of this cluster is running already (on any replica). */
+  | { kind: "busy"; job: ScaleJobRecord }
+  /** Only an online cluster can be scaled. */
+  | { kind: "not_online"; cluster: ClusterRecord };
+
 export type StartDestroyOutcome =
   | { kind: "started"; cluster: ClusterRecord; job: JobRecord }
   /**
@@ -191,7 +217,9 @@ export type StartDestroyOutcome =
    */
   | { kind: "unchanged"; cluster: ClusterRecord }
   /** Still being created: a delete would race the create. */
-  | { kind: "busy"; cluster: ClusterRecord };
+  | { kind: "busy"; cluster: ClusterRecord }
+  /** Its workers are being scaled: a delete would race the update (409 until the scale ends). */
+  | { kind: "scaling"; cluster: ClusterRecord };
 
 export interface ClusterPatch {
   status?: ClusterStatus;
@@ -295,6 +323,45 @@ export interface Store {
    * while the lease is still the fence's (else LeaseLostError, nothing written).
    */
   completeJob(jobId: number, clusterId: number, patch: ClusterPatch, fence?: JobFence): Promise<void>;
+
+  /**
+   * In one transaction: a scale job of `workers` for an online cluster with no scale running,
+   * leased to `lease` (see StartScaleOutcome).
+   */
+  startScale(clusterId: number, key: string, workers: number, lease: JobLease): Promise<StartScaleOutcome>;
+  /** The cluster's newest scale job. */
+  latestScale(clusterId: number): Promise<ScaleJobRecord | undefined>;
+  /**
+   * Renews `owner`'s leases on running scale jobs and takes those whose lease ran out (the next
+   * generation when the lease changes hands); returns every running scale `owner` now holds.
+   */
+  claimScales(owner: string, until: string): Promise<ScaleJobRecord[]>;
+  /**
+   * In one transaction, only while `owner` still holds the scale under `generation` (else
+   * LeaseLostError): its end, and the cluster's new result when it succeeded.
+   */
+  finishScale(
+    id: number,
+    fence: JobFence,
+    end: { state: "succeeded" | "failed"; message: string | null; reasons: string[] },
+    result?: unknown,
+  ): Promise<void>;
+
+  /**
+   * Event streams open across the fleet (GET /clusters/{name}/events as SSE), so that a profile's
+   * limit holds over every replica: in one transaction, counts the profile's streams whose lease
+   * has not run out and, below `limit`, records a new one held until `ttlMs` from now; returns its
+   * id, or how many the profile holds when it is at the limit.
+   */
+  openStream(
+    profileId: number,
+    owner: string,
+    limit: number,
+    ttlMs: number,
+  ): Promise<{ id: number } | { held: number }>;
+  /** Keeps an open stream counted for `ttlMs` more (a replica that dies stops renewing its own). */
+  renewStream(id: number, ttlMs: number): Promise<void>;
+  closeStream(id: number): Promise<void>;
 
   /** Forgets idempotency answers older than the given ISO time. */
   purgeIdempotency(olderThan: string): Promise<number>;

@@ -9,6 +9,8 @@ const REFRESH_MS = 2000;
 
 /** @param {HTMLElement} main @param {string} name @param {string} region */
 export function clusterView(main, name, region) {
+  // CloudFormation's stack name rule (argument_definitions.cson stack_name), at most 128 characters.
+  const validName = /^[a-zA-Z][-a-zA-Z0-9]{0,127}$/.test(name);
   const controller = new AbortController();
   const { signal } = controller;
   const status = h("span", { id: "cluster-status", role: "status" }, "…");
@@ -178,8 +180,17 @@ export function clusterView(main, name, region) {
   }
 
   async function refresh() {
+    // A name no cluster can have is never asked for: a URL resolves "." and ".." (also written
+    // %2e%2e) as path steps, so #/cluster/.. asked for /clusters/.. = / and showed the API's own
+    // document as a cluster. An answer about another name is no answer either.
+    if (!validName) {
+      fill(problem, `No cluster named ${name}.`);
+      return;
+    }
     try {
-      cluster = await api("GET", clusterPath(name, region), { signal });
+      const answer = await api("GET", clusterPath(name, region), { signal });
+      if (answer?.stack_name !== name) throw new ApiError(404, { error: "not found" });
+      cluster = answer;
       fill(problem);
       render();
     } catch (error) {
@@ -258,6 +269,7 @@ export function clusterView(main, name, region) {
   })();
   // The events route needs the region: the cluster's own once known.
   (async () => {
+    if (!validName) return;
     while (!region && !signal.aborted) {
       if (cluster?.region) region = cluster.region;
       else await sleep(100, signal);

@@ -28,7 +28,9 @@ FIXES / printed at start-up. What they change (all verified against moto 5.1.1):
       ClientRequestToken; a CreateStack retried with the same name and ClientRequestToken answers
       with the same StackId; DeletionTime is rendered; template errors (bad JSON/YAML, Ref to an
       unknown resource, missing mapping key) are a 400 ValidationError "Template format error:
-      ..." instead of an HTTP 500, and leave no stack behind.
+      ..." instead of an HTTP 500, and leave no stack behind. A resource whose Condition is
+      false is not listed by DescribeStackResources/ListStackResources (plain moto lists it as an
+      entry with no logical id or type).
   get-azs                   Fn::GetAZs answers us-east-1a..d whatever the stack's region, and takes
       {"Ref": "AWS::Region"} as a literal region name. Answers the region's zones instead.
   validate-template         ValidateTemplate needs cfn-lint (not packaged for Debian): plain moto
@@ -44,6 +46,12 @@ FIXES / printed at start-up. What they change (all verified against moto 5.1.1):
       time without a zone ("2026-11-26T05:00:57.115004"), which the AWS SDK for JavaScript v3
       rejects ("Invalid RFC3339 timestamp format"): the whole call fails. Gives the real creation
       time in UTC with a Z.
+  previous-default-values   UpdateStack with UsePreviousValue for a parameter the stack got from its
+      Default (not given at CreateStack) fails "Missing parameter X", though DescribeStacks lists
+      it. AWS takes the default as the previous value: so does the fix.
+  launch-template-booleans  DescribeLaunchTemplateVersions writes booleans as Python does ("True"),
+      which botocore (the AWS CLI) reads as false: an encrypted volume showed Encrypted false.
+      Writes "true"/"false" as EC2 does.
   asg-launch-template       Instances that an Auto Scaling group launches from a launch template
       get only ImageId/InstanceType/UserData from it; they all land in the first subnet and never
       get a public IP, the key pair or the template's security groups. Makes them honour
@@ -418,7 +426,8 @@ def _stack_lifecycle() -> None:
         rm = self.resource_map
         if getattr(rm, "_pc_frozen", False):
             return [r for k, r in rm._parsed_resources.items() if k in rm._resource_json_map and r is not None]
-        return rm.values()
+        # A resource whose Condition is false is not created (None in the map): AWS does not list it.
+        return [r for r in rm.values() if r is not None]
 
     FakeStack.stack_resources = property(stack_resources)
 
@@ -615,6 +624,58 @@ def _asg_created_time() -> None:
         self.created_time = iso_8601_datetime_with_milliseconds(utcnow())
 
     FakeAutoScalingGroup.__init__ = __init__
+
+
+@_fix("previous-default-values")
+def _previous_default_values() -> None:
+    from moto.cloudformation.models import FakeStack
+
+    original = FakeStack.__init__
+
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
+        # A parameter left to its Default has that value as its previous value (AWS lists it in
+        # DescribeStacks and takes UsePreviousValue for it); plain moto keeps only those given.
+        declared = (getattr(self, "template_dict", None) or {}).get("Parameters") or {}
+        defaults = {
+            name: str(spec["Default"])
+            for name, spec in declared.items()
+            if isinstance(spec, dict) and "Default" in spec and name not in self.parameters
+        }
+        if defaults:
+            self.parameters = {**self.parameters, **defaults}
+
+    FakeStack.__init__ = __init__
+
+
+@_fix("launch-template-booleans")
+def _launch_template_booleans() -> None:
+    import moto.ec2.responses.launch_templates as module
+
+    original = module.xml_serialize
+
+    def xml_serialize(tree: Any, key: str, value: Any) -> None:
+        # bool is an int in Python: plain moto writes str(True), "True", which botocore (the AWS CLI)
+        # reads as false. EC2 writes "true"/"false".
+        if isinstance(value, bool):
+            name = key[0].lower() + key[1:]
+            module.ElementTree.SubElement(tree, name).text = "true" if value else "false"
+            return
+        if isinstance(value, dict):
+            node = module.ElementTree.SubElement(tree, key[0].lower() + key[1:])
+            for inner_key, inner in value.items():
+                xml_serialize(node, inner_key, inner)
+            return
+        if isinstance(value, list):
+            name = key[0].lower() + key[1:]
+            name = (name[:-1] if name[-1] == "s" else name) + "Set"
+            node = module.ElementTree.SubElement(tree, name)
+            for item in value:
+                xml_serialize(node, "item", item)
+            return
+        original(tree, key, value)
+
+    module.xml_serialize = xml_serialize
 
 
 @_fix("asg-launch-template")
