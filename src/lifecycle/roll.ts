@@ -3,7 +3,7 @@ import { describeGroups, type GroupState, resizeGroup, terminateInGroup } from "
 import { describeNodes, type NodeState } from "../aws/nodes.js";
 import { OperationError } from "../errors.js";
 import { type ClusterRef, command } from "./hints.js";
-import type { ClusterGroups } from "./nodes.js";
+import { type ClusterGroups, controllerGroups } from "./nodes.js";
 import { Aborted, Pace, pause } from "./pace.js";
 import type { Session } from "./session.js";
 import type { RollStep } from "./types.js";
@@ -43,7 +43,7 @@ export interface Fleet {
 }
 
 export async function readFleet(session: Session, groups: ClusterGroups): Promise<Fleet> {
-  const names = [groups.controllers, ...(groups.workers ? [groups.workers] : [])];
+  const names = [...controllerGroups(groups), ...(groups.workers ? [groups.workers] : [])];
   const states = await describeGroups(session.clients.autoscaling, names);
   const ids = states.flatMap((g) => g.all);
   const nodes = ids.length > 0 ? await describeNodes(session.clients.ec2, ids) : [];
@@ -62,25 +62,27 @@ export function workerStrategy(desired: number, minHealthy: number): RollPlan["w
 /** Which instances the roll replaces, in order: controllers one by one, then the workers. */
 export function planRoll(fleet: Fleet, groups: ClusterGroups, target: string, minHealthy: number): RollPlan {
   let order = 0;
-  const outdated = (name: string | null, role: "controller" | "worker"): PlannedReplacement[] => {
-    const group = fleet.groups.find((g) => g.name === name);
-    if (!group) return [];
-    return group.all
-      .map((id) => fleet.nodes.get(id))
-      .filter((n): n is NodeState => n !== undefined && n.image_id !== target)
-      .sort((a, b) => (a.private_ip ?? "").localeCompare(b.private_ip ?? "", "en", { numeric: true }))
-      .map((n) => ({
-        order: ++order,
-        role,
-        group: group.name,
-        instance_id: n.instance_id,
-        private_ip: n.private_ip,
-        image_from: n.image_id,
-        image_to: target,
-      }));
-  };
-  const controllers = outdated(groups.controllers, "controller");
-  const workers = outdated(groups.workers, "worker");
+  // In group order (a controller slot's group after another's), then by address within a group.
+  const outdated = (names: (string | null)[], role: "controller" | "worker"): PlannedReplacement[] =>
+    names.flatMap((name) => {
+      const group = fleet.groups.find((g) => g.name === name);
+      if (!group) return [];
+      return group.all
+        .map((id) => fleet.nodes.get(id))
+        .filter((n): n is NodeState => n !== undefined && n.image_id !== target)
+        .sort((a, b) => (a.private_ip ?? "").localeCompare(b.private_ip ?? "", "en", { numeric: true }))
+        .map((n) => ({
+          order: ++order,
+          role,
+          group: group.name,
+          instance_id: n.instance_id,
+          private_ip: n.private_ip,
+          image_from: n.image_id,
+          image_to: target,
+        }));
+    });
+  const controllers = outdated(controllerGroups(groups), "controller");
+  const workers = outdated([groups.workers], "worker");
   const workerGroup = fleet.groups.find((g) => g.name === groups.workers);
   return {
     target_image: target,
@@ -113,10 +115,11 @@ export async function roll(context: RollContext): Promise<RollStep[]> {
   const { session, groups } = context;
   for (;;) {
     const fleet = await read(context);
-    const group = fleet.groups.find((g) => g.name === groups.controllers);
     const next = planRoll(fleet, groups, context.target, context.min_healthy).controllers[0];
+    const group = fleet.groups.find((g) => g.name === next?.group);
     if (!group || !next) break;
-    await whole(context, group.name, "controller");
+    // Never a controller out while any other is: every controller group whole first.
+    for (const name of controllerGroups(groups)) await whole(context, name, "controller");
     const started = Date.now();
     session.emit(
       "roll",
