@@ -7,6 +7,7 @@ export const commandNames = [
   "create",
   "destroy",
   "scale",
+  "upgrade",
   "sync",
   "status",
   "wait",

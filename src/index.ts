@@ -70,6 +70,15 @@ export async function scale(credentials: Config | undefined, options: Input<"sca
   return lifecycle.scale(credentials, pinned("scale", options), hooks);
 }
 
+/**
+ * Moves a cluster to its channel's newest image (or image_id): UpdateStack, then the controllers
+ * replaced one at a time and the workers in batches keeping min_healthy % in service. dry_run
+ * returns the plan.
+ */
+export async function upgrade(credentials: Config | undefined, options: Input<"upgrade">, hooks?: Hooks) {
+  return lifecycle.upgrade(credentials, checked("upgrade", options), hooks);
+}
+
 /** Brings a cluster's DNS names in line with the instances in service; says what it changed. */
 export async function sync(credentials: Config | undefined, options: Input<"sync">, hooks?: Hooks) {
   return lifecycle.sync(credentials, pinned("sync", options), hooks);
@@ -98,4 +107,5 @@ export type {
   ListOptions,
   ScaleOptions,
   StackOptions,
+  UpgradeOptions,
 } from "./options.js";

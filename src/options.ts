@@ -162,6 +162,16 @@ export interface ScaleOptions {
   stack_id?: string;
 }
 
+export interface UpgradeOptions {
+  stack_name: string;
+  image_id?: string;
+  min_healthy: number;
+  region?: string;
+  timeout?: number;
+  dry_run: boolean;
+  profile?: string;
+}
+
 export interface ListOptions {
   region?: string;
   profile?: string;
@@ -184,6 +194,7 @@ export interface OptionsOf {
   status: StackOptions;
   wait: StackOptions;
   scale: ScaleOptions;
+  upgrade: UpgradeOptions;
   sync: StackOptions;
   list: ListOptions;
   serve: ServeOptions;

@@ -5,6 +5,8 @@ import { sdk } from "./sdk.js";
 export interface GroupState {
   name: string;
   desired: number;
+  min: number;
+  max: number;
   /** Instances the group counts as serving: LifecycleState InService and Healthy. */
   in_service: string[];
   /** Every instance the group holds, whatever its lifecycle state (Pending, Terminating…). */
@@ -60,6 +62,8 @@ function groupOf(group: AutoScalingGroup): GroupState {
   return {
     name: group.AutoScalingGroupName ?? "",
     desired: group.DesiredCapacity ?? 0,
+    min: group.MinSize ?? 0,
+    max: group.MaxSize ?? 0,
     in_service: instances
       .filter((i) => i.LifecycleState === "InService" && (i.HealthStatus ?? "Healthy") === "Healthy")
       .map((i) => i.InstanceId ?? "")
@@ -67,4 +71,38 @@ function groupOf(group: AutoScalingGroup): GroupState {
     all: instances.map((i) => i.InstanceId ?? "").filter(Boolean),
     tags: Object.fromEntries((group.Tags ?? []).map((t) => [t.Key ?? "", t.Value ?? ""])),
   };
+}
+
+/**
+ * Terminates one instance of a group through Auto Scaling, which launches its replacement from the
+ * group's current launch template version unless `decrement` lowers the desired capacity instead.
+ */
+export async function terminateInGroup(
+  autoscaling: AutoScalingClient,
+  instanceId: string,
+  decrement: boolean,
+): Promise<void> {
+  const { TerminateInstanceInAutoScalingGroupCommand } = sdk.autoscaling();
+  await autoscaling.send(
+    new TerminateInstanceInAutoScalingGroupCommand({
+      InstanceId: instanceId,
+      ShouldDecrementDesiredCapacity: decrement,
+    }),
+  );
+}
+
+/** Sets a group's maximum and desired capacity (a surge above the stack's size, and back). */
+export async function resizeGroup(
+  autoscaling: AutoScalingClient,
+  name: string,
+  size: { max: number; desired: number },
+): Promise<void> {
+  const { UpdateAutoScalingGroupCommand } = sdk.autoscaling();
+  await autoscaling.send(
+    new UpdateAutoScalingGroupCommand({
+      AutoScalingGroupName: name,
+      MaxSize: size.max,
+      DesiredCapacity: size.desired,
+    }),
+  );
 }

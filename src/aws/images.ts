@@ -54,6 +54,57 @@ export async function newestFlatcarImage(
   return { image_id: newest.ImageId, name: newest.Name, creation_date: newest.CreationDate ?? null };
 }
 
+/** An image as the expiry warning needs it: when it was made and when AWS deprecates it. */
+export interface ImageFacts {
+  image_id: string;
+  name: string | null;
+  creation_date: string | null;
+  /** DescribeImages' DeprecationTime: from then on listings hide it; Flatcar removes it soon after. */
+  deprecation_time: string | null;
+  state: string | null;
+}
+
+type DescribedImage = {
+  ImageId?: string;
+  Name?: string;
+  CreationDate?: string;
+  DeprecationTime?: string;
+  State?: string;
+};
+
+/**
+ * The named images, by id (an image that no longer exists is simply missing from the map). One
+ * DescribeImages per call; asked by id, AWS also returns deprecated images.
+ */
+export async function describeImagesById(ec2: EC2Client, ids: string[]): Promise<Map<string, ImageFacts>> {
+  const found = new Map<string, ImageFacts>();
+  if (ids.length === 0) return found;
+  const { DescribeImagesCommand } = sdk.ec2();
+  const ask = async (imageIds: string[]): Promise<DescribedImage[]> => {
+    try {
+      return (await ec2.send(new DescribeImagesCommand({ ImageIds: imageIds }))).Images ?? [];
+    } catch (error) {
+      // One unknown id fails the whole call (InvalidAMIID.NotFound / .Malformed): ask one by one.
+      if (imageIds.length > 1 && /InvalidAMIID/.test((error as Error).name ?? "")) {
+        return (await Promise.all(imageIds.map((id) => ask([id])))).flat();
+      }
+      if (/InvalidAMIID/.test((error as Error).name ?? "")) return [];
+      throw awsFailure("reading the cluster's image (DescribeImages)", error);
+    }
+  };
+  for (const image of await ask([...new Set(ids)])) {
+    if (!image.ImageId) continue;
+    found.set(image.ImageId, {
+      image_id: image.ImageId,
+      name: image.Name ?? null,
+      creation_date: image.CreationDate ?? null,
+      deprecation_time: image.DeprecationTime ?? null,
+      state: image.State ?? null,
+    });
+  }
+  return found;
+}
+
 export interface ImageRoot {
   /** RootDeviceName: where a launch template's root mapping must go to resize the root volume. */
   device: string;

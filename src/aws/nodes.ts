@@ -5,6 +5,8 @@ import type { NodeInfo } from "./types.js";
 /** A node as EC2 sees it right now: NodeInfo plus the instance state ("pending", "running"…). */
 export interface NodeState extends NodeInfo {
   state: string;
+  /** The image the instance was launched from (what an upgrade replaces). */
+  image_id: string | null;
 }
 
 /**
@@ -71,6 +73,7 @@ function nodeOf(instance: Instance): NodeState {
     public_dns: instance.PublicDnsName || null,
     private_dns: instance.PrivateDnsName || null,
     state: instance.State?.Name ?? "unknown",
+    image_id: instance.ImageId ?? null,
   };
 }
 
@@ -92,6 +95,6 @@ function ipNumber(ip: string | null): number {
 
 /** NodeInfo without the transient state, as results carry it. */
 export function nodeInfo(node: NodeState): NodeInfo {
-  const { state: _state, ...info } = node;
+  const { state: _state, image_id: _image, ...info } = node;
   return info;
 }

@@ -57,6 +57,7 @@ const handlers: Record<CommandName, () => Promise<unknown>> = {
   create: () => import("./commands/create.js"),
   destroy: () => import("./commands/destroy.js"),
   scale: () => import("./commands/scale.js"),
+  upgrade: () => import("./commands/upgrade.js"),
   sync: () => import("./commands/sync.js"),
   status: () => import("./commands/status.js"),
   wait: () => import("./commands/wait.js"),

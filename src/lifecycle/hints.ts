@@ -12,7 +12,7 @@ export interface ClusterRef {
 }
 
 /** The exact command a person types to act on this cluster again. */
-export function command(verb: "wait" | "destroy" | "status" | "sync", ref: ClusterRef): string {
+export function command(verb: "wait" | "destroy" | "status" | "sync" | "upgrade", ref: ClusterRef): string {
   const profile = ref.profile ? ` --profile ${shellQuote(ref.profile)}` : "";
   return `pandacluster ${verb} -n ${shellQuote(ref.stack_name)} -r ${shellQuote(ref.region)}${profile}`;
 }

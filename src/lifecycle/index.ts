@@ -4,6 +4,7 @@
  *
  *   create  = launch (checks, resolution, CreateStack) + finish (follow → nodes → customise → result)
  *   destroy   DNS names, then DeleteStack, followed to DELETE_COMPLETE
+ *   upgrade   UpdateStack with a new image, then the instances replaced: controllers one at a time
  *   status, list, wait, and stackStatuses for a poller that watches many stacks
  */
 export { StackExistsError } from "../aws/stacks.js";
@@ -20,4 +21,5 @@ export { status } from "./status.js";
 export { resolveRegion, stackStatuses } from "./statuses.js";
 export { sync, syncInService } from "./sync.js";
 export type * from "./types.js";
+export { upgrade } from "./upgrade.js";
 export { wait } from "./wait.js";

@@ -14,6 +14,7 @@ import { OperationError } from "../errors.js";
 import type { StackOptions } from "../options.js";
 import { clusterFacts, privateZoneOutput } from "./facts.js";
 import { clusterStack, StackReplacedError } from "./identity.js";
+import { imageAdvice } from "./image_age.js";
 import { clusterGroups, groupsNodes } from "./nodes.js";
 import { ownPublicRecord } from "./public_dns.js";
 import { failureReasons } from "./reasons.js";
@@ -27,7 +28,8 @@ export async function status(credentials: Config | undefined, options: StackOpti
     const stack = await theStack(session, options);
     const facts = clusterFacts(stack);
     const failed = /FAILED|ROLLBACK/.test(stack.StackStatus ?? "");
-    const [nodes, dns, reasons, groups] = await Promise.all([
+    const ref = { stack_name: facts.stack_name, region: session.region, profile: session.profile };
+    const [nodes, dns, reasons, groups, image] = await Promise.all([
       currentNodes(session, stack),
       currentDns(session, facts.stack_name, facts.stack_id, facts.public_domain, privateZoneOutput(stack)),
       failed
@@ -42,6 +44,11 @@ export async function status(credentials: Config | undefined, options: StackOpti
             facts.stack_id,
             "AWS::AutoScaling::AutoScalingGroup",
           ),
+      // The advice is a bonus: a status that cannot read images still answers.
+      imageAdvice(session.clients.ec2, [{ ...facts, ref }]).then(
+        ([advice]) => advice ?? null,
+        () => null,
+      ),
     ]);
     return {
       stack_name: facts.stack_name,
@@ -57,6 +64,7 @@ export async function status(credentials: Config | undefined, options: StackOpti
       workers: facts.workers,
       image_id: facts.image_id,
       discovery_url: facts.discovery_url,
+      image,
       nodes,
       dns,
       outputs: outputsOf(stack),

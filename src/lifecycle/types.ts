@@ -1,3 +1,5 @@
+import type { ImageAdvice } from "./image_age.js";
+import type { RollPlan } from "./roll.js";
 /**
  * The shapes every face shares: the progress events a flow emits while it works and the result
  * objects it returns. The CLI renders them, the server stores them, the library returns them.
@@ -10,7 +12,7 @@ import type { SentUserData } from "../template/measure.js";
 // Defined below both layers (aws/ reads and writes them); re-exported so that imports keep working.
 export type { DnsRecord, NodeInfo };
 
-export type Step = "validate" | "launch" | "formation" | "nodes" | "customize" | "destroy";
+export type Step = "validate" | "launch" | "formation" | "nodes" | "customize" | "destroy" | "roll";
 
 /** One line of progress: a stack event, a step starting or ending, a wait that is taking long. */
 export interface ProgressEvent {
@@ -176,6 +178,8 @@ export interface StatusResult {
   workers: number;
   image_id: string | null;
   discovery_url: string | null;
+  /** How current the image is, and what to do when it is not (null when it could not be read). */
+  image: ImageAdvice | null;
   nodes: NodeInfo[];
   dns: DnsInfo | null;
   outputs: Record<string, string>;
@@ -223,6 +227,9 @@ export interface ClusterSummary {
   cluster_size: number | null;
   channel: string | null;
   arch: string | null;
+  image_id: string | null;
+  /** Set when the image is outdated, deprecated or gone: what and the command to run. */
+  image_warning: string | null;
 }
 
 export interface ListResult {
@@ -246,4 +253,34 @@ export interface StackRef {
   region?: string;
   stack_id?: string;
   profile?: string;
+}
+
+/** One instance an upgrade replaced, and by which. */
+export interface RollStep {
+  role: "controller" | "worker";
+  replaced: string;
+  /** The instance that took its place (null when it could not be told apart). */
+  by: string | null;
+  image_from: string | null;
+  image_to: string;
+  seconds: number;
+}
+
+/** What `upgrade` did, or (dry run) would do. */
+export interface UpgradeResult {
+  status: "success" | "failure" | "planned";
+  message: string;
+  stack_name: string;
+  stack_id: string;
+  region: string;
+  image_from: string | null;
+  image_to: string;
+  image_name: string | null;
+  /** UpdateStack: sent (with its token), not needed (the stack names the image already), or planned. */
+  stack_update: { needed: boolean; token: string | null; answer: "changed" | "unchanged" | null };
+  plan: RollPlan;
+  replaced: RollStep[];
+  nodes: NodeInfo[];
+  reasons: string[];
+  timings: Record<string, number>;
 }

@@ -18,6 +18,11 @@ export async function checkRootVolume(
   imageId: string,
 ): Promise<void> {
   if (template.source === "file") return;
+  await checkImageFits(session, options.volume_size, imageId);
+}
+
+/** The image's root is where the template's mapping encrypts and sizes it, and fits in `volumeSize`. */
+export async function checkImageFits(session: Session, volumeSize: number, imageId: string): Promise<void> {
   const root = await imageRoot(session.clients.ec2, imageId);
   if (!root) return;
   if (root.device !== ROOT_DEVICE) {
@@ -30,11 +35,11 @@ export async function checkRootVolume(
       },
     ]);
   }
-  if (root.gib !== null && options.volume_size < root.gib) {
+  if (root.gib !== null && volumeSize < root.gib) {
     throw new UsageError([
       {
         argument: "volume_size",
-        message: `${options.volume_size} GiB is smaller than ${imageId}'s root snapshot (${root.gib} GiB), which EC2 refuses: give at least ${root.gib}`,
+        message: `${volumeSize} GiB is smaller than ${imageId}'s root snapshot (${root.gib} GiB), which EC2 refuses: give at least ${root.gib}`,
       },
     ]);
   }

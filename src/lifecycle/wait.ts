@@ -6,20 +6,22 @@ import { alreadyGone, followDeletion } from "./destroy.js";
 import { finishIn } from "./finish.js";
 import { clusterStack, StackGoneError } from "./identity.js";
 import { openSession, type Session } from "./session.js";
-import type { ClusterResult, DestroyResult, Hooks } from "./types.js";
+import type { ClusterResult, DestroyResult, Hooks, UpgradeResult } from "./types.js";
+import { resumeUpgrade } from "./upgrade.js";
 
 const DEFAULT_TIMEOUT_MINUTES = 30;
 
 /**
  * Re-attaches to a cluster where a create or a destroy left it (after Ctrl-C, --no-wait, a crash)
  * and finishes the remaining steps: a stack being deleted is followed to DELETE_COMPLETE; any other
- * is followed to CREATE_COMPLETE, then its nodes are found and named, as create would have.
+ * is followed to CREATE_COMPLETE, then its nodes are found and named, as create would have; an
+ * upgrade interrupted after its stack update goes on replacing the instances not on the new image.
  */
 export async function wait(
   credentials: Config | undefined,
   options: StackOptions,
   hooks: Hooks = {},
-): Promise<ClusterResult | DestroyResult> {
+): Promise<ClusterResult | DestroyResult | UpgradeResult> {
   const session = await openSession(credentials, options, hooks);
   const timeout = options.timeout ?? DEFAULT_TIMEOUT_MINUTES;
   const stack = options.stack_id
@@ -35,11 +37,16 @@ export async function wait(
     return followDeletion(session, stack, timeout);
   }
   // From here on by its StackId: a stack replaced meanwhile under that name is not followed.
-  return finishIn(
+  const finished = await finishIn(
     session,
     { stack_name: options.stack_name, stack_id: stack.StackId ?? options.stack_name },
     timeout,
   );
+  if (finished.status !== "success") return finished;
+  // An upgrade interrupted after its stack update: instances still on the old image are replaced.
+  const current = await describeStack(session.clients.cloudformation, stack.StackId ?? options.stack_name);
+  const upgraded = current ? await resumeUpgrade(session, current, timeout) : undefined;
+  return upgraded ?? finished;
 }
 
 /**

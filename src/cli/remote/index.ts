@@ -255,6 +255,9 @@ class Remote {
           cluster_size: c.cluster_size,
           channel: c.channel,
           arch: c.arch,
+          // The server's reconciler records an image warning as the cluster's event.
+          image_id: null,
+          image_warning: null,
         })),
       };
       const region = typeof options.region === "string" ? options.region : undefined;

@@ -5,12 +5,14 @@ import type {
   ListResult,
   StatusResult,
   SyncResult,
+  UpgradeResult,
 } from "../../lifecycle/types.js";
 import type { CliContext } from "../context.js";
 import { clusterSummary, dryRunSummary } from "./cluster.js";
 import { destroySummary } from "./destroy.js";
 import { printFailure, printLines, printResult } from "./output.js";
 import { listSummary, statusSummary } from "./status.js";
+import { upgradeSummary } from "./upgrade.js";
 
 /** Prints a create/wait result (JSON or the summary) and returns the exit code it means. */
 export function showCluster(context: CliContext, result: ClusterResult, dryRun = false): number {
@@ -48,4 +50,12 @@ export function showSync(context: CliContext, result: SyncResult): number {
     printLines(context, [result.message, ...result.changes.map((line) => `  ${line}`)]);
   else printFailure(context, result.message, result.reasons);
   return result.status === "success" ? ExitCode.ok : ExitCode.failed;
+}
+
+/** Prints an upgrade's plan (dry run) or what it replaced; a failure says why and how to go on. */
+export function showUpgrade(context: CliContext, result: UpgradeResult): number {
+  if (context.json) printResult(context, result);
+  else if (result.status === "failure") printFailure(context, result.message, result.reasons);
+  else printLines(context, upgradeSummary(result));
+  return result.status === "failure" ? ExitCode.failed : ExitCode.ok;
 }

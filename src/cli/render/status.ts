@@ -16,6 +16,7 @@ export function statusSummary(status: StatusResult): string[] {
     ...dnsLines(status.dns),
   ];
   if (status.status_reason) lines.push(`  reason        ${status.status_reason}`);
+  if (status.image?.warning) lines.push("", `Warning: ${status.image.warning}`);
   if (status.nodes.length > 0) lines.push("", nodeTable(status.nodes, status.dns));
   if (status.slots && status.slots.length > 0) lines.push("", "etcd slots:", slotTable(status.slots));
   if (status.reasons.length > 0) lines.push("", "Why it failed:", ...status.reasons.map((r) => `  - ${r}`));
@@ -45,9 +46,13 @@ export function listSummary(result: ListResult): string[] {
     c.arch ?? "-",
     c.created_at ?? "-",
   ]);
+  const warnings = result.clusters
+    .filter((c) => c.image_warning)
+    .map((c) => `  ${c.stack_name}: ${c.image_warning}`);
   return [
     `Clusters in ${result.region}:`,
     "",
     table(["NAME", "STATUS", "SIZE", "CHANNEL", "ARCH", "CREATED"], rows),
+    ...(warnings.length > 0 ? ["", "Image warnings:", ...warnings] : []),
   ];
 }

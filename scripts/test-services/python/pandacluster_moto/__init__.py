@@ -98,6 +98,12 @@ FIXES / printed at start-up. What they change (all verified against moto 5.1.1):
       deletes and re-creates the group in plain moto (new name, every instance replaced). AWS
       updates it in place: the fix keeps the group and its instances and only launches or
       terminates what the new size needs.
+  launch-template-dependents  An UpdateStack that makes a launch template's new version leaves the
+      groups naming it by Fn::GetAtt LatestVersionNumber on the old version (moto compares template
+      text only). Updates them, as AWS does; see launch_template_dependents.py.
+  image-deprecation         DescribeImages never shows DeprecationTime nor hides deprecated images
+      from listings. Shows the times given in PANDACLUSTER_MOTO_IMAGE_DEPRECATIONS (the image
+      publisher's state) and applies AWS's listing rule; see image_deprecation.py.
   pace (off by default)     PANDACLUSTER_MOTO_PACE_MS=N: each stack operation stays *_IN_PROGRESS
       for N ms with its events spread over that time in dependency order, and new instances are
       `pending` (group lifecycle `Pending`) for PANDACLUSTER_MOTO_BOOT_MS (default N) before
@@ -810,6 +816,8 @@ def _asg_update_in_place() -> None:
         version = (props.get("LaunchTemplate") or {}).get("Version")
         if version is not None and getattr(group, "launch_template", None) is not None:
             group.launch_template_version = str(version)
+            if hasattr(group, "provided_launch_template_version"):  # what DescribeAutoScalingGroups shows
+                group.provided_launch_template_version = str(version)
         if desired is None:
             desired = max(min(len(group.instance_states), group.max_size), group.min_size)
         group.set_desired_capacity(desired)
@@ -1007,6 +1015,20 @@ def _pace() -> None:
 
 
 _ALL.append(_pace)
+
+
+@_fix("launch-template-dependents")
+def _launch_template_dependents() -> None:
+    from . import launch_template_dependents
+
+    launch_template_dependents.apply()
+
+
+@_fix("image-deprecation")
+def _image_deprecation() -> None:
+    from . import image_deprecation
+
+    image_deprecation.apply()
 
 
 def apply() -> List[str]:
