@@ -2,13 +2,15 @@
  * The template deploys by hand: `pandacluster build-template` writes it, the AWS CLI creates the
  * stack on the emulator with only the parameters that have no default, and the stack reaches
  * CREATE_COMPLETE, secure by default (SSH closed, etcd's ports between the right groups only,
- * encrypted gp3 root volumes). Everything is read back with the AWS CLI, an independent client.
+ * encrypted gp3 root volumes), and the names the workers reach etcd by are records of the stack's
+ * own private zone. Everything is read back with the AWS CLI, an independent client.
  */
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import type { CfnTemplate } from "../../src/template/types.js";
+import { allText, decodeUserData, userDataBytes } from "../helpers/boot.js";
 import { worldPerFile } from "../lifecycle/e2e.js";
 
 const world = worldPerFile();
@@ -16,12 +18,15 @@ const world = worldPerFile();
 /** A Flatcar stable amd64 image of test/fixtures/flatcar-amis.json (moto lists it). */
 const IMAGE = "ami-3dea0b44311457889";
 /** Values for the parameters that have no default (those a hand deployer must give). */
-const VALUES: Record<string, string> = {
-  KeyPair: "k1",
-  ImageId: IMAGE,
-  PrivateDomain: "hand.cluster",
-  DiscoveryURL: "https://discovery.etcd.io/0123456789abcdef0123456789abcdef",
-};
+const VALUES: Record<string, string> = { KeyPair: "k1", ImageId: IMAGE };
+
+/** The physical id of a stack's resource, as the AWS CLI lists it. */
+async function physicalId(stack: string, logical: string): Promise<string> {
+  const listed = await world.aws<{
+    StackResources: { LogicalResourceId: string; PhysicalResourceId: string }[];
+  }>(["cloudformation", "describe-stack-resources", "--stack-name", stack]);
+  return listed.StackResources.find((r) => r.LogicalResourceId === logical)?.PhysicalResourceId ?? "";
+}
 
 describe("a template deployed by hand with the AWS CLI", () => {
   for (const provisioning of ["ignition", "cloud-config"]) {
@@ -43,7 +48,7 @@ describe("a template deployed by hand with the AWS CLI", () => {
         .sort();
       for (const name of required)
         assert.ok(VALUES[name], `a hand deployer must give ${name}: the test knows no value`);
-      assert.ok(required.includes("KeyPair") && required.includes("ImageId"), required.join(","));
+      assert.deepEqual(required, ["ImageId", "KeyPair"], "only the key pair and the image (no map offline)");
 
       const name = `hand-${provisioning}`;
       await world.aws([
@@ -134,6 +139,38 @@ describe("a template deployed by hand with the AWS CLI", () => {
         VolumeSize: 30,
         VolumeType: "gp3",
       });
+
+      // The workers reach etcd by names the stack's own private zone holds: read the names from the
+      // workers' boot config as EC2 holds it, and each from the zone (PrivateZoneId output).
+      const worker = await world.aws<{
+        LaunchTemplateVersions: { LaunchTemplateData: { UserData: string } }[];
+      }>([
+        "ec2",
+        "describe-launch-template-versions",
+        "--launch-template-id",
+        await physicalId(name, "WorkerLaunchTemplate"),
+        "--versions",
+        "$Latest",
+      ]);
+      const decoded = decodeUserData(
+        userDataBytes(worker.LaunchTemplateVersions[0]?.LaunchTemplateData.UserData ?? ""),
+      );
+      const endpoints = /ETCDCTL_ENDPOINTS=(\S+?) >>/.exec(allText(decoded))?.[1] ?? "";
+      const names = endpoints.split(",").map((url) => new URL(url).hostname);
+      assert.ok(
+        names.length >= 1 && names.every((n) => n.endsWith(`.${template.Parameters.PrivateDomain?.Default}`)),
+        endpoints,
+      );
+      const sets = await world.aws<{ ResourceRecordSets: { Name: string; Type: string }[] }>([
+        "route53",
+        "list-resource-record-sets",
+        "--hosted-zone-id",
+        out.PrivateZoneId ?? "",
+      ]);
+      const records = new Set(
+        sets.ResourceRecordSets.filter((r) => r.Type === "A").map((r) => r.Name.replace(/\.$/, "")),
+      );
+      for (const host of names) assert.ok(records.has(host), `${host} has an A record in the stack's zone`);
     });
   }
 });
