@@ -249,6 +249,12 @@ describe("pandacluster upgrade", () => {
     const image = await world.cli(["upgrade", "-n", "x", "--image-id", "ami-xyz"]);
     assert.equal(image.code, 2);
     assert.match(image.stderr, /--image-id: "ami-xyz"/);
+    // No server mode yet: PANDACLUSTER_SERVER set must not mean "quietly use local credentials".
+    const remote = await world.cli(["upgrade", "-n", "x"], {
+      env: { PANDACLUSTER_SERVER: "http://127.0.0.1:9" },
+    });
+    assert.equal(remote.code, 2);
+    assert.match(remote.stderr, /upgrade has no --server mode yet: PANDACLUSTER_SERVER is set/);
     const missing = await world.cli(["upgrade", "-n", "nosuch"]);
     assert.equal(missing.code, 1);
     assert.match(missing.stderr, /no cluster named nosuch in us-east-1/);
