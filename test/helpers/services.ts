@@ -371,7 +371,12 @@ export async function startMoto(options: MotoOptions = {}): Promise<Moto> {
     const endpoint = `http://${HOST}:${port}`;
     const outcome = await waitUntil(
       managed,
-      async () => (await httpCall("GET", `${endpoint}/moto-api/`)).status < 500,
+      // Ours, not merely something on that port: with two test runs side by side, another run's
+      // server can take the free port between our pick and moto's bind (our moto then exits), and
+      // would answer the probe. Only the process that bound the port logs werkzeug's "Running on".
+      async () =>
+        logTail(logPath, 200).includes(`Running on ${endpoint}`) &&
+        (await httpCall("GET", `${endpoint}/moto-api/`)).status === 200,
       START_TIMEOUT_MS,
     );
     if (outcome === "ready") {
