@@ -13,7 +13,7 @@ import type { ClusterResult, Hooks } from "./types.js";
 const DEFAULT_TIMEOUT_MINUTES = 30;
 
 /** Stacks a scale may start from: complete, or back where they were after a failed update. */
-const SCALABLE = new Set(["CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE"]);
+export const SCALABLE = new Set(["CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE"]);
 
 /** Why the number of controllers cannot change, and what to do instead. */
 export function controllersFixed(name: string): UsageError {

@@ -2,15 +2,18 @@ import { randomUUID } from "node:crypto";
 import { awsFailure } from "../aws/errors.js";
 import { describeStack, parameterOf, type Stack, updateStack } from "../aws/stacks.js";
 import type { Config } from "../config.js";
+import { argumentSpec } from "../definitions.js";
 import { InterruptedError, OperationError, UsageError } from "../errors.js";
 import type { Arch, Channel, UpgradeOptions } from "../options.js";
 import { shellQuote } from "../shell.js";
 import { clusterFacts } from "./facts.js";
 import { finishIn } from "./finish.js";
 import { type ClusterRef, command } from "./hints.js";
+import { clusterStack } from "./identity.js";
 import { resolveImage } from "./image.js";
 import { type ClusterGroups, clusterGroups, nodesInService } from "./nodes.js";
 import { planRoll, RollInterrupted, type RollPlan, readFleet, roll } from "./roll.js";
+import { SCALABLE } from "./scale.js";
 import { openSession, type Session, seconds } from "./session.js";
 import { syncNames } from "./sync.js";
 import type { Hooks, NodeInfo, RollStep, UpgradeResult } from "./types.js";
@@ -18,8 +21,8 @@ import { checkImageFits } from "./volume.js";
 
 const DEFAULT_TIMEOUT_MINUTES = 60;
 
-/** Stacks an upgrade may start from: complete, or back where they were after a failed update. */
-const UPGRADABLE = new Set(["CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE"]);
+/** Stacks an upgrade may start from: those a scale may (complete, or back after a failed update). */
+const UPGRADABLE = SCALABLE;
 
 /**
  * Moves a cluster to a current Flatcar image: the channel's newest in the cluster's region and arch
@@ -44,10 +47,8 @@ export async function upgrade(
     region: session.region,
     profile: session.profile,
   };
-  const stack = await describeStack(session.clients.cloudformation, options.stack_name).catch((error) => {
-    throw awsFailure(`reading stack ${options.stack_name}`, error);
-  });
-  if (!stack) throw new OperationError(`no cluster named ${options.stack_name} in ${session.region}`);
+  // The live stack of that name only when this tool made it for that name; by its StackId from here on.
+  const stack = await clusterStack(session, options, { doing: "reading", ours: true });
   checkUpgradable(stack, ref);
   const facts = clusterFacts(stack);
   const notices: string[] = [];
@@ -168,7 +169,8 @@ export async function resumeUpgrade(
   if (!facts.image_id || !UPGRADABLE.has(stack.StackStatus ?? "")) return undefined;
   const groups = await findGroups(session, stack);
   const fleet = await readFleet(session, groups);
-  const minHealthy = 90;
+  // wait knows no --min-healthy: the definitions' default.
+  const minHealthy = Number(argumentSpec("upgrade", "min_healthy").default);
   const plan = planRoll(fleet, groups, facts.image_id, minHealthy);
   if (plan.controllers.length + plan.workers.length === 0) return undefined;
   const ref: ClusterRef = { stack_name: facts.stack_name, region: session.region, profile: session.profile };

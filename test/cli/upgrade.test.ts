@@ -255,6 +255,20 @@ describe("pandacluster upgrade", () => {
     });
     assert.equal(remote.code, 2);
     assert.match(remote.stderr, /upgrade has no --server mode yet: PANDACLUSTER_SERVER is set/);
+    // A stack of that name this tool did not make for it is never upgraded (identity, issue 14).
+    await world.aws([
+      "cloudformation",
+      "create-stack",
+      "--stack-name",
+      "foreign",
+      "--template-body",
+      JSON.stringify({
+        Resources: { Net: { Type: "AWS::EC2::VPC", Properties: { CidrBlock: "10.9.0.0/16" } } },
+      }),
+    ]);
+    const foreign = await world.cli(["upgrade", "-n", "foreign"]);
+    assert.equal(foreign.code, 1);
+    assert.match(foreign.stderr, /was not created by pandacluster for that name .* not touching it/);
     const missing = await world.cli(["upgrade", "-n", "nosuch"]);
     assert.equal(missing.code, 1);
     assert.match(missing.stderr, /no cluster named nosuch in us-east-1/);
