@@ -37,3 +37,17 @@ export async function withProgress<T>(
     progress.stop();
   }
 }
+
+/**
+ * The hooks of a command that leaves work running in AWS when stopped: progress, Ctrl-C, and what to
+ * say if a second Ctrl-C ends the process at once (create, upgrade).
+ */
+export function interruptibleHooks(context: CliContext, progress: Progress) {
+  return {
+    onEvent: progress.onEvent,
+    signal: context.signal,
+    onInterruptNote: (note: string) => {
+      context.interruptNote = note;
+    },
+  };
+}
