@@ -1,10 +1,9 @@
-import { createHash } from "node:crypto";
 import { gzipSync } from "node:zlib";
 import { UsageError } from "../errors.js";
 import type { Provisioning } from "../options.js";
 import { type BootParts, keepsEtcdDropIn } from "./boot_parts.js";
 import { cloudConfigText } from "./cloud_config.js";
-import { type IgnitionConfig, ignitionConfigs } from "./ignition.js";
+import { type IgnitionConfig, type IgnitionConfigs, ignitionConfigs } from "./ignition.js";
 import type { CfnValue } from "./types.js";
 
 export type { Provisioning } from "../options.js";
@@ -53,9 +52,15 @@ export interface BootUserData {
   notices: string[];
 }
 
+/**
+ * The sample URL's 32 hex digits: fixed but varied, as a real token is (the MD5 of "pandacluster
+ * sample", written out: computing it loaded node:crypto into every build, issue 18).
+ */
+const SAMPLE_TOKEN = "bde07e6cc6da73b8cda6c285ffd77ea3";
+
 /** A discovery URL of real length from a service: {service}/{32 hex}, the hex fixed but varied. */
 export function sampleDiscoveryUrl(service = "https://discovery.etcd.io"): string {
-  return `${service.replace(/\/+$/, "")}/${createHash("md5").update("pandacluster sample").digest("hex")}`;
+  return `${service.replace(/\/+$/, "")}/${SAMPLE_TOKEN}`;
 }
 
 /**
@@ -84,19 +89,21 @@ export function bootUserData(
 
 function ignitionUserData(parts: BootParts, discovery: DiscoveryContext, parameter: string): BootUserData {
   const urlLength = discovery.sampleUrl.length;
-  let notices: string[] = [];
+  let built: IgnitionConfigs | undefined;
   const { text, marker } = withUniqueMarker((m) => {
-    const built = ignitionConfigs(parts, m);
-    notices = built.notices;
+    built = ignitionConfigs(parts, m);
     return JSON.stringify(built.whole);
   }, urlUses(parts));
+  // The configs built with the marker that was kept (the last one built): merged from, not rebuilt.
+  const configs = built as IgnitionConfigs;
+  const notices = configs.notices;
   const plainBytes = measured(text, marker, discovery.sampleUrl);
   const report = reporter("ignition", plainBytes, urlLength);
   if (plainBytes <= USER_DATA_LIMIT) {
     return { value: joinedBase64(text, marker, parameter), report: report(plainBytes, "plain"), notices };
   }
   const { text: outerText, marker: outerMarker } = withUniqueMarker(
-    (m) => JSON.stringify(mergedConfig(parts, m)),
+    (m) => JSON.stringify(mergedConfig(m === marker ? configs : ignitionConfigs(parts, m), m)),
     urlUses(parts),
   );
   const bytes = measured(outerText, outerMarker, discovery.sampleUrl);
@@ -109,8 +116,8 @@ function ignitionUserData(parts: BootParts, discovery: DiscoveryContext, paramet
 }
 
 /** The small outer config: the etcd drop-in (which holds the URL) and a merge of the rest, gzipped. */
-function mergedConfig(parts: BootParts, marker: string): IgnitionConfig {
-  const { outer, inner } = ignitionConfigs(parts, marker);
+function mergedConfig(configs: IgnitionConfigs, marker: string): IgnitionConfig {
+  const { outer, inner } = configs;
   const innerText = JSON.stringify(inner);
   if (innerText.includes(marker))
     throw new Error("internal: the merged Ignition config holds the discovery URL");

@@ -1,4 +1,3 @@
-import { randomBytes } from "node:crypto";
 import { createRequire } from "node:module";
 import { gzipSync } from "node:zlib";
 import {
@@ -133,6 +132,8 @@ export function yaml11Quoted(text: string): string {
 function yaml11Safe(value: unknown, quoted: Map<string, string>): unknown {
   if (typeof value === "string") {
     if (!YAML11_UNSAFE.test(value)) return value;
+    // node:crypto only here: an Ignition build, or a cloud-config without such text, never loads it.
+    const { randomBytes } = require("node:crypto") as typeof import("node:crypto");
     const marker = `pandacluster-yaml11-scalar-${quoted.size}-${randomBytes(8).toString("hex")}`;
     quoted.set(marker, yaml11Quoted(value));
     return marker;

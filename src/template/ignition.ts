@@ -100,7 +100,7 @@ export function ignitionConfigs(parts: BootParts, discoveryUrl: string): Ignitio
   const notEnabled: string[] = [];
   const links: IgnitionLink[] = [];
   const translated = all.map((unit) => {
-    const result = translateUnit(unit, problems);
+    const result = translatedUnit(unit, problems);
     if (unit.runtime) runtime.push(unit.name);
     if (unit.command && ONLY_WHEN_RUNNING.includes(unit.command)) idle.push(`${unit.name} (${unit.command})`);
     if (result.enableIgnored) notEnabled.push(unit.name);
@@ -111,7 +111,7 @@ export function ignitionConfigs(parts: BootParts, discoveryUrl: string): Ignitio
 
   const whole: IgnitionConfig = { ignition: { version: IGNITION_VERSION } };
   if (publicKeys.length > 0) whole.passwd = { users: [{ name: "core", sshAuthorizedKeys: [...publicKeys] }] };
-  const files = (parts.files ?? []).map(ignitionFile);
+  const files = (parts.files ?? []).map(ignitionFileOnce);
   if (files.length > 0 || links.length > 0) {
     whole.storage = { ...(files.length > 0 ? { files } : {}), ...(links.length > 0 ? { links } : {}) };
   }
@@ -134,6 +134,58 @@ export function ignitionConfigs(parts: BootParts, discoveryUrl: string): Ignitio
     );
   }
   return { whole, ...split(whole, etcd, ours), notices };
+}
+
+/**
+ * A build makes the configs of each kind of node more than once (to measure them, to find a marker,
+ * to merge a compressed rest), from the same unit entries and files: each entry is translated, and
+ * each file compressed, once. With 200 units that was most of a build-template run (issue 18). An
+ * entry or a file is a key only while each of its fields is still what it was (=== compares strings
+ * by identity first, so checking costs nothing like translating again): one changed in place is
+ * translated again. A translation's problems are kept with it and reported again.
+ */
+const translations = new WeakMap<UnitEntry, { fields: unknown[]; result: Translated; problems: Problem[] }>();
+const ignitionFiles = new WeakMap<BootFile, { fields: unknown[]; file: IgnitionFile }>();
+
+function unitFields(entry: UnitEntry): unknown[] {
+  const fields: unknown[] = [
+    entry.name,
+    entry.command,
+    entry.enable,
+    entry.runtime,
+    entry.mask,
+    entry.content,
+  ];
+  fields.push(entry.drop_ins);
+  for (const d of entry.drop_ins ?? []) fields.push(d.name, d.content);
+  return fields;
+}
+
+function sameFields(a: unknown[], b: unknown[]): boolean {
+  return a.length === b.length && a.every((value, i) => value === b[i]);
+}
+
+function translatedUnit(entry: UnitEntry, problems: Problem[]): Translated {
+  const fields = unitFields(entry);
+  const known = translations.get(entry);
+  if (known && sameFields(known.fields, fields)) {
+    problems.push(...known.problems);
+    return known.result;
+  }
+  const own: Problem[] = [];
+  const result = translateUnit(entry, own);
+  translations.set(entry, { fields, result, problems: own });
+  problems.push(...own);
+  return result;
+}
+
+function ignitionFileOnce(file: BootFile): IgnitionFile {
+  const fields = [file.path, file.mode, file.content, file.compress];
+  const known = ignitionFiles.get(file);
+  if (known && sameFields(known.fields, fields)) return known.file;
+  const made = ignitionFile(file);
+  ignitionFiles.set(file, { fields, file: made });
+  return made;
 }
 
 /** A file as Ignition writes it: its text in a data: URL, gzip-compressed when asked. */

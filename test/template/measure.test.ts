@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { buildTemplate } from "../../src/template/build.js";
-import { measureUserData } from "../../src/template/measure.js";
+import { logicalIdOrder, measureUserData } from "../../src/template/measure.js";
 import type { CfnTemplate } from "../../src/template/types.js";
 import { DISCOVERY, evaluate } from "./support.js";
 
@@ -131,5 +131,19 @@ describe("user data measured as sent, for every launch template", () => {
         ["D", null],
       ],
     );
+  });
+
+  it("orders launch templates as localeCompare does, without loading ICU's collation", () => {
+    // Logical ids are letters and digits; every pair of a small alphabet of mixed case and digits,
+    // and a non-alphanumeric pair (localeCompare's own answer), must sort as localeCompare sorts them.
+    const alphabet = ["a", "A", "b", "B", "z", "Z", "0", "9"];
+    const ids = [""];
+    for (const x of alphabet) for (const y of ["", ...alphabet]) ids.push(`${x}${y}`);
+    ids.push("LaunchTemplate", "launchTemplate", "WorkerLaunchTemplate", "Launch2", "Launch10", "a-b", "a_b");
+    for (const a of ids) {
+      for (const b of ids) {
+        assert.equal(Math.sign(logicalIdOrder(a, b)), Math.sign(a.localeCompare(b)), `${a} vs ${b}`);
+      }
+    }
   });
 });
