@@ -338,13 +338,15 @@ export function unitSyntaxProblem(text: string): string | undefined {
   let continued = false;
   const lines = text.split("\n");
   for (let i = 0; i < lines.length; i++) {
-    const line = (lines[i] as string).replace(/\r$/, "");
+    const raw = lines[i] as string;
+    const line = raw.endsWith("\r") ? raw.slice(0, -1) : raw;
     const n = i + 1;
     // A lone CR is a line break to systemd but not to go-systemd: "[Unit]\rDescription=…" is one
     // line to Ignition ("found garbage after section name"), and a config holding it is refused.
     if (line.includes("\r"))
       return `line ${n} holds a carriage return (\\r) not followed by a line feed; Ignition's unit parser takes only \\n (or \\r\\n) as a line break: use \\n line endings`;
-    if (Buffer.byteLength(line) >= UNIT_LINE_MAX)
+    // A UTF-16 code unit is at most 3 bytes of UTF-8: a short line needs no counting.
+    if (line.length * 3 >= UNIT_LINE_MAX && Buffer.byteLength(line) >= UNIT_LINE_MAX)
       return `line ${n} is ${Buffer.byteLength(line)} bytes long (at most ${UNIT_LINE_MAX - 1})`;
     if (continued) {
       continued = line.endsWith("\\");
@@ -385,6 +387,8 @@ interface AddressUse {
 /** Each use of an address variable in a unit's text. */
 function addressUses(text: string): AddressUse[] {
   const uses: AddressUse[] = [];
+  // Both variables end so; a text without it (most units) has no use to find line by line.
+  if (!text.includes("_ipv4")) return uses;
   let key: string | undefined;
   let comment = false;
   let continued = false;

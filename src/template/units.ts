@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import { resolve } from "node:path";
+import { isAbsolute, resolve, sep } from "node:path";
 import { type Problem, UsageError } from "../errors.js";
 import { type UnitsInput, unitsFolder, unitsFromFile } from "../options.js";
 import { packagePath } from "../paths.js";
@@ -105,6 +105,8 @@ function unitBoolean(value: unknown): boolean | undefined {
  * UpheldBy=): only then does enabling it start it at boot.
  */
 export function hasInstallSection(text: string): boolean {
+  // No such line without the words (most units files' units have none): no need to read each line.
+  if (!text.includes("[Install]")) return false;
   let inInstall = false;
   for (const raw of text.split(/\r?\n/)) {
     const line = raw.trim();
@@ -253,10 +255,22 @@ function readContent(
     );
     return undefined;
   }
-  const path = resolve(folder, content);
-  let bytes: Buffer;
+  const path = contentPath(folder, content);
+  // Read as UTF-8 by one native call (readFileSync into a Buffer is four calls and a copy, for each of
+  // 200 units). Bytes that are not UTF-8 come out as U+FFFD, so only a text holding U+FFFD is read
+  // again as bytes and decoded strictly, to tell a real U+FFFD from bytes that are not UTF-8.
+  let text: string;
   try {
-    bytes = readFileSync(path);
+    text = readFileSync(path, "utf8");
+    if (text.includes("\uFFFD")) {
+      const bytes = readFileSync(path);
+      try {
+        text = UTF8.decode(bytes);
+      } catch {
+        problem(`content ${path} is not UTF-8 text`);
+        return undefined;
+      }
+    }
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     const why =
@@ -270,14 +284,30 @@ function readContent(
     problem(`cannot read content ${path}: ${why}`);
     return undefined;
   }
-  let text: string;
-  try {
-    text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(bytes);
-  } catch {
-    problem(`content ${path} is not UTF-8 text`);
-    return undefined;
-  }
   return fill(text, variables, path, problem);
+}
+
+/** One decoder for every file: a decode without `stream` starts afresh, also after a failed one. */
+const UTF8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+
+/** Each units file's (absolute) folder as resolve() gives it. */
+const resolvedFolders = new Map<string, string>();
+
+/**
+ * resolve(folder, content), without resolve()'s normalising of the whole path once per unit (200 of
+ * them cost a build-template run milliseconds, issue 18) when content is a plain file name: no
+ * separator, not "." or "..". The folder, resolved once, then only gets the name appended.
+ */
+function contentPath(folder: string, content: string): string {
+  const plain = content !== "." && content !== ".." && !content.includes("/") && !content.includes(sep);
+  // A relative folder depends on the working directory, which may change: resolved every time.
+  if (!plain || !isAbsolute(folder)) return resolve(folder, content);
+  let base = resolvedFolders.get(folder);
+  if (base === undefined) {
+    base = resolve(folder);
+    resolvedFolders.set(folder, base);
+  }
+  return base.endsWith(sep) ? `${base}${content}` : `${base}${sep}${content}`;
 }
 
 function fill(

@@ -41,6 +41,8 @@ export function templateVariables(
  * unit file, or the units file entry) and the variable.
  */
 export function fillPlaceholders(text: string, variables: Record<string, string>, source: string): string {
+  // Most unit files have no placeholder at all: no pattern to run over them.
+  if (!text.includes("{{")) return text;
   const unknown = new Set<string>();
   const filled = text.replace(PLACEHOLDER, (whole, name: string) => {
     const value = Object.hasOwn(variables, name) ? variables[name] : undefined;

@@ -407,6 +407,30 @@ describe("bad units files are UsageErrors naming the file and the entry", () => 
     )();
   });
 
+  it("content that is UTF-8 holding U+FFFD, a byte-order mark or CRLF is read byte for byte", () => {
+    // The text is read as UTF-8 at once and decoded strictly only when it holds U+FFFD (what a
+    // lenient decode puts for bytes that are not UTF-8): a real U+FFFD must pass, unchanged.
+    const dir = mkdtempSync(join(tmpdir(), "pandacluster-units-"));
+    const text = "\uFEFF[Unit]\r\nDescription=replacement \uFFFD and \u00e9 \u{1F600}\r\n";
+    writeFileSync(join(dir, "fffd.service"), text);
+    const [unit] = load([{ name: "fffd.service", content: "fffd.service" }], dir);
+    assert.equal(unit?.content, text);
+    // A name with a folder part, and a folder not in resolve()'s form, name the file resolve() names.
+    mkdirSync(join(dir, "sub"));
+    writeFileSync(join(dir, "sub", "b.service"), "[Unit]\n");
+    const [b, c, d] = load(
+      [
+        { name: "b.service", content: "./b.service" },
+        { name: "c.service", content: "../sub/./b.service" },
+        { name: "d.service", content: "b.service" },
+      ],
+      `${dir}/sub/.`,
+    );
+    assert.equal(b?.content, "[Unit]\n");
+    assert.equal(c?.content, "[Unit]\n");
+    assert.equal(d?.content, "[Unit]\n");
+  });
+
   it("content that cannot be read for permissions (as root: read by the unprivileged user nobody)", async () => {
     // Root reads every file, so the read runs in a child process as nobody (runUnprivileged); the
     // same file readable first shows that the child reads units at all.
