@@ -6,6 +6,7 @@ import { parseArgv } from "./argv.js";
 import type { CliContext, CommandHandler } from "./context.js";
 import { helpPointer } from "./help.js";
 import { outputFormat } from "./output_format.js";
+import { directWriter } from "./stdio.js";
 
 /** Commands that a pandacluster API server can run for the CLI (--server / PANDACLUSTER_SERVER). */
 const remoteCommands = new Set<CommandName>(["create", "destroy", "scale", "sync", "status", "list", "wait"]);
@@ -24,7 +25,7 @@ export async function runCommand(word: string, argv: string[]): Promise<number> 
     // A second Ctrl-C means "now": the first one already asked the command to stop waiting. What
     // still runs in AWS is said all the same (a call that hangs may be what held the first one).
     if (interrupts > 1) {
-      if (context.interruptNote) process.stderr.write(`\n${context.interruptNote}\n`);
+      if (context.interruptNote) context.stderr.write(`\n${context.interruptNote}\n`);
       process.exit(ExitCode.interrupted);
     }
     controller.abort();
@@ -78,10 +79,17 @@ const handlers: Record<CommandName, () => Promise<unknown>> = {
 
 function cliContext(signal: AbortSignal): CliContext {
   let loaded: LoadedConfig | undefined;
+  // Lines go to descriptor 2 directly; process.stderr is made only for what needs it (stdio.ts).
+  const stderr = directWriter(2, () => process.stderr);
   return {
-    stdout: process.stdout,
-    stderr: process.stderr,
-    isTTY: Boolean(process.stderr.isTTY),
+    // Made on first use: a command that prints no result (build-template -p FILE) never makes it.
+    get stdout() {
+      return process.stdout;
+    },
+    stderr,
+    get isTTY() {
+      return Boolean(process.stderr.isTTY);
+    },
     env: process.env,
     json: false,
     output: "table",
@@ -89,7 +97,7 @@ function cliContext(signal: AbortSignal): CliContext {
     config() {
       if (!loaded) {
         loaded = loadConfig(process.env);
-        for (const warning of loaded.warnings) process.stderr.write(`${warning}\n`);
+        for (const warning of loaded.warnings) stderr.write(`${warning}\n`);
       }
       return loaded;
     },
