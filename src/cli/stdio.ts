@@ -37,7 +37,7 @@ export function directWriter(fd: number, fallback: () => NodeJS.WritableStream):
   };
   // Anything but write() is the real stream's (made on first use).
   return new Proxy({ write } as unknown as NodeJS.WritableStream, {
-    get(target, key) {
+    get(_target, key) {
       if (key === "write") return write;
       const real = fallback() as unknown as Record<PropertyKey, unknown>;
       const value = real[key];
