@@ -14,7 +14,7 @@ import { helpText } from "../../src/cli/help.js";
 import { repoRoot, runCli } from "../helpers/cli.js";
 
 /** The cache bin/pandacluster keeps for a bundle (cli: the front door; commands) and a command. */
-function cacheName(bundle: "cli" | "commands", word: string): string {
+function cacheName(bundle: "cli" | "commands" | "build-template", word: string): string {
   const stat = statSync(join(repoRoot, "dist", "bundle", `${bundle}.cjs`));
   return `${bundle}-${process.version}-${process.arch}-${stat.size}-${Math.trunc(stat.mtimeMs)}.${word}.bin`;
 }
@@ -43,6 +43,26 @@ describe("start-up: the bundle and its code cache", () => {
       [cacheName("cli", "main"), cacheName("cli", "status"), cacheName("commands", "status")].sort(),
       "one cache per bundle and command",
     );
+  });
+
+  it("build-template loads its own bundle (without the other commands' code), with its own cache", async () => {
+    const cache = mkdtempSync(join(tmpdir(), "pandacluster-v8-"));
+    const env = { XDG_CACHE_HOME: cache };
+    const first = await runCli(["build-template", "--offline", "-p", "-"], { env });
+    assert.equal(first.code, 0, first.stderr);
+    const dir = join(cache, "pandacluster", "v8");
+    assert.deepEqual(
+      readdirSync(dir).sort(),
+      [cacheName("cli", "build-template"), cacheName("build-template", "build-template")].sort(),
+      "commands.cjs is not loaded",
+    );
+    const again = await runCli(["build-template", "--offline", "-p", "-"], { env });
+    assert.equal(again.stdout, first.stdout, "the same template from the cache");
+    assert.equal(again.stderr, first.stderr);
+    // The same command through the full commands bundle (its other spelling) builds the same template.
+    const full = await runCli(["build_template", "--offline", "-p", "-"], { env });
+    assert.equal(full.stdout, first.stdout);
+    assert.ok(readdirSync(dir).includes(cacheName("commands", "build_template")));
   });
 
   it("a cache V8 rejects is replaced, and the command runs the same; other builds' caches are removed", async () => {
