@@ -1,4 +1,3 @@
-import { createHash, randomBytes } from "node:crypto";
 import {
   closeSync,
   constants,
@@ -13,7 +12,7 @@ import {
 } from "node:fs";
 import { createRequire } from "node:module";
 import { homedir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { UsageError } from "./errors.js";
 
 export interface CsonReadOptions {
@@ -24,6 +23,11 @@ export interface CsonReadOptions {
    * key, see secretLooking). The config file is cached only when all it holds is public.
    */
   cacheable?: (value: unknown) => boolean;
+  /**
+   * The text holds nothing private (a file of the package, such as the argument definitions): its
+   * cache entry may keep the text, comments and all (see parseCson).
+   */
+  publicText?: boolean;
 }
 
 /** Reads and parses a CSON file; any problem becomes a UsageError naming the file (and line). */
@@ -72,12 +76,22 @@ export function readCsonFile(path: string, options: CsonReadOptions = {}): unkno
 /**
  * Parses CSON text. cson-parser compiles the text with CoffeeScript, which costs far more than the
  * rest of a build-template run (about 100 ms for a 200-unit file), so parsed values are kept in a
- * cache keyed by the text's SHA-256: the same text always parses to the same value, so an entry is
- * never stale. The cache is best effort: any failure to read or write it only means parsing again.
+ * cache, each entry used only for the very text it was parsed from: an entry is never stale. The
+ * cache is best effort: any failure to read or write it only means parsing again.
+ *
+ * Two kinds of entry (cacheEntryName):
+ * - a text that may be kept (no comment: no "#" at all, so all it says is in the value, which is
+ *   checked to hold no secret before it is cached; or a file of the package): the entry holds the
+ *   text and its value, named after the file's path and the text's length, and is used only when its
+ *   text is the text read. No hash to compute: node:crypto, which loading cost every command about
+ *   2 ms (issue 18), is not needed;
+ * - any other text (a comment could hold what the value does not, such as a secret commented out):
+ *   the entry holds the value only, named after the text's SHA-256.
  */
 export function parseCson(text: string, path: string, options: CsonReadOptions = {}): unknown {
-  const key = createHash("sha256").update(text).digest("hex");
-  const cached = readCache(key);
+  const kept = keepsText(text, options);
+  const key = cacheEntryName(text, path, options).replace(/\.json$/, "");
+  const cached = readCache(key, kept ? text : undefined);
   if (cached !== undefined) return cached;
   let value: unknown;
   try {
@@ -88,8 +102,26 @@ export function parseCson(text: string, path: string, options: CsonReadOptions =
     ]);
   }
   const cacheable = options.cacheable ? options.cacheable(value) : !secretLooking(value);
-  if (cacheable && !holdsUserinfo(value)) writeCache(key, value);
+  if (cacheable && !holdsUserinfo(value)) writeCache(key, kept ? { text, value } : value);
   return value;
+}
+
+function keepsText(text: string, options: CsonReadOptions): boolean {
+  return options.publicText === true || !text.includes("#");
+}
+
+/** The cache entry's file name for a text read from `path` (see parseCson). */
+export function cacheEntryName(text: string, path: string, options: CsonReadOptions = {}): string {
+  if (!keepsText(text, options)) {
+    // Only here: most runs read texts without comments and never load node:crypto.
+    const { createHash } = createRequire(import.meta.url)("node:crypto") as typeof import("node:crypto");
+    return `${createHash("sha256").update(text).digest("hex")}.json`;
+  }
+  // FNV-1a of the absolute path: any collision is harmless, the entry's text must be the text read.
+  const name = resolve(path);
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < name.length; i++) hash = Math.imul(hash ^ name.charCodeAt(i), 0x01000193);
+  return `text-${(hash >>> 0).toString(16).padStart(8, "0")}-${text.length}.json`;
 }
 
 const secretKey = /secret|passw|token|key_?id|access_?key|credential|private|api_?key/i;
@@ -145,16 +177,21 @@ function trusted(path: string, kind: "folder" | "file"): boolean {
   }
 }
 
-function readCache(key: string): unknown {
+/** The cached value; with `text`, an entry of a kept text, used only when its text is that text. */
+function readCache(key: string, text?: string): unknown {
   try {
     const dir = cacheDir();
     const file = join(dir, `${key}.json`);
     if (!trusted(dir, "folder") || !trusted(file, "file")) return undefined;
-    return JSON.parse(readFileSync(file, "utf8"));
+    const entry = JSON.parse(readFileSync(file, "utf8"));
+    if (text === undefined) return entry;
+    return entry?.text === text ? entry.value : undefined;
   } catch {
     return undefined;
   }
 }
+
+let writes = 0;
 
 function writeCache(key: string, value: unknown): void {
   let temp: string | undefined;
@@ -163,7 +200,9 @@ function writeCache(key: string, value: unknown): void {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     // Into a folder others may write, nothing is cached (they could swap the entry afterwards).
     if (!trusted(dir, "folder")) return;
-    temp = join(dir, `${key}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`);
+    // Unique among this user's processes (pid) and calls; "wx" refuses anything already there.
+    writes += 1;
+    temp = join(dir, `${key}.${process.pid}.${writes}.${Math.random().toString(16).slice(2, 10)}.tmp`);
     writeFileSync(temp, JSON.stringify(value), { mode: 0o600, flag: "wx" });
     renameSync(temp, join(dir, `${key}.json`));
     temp = undefined;

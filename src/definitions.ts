@@ -64,7 +64,7 @@ let cached: Map<CommandName, CommandSpec> | undefined;
 export function definitions(): Map<CommandName, CommandSpec> {
   if (!cached) {
     const path = packagePath("src", "argument_definitions.cson");
-    cached = compile(readCsonFile(path) as RawDefinitions, path);
+    cached = compile(readCsonFile(path, { publicText: true }) as RawDefinitions, path);
   }
   return cached;
 }

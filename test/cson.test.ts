@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, it } from "node:test";
 import { cacheableConfig, loadConfig } from "../src/config.js";
-import { parseCson, readCsonFile } from "../src/cson.js";
+import { cacheEntryName, parseCson, readCsonFile } from "../src/cson.js";
 import { UsageError } from "../src/errors.js";
 
 describe("CSON reading and its parse cache", () => {
@@ -24,12 +24,38 @@ describe("CSON reading and its parse cache", () => {
   it("parses CSON and keeps the value, keyed by the text, for the next read", () => {
     const text = 'a: 1\nb: ["x", "y"]\n# comment\nc:\n  d: true\n';
     assert.deepEqual(parseCson(text, "t.cson"), { a: 1, b: ["x", "y"], c: { d: true } });
-    assert.equal(entries().length, 1);
+    assert.deepEqual(entries(), [cacheEntryName(text, "t.cson")]);
+    assert.match(
+      cacheEntryName(text, "t.cson"),
+      /^[0-9a-f]{64}\.json$/,
+      "a text with a comment: its SHA-256",
+    );
     const [entry] = entries();
     // A planted entry proves the second read comes from the cache, not from parsing again.
     writeFileSync(join(cache, "pandacluster", "cson", entry as string), '{"from":"cache"}');
     assert.deepEqual(parseCson(text, "t.cson"), { from: "cache" });
     assert.deepEqual((parseCson(`${text}e: 2\n`, "t.cson") as { e: number }).e, 2, "other text, other entry");
+  });
+
+  it("a text without comments is kept in its entry, which serves only that very text", () => {
+    const text = 'a: 1\nb: ["x", "y"]\n';
+    assert.deepEqual(parseCson(text, "t.cson"), { a: 1, b: ["x", "y"] });
+    const name = cacheEntryName(text, "t.cson");
+    assert.match(name, /^text-[0-9a-f]{8}-\d+\.json$/);
+    const file = join(cache, "pandacluster", "cson", name);
+    assert.deepEqual(JSON.parse(readFileSync(file, "utf8")), { text, value: { a: 1, b: ["x", "y"] } });
+    writeFileSync(file, JSON.stringify({ text, value: { from: "cache" } }));
+    assert.deepEqual(parseCson(text, "t.cson"), { from: "cache" }, "the entry of that text is used");
+    // Same path, same length, another text: the entry names it but its text differs, so it is parsed.
+    const other = 'a: 2\nb: ["x", "y"]\n';
+    assert.equal(cacheEntryName(other, "t.cson"), name);
+    assert.deepEqual(parseCson(other, "t.cson"), { a: 2, b: ["x", "y"] });
+    // A text with a comment is never kept: a secret commented out stays out of the cache.
+    parseCson('# secret: "s3cr3t-commented-out"\nz: 1\n', "c.cson");
+    for (const file of entries())
+      assert.ok(!readFileSync(join(cache, "pandacluster", "cson", file), "utf8").includes("s3cr3t"), file);
+    // A package file (publicText) keeps its text, comments and all.
+    assert.match(cacheEntryName("# c\na: 1\n", "p.cson", { publicText: true }), /^text-/);
   });
 
   it("works without a writable cache", () => {

@@ -25,7 +25,7 @@ let feeds: Record<string, Record<string, FeedUrls>> | undefined;
 export function feedUrls(channel: Channel, arch: Arch, env: NodeJS.ProcessEnv = process.env): FeedUrls {
   if (!feeds) {
     const path = packagePath("src", "templates.cson");
-    feeds = readCsonFile(path) as Record<string, Record<string, FeedUrls>>;
+    feeds = readCsonFile(path, { publicText: true }) as Record<string, Record<string, FeedUrls>>;
   }
   const urls = feeds[channel]?.[arch];
   if (!urls) throw new OperationError(`src/templates.cson has no image feed for ${channel} ${arch}`);

@@ -7,7 +7,6 @@
  */
 import assert from "node:assert/strict";
 import { execFile, execFileSync } from "node:child_process";
-import { createHash } from "node:crypto";
 import {
   chmodSync,
   chownSync,
@@ -22,7 +21,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, it } from "node:test";
 import { promisify } from "node:util";
-import { parseCson } from "../../src/cson.js";
+import { cacheEntryName, parseCson } from "../../src/cson.js";
 import { binPath, runCli } from "../helpers/cli.js";
 
 const sh = promisify(execFile);
@@ -122,13 +121,15 @@ describe("the CSON parse cache", () => {
     else process.env.XDG_CACHE_HOME = saved;
   });
   const folder = () => join(cache, "pandacluster", "cson");
-  const keyOf = (text: string) => createHash("sha256").update(text).digest("hex");
+  const keyOf = (text: string, path = "u.cson") => cacheEntryName(text, path).replace(/\.json$/, "");
 
   it("a forged entry in a folder others may write, or a file others may write or own, is not trusted", () => {
     const text = 'units: [{name: "a.service"}]\n';
     mkdirSync(folder(), { recursive: true, mode: 0o700 });
     const entry = join(folder(), `${keyOf(text)}.json`);
-    writeFileSync(entry, '{"units":[{"name":"evil.service"}]}', { mode: 0o600 });
+    // The text has no comment: its entry keeps it (cson.ts), and serves only that text.
+    const forged = JSON.stringify({ text, value: { units: [{ name: "evil.service" }] } });
+    writeFileSync(entry, forged, { mode: 0o600 });
     assert.deepEqual(
       parseCson(text, "u.cson"),
       { units: [{ name: "evil.service" }] },
@@ -137,7 +138,7 @@ describe("the CSON parse cache", () => {
     chmodSync(folder(), 0o777);
     assert.deepEqual(parseCson(text, "u.cson"), { units: [{ name: "a.service" }] }, "world-writable folder");
     chmodSync(folder(), 0o700);
-    writeFileSync(entry, '{"units":[{"name":"evil.service"}]}');
+    writeFileSync(entry, forged);
     chmodSync(entry, 0o666);
     assert.deepEqual(parseCson(text, "u.cson"), { units: [{ name: "a.service" }] }, "world-writable file");
     chmodSync(entry, 0o600);
@@ -155,9 +156,9 @@ describe("the CSON parse cache", () => {
   it("a write that fails leaves no temporary file", () => {
     const text = "a: 1\n";
     // Renaming the entry over a folder fails once the temporary file is written.
-    mkdirSync(join(folder(), `${keyOf(text)}.json`), { recursive: true });
+    mkdirSync(join(folder(), `${keyOf(text, "t.cson")}.json`), { recursive: true });
     chmodSync(folder(), 0o700);
     assert.deepEqual(parseCson(text, "t.cson"), { a: 1 });
-    assert.deepEqual(readdirSync(folder()), [`${keyOf(text)}.json`]);
+    assert.deepEqual(readdirSync(folder()), [`${keyOf(text, "t.cson")}.json`]);
   });
 });
