@@ -10,19 +10,14 @@ import type { CfnTemplate } from "./types.js";
 
 export { TEMPLATE_BODY_LIMIT } from "./build.js";
 
-// node:fs's calls made promises here, not node:fs/promises: loading that (and the readline modules it
-// brings) cost every build-template run about a millisecond of start-up (issue 18). Same system calls;
-// realpath is the native one, as fs/promises' is.
-const chmod = promisify(fs.chmod);
-const chown = promisify(fs.chown);
+// Looking at the path and replacing a file are synchronous calls (a few system calls on a local
+// path): their promise forms went through libuv's thread pool, whose start cost a build-template run
+// half a millisecond, and node:fs/promises another millisecond to load (issue 18). Only writing
+// through a FIFO or a device stays asynchronous (opening a FIFO waits for its reader): node:fs's
+// calls made promises, not node:fs/promises.
 const close = promisify(fs.close);
 const fstat = promisify(fs.fstat);
-const lstat = promisify(fs.lstat);
 const open = promisify(fs.open);
-const readlink = promisify(fs.readlink);
-const realpath = promisify(fs.realpath.native);
-const rename = promisify(fs.rename);
-const rm = promisify(fs.rm);
 const writeFile = promisify(fs.writeFile);
 
 export interface BuildTemplateResult {
@@ -119,20 +114,20 @@ export async function writeTemplateFile(
   path: string,
   text: string,
 ): Promise<{ path: string; bytes: number }> {
-  const place = await placeOf(path);
+  const place = placeOf(path);
   const bytes = Buffer.byteLength(text);
   if (place.kind === "through") await writeThrough(place.path, text);
   else if (place.kind === "fd") await writeToDescriptor(place.path, place.fd, text);
-  else await writeAtomically(place.path, text, place.kind === "file" ? place : undefined);
+  else writeAtomically(place.path, text, place.kind === "file" ? place : undefined);
   return { path: place.path, bytes };
 }
 
-async function placeOf(path: string, links = 0): Promise<Place> {
+function placeOf(path: string, links = 0): Place {
   const fd = ownDescriptor(path);
   if (fd !== undefined) return { kind: "fd", path, fd };
-  let stat: Awaited<ReturnType<typeof lstat>>;
+  let stat: fs.Stats;
   try {
-    stat = await lstat(path);
+    stat = fs.lstatSync(path);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === "ENOENT") return { kind: "new", path };
     throw cannotWrite(path, error);
@@ -140,12 +135,15 @@ async function placeOf(path: string, links = 0): Promise<Place> {
   if (stat.isSymbolicLink()) {
     if (links >= MAX_LINKS) throw cannotWrite(path, Object.assign(new Error("loop"), { code: "ELOOP" }));
     // A link to /dev/stdout (or /proc/self/fd/N) is that descriptor, not the file behind it.
-    const next = resolve(
-      dirname(path),
-      await readlink(path).catch((error) => Promise.reject(cannotWrite(path, error))),
-    );
+    let target: string;
+    try {
+      target = fs.readlinkSync(path);
+    } catch (error) {
+      throw cannotWrite(path, error);
+    }
+    const next = resolve(dirname(path), target);
     if (ownDescriptor(next) !== undefined) return placeOf(next, links + 1);
-    return placeOf(await linkTarget(path), links + 1);
+    return placeOf(linkTarget(path), links + 1);
   }
   if (stat.isFile()) return { kind: "file", path, mode: stat.mode & 0o7777, uid: stat.uid, gid: stat.gid };
   if (stat.isFIFO() || stat.isCharacterDevice()) return { kind: "through", path };
@@ -160,14 +158,14 @@ async function placeOf(path: string, links = 0): Promise<Place> {
 }
 
 /** Where a link leads: its real path, or for a dangling link the (absolute) path it names. */
-async function linkTarget(link: string): Promise<string> {
+function linkTarget(link: string): string {
   try {
-    return await realpath(link);
+    return fs.realpathSync.native(link);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw cannotWrite(link, error);
   }
   try {
-    return resolve(dirname(link), await readlink(link));
+    return resolve(dirname(link), fs.readlinkSync(link));
   } catch (error) {
     throw cannotWrite(link, error);
   }
@@ -175,11 +173,11 @@ async function linkTarget(link: string): Promise<string> {
 
 let temporaries = 0;
 
-async function writeAtomically(
+function writeAtomically(
   path: string,
   text: string,
   was: { mode: number; uid: number; gid: number } | undefined,
-): Promise<void> {
+): void {
   // Unique among this machine's processes (pid) and this one's calls; "wx" below refuses anything
   // already at that name (a link planted there included), so the name need not be unguessable: it is
   // not drawn from node:crypto, whose loading cost every build-template run 2 ms (issue 18).
@@ -187,25 +185,29 @@ async function writeAtomically(
   const unique = `${process.pid}.${temporaries}.${Math.random().toString(16).slice(2, 10)}`;
   const temp = join(dirname(path), `.${basename(path)}.${unique}.tmp`);
   try {
-    await writeFile(temp, text, { flag: "wx" });
+    fs.writeFileSync(temp, text, { flag: "wx" });
     if (was !== undefined) {
       // The file that replaces it keeps its owner and group (as its permission bits), or nothing is
       // written: root writing a user's template must not leave a root-owned file in its place.
       if (was.uid !== process.getuid?.() || was.gid !== process.getgid?.()) {
-        await chown(temp, was.uid, was.gid).catch((error: NodeJS.ErrnoException) => {
+        try {
+          fs.chownSync(temp, was.uid, was.gid);
+        } catch (error) {
           throw Object.assign(new Error("owner"), {
             code: "EOWNER",
             uid: was.uid,
             gid: was.gid,
             cause: error,
           });
-        });
+        }
       }
-      await chmod(temp, was.mode);
+      fs.chmodSync(temp, was.mode);
     }
-    await rename(temp, path);
+    fs.renameSync(temp, path);
   } catch (error) {
-    await rm(temp, { force: true }).catch(() => {});
+    try {
+      fs.rmSync(temp, { force: true });
+    } catch {}
     throw cannotWrite(path, error);
   }
 }
