@@ -22,7 +22,7 @@ export interface Launched {
   slot: number;
   instanceId: string;
   imageId: string;
-  /** ms since the launcher started: seen in its group, its predecessor stopped, booted. */
+  /** ms since the launcher's origin: seen in its group (its predecessor stopped), booted. */
   seenAt: number;
   bootedAt?: number;
 }
@@ -44,7 +44,7 @@ export class SlotLauncher {
   readonly launched: Launched[] = [];
   readonly terminated: Terminated[] = [];
   readonly errors: string[] = [];
-  private readonly started = Date.now();
+  private readonly started: number;
   private running = true;
   private loop?: Promise<void>;
   private readonly boots: Promise<void>[] = [];
@@ -52,8 +52,9 @@ export class SlotLauncher {
 
   constructor(
     readonly harness: EtcdHarness,
-    readonly options: { pollMs?: number; stop?: "shutdown" | "kill" } = {},
+    readonly options: { pollMs?: number; stop?: "shutdown" | "kill"; origin?: number } = {},
   ) {
+    this.started = options.origin ?? Date.now();
     for (const node of harness.nodes) this.known.add(node.facts.instanceId);
   }
 

@@ -11,7 +11,7 @@
 
 export interface WriteResult {
   key: string;
-  /** ms since the writer started. */
+  /** ms since the writer's origin (its start unless given). */
   start: number;
   end: number;
   ok: boolean;
@@ -41,14 +41,16 @@ export class EtcdWriter {
   private running = true;
   private loop?: Promise<void>;
   private preferred = 0;
-  private readonly started = Date.now();
+  private readonly started: number;
   private count = 0;
 
   constructor(
     /** The client URLs to try (read at each write: a replaced slot's name follows its instance). */
     readonly endpoints: () => string[],
-    readonly options: { intervalMs: number; timeoutMs: number; prefix: string },
-  ) {}
+    readonly options: { intervalMs: number; timeoutMs: number; prefix: string; origin?: number },
+  ) {
+    this.started = options.origin ?? Date.now();
+  }
 
   start(): this {
     this.loop = (async () => {
