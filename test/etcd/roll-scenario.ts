@@ -18,8 +18,10 @@
  * The bound: etcd's election timeout T (the config sets none: etcd's default, 1000 ms; read from the
  * etcd-member.service environment when set). A follower that stops hearing from its leader waits a
  * randomized timeout in [T, 2T) before it campaigns (etcd's raft), and the vote takes a round trip
- * on loopback: one election is at most 2T. The writer's own resolution comes on top: a write sent to
- * the member that just died waits its own deadline before the next is tried, then one interval.
+ * on loopback: one election is at most 2T (a split vote would be a second one). The writer's own
+ * resolution comes on top: a write sent to the member that just died waits its own deadline before
+ * the next is tried, then one interval. The harness's etcd is Debian's (3.4), not the 3.5 image the
+ * config pins: the same raft election timeout and its randomization.
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
