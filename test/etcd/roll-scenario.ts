@@ -86,6 +86,18 @@ export function describeRoll(
     let harness: EtcdHarness;
     let restoreEnv: (() => void) | undefined;
     let bound = 0;
+    /** Every writer started, stopped in after() too: a test that throws must not leave one writing. */
+    const writers: EtcdWriter[] = [];
+    const startWriter = (prefix: string, origin?: number) => {
+      const writer = new EtcdWriter(endpoints, {
+        intervalMs: WRITE_EVERY_MS,
+        timeoutMs: WRITE_TIMEOUT_MS,
+        prefix,
+        ...(origin === undefined ? {} : { origin }),
+      }).start();
+      writers.push(writer);
+      return writer;
+    };
     before(async () => {
       harness = new EtcdHarness({ size, tagStack: true });
       await harness.setUp();
@@ -95,6 +107,7 @@ export function describeRoll(
       bound = 2 * electionTimeoutMs(harness.nodes[0] as FlatcarNode) + WRITE_TIMEOUT_MS + WRITE_EVERY_MS;
     });
     after(async () => {
+      await Promise.all(writers.map((w) => w.stop()));
       restoreEnv?.();
       await harness?.close();
     });
@@ -120,12 +133,7 @@ export function describeRoll(
       const oldInstances = harness.nodes.map((n) => n.facts.instanceId);
       const events: ProgressEvent[] = [];
       const origin = Date.now();
-      const writer = new EtcdWriter(endpoints, {
-        intervalMs: WRITE_EVERY_MS,
-        timeoutMs: WRITE_TIMEOUT_MS,
-        prefix: "/roll",
-        origin,
-      }).start();
+      const writer = startWriter("/roll", origin);
       const launcher = new SlotLauncher(harness, { stop: options.stop, origin }).start();
       let result: Awaited<ReturnType<typeof upgrade>>;
       try {
@@ -199,11 +207,7 @@ export function describeRoll(
 
     if (!options.negativeControl) return;
     it("negative control: two controllers down together (what the roll never does) stop writes for longer", async (t) => {
-      const writer = new EtcdWriter(endpoints, {
-        intervalMs: WRITE_EVERY_MS,
-        timeoutMs: WRITE_TIMEOUT_MS,
-        prefix: "/control",
-      }).start();
+      const writer = startWriter("/control");
       await new Promise((resolve) => setTimeout(resolve, 500));
       const [a, b] = harness.nodes as [FlatcarNode, FlatcarNode];
       await Promise.all([a.kill(), b.kill()]);
