@@ -24,6 +24,7 @@
  * config pins: the same raft election timeout and its randomization.
  */
 import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
 import { after, before, describe, it } from "node:test";
 import type { Config } from "../../src/config.js";
 import { upgrade } from "../../src/index.js";
@@ -34,12 +35,25 @@ import { SlotLauncher, userDataConfig } from "../helpers/etcd-launcher.js";
 import { EtcdWriter, type WriterReport } from "../helpers/etcd-writer.js";
 import type { FlatcarNode } from "../helpers/flatcar/node.js";
 import { useAwsEnv } from "../helpers/harness.js";
+import { isolatedAwsProcessEnv } from "../helpers/services.js";
 
 const TARGET = "ami-84380cf42e2ae29d6"; // Flatcar-stable-4230.2.3-hvm, in moto's image list
 const WRITE_EVERY_MS = 75;
 const WRITE_TIMEOUT_MS = 500;
 /** etcd's default --election-timeout (ms), when the config sets none. */
 const ETCD_DEFAULT_ELECTION_MS = 1000;
+/** The AWS CLI against the harness's moto: read back what the roll left. */
+function awsCli<T>(endpoint: string, args: string[]): Promise<T> {
+  return new Promise((resolve, reject) =>
+    execFile(
+      "aws",
+      [...args, "--output", "json"],
+      { env: { ...isolatedAwsProcessEnv(endpoint), HOME: "/nonexistent" } },
+      (error, stdout) => (error ? reject(error) : resolve(JSON.parse(stdout) as T)),
+    ),
+  );
+}
+
 const credentials: Config = { aws: { id: "testing", secret: "testing", region: "us-east-1" } };
 
 /** The election timeout the controllers' etcd runs with: the config's, else etcd's default. */
@@ -195,6 +209,20 @@ export function describeRoll(
       assert.deepEqual(await memberIds(), before, "the same members, from the slots' volumes");
       for (const node of harness.nodes)
         assert.match(node.log("pandacluster-etcd-prepare.service"), /starting: etcd-\d with its data/);
+      // Read back with the AWS CLI: the running controllers are the new instances, on the new image.
+      const seen = await awsCli<{
+        Reservations: { Instances: { InstanceId: string; ImageId: string }[] }[];
+      }>(aws.moto.endpoint, [
+        "ec2",
+        "describe-instances",
+        "--filters",
+        "Name=tag:pandacluster:role,Values=controller",
+        "Name=instance-state-name,Values=running,pending",
+      ]);
+      assert.deepEqual(
+        seen.Reservations.flatMap((r) => r.Instances.map((i) => [i.InstanceId, i.ImageId])).sort(),
+        nowInstances.map((id) => [id, TARGET]).sort(),
+      );
       // Every acknowledged write is there.
       assert.ok(
         report.acknowledged.length > 50,
