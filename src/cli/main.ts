@@ -2,6 +2,7 @@ import { commandNames } from "../definitions.js";
 import { ExitCode } from "../errors.js";
 import { packageVersion } from "../paths.js";
 import { helpPointer, helpText } from "./help.js";
+import { directWriter } from "./stdio.js";
 
 /**
  * The CLI's front door. Help and --version are answered from doc/ and package.json before anything
@@ -15,11 +16,11 @@ export async function main(argv: string[]): Promise<number> {
   if (first === undefined || helpWords.has(first)) {
     const topic = first === "help" && rest[0] ? normalise(rest[0]) : "main";
     if (topic !== "main" && !commands.includes(topic)) return unknownCommand(rest[0] as string);
-    process.stdout.write(helpText(topic));
+    stdout().write(helpText(topic));
     return ExitCode.ok;
   }
   if (first === "--version" || first === "-V") {
-    process.stdout.write(`pandacluster ${packageVersion()}\n`);
+    stdout().write(`pandacluster ${packageVersion()}\n`);
     return ExitCode.ok;
   }
   const command = normalise(first);
@@ -27,7 +28,7 @@ export async function main(argv: string[]): Promise<number> {
   // -h or --help anywhere asks for the command's help (`create -n x --help`), as most tools do; a lone
   // "help" only as the only word, since it could be a value (`-n help`).
   if (rest.includes("-h") || rest.includes("--help") || (rest.length === 1 && rest[0] === "help")) {
-    process.stdout.write(helpText(command));
+    stdout().write(helpText(command));
     return ExitCode.ok;
   }
   if (command === "completion") {
@@ -39,11 +40,21 @@ export async function main(argv: string[]): Promise<number> {
   return runCommand(command, rest);
 }
 
+/**
+ * Help and --version written to descriptor 1 directly (stdio.ts): process.stdout on a file or
+ * /dev/null loads Node's stream modules, a millisecond or more of a --help run.
+ */
+function stdout(): NodeJS.WritableStream {
+  return directWriter(1, () => process.stdout);
+}
+
 function normalise(word: string): string {
   return word.replaceAll("_", "-");
 }
 
 function unknownCommand(word: string): number {
-  process.stderr.write(`error: unknown command "${word}"\n${helpPointer("main")} for the commands\n`);
+  directWriter(2, () => process.stderr).write(
+    `error: unknown command "${word}"\n${helpPointer("main")} for the commands\n`,
+  );
   return ExitCode.usage;
 }
