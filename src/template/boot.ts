@@ -103,7 +103,10 @@ function ignitionUserData(parts: BootParts, discovery: DiscoveryContext, paramet
     return { value: joinedBase64(text, marker, parameter), report: report(plainBytes, "plain"), notices };
   }
   const { text: outerText, marker: outerMarker } = withUniqueMarker(
-    (m) => JSON.stringify(mergedConfig(m === marker ? configs : ignitionConfigs(parts, m), m)),
+    (m) =>
+      JSON.stringify(
+        m === marker ? mergedConfig(configs, m, text) : mergedConfig(ignitionConfigs(parts, m), m),
+      ),
     urlUses(parts),
   );
   const bytes = measured(outerText, outerMarker, discovery.sampleUrl);
@@ -115,10 +118,14 @@ function ignitionUserData(parts: BootParts, discovery: DiscoveryContext, paramet
   };
 }
 
-/** The small outer config: the etcd drop-in (which holds the URL) and a merge of the rest, gzipped. */
-function mergedConfig(configs: IgnitionConfigs, marker: string): IgnitionConfig {
+/**
+ * The small outer config: the etcd drop-in (which holds the URL) and a merge of the rest, gzipped.
+ * `wholeText`: JSON.stringify(configs.whole), when the caller has it.
+ */
+function mergedConfig(configs: IgnitionConfigs, marker: string, wholeText?: string): IgnitionConfig {
   const { outer, inner } = configs;
-  const innerText = JSON.stringify(inner);
+  // Without our etcd drop-in to cut out, the inner config is the whole one, already written as text.
+  const innerText = inner === configs.whole && wholeText !== undefined ? wholeText : JSON.stringify(inner);
   if (innerText.includes(marker))
     throw new Error("internal: the merged Ignition config holds the discovery URL");
   const source = `data:;base64,${gzipSync(innerText, { level: 9 }).toString("base64")}`;

@@ -85,7 +85,8 @@ export function workerBootUserData(
     discovery,
   );
   const value = withRef(boot.value, marker, parameter);
-  if (!JSON.stringify(value).includes(marker) && JSON.stringify(value).includes(`"Ref":"${parameter}"`)) {
+  const valueText = JSON.stringify(value);
+  if (!valueText.includes(marker) && valueText.includes(`"Ref":"${parameter}"`)) {
     return { ...boot, value };
   }
   if (provisioning === "ignition") {
