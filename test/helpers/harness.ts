@@ -12,7 +12,7 @@ import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { after, before } from "node:test";
 import { promisify } from "node:util";
 import { CreateKeyPairCommand, EC2Client } from "@aws-sdk/client-ec2";
-import { binPath, repoRoot } from "./cli.js";
+import { binPath, emptyHome, repoRoot } from "./cli.js";
 import {
   awsEnv,
   type Discovery,
@@ -154,7 +154,7 @@ export async function startAwsServices(options: AwsServicesOptions = {}): Promis
     endpoint,
     async aws<T>(args: string[]) {
       const { stdout } = await run("aws", [...args, "--output", "json"], {
-        env: { ...isolatedAwsProcessEnv(moto.endpoint), HOME: "/nonexistent" },
+        env: { ...isolatedAwsProcessEnv(moto.endpoint), HOME: emptyHome() },
       });
       return (stdout.trim() ? JSON.parse(stdout) : {}) as T;
     },
