@@ -10,6 +10,7 @@
  */
 import { createSocket, type Socket } from "node:dgram";
 import { ListResourceRecordSetsCommand, Route53Client } from "@aws-sdk/client-route-53";
+import { singleFlight } from "../single-flight.js";
 
 export interface VpcResolver {
   address: string;
@@ -77,7 +78,9 @@ export async function startVpcResolver(
   });
   const zone = `${domain.replace(/\.$/, "").toLowerCase()}.`;
   const log: string[] = [];
-  const lookup = async (name: string): Promise<string[] | undefined> => {
+  // The VPC resolver answers from the zone at once; this one asks moto. Shared per name for 300 ms
+  // (the records' TTL is longer): see single-flight.ts for the queue it prevents.
+  const lookup = singleFlight(300, async (name: string): Promise<string[] | undefined> => {
     const out = await route53.send(
       new ListResourceRecordSetsCommand({
         HostedZoneId: zoneId,
@@ -92,41 +95,7 @@ export async function startVpcResolver(
     const weighted = sets.filter((s) => (s.Weight ?? 1) > 0);
     const chosen = weighted.length > 0 ? weighted : sets;
     return chosen.flatMap((s) => (s.ResourceRecords ?? []).map((r) => r.Value as string));
-  };
-  // One Route 53 call at a time per name, plus at most one queued behind it that answers every
-  // query that arrived meanwhile. Without this, each query was a call of its own: on a loaded
-  // machine moto answered slower than the nodes' resolvers retried (1 s, 3 tries, 5 etcd members
-  // resolving their peers), the SDK queued thousands of calls (socket usage at capacity=50 and 8,708
-  // additional requests enqueued), every answer came after its asker had given up, and a 5-member
-  // bootstrap never formed (etcd-five.test.ts timed out beside another test run). A queued call
-  // starts only after the one in flight has ended, so an answer never predates its query: a record
-  // changed before the query was sent is in the answer, as without the sharing.
-  const lanes = new Map<
-    string,
-    { current?: Promise<string[] | undefined>; next?: Promise<string[] | undefined> }
-  >();
-  const fresh = (name: string): Promise<string[] | undefined> => {
-    let lane = lanes.get(name);
-    if (!lane) {
-      lane = {};
-      lanes.set(name, lane);
-    }
-    const own = lane;
-    if (!own.current) {
-      const call = lookup(name).finally(() => {
-        if (own.current === call) own.current = undefined;
-      });
-      own.current = call;
-      return call;
-    }
-    own.next ??= own.current
-      .catch(() => undefined)
-      .then(() => {
-        own.next = undefined;
-        return fresh(name);
-      });
-    return own.next;
-  };
+  });
   const socket: Socket = createSocket("udp4");
   let closed = false;
   socket.on("message", (msg, remote) => {
@@ -142,7 +111,7 @@ export async function startVpcResolver(
         reply = answer(msg, q, 5, []); // REFUSED
       } else {
         try {
-          const found = await fresh(q.name);
+          const found = await lookup(q.name);
           reply = found === undefined ? answer(msg, q, 3, []) : answer(msg, q, 0, q.type === 1 ? found : []);
         } catch {
           reply = answer(msg, q, 2, []); // SERVFAIL
