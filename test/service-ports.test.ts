@@ -68,11 +68,12 @@ describe("a service whose port another server took between the pick and the bind
 
   it("the discovery service: does not take the other run's service for its own", async () => {
     const otherPort = Number(new URL(other.url).port);
-    // Picks 1 and 2 are etcd's ports; pick 3 is the discovery service's.
+    // Picks 1 and 2 are etcd's ports; pick 3 is the discovery service's (more picks only if a real
+    // clash made etcd start again).
     const picker = pickerGiving({ 3: otherPort });
     const mine = await startDiscovery({ pickPort: picker });
     started.push(mine);
-    assert.equal(picker.picks, 4, "the discovery service was started again on a new port");
+    assert.ok(picker.picks >= 4, "the discovery service was started again on a new port");
     assert.notEqual(mine.url, other.url);
     const token = await (await fetch(`${mine.url}/new?size=3`)).text();
     assert.ok(token.startsWith(`${mine.url}/`), token);
@@ -121,7 +122,7 @@ describe("PostgreSQL whose port another PostgreSQL took", () => {
     other = await startPostgres();
     const picker = pickerGiving({ 1: other.port });
     mine = await startPostgres({ pickPort: picker });
-    assert.equal(picker.picks, 2, "postgres was started again on a new port");
+    assert.ok(picker.picks >= 2, "postgres was started again on a new port");
     assert.notEqual(mine.port, other.port);
     const dataDirectory = async (url: string) => {
       const client = new pg.Client({ connectionString: url });
@@ -148,7 +149,7 @@ describe("moto whose port another moto took", () => {
     other = await startMoto({ fixes: false });
     const picker = pickerGiving({ 1: other.port });
     mine = await startMoto({ fixes: false, pickPort: picker });
-    assert.equal(picker.picks, 2, "moto was started again on a new port");
+    assert.ok(picker.picks >= 2, "moto was started again on a new port");
     assert.notEqual(mine.port, other.port);
   });
 });
