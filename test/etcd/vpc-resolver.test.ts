@@ -18,6 +18,7 @@ import {
 } from "@aws-sdk/client-route-53";
 import { freeLoopbackAddress } from "../helpers/etcd-harness.js";
 import { startVpcResolver, type VpcResolver } from "../helpers/flatcar/vpc-resolver.js";
+import { eventually } from "../helpers/harness.js";
 import { type Moto, startMoto } from "../helpers/services.js";
 
 const DOMAIN = "resolver.internal";
@@ -81,10 +82,12 @@ describe("the VPC resolver stand-in, with Route 53 slower than the askers", () =
   let moto: Moto;
   let slow: Server;
   let calls = 0;
+  /** Route 53 answers read (not yet passed on: they are held DELAY_MS). */
+  let read = 0;
   let resolver: VpcResolver;
   let zoneId: string;
   let route53: Route53Client;
-  const setRecord = (ip: string) =>
+  const setRecord = (ip: string, name = "etcd-1") =>
     route53.send(
       new ChangeResourceRecordSetsCommand({
         HostedZoneId: zoneId,
@@ -93,7 +96,7 @@ describe("the VPC resolver stand-in, with Route 53 slower than the askers", () =
             {
               Action: "UPSERT",
               ResourceRecordSet: {
-                Name: `etcd-1.${DOMAIN}`,
+                Name: `${name}.${DOMAIN}`,
                 Type: "A",
                 TTL: 30,
                 ResourceRecords: [{ Value: ip }],
@@ -135,12 +138,13 @@ describe("the VPC resolver stand-in, with Route 53 slower than the askers", () =
           (answer) => {
             const body: Buffer[] = [];
             answer.on("data", (chunk: Buffer) => body.push(chunk));
-            answer.on("end", () =>
+            answer.on("end", () => {
+              read += 1;
               setTimeout(() => {
                 res.writeHead(answer.statusCode ?? 502, answer.headers);
                 res.end(Buffer.concat(body));
-              }, DELAY_MS),
-            );
+              }, DELAY_MS);
+            });
           },
         );
         forward.on("error", () => res.destroy());
@@ -176,12 +180,20 @@ describe("the VPC resolver stand-in, with Route 53 slower than the askers", () =
     // A call is in flight (it read the old record); the record changes meanwhile. Queries share
     // that call and its answer for 300 ms (the records' TTL is 30 s: a real resolver may cache
     // longer); after that a query makes a call of its own and gets the new record.
-    const early = ask(resolver, `etcd-1.${DOMAIN}`, 1);
-    await new Promise((resolve) => setTimeout(resolve, DELAY_MS / 4));
-    await setRecord("10.0.0.2");
+    // A name no query asked yet (etcd-1's answer may still be shared from the test before).
+    await setRecord("10.0.0.1", "etcd-2");
+    const readBefore = read;
+    const early = ask(resolver, `etcd-2.${DOMAIN}`, 1);
+    // Route 53 has read the record for the early query (its answer is still held back).
+    await eventually(
+      async () => (read > readBefore ? true : undefined),
+      30_000,
+      "Route 53 to read the record",
+    );
+    await setRecord("10.0.0.2", "etcd-2");
     assert.deepEqual(await early, [["10.0.0.1"]], "the call in flight read the record before the change");
     await new Promise((resolve) => setTimeout(resolve, 400));
-    assert.deepEqual(await ask(resolver, `etcd-1.${DOMAIN}`, 1), [["10.0.0.2"]]);
+    assert.deepEqual(await ask(resolver, `etcd-2.${DOMAIN}`, 1), [["10.0.0.2"]]);
   });
 
   it("a name of the zone with no record is NXDOMAIN; a name outside the zone is refused", async () => {
