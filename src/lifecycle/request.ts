@@ -31,7 +31,8 @@ export function createStackInput(
   // The etcd version is sent, not left to the default, so that the stack's parameters always name it
   // (upgrade reads it from there, and keeps etcd's upgrade rules from it): the version the template
   // was built for, or a template file's own default.
-  const etcdVersion = template.source === "built" ? options.etcd_version : fileDefault(template, "EtcdVersion");
+  const etcdVersion =
+    template.source === "built" ? options.etcd_version : fileDefault(template, "EtcdVersion");
   if (etcdVersion) values.EtcdVersion = etcdVersion;
   return {
     StackName: options.stack_name,
