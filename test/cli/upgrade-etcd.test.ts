@@ -260,6 +260,40 @@ describe("pandacluster upgrade --etcd-version", () => {
     assert.match(again.json.message, /already runs ami-84380cf42e2ae29d6 and etcd 3\.6\.4 on every node/);
   });
 
+  it("Ctrl-C stops the etcd roll between steps; wait finishes it from the stack's EtcdVersion", async () => {
+    const created = await world.cli(
+      ["create", "-n", "etcdhalt", "-k", "k1", "-s", "3", "--workers", "1", "--image-id", IMAGE],
+      { timeoutMs: 180_000 },
+    );
+    assert.equal(created.code, 0, created.stderr);
+    const workers = (await instances("etcdhalt")).workers.map((w) => w.InstanceId);
+    const stopped = await world.cli(["upgrade", "-n", "etcdhalt", "--etcd-version", "3.6.4"], {
+      signalWhen: { text: "replacing controller", signal: "SIGINT" },
+      timeoutMs: 300_000,
+    });
+    assert.equal(stopped.code, 130, stopped.stderr);
+    assert.match(stopped.stderr, /pandacluster wait -n etcdhalt -r us-east-1/);
+    assert.equal((await parameters("etcdhalt")).EtcdVersion, "3.6.4", "the stack update was done");
+    const between = (await instances("etcdhalt")).controllers;
+    assert.ok(
+      between.some((c) => tagOf(c, "pandacluster:etcd-version") === "3.5.27"),
+      "the roll is not done yet",
+    );
+
+    // wait knows no --etcd-version: the target is the stack's EtcdVersion.
+    const resumed = await world.cliJson<UpgradeResult>(["wait", "-n", "etcdhalt"], { timeoutMs: 300_000 });
+    assert.equal(resumed.run.code, 0, resumed.run.stderr);
+    assert.equal(resumed.json.status, "success", resumed.json.message);
+    const done = await instances("etcdhalt");
+    for (const c of done.controllers)
+      assert.equal(tagOf(c, "pandacluster:etcd-version"), "3.6.4", c.InstanceId);
+    assert.deepEqual(
+      done.workers.map((w) => w.InstanceId),
+      workers,
+      "the worker was left alone",
+    );
+  });
+
   it("refuses --etcd-version for a stack whose template has no EtcdVersion, saying what to do", async () => {
     // A template as pandacluster built it before the parameter: the version written in.
     const built = await buildTemplate(
