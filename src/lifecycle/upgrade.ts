@@ -1,12 +1,15 @@
 import { randomUUID } from "node:crypto";
 import { awsFailure } from "../aws/errors.js";
-import { describeStack, parameterOf, type Stack, updateStack } from "../aws/stacks.js";
+import { latestUserData } from "../aws/launch_templates.js";
+import { describeStack, ownedResources, parameterOf, type Stack, updateStack } from "../aws/stacks.js";
 import type { Config } from "../config.js";
 import { argumentSpec } from "../definitions.js";
 import { InterruptedError, OperationError, UsageError } from "../errors.js";
 import type { Arch, Channel, UpgradeOptions } from "../options.js";
 import { shellQuote } from "../shell.js";
+import { CONTROLLER_LAUNCH_TEMPLATE } from "../template/etcd/slots.js";
 import { compareVersions, ETCD_VERSION_PARAMETER, etcdMoveProblem } from "../template/etcd/version.js";
+import { writtenEtcdVersion } from "../template/etcd/written_version.js";
 import { clusterFacts } from "./facts.js";
 import { finishIn } from "./finish.js";
 import { type ClusterRef, command } from "./hints.js";
@@ -56,7 +59,7 @@ export async function upgrade(
   checkUpgradable(stack, ref);
   const facts = clusterFacts(stack);
   const notices: string[] = [];
-  const etcd = etcdTarget(stack, options.etcd_version ?? undefined, ref);
+  const etcd = await etcdTarget(session, stack, options.etcd_version ?? undefined, ref);
   const target = options.image_id
     ? { image_id: options.image_id, name: null }
     : etcd.moving
@@ -378,28 +381,53 @@ interface EtcdTarget {
  * of today's build may differ from the stack's in more than etcd, and UpdateStack would apply all
  * of it at once to a running cluster).
  */
-function etcdTarget(stack: Stack, asked: string | undefined, ref: ClusterRef): EtcdTarget {
+async function etcdTarget(
+  session: Session,
+  stack: Stack,
+  asked: string | undefined,
+  ref: ClusterRef,
+): Promise<EtcdTarget> {
   const from = parameterOf(stack, ETCD_VERSION_PARAMETER);
   if (asked === undefined) return { ...(from ? { from, to: from } : {}), moving: false };
+  const discovery = parameterOf(stack, "DiscoveryURL") !== undefined;
   if (from === undefined) {
+    // Where the version is for such a stack: written into the controllers' user data.
+    const written = await writtenVersion(session, stack).catch(() => undefined);
+    const runs = written ? ` (its controllers run etcd ${written}, written into their user data)` : "";
+    const problem = written ? etcdMoveProblem(written, asked, discovery) : undefined;
     throw new UsageError([
       {
         argument: "etcd_version",
         message:
-          `cluster ${ref.stack_name}'s template has no ${ETCD_VERSION_PARAMETER} parameter (made by a pandacluster ` +
-          "before etcd could be upgraded, or with the version written into its controllers' user data): its " +
-          "etcd version cannot change with its template. To move etcd, update the stack with a template built " +
-          `for the new version (pandacluster build-template --etcd-version ${asked} with the cluster's channel, ` +
-          `size and units; aws cloudformation update-stack --stack-name ${ref.stack_name} --template-body ` +
-          "file://template.json with every parameter's previous value), then roll its controllers with " +
-          `${command("upgrade", ref)}`,
+          `cluster ${ref.stack_name}'s template has no ${ETCD_VERSION_PARAMETER} parameter${runs}: it was made ` +
+          "by a pandacluster before etcd could be upgraded, or with the version written in, so its etcd " +
+          "version cannot change with its template. " +
+          (problem
+            ? `Nor may it move so: ${problem}`
+            : "To move etcd, update the stack with a template built for the new version " +
+              `(pandacluster build-template --etcd-version ${asked} with the cluster's channel, size and ` +
+              `units; aws cloudformation update-stack --stack-name ${ref.stack_name} --template-body ` +
+              "file://template.json with every parameter's previous value), then roll its controllers " +
+              `with ${command("upgrade", ref)}`),
       },
     ]);
   }
-  const discovery = parameterOf(stack, "DiscoveryURL") !== undefined;
   const problem = etcdMoveProblem(from, asked, discovery);
   if (problem) throw new UsageError([{ argument: "etcd_version", message: problem }]);
   return { from, to: asked, moving: compareVersions(from, asked) !== 0 };
+}
+
+/** The etcd version in the user data of the stack's controllers' launch template, if it says. */
+async function writtenVersion(session: Session, stack: Stack): Promise<string | undefined> {
+  const templates = await ownedResources(
+    session.clients.cloudformation,
+    stack.StackId ?? "",
+    "AWS::EC2::LaunchTemplate",
+  );
+  const controllers = templates.find((t) => t.logical_id === CONTROLLER_LAUNCH_TEMPLATE);
+  if (!controllers) return undefined;
+  const data = await latestUserData(session.clients.ec2, controllers.physical_id);
+  return data ? writtenEtcdVersion(data) : undefined;
 }
 
 /** With only --etcd-version the image stays: the stack's own ImageId. */

@@ -327,8 +327,14 @@ describe("pandacluster upgrade --etcd-version", () => {
     const refused = await world.cli(["upgrade", "-n", "oldtpl", "--etcd-version", "3.6.4"]);
     assert.equal(refused.code, 2, refused.stderr);
     assert.match(refused.stderr, /template has no EtcdVersion parameter/);
+    // The version where such a stack has it: written into its controllers' user data.
+    assert.match(refused.stderr, /its controllers run etcd 3\.5\.27, written into their user data/);
     assert.match(refused.stderr, /build-template --etcd-version 3\.6\.4/);
     assert.match(refused.stderr, /aws cloudformation update-stack --stack-name oldtpl/);
+    // etcd's rules hold for it too, from the version written in.
+    const skip = await world.cli(["upgrade", "-n", "oldtpl", "--etcd-version", "3.7.0"]);
+    assert.equal(skip.code, 2, skip.stderr);
+    assert.match(skip.stderr, /Nor may it move so: etcd 3\.5\.27 → 3\.7\.0 skips minor version 3\.6/);
     // Its image upgrade still works as before (no etcd target: the tag is not looked at).
     const planned = await world.cliJson<UpgradeResult>(["upgrade", "-n", "oldtpl", "--dry-run"]);
     assert.equal(planned.run.code, 0, planned.run.stderr);

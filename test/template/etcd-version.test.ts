@@ -92,3 +92,28 @@ describe("etcd's upgrade rules", () => {
     assert.ok(none.etcd_version == null, "no etcd move unless asked");
   });
 });
+
+describe("the etcd version written into an older stack's controllers' user data", () => {
+  it("is found in plain text, gzip, and base64 data: URLs (Ignition files, a merged gzip config)", async () => {
+    const { gzipSync } = await import("node:zlib");
+    const { writtenEtcdVersion } = await import("../../src/template/etcd/written_version.js");
+    const env = "ETCD_IMAGE_TAG=v3.5.27\nETCD_DATA_DIR=/var/lib/etcd/data\n";
+    const file = `data:;base64,${Buffer.from(env).toString("base64")}`;
+    const ignition = JSON.stringify({
+      ignition: { version: "3.3.0" },
+      storage: { files: [{ contents: { source: file } }] },
+    });
+    assert.equal(writtenEtcdVersion(Buffer.from(ignition)), "3.5.27");
+    const merged = JSON.stringify({
+      ignition: {
+        config: {
+          merge: [{ source: `data:;base64,${gzipSync(ignition).toString("base64")}`, compression: "gzip" }],
+        },
+      },
+    });
+    assert.equal(writtenEtcdVersion(Buffer.from(merged)), "3.5.27");
+    assert.equal(writtenEtcdVersion(gzipSync(`#cloud-config\n${env}`)), "3.5.27");
+    assert.equal(writtenEtcdVersion(Buffer.from('{"ignition":{"version":"3.3.0"}}')), undefined);
+    assert.equal(writtenEtcdVersion(Buffer.from([0x1f, 0x8b, 0, 1])), undefined, "broken gzip: not found");
+  });
+});
