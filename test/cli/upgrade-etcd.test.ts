@@ -250,6 +250,26 @@ describe("pandacluster upgrade --etcd-version", () => {
       "the workers were left alone",
     );
 
+    // Both at once (planned only): every node for the image, the controllers for etcd too.
+    const both = await world.cliJson<UpgradeResult>([
+      "upgrade",
+      "-n",
+      "etcdmv",
+      "--etcd-version",
+      "3.6.9",
+      "--image-id",
+      "ami-fa0d1c89df5ae07f8",
+      "--dry-run",
+    ]);
+    assert.equal(both.run.code, 0, both.run.stderr);
+    assert.equal(both.json.plan.controllers.length, 3);
+    assert.equal(both.json.plan.workers.length, 2);
+    assert.deepEqual(
+      [...new Set(both.json.plan.controllers.map((c) => `${c.etcd_from}→${c.etcd_to} ${c.image_to}`))],
+      ["3.6.4→3.6.9 ami-fa0d1c89df5ae07f8"],
+    );
+    assert.ok(both.json.plan.workers.every((w) => w.etcd_to === undefined));
+
     // Back to an older minor: refused, naming the rule.
     const down = await world.cli(["upgrade", "-n", "etcdmv", "--etcd-version", "3.5.27"]);
     assert.equal(down.code, 2, down.stderr);
