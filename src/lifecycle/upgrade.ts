@@ -62,8 +62,9 @@ export async function upgrade(
   const etcd = await etcdTarget(session, stack, options.etcd_version ?? undefined, ref);
   const target = options.image_id
     ? { image_id: options.image_id, name: null }
-    : etcd.moving
-      ? currentImage(facts.image_id, ref)
+    : options.etcd_version
+      ? // --etcd-version alone keeps the image, also when etcd is already there (nothing to do then).
+        currentImage(facts.image_id, ref)
       : await newestImage(session, facts.channel, facts.arch, ref, notices);
   // The new image must fit the root volume the stack sizes (EC2 refuses a smaller one at launch).
   const volumeSize = Number(parameterOf(stack, "VolumeSize"));
