@@ -27,6 +27,7 @@ import { syncRoutes } from "./routes/sync.js";
 import { templateRoutes } from "./routes/templates.js";
 import type { ServerParts } from "./routes/types.js";
 import { uiRoutes } from "./routes/ui.js";
+import { upgradeRoutes } from "./routes/upgrade.js";
 import { auditStoreFor } from "./store/audit.js";
 import { isStoreUnavailable } from "./store/errors.js";
 import { isPostgresUrl, PostgresStore, redactDatabaseUrl } from "./store/postgres.js";
@@ -280,6 +281,7 @@ export async function createServer(options: ServerOptions = {}): Promise<Server>
     });
     scaleRoutes(app, parts, scales);
     syncRoutes(app, parts, scales);
+    upgradeRoutes(app, parts, scales);
     await app.ready();
     if (options.resume !== false) {
       await runner.resumeAll();

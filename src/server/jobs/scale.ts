@@ -1,14 +1,17 @@
 import { randomUUID } from "node:crypto";
 import type { Config } from "../../config.js";
 import { pause } from "../../lifecycle/pace.js";
-import type { ClusterResult, ProgressEvent } from "../../lifecycle/types.js";
+import type { ClusterResult, ProgressEvent, UpgradeResult } from "../../lifecycle/types.js";
+import type { UpgradeOptions } from "../../options.js";
 import type { Accounts } from "../accounts.js";
 import type { Engine } from "../engine.js";
 import { isStoreUnavailable } from "../store/errors.js";
 import {
   type ClusterRecord,
+  type Day2Kind,
   type JobFence,
   LeaseLostError,
+  type NewDay2Job,
   type ScaleJobRecord,
   type Store,
 } from "../store/types.js";
@@ -16,9 +19,14 @@ import {
 /** A scale the server runs for a cluster: PATCH /clusters/{name} starts it, GET …/scale shows it. */
 export interface ScaleJob {
   id: string;
+  /** scale or upgrade: both are day-2 jobs run here, one at a time per cluster. */
+  kind: Day2Kind;
   stack_name: string;
   region: string;
-  workers: number;
+  /** A scale's workers (null for an upgrade). */
+  workers: number | null;
+  /** An upgrade's arguments as asked (image_id, min_healthy, ...); null for a scale. */
+  params: Record<string, unknown> | null;
   state: "running" | "succeeded" | "failed";
   message: string | null;
   reasons: string[];
@@ -94,9 +102,9 @@ export class ScaleJobs {
     return this.#o?.leaseMs ?? 60_000;
   }
 
-  /** The cluster's latest scale, from the store (whichever replica ran it). */
-  async latest(clusterId: number): Promise<ScaleJob | undefined> {
-    const job = await this.store.latestScale(clusterId);
+  /** The cluster's latest scale (or upgrade), from the store (whichever replica ran it). */
+  async latest(clusterId: number, kind: Day2Kind = "scale"): Promise<ScaleJob | undefined> {
+    const job = await this.store.latestScale(clusterId, kind);
     const cluster = job && (await this.store.clusterById(clusterId));
     return job && cluster ? view(job, cluster) : undefined;
   }
@@ -107,11 +115,28 @@ export class ScaleJobs {
     return false;
   }
 
-  /** Starts a scale: stored first (one per cluster, fleet-wide), then run here. */
+  /** Starts a scale: stored first (one day-2 job per cluster, fleet-wide), then run here. */
   async start(cluster: ClusterRecord, credentials: Config, workers: number): Promise<StartScale> {
     if (!this.engine.scale) return { kind: "unsupported" };
+    return this.#start(cluster, credentials, { kind: "scale", workers });
+  }
+
+  /**
+   * Starts an upgrade (its validated arguments but the cluster's name and region, which are the
+   * cluster's): stored first, one day-2 job per cluster fleet-wide, then run here.
+   */
+  async startUpgrade(
+    cluster: ClusterRecord,
+    credentials: Config,
+    params: Record<string, unknown>,
+  ): Promise<StartScale> {
+    if (!this.engine.upgrade) return { kind: "unsupported" };
+    return this.#start(cluster, credentials, { kind: "upgrade", params });
+  }
+
+  async #start(cluster: ClusterRecord, credentials: Config, job: NewDay2Job): Promise<StartScale> {
     const asked = Date.now();
-    const outcome = await this.store.startScale(cluster.id, `scale-${randomUUID()}`, workers, {
+    const outcome = await this.store.startDay2(cluster.id, `${job.kind}-${randomUUID()}`, job, {
       owner: this.#owner,
       until: new Date(asked + this.#leaseMs).toISOString(),
     });
@@ -200,23 +225,12 @@ export class ScaleJobs {
     resumed: boolean,
   ): Promise<void> {
     const { job } = running;
+    if (job.kind === "upgrade") return this.#followUpgrade(running, cluster, credentials, resumed);
     const scale = this.engine.scale;
     if (!scale) return;
     const signal = running.controller.signal;
-    let chain: Promise<void> = Promise.resolve();
-    const record = (event: Partial<ProgressEvent> & Record<string, unknown>) => {
-      if (running.lost) return;
-      const stored = { time: new Date().toISOString(), step: "scale", ...event, job: job.key };
-      chain = chain
-        .then(() => this.store.addEvent(cluster.id, stored))
-        .catch((error: unknown) => {
-          this.log.warn(
-            { error: (error as Error).message, cluster: cluster.stack_name },
-            "scale event not stored",
-          );
-        });
-    };
-    const workers = job.workers;
+    const { record, settle } = this.#recorder(running, cluster, "scale");
+    const workers = job.workers ?? 0;
     if (resumed) {
       record({
         kind: "step",
@@ -230,7 +244,7 @@ export class ScaleJobs {
           status: "failure",
           message: `scale to ${workers} workers failed: the update rolled back`,
         });
-        await chain;
+        await settle();
         await this.#finish(running, { state: "failed", message: "the update rolled back", reasons: [] });
         return;
       }
@@ -277,8 +291,109 @@ export class ScaleJobs {
           : `scale to ${workers} workers failed: ${end.message}`,
       ...(end.reasons.length ? { reason: end.reasons.join("; ") } : {}),
     });
-    await chain;
+    await settle();
     await this.#finish(running, end, end.state === "succeeded" ? result : undefined);
+  }
+
+  /**
+   * An upgrade: the library's upgrade (UpdateStack with the new image, then the roll), by the
+   * cluster's own StackId. Resumed after its server stopped, it waits for the stack to settle and
+   * runs again: the roll replaces only the instances not yet on the stack's image, so a second run
+   * goes on where the first stopped (never replacing a controller twice).
+   */
+  async #followUpgrade(
+    running: Running,
+    cluster: ClusterRecord,
+    credentials: Config,
+    resumed: boolean,
+  ): Promise<void> {
+    const upgrade = this.engine.upgrade;
+    if (!upgrade) return;
+    const { job } = running;
+    const signal = running.controller.signal;
+    const { record, settle } = this.#recorder(running, cluster, "upgrade");
+    const params = job.params ?? {};
+    const target = typeof params.image_id === "string" ? params.image_id : "the channel's newest image";
+    if (resumed) {
+      record({ kind: "step", message: `resuming the upgrade to ${target} (the server that ran it stopped)` });
+      const settled = await this.#settled(cluster, credentials, signal);
+      if (settled === "UPDATE_ROLLBACK_COMPLETE") {
+        record({
+          kind: "step",
+          status: "failure",
+          message: `upgrade to ${target} failed: the stack update rolled back`,
+        });
+        await settle();
+        await this.#finish(running, {
+          state: "failed",
+          message: "the stack update rolled back",
+          reasons: [],
+        });
+        return;
+      }
+    } else record({ kind: "step", message: `upgrade requested: to ${target}` });
+    let result: UpgradeResult | undefined;
+    let end: { state: "succeeded" | "failed"; message: string | null; reasons: string[] };
+    try {
+      result = await upgrade.call(
+        this.engine,
+        credentials,
+        {
+          ...(params as Partial<UpgradeOptions>),
+          min_healthy: Number(params.min_healthy ?? 90),
+          stack_name: cluster.stack_name,
+          region: cluster.region,
+          dry_run: false,
+          // By the StackId of the cluster's own create: a stack replaced outside is refused.
+          ...(cluster.stack_id ? { stack_id: cluster.stack_id } : {}),
+        },
+        { onEvent: (event) => record(event as ProgressEvent & Record<string, unknown>), signal },
+      );
+      end = {
+        state: result.status === "success" ? "succeeded" : "failed",
+        message: result.message,
+        reasons: result.reasons,
+      };
+    } catch (error) {
+      // Stopped (shutdown, lease lost): the upgrade stays running in the store for whoever resumes it.
+      if (this.#stopping || running.lost) return;
+      end = {
+        state: "failed",
+        message: (error as Error).message,
+        reasons: (error as { reasons?: string[] }).reasons ?? [],
+      };
+    }
+    record({
+      kind: "step",
+      status: end.state === "succeeded" ? "success" : "failure",
+      message:
+        end.state === "succeeded"
+          ? `upgrade succeeded: ${end.message}`
+          : `upgrade to ${result?.image_to ?? target} failed: ${end.message}`,
+      ...(end.reasons.length ? { reason: end.reasons.join("; ") } : {}),
+    });
+    await settle();
+    const stored = end.state === "succeeded" && result ? upgradedResult(cluster, result) : undefined;
+    await this.#finish(running, end, stored);
+  }
+
+  /** Stores each progress event as the cluster's, marked with the job; `settle` waits for them. */
+  #recorder(running: Running, cluster: ClusterRecord, step: Day2Kind) {
+    const { job } = running;
+    let chain: Promise<void> = Promise.resolve();
+    const record = (event: Partial<ProgressEvent> & Record<string, unknown>) => {
+      if (running.lost) return;
+      const stored = { time: new Date().toISOString(), step, ...event, job: job.key };
+      chain = chain
+        .then(() => this.store.addEvent(cluster.id, stored))
+        .catch((error: unknown) => {
+          this.log.warn(
+            { error: (error as Error).message, cluster: cluster.stack_name },
+            `${step} event not stored`,
+          );
+        });
+    };
+    return { record, settle: () => chain };
   }
 
   /**
@@ -288,7 +403,7 @@ export class ScaleJobs {
   async #finish(
     running: Running,
     end: { state: "succeeded" | "failed"; message: string | null; reasons: string[] },
-    result?: ClusterResult,
+    result?: unknown,
   ): Promise<void> {
     for (let tries = 1; ; tries++) {
       try {
@@ -344,12 +459,27 @@ export class ScaleJobs {
   }
 }
 
+/**
+ * The cluster's stored result after an upgrade: its nodes are the new instances and its image the
+ * new one (the rest of what create found stays true: names, zone, discovery).
+ */
+function upgradedResult(cluster: ClusterRecord, upgraded: UpgradeResult): unknown {
+  const stored = cluster.result as ClusterResult | null;
+  if (!stored?.cluster) return undefined;
+  return {
+    ...stored,
+    cluster: { ...stored.cluster, image_id: upgraded.image_to, nodes: upgraded.nodes },
+  };
+}
+
 function view(job: ScaleJobRecord, cluster: ClusterRecord): ScaleJob {
   return {
     id: job.key,
+    kind: job.kind,
     stack_name: cluster.stack_name,
     region: cluster.region,
     workers: job.workers,
+    params: job.params,
     state: job.state,
     message: job.message,
     reasons: job.reasons,

@@ -19,15 +19,18 @@ import {
   type ClusterSummary,
   type ClusterView,
   type CreateClusterOutcome,
+  type Day2Kind,
   defaultMaxClusters,
   type HeldLease,
   type IdempotentAnswer,
+  type ImageWarning,
   type JobFence,
   type JobLease,
   type JobPhase,
   type JobRecord,
   LeaseLostError,
   type NewCluster,
+  type NewDay2Job,
   type NewProfile,
   type ProfileAccess,
   type ProfileRecord,
@@ -607,6 +610,15 @@ export class SqliteStore implements Store {
     workers: number,
     lease: JobLease,
   ): Promise<StartScaleOutcome> {
+    return this.startDay2(clusterId, key, { kind: "scale", workers }, lease);
+  }
+
+  async startDay2(
+    clusterId: number,
+    key: string,
+    job: NewDay2Job,
+    lease: JobLease,
+  ): Promise<StartScaleOutcome> {
     return this.db
       .transaction((): StartScaleOutcome => {
         const cluster = toCluster(
@@ -619,9 +631,18 @@ export class SqliteStore implements Store {
         if (running) return { kind: "busy", job: toScale(running) };
         if (cluster.status !== "online") return { kind: "not_online", cluster };
         const info = this.stmt(
-          `INSERT INTO scale_jobs (cluster_id, key, workers, state, started_at, lease_owner, lease_until, lease_generation)
-           VALUES (?, ?, ?, 'running', ?, ?, ?, 1)`,
-        ).run(clusterId, key, workers, now(), lease.owner, lease.until);
+          `INSERT INTO scale_jobs (cluster_id, key, kind, workers, params, state, started_at, lease_owner, lease_until, lease_generation)
+           VALUES (?, ?, ?, ?, ?, 'running', ?, ?, ?, 1)`,
+        ).run(
+          clusterId,
+          key,
+          job.kind,
+          job.workers ?? null,
+          job.params ? JSON.stringify(job.params) : null,
+          now(),
+          lease.owner,
+          lease.until,
+        );
         return {
           kind: "started",
           job: toScale(
@@ -632,11 +653,45 @@ export class SqliteStore implements Store {
       .immediate();
   }
 
-  async latestScale(clusterId: number): Promise<ScaleJobRecord | undefined> {
-    const row = this.stmt("SELECT * FROM scale_jobs WHERE cluster_id = ? ORDER BY id DESC LIMIT 1").get(
-      clusterId,
+  async latestScale(clusterId: number, kind?: Day2Kind): Promise<ScaleJobRecord | undefined> {
+    const row = (
+      kind
+        ? this.stmt(
+            "SELECT * FROM scale_jobs WHERE cluster_id = ? AND kind = ? ORDER BY id DESC LIMIT 1",
+          ).get(clusterId, kind)
+        : this.stmt("SELECT * FROM scale_jobs WHERE cluster_id = ? ORDER BY id DESC LIMIT 1").get(clusterId)
     ) as ScaleRow | undefined;
     return row ? toScale(row) : undefined;
+  }
+
+  async recordImageWarning(
+    clusterId: number,
+    warning: ImageWarning | null,
+    event: Record<string, unknown> | undefined,
+  ): Promise<boolean> {
+    return this.db
+      .transaction((): boolean => {
+        const changed = this.stmt(
+          "UPDATE clusters SET image_warning = ?, image_warning_key = ? WHERE id = ? AND image_warning_key IS NOT ?",
+        ).run(
+          warning ? JSON.stringify(warning) : null,
+          warning?.key ?? null,
+          clusterId,
+          warning?.key ?? null,
+        );
+        if (changed.changes === 0) return false;
+        if (event) this.insertEvent(clusterId, event);
+        this.changed(clusterId);
+        return true;
+      })
+      .immediate();
+  }
+
+  async imageWarning(clusterId: number): Promise<ImageWarning | null> {
+    const row = this.stmt("SELECT image_warning FROM clusters WHERE id = ?").get(clusterId) as
+      | { image_warning: string | null }
+      | undefined;
+    return row?.image_warning ? (JSON.parse(row.image_warning) as ImageWarning) : null;
   }
 
   async claimScales(owner: string, until: string): Promise<ScaleJobRecord[]> {
@@ -722,12 +777,17 @@ export class SqliteStore implements Store {
   }
 }
 
-interface ScaleRow extends Omit<ScaleJobRecord, "reasons"> {
+interface ScaleRow extends Omit<ScaleJobRecord, "reasons" | "params"> {
   reasons: string;
+  params: string | null;
   lease_until?: string | null;
 }
 
 function toScale(row: ScaleRow): ScaleJobRecord {
   const { lease_until: _until, ...rest } = row;
-  return { ...rest, reasons: JSON.parse(row.reasons) as string[] };
+  return {
+    ...rest,
+    reasons: JSON.parse(row.reasons) as string[],
+    params: row.params ? (JSON.parse(row.params) as Record<string, unknown>) : null,
+  };
 }
