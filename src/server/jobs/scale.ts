@@ -27,6 +27,8 @@ export interface ScaleJob {
   workers: number | null;
   /** An upgrade's arguments as asked (image_id, min_healthy, ...); null for a scale. */
   params: Record<string, unknown> | null;
+  /** An upgrade's result once it ended (the library's UpgradeResult); null before, and for a scale. */
+  result: unknown | null;
   state: "running" | "succeeded" | "failed";
   message: string | null;
   reasons: string[];
@@ -374,7 +376,7 @@ export class ScaleJobs {
     });
     await settle();
     const stored = end.state === "succeeded" && result ? upgradedResult(cluster, result) : undefined;
-    await this.#finish(running, end, stored);
+    await this.#finish(running, end, stored, result);
   }
 
   /** Stores each progress event as the cluster's, marked with the job; `settle` waits for them. */
@@ -404,10 +406,11 @@ export class ScaleJobs {
     running: Running,
     end: { state: "succeeded" | "failed"; message: string | null; reasons: string[] },
     result?: unknown,
+    jobResult?: unknown,
   ): Promise<void> {
     for (let tries = 1; ; tries++) {
       try {
-        await this.store.finishScale(running.job.id, running.fence, end, result);
+        await this.store.finishScale(running.job.id, running.fence, end, result, jobResult);
         return;
       } catch (error) {
         if (error instanceof LeaseLostError) {
@@ -480,6 +483,7 @@ function view(job: ScaleJobRecord, cluster: ClusterRecord): ScaleJob {
     region: cluster.region,
     workers: job.workers,
     params: job.params,
+    result: job.result,
     state: job.state,
     message: job.message,
     reasons: job.reasons,

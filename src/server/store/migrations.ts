@@ -205,6 +205,8 @@ export const migrations: Migration[] = [
         kind TEXT NOT NULL DEFAULT 'scale' CHECK (kind IN ('scale', 'upgrade')),
         workers INTEGER,
         params TEXT,
+        -- What the job's library call answered (an upgrade's result: plan, replaced, nodes).
+        result TEXT,
         state TEXT NOT NULL CHECK (state IN ('running', 'succeeded', 'failed')),
         message TEXT,
         reasons TEXT NOT NULL DEFAULT '[]',

@@ -55,7 +55,7 @@ const MIGRATION_LOCK = 0x70616e6461636c75n;
 const CHANNEL = "pandacluster_clusters";
 
 const scaleColumns =
-  "id, cluster_id, key, kind, workers, params, state, message, reasons, started_at, finished_at, lease_owner, lease_generation";
+  "id, cluster_id, key, kind, workers, params, result, state, message, reasons, started_at, finished_at, lease_owner, lease_generation";
 const jobColumns =
   "id, cluster_id, kind, phase, attempts, created_at, updated_at, lease_owner, lease_generation";
 const clusterColumns =
@@ -880,6 +880,7 @@ export class PostgresStore implements Store {
     fence: JobFence,
     end: { state: "succeeded" | "failed"; message: string | null; reasons: string[] },
     result?: unknown,
+    jobResult?: unknown,
   ): Promise<void> {
     await this.#tx(async (client) => {
       const row = await this.#row<{ cluster_id: number }>(
@@ -890,8 +891,15 @@ export class PostgresStore implements Store {
       );
       if (!row) throw new LeaseLostError(fence);
       await client.query(
-        "UPDATE scale_jobs SET state = $2, message = $3, reasons = $4, finished_at = $5, lease_owner = NULL, lease_until = NULL WHERE id = $1",
-        [id, end.state, end.message, JSON.stringify(end.reasons), now()],
+        "UPDATE scale_jobs SET state = $2, message = $3, reasons = $4, finished_at = $5, result = $6, lease_owner = NULL, lease_until = NULL WHERE id = $1",
+        [
+          id,
+          end.state,
+          end.message,
+          JSON.stringify(end.reasons),
+          now(),
+          jobResult === undefined ? null : JSON.stringify(jobResult),
+        ],
       );
       if (result !== undefined) await this.#patchCluster(client, row.cluster_id, { result, reasons: [] });
       await this.#notify(row.cluster_id, client);
@@ -980,9 +988,10 @@ export class PostgresStore implements Store {
   }
 }
 
-interface ScaleRow extends Omit<ScaleJobRecord, "reasons" | "params"> {
+interface ScaleRow extends Omit<ScaleJobRecord, "reasons" | "params" | "result"> {
   reasons: string;
   params: string | null;
+  result: string | null;
 }
 
 function toScale(row: ScaleRow): ScaleJobRecord {
@@ -990,5 +999,6 @@ function toScale(row: ScaleRow): ScaleJobRecord {
     ...row,
     reasons: JSON.parse(row.reasons) as string[],
     params: row.params ? (JSON.parse(row.params) as Record<string, unknown>) : null,
+    result: row.result ? (JSON.parse(row.result) as unknown) : null,
   };
 }

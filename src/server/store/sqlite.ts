@@ -718,6 +718,7 @@ export class SqliteStore implements Store {
     fence: JobFence,
     end: { state: "succeeded" | "failed"; message: string | null; reasons: string[] },
     result?: unknown,
+    jobResult?: unknown,
   ): Promise<void> {
     this.db
       .transaction(() => {
@@ -726,8 +727,15 @@ export class SqliteStore implements Store {
         ).get(id, fence.owner, fence.generation) as { cluster_id: number } | undefined;
         if (!row) throw new LeaseLostError(fence);
         this.stmt(
-          "UPDATE scale_jobs SET state = ?, message = ?, reasons = ?, finished_at = ?, lease_owner = NULL, lease_until = NULL WHERE id = ?",
-        ).run(end.state, end.message, JSON.stringify(end.reasons), now(), id);
+          "UPDATE scale_jobs SET state = ?, message = ?, reasons = ?, finished_at = ?, result = ?, lease_owner = NULL, lease_until = NULL WHERE id = ?",
+        ).run(
+          end.state,
+          end.message,
+          JSON.stringify(end.reasons),
+          now(),
+          jobResult === undefined ? null : JSON.stringify(jobResult),
+          id,
+        );
         if (result !== undefined) this.patchCluster(row.cluster_id, { result, reasons: [] });
         this.changed(row.cluster_id);
       })
@@ -777,9 +785,10 @@ export class SqliteStore implements Store {
   }
 }
 
-interface ScaleRow extends Omit<ScaleJobRecord, "reasons" | "params"> {
+interface ScaleRow extends Omit<ScaleJobRecord, "reasons" | "params" | "result"> {
   reasons: string;
   params: string | null;
+  result: string | null;
   lease_until?: string | null;
 }
 
@@ -789,5 +798,6 @@ function toScale(row: ScaleRow): ScaleJobRecord {
     ...rest,
     reasons: JSON.parse(row.reasons) as string[],
     params: row.params ? (JSON.parse(row.params) as Record<string, unknown>) : null,
+    result: row.result ? (JSON.parse(row.result) as unknown) : null,
   };
 }

@@ -215,6 +215,8 @@ export interface ScaleJobRecord {
   workers: number | null;
   /** The job's own validated arguments (an upgrade's image_id, min_healthy, timeout...). */
   params: Record<string, unknown> | null;
+  /** What the job's library call answered, once it ended (an upgrade's result); null before. */
+  result: unknown | null;
   state: "running" | "succeeded" | "failed";
   message: string | null;
   reasons: string[];
@@ -412,6 +414,8 @@ export interface Store {
     fence: JobFence,
     end: { state: "succeeded" | "failed"; message: string | null; reasons: string[] },
     result?: unknown,
+    /** Kept on the job itself (GET /clusters/{name}/upgrade shows it). */
+    jobResult?: unknown,
   ): Promise<void>;
 
   /**
