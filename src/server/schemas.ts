@@ -300,6 +300,11 @@ export const clusterSummarySchema: JsonSchema = {
     stack_id: { type: ["string", "null"] },
     channel: { type: ["string", "null"] },
     arch: { type: ["string", "null"] },
+    image_warning: {
+      type: ["string", "null"],
+      description:
+        "the cluster's image is outdated, deprecated or gone (the reconciler's last look): what, when, and the command to run",
+    },
   },
 };
 
@@ -313,6 +318,11 @@ const clusterSchema: JsonSchema = {
       type: ["object", "null"],
     },
     reasons: { type: "array", items: { type: "string" } },
+    image_warning: {
+      type: ["object", "null"],
+      description:
+        "the reconciler's image warning: {warning, command, image_id, deprecated_at}; null when the image is current",
+    },
     created_at: { type: "string", format: "date-time" },
     updated_at: { type: "string", format: "date-time" },
   },

@@ -38,6 +38,7 @@ interface ServerSummary {
   stack_id: string | null;
   channel: string | null;
   arch: string | null;
+  image_warning?: string | null;
 }
 
 /** Runs a command on the server named by options.server; returns the exit code. */
@@ -263,9 +264,9 @@ class Remote {
           cluster_size: c.cluster_size,
           channel: c.channel,
           arch: c.arch,
-          // The server's reconciler records an image warning as the cluster's event.
           image_id: null,
-          image_warning: null,
+          // The server's reconciler's last look at the cluster's image (also an event, once).
+          image_warning: c.image_warning ?? null,
         })),
       };
       const region = typeof options.region === "string" ? options.region : undefined;

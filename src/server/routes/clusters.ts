@@ -41,7 +41,8 @@ function viewJson(view: ClusterView): string {
   return (
     `{"stack_name":${JSON.stringify(view.stack_name)},"region":${JSON.stringify(view.region)},` +
     `"status":"${view.status}","cluster_size":${view.cluster_size},"result":${view.result_json ?? "null"},` +
-    `"reasons":${view.reasons_json},"created_at":"${view.created_at}","updated_at":"${view.updated_at}"}`
+    `"reasons":${view.reasons_json},"image_warning":${view.image_warning_json ?? "null"},` +
+    `"created_at":"${view.created_at}","updated_at":"${view.updated_at}"}`
   );
 }
 

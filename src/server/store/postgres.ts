@@ -595,7 +595,8 @@ export class PostgresStore implements Store {
     stackName: string,
     region?: string,
   ): Promise<ClusterView | undefined> {
-    const columns = "stack_name, region, status, cluster_size, result, reasons, created_at, updated_at";
+    const columns =
+      "stack_name, region, status, cluster_size, result, reasons, image_warning, created_at, updated_at";
     const row =
       region === undefined
         ? await this.#row<ViewRow>(
@@ -607,8 +608,8 @@ export class PostgresStore implements Store {
             [profileId, stackName, region],
           );
     if (!row) return undefined;
-    const { result, reasons, ...rest } = row;
-    return { ...rest, result_json: result, reasons_json: reasons };
+    const { result, reasons, image_warning, ...rest } = row;
+    return { ...rest, result_json: result, reasons_json: reasons, image_warning_json: image_warning };
   }
 
   async clusterById(id: number): Promise<ClusterRecord | undefined> {
@@ -621,7 +622,8 @@ export class PostgresStore implements Store {
     const params: unknown[] = [profileId];
     if (region !== undefined) params.push(region);
     return this.#rows<ClusterSummary>(
-      `SELECT stack_name, region, status, cluster_size, created_at, stack_id, channel, arch FROM clusters
+      `SELECT stack_name, region, status, cluster_size, created_at, stack_id, channel, arch,
+         (image_warning::json ->> 'warning') AS image_warning FROM clusters
        WHERE profile_id = $1 AND superseded = 0 ${region === undefined ? "" : "AND region = $2"}
          ${includeDeleted ? "" : "AND status <> 'deleted'"}
        ORDER BY id DESC`,

@@ -453,7 +453,8 @@ export class SqliteStore implements Store {
     stackName: string,
     region?: string,
   ): Promise<ClusterView | undefined> {
-    const columns = "stack_name, region, status, cluster_size, result, reasons, created_at, updated_at";
+    const columns =
+      "stack_name, region, status, cluster_size, result, reasons, image_warning, created_at, updated_at";
     const row = (
       region === undefined
         ? this.stmt(
@@ -464,8 +465,8 @@ export class SqliteStore implements Store {
           ).get(profileId, stackName, region)
     ) as ViewRow | undefined;
     if (!row) return undefined;
-    const { result, reasons, ...rest } = row;
-    return { ...rest, result_json: result, reasons_json: reasons };
+    const { result, reasons, image_warning, ...rest } = row;
+    return { ...rest, result_json: result, reasons_json: reasons, image_warning_json: image_warning };
   }
 
   async clusterById(id: number): Promise<ClusterRecord | undefined> {
@@ -473,7 +474,8 @@ export class SqliteStore implements Store {
   }
 
   async listClusters(profileId: number, region?: string, includeDeleted = false): Promise<ClusterSummary[]> {
-    const sql = `SELECT stack_name, region, status, cluster_size, created_at, stack_id, channel, arch FROM clusters
+    const sql = `SELECT stack_name, region, status, cluster_size, created_at, stack_id, channel, arch,
+      json_extract(image_warning, '$.warning') AS image_warning FROM clusters
       WHERE profile_id = @profile_id AND superseded = 0 ${region === undefined ? "" : "AND region = @region"}
         ${includeDeleted ? "" : "AND status <> 'deleted'"}
       ORDER BY id DESC`;

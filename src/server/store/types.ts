@@ -92,6 +92,8 @@ export interface ClusterView {
   cluster_size: number;
   result_json: string | null;
   reasons_json: string;
+  /** The reconciler's image warning (ImageWarning as JSON text), when it recorded one. */
+  image_warning_json: string | null;
   created_at: string;
   updated_at: string;
 }
@@ -105,6 +107,8 @@ export interface ClusterSummary {
   stack_id: string | null;
   channel: string | null;
   arch: string | null;
+  /** The reconciler's image warning (outdated, deprecated, gone: what and the command), if any. */
+  image_warning: string | null;
 }
 
 export type JobKind = "create" | "destroy";
