@@ -14,6 +14,7 @@ import { after, before, describe, it } from "node:test";
 import type { ImageAdvice, ImageAdviceInput } from "../../src/lifecycle/image_age.js";
 import type { UpgradeResult } from "../../src/lifecycle/types.js";
 import type { UpgradeOptions } from "../../src/options.js";
+import type { SqliteStore } from "../../src/server/store/sqlite.js";
 import { type Postgres, startPostgres } from "../helpers/services.js";
 import { FakeEngine } from "./fake-engine.js";
 import { eventually, type TestServer, testServer } from "./helpers.js";
@@ -33,6 +34,8 @@ const NEW_IMAGE = "ami-84380cf42e2ae29d6";
 /** FakeEngine with upgrade(): waits for release() when gated; a dry run answers the plan at once. */
 class UpgradingEngine extends FakeEngine {
   readonly upgrades: UpgradeOptions[] = [];
+  /** Upgrades that stopped because their signal aborted (a lost lease, a shutdown). */
+  stopped = 0;
   advice: Partial<ImageAdvice> | null = null;
   adviceCalls = 0;
   #open: () => void = () => {};
@@ -48,7 +51,7 @@ class UpgradingEngine extends FakeEngine {
   async upgrade(
     _credentials: unknown,
     options: UpgradeOptions,
-    hooks?: { onEvent?: (event: never) => void },
+    hooks?: { onEvent?: (event: never) => void; signal?: AbortSignal },
   ): Promise<UpgradeResult> {
     this.upgrades.push(options);
     const target = options.image_id ?? NEW_IMAGE;
@@ -72,7 +75,16 @@ class UpgradingEngine extends FakeEngine {
     if (options.dry_run)
       return { ...base, status: "planned", message: "dry run: would replace", replaced: [], nodes: [] };
     hooks?.onEvent?.({ step: "roll", message: `replacing controller i-1: → ${target}` } as never);
-    await this.#gate;
+    // Stops when told to, as the library's roll does between two steps (RollInterrupted).
+    const signal = hooks?.signal;
+    await Promise.race([
+      this.#gate,
+      new Promise((resolve) => signal?.addEventListener("abort", resolve, { once: true })),
+    ]);
+    if (signal?.aborted) {
+      this.stopped += 1;
+      throw new Error("interrupted");
+    }
     return {
       ...base,
       status: "success",
@@ -301,6 +313,45 @@ describe("upgrade jobs on the server (issue 17)", () => {
       );
     } finally {
       await second.close();
+    }
+  });
+
+  it("an upgrade whose lease another server took stops at once and writes nothing more", async () => {
+    const engine = new UpgradingEngine();
+    const t = await testServer({
+      db: join(dir, "fence.db"),
+      engine,
+      env: { PANDACLUSTER_SECRET_KEY: "67".repeat(32) },
+      leaseMs: 1_500,
+    });
+    try {
+      const alice = await onlineCluster(t, "fenced");
+      engine.hold();
+      assert.equal((await post(t, alice, "fenced", {})).statusCode, 202);
+      await eventually(async () => (engine.upgrades.length > 0 ? true : undefined), 5_000, "the upgrade");
+      // Another server took the lease (this one was paused past it): the next generation is its.
+      const db = (t.server.store as SqliteStore).db;
+      db.prepare(
+        `UPDATE scale_jobs SET lease_owner = 'other/1/x', lease_generation = lease_generation + 1,
+           lease_until = ? WHERE kind = 'upgrade'`,
+      ).run(new Date(Date.now() + 600_000).toISOString());
+      const eventsBefore = (await t.eventMessages(alice, "fenced")).length;
+      await eventually(async () => (engine.stopped > 0 ? true : undefined), 5_000, "the upgrade to stop");
+      assert.match(t.log.text, /upgrade lease lost; the upgrade stops here/);
+      const row = db.prepare("SELECT state, lease_owner FROM scale_jobs WHERE kind = 'upgrade'").get() as {
+        state: string;
+        lease_owner: string;
+      };
+      assert.deepEqual(
+        row,
+        { state: "running", lease_owner: "other/1/x" },
+        "nothing written over the new holder",
+      );
+      await new Promise((resolve) => setTimeout(resolve, 700));
+      assert.equal((await t.eventMessages(alice, "fenced")).length, eventsBefore, "no event after the loss");
+    } finally {
+      engine.release();
+      await t.close();
     }
   });
 

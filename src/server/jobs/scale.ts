@@ -166,7 +166,7 @@ export class ScaleJobs {
     try {
       held = await this.store.claimScales(this.#owner, new Date(asked + this.#leaseMs).toISOString());
     } catch (error) {
-      this.log.warn({ error: (error as Error).message }, "could not renew scale leases");
+      this.log.warn({ error: (error as Error).message }, "could not renew day-2 job leases (scale, upgrade)");
       return;
     }
     const generations = new Map(held.map((job) => [job.id, job.lease_generation]));
@@ -183,7 +183,7 @@ export class ScaleJobs {
       try {
         credentials = this.#o.accounts.credentialsFor(profile);
       } catch (error) {
-        this.log.warn({ scale: job.key, error: (error as Error).message }, "cannot resume a scale");
+        this.log.warn({ scale: job.key, error: (error as Error).message }, `cannot resume a ${job.kind}`);
         continue;
       }
       this.#run(job, cluster, credentials, asked, true);
@@ -193,7 +193,8 @@ export class ScaleJobs {
   #lose(running: Running, why: string): void {
     if (running.lost) return;
     running.lost = true;
-    this.log.warn({ scale: running.job.key, why }, "scale lease lost; the scale stops here");
+    const kind = running.job.kind;
+    this.log.warn({ scale: running.job.key, why }, `${kind} lease lost; the ${kind} stops here`);
     running.controller.abort(new LeaseLostError(running.fence));
   }
 
@@ -215,7 +216,10 @@ export class ScaleJobs {
     this.#running.set(job.id, running);
     running.done = this.#follow(running, cluster, credentials, resumed)
       .catch((error: unknown) => {
-        this.log.warn({ scale: job.key, error: (error as Error)?.message ?? String(error) }, "scale stopped");
+        this.log.warn(
+          { scale: job.key, error: (error as Error)?.message ?? String(error) },
+          `${job.kind} stopped`,
+        );
       })
       .finally(() => this.#running.delete(job.id));
   }
@@ -422,13 +426,13 @@ export class ScaleJobs {
         if (this.#stopping || running.lost || Date.now() + delay >= running.until) {
           this.log.warn(
             { scale: running.job.key, error: (error as Error).message },
-            "the store did not take the scale's end; it stays running and is resumed",
+            `the store did not take the ${running.job.kind}'s end; it stays running and is resumed`,
           );
           return;
         }
         this.log.warn(
           { scale: running.job.key, tries, error: (error as Error).message },
-          "the store did not take the scale's end; trying again",
+          `the store did not take the ${running.job.kind}'s end; trying again`,
         );
         await new Promise((resolve) => setTimeout(resolve, delay));
       }
