@@ -16,6 +16,7 @@ import type { UpgradeResult } from "../../src/lifecycle/types.js";
 import type { UpgradeOptions } from "../../src/options.js";
 import type { SqliteStore } from "../../src/server/store/sqlite.js";
 import { type Postgres, startPostgres } from "../helpers/services.js";
+import { CuttableTcp } from "../helpers/tcp-cut.js";
 import { FakeEngine } from "./fake-engine.js";
 import { eventually, type TestServer, testServer } from "./helpers.js";
 
@@ -352,6 +353,56 @@ describe("upgrade jobs on the server (issue 17)", () => {
     } finally {
       engine.release();
       await t.close();
+    }
+  });
+
+  it("PostgreSQL gone as an upgrade ends: POST is 503 with Retry-After, the process lives on, the end lands once the database is back", async () => {
+    const direct = await postgres.createDatabase();
+    const proxy = new CuttableTcp(postgres.port);
+    const url = direct.replace(`:${postgres.port}/`, `:${await proxy.start()}/`);
+    const engine = new UpgradingEngine();
+    const unhandled: unknown[] = [];
+    const onUnhandled = (error: unknown) => unhandled.push(error);
+    process.on("unhandledRejection", onUnhandled);
+    const t = await testServer({
+      db: url,
+      engine,
+      leaseMs: 6_000,
+      env: { PANDACLUSTER_SECRET_KEY: "45".repeat(32) },
+    });
+    try {
+      const alice = await onlineCluster(t, "blink");
+      engine.hold();
+      assert.equal((await post(t, alice, "blink", {})).statusCode, 202);
+      await eventually(async () => (engine.upgrades.length > 0 ? true : undefined), 5_000, "the upgrade");
+      proxy.cut();
+      engine.release();
+      const down = await post(t, alice, "blink", {});
+      assert.equal(down.statusCode, 503, down.body);
+      assert.equal(down.headers["retry-after"], "5");
+      await eventually(
+        async () =>
+          /the store did not take the upgrade's end; trying again/.test(t.log.text) ? true : undefined,
+        5_000,
+        "the end's write retried",
+      );
+      proxy.restore();
+      const done = await eventually(
+        async () => {
+          const state = await upgradeState(t, alice, "blink");
+          return state.state === "running" ? undefined : state;
+        },
+        10_000,
+        "the upgrade's end",
+      );
+      assert.equal(done.state, "succeeded", JSON.stringify(done));
+      assert.equal(done.result.image_to, NEW_IMAGE, "the job keeps the library's result");
+      assert.deepEqual(unhandled, [], "an unhandled rejection (Node would have exited)");
+    } finally {
+      process.off("unhandledRejection", onUnhandled);
+      engine.release();
+      await t.close();
+      await proxy.stop();
     }
   });
 
