@@ -16,8 +16,9 @@ import {
   CloudFormationClient,
   CreateStackCommand,
   DescribeStackResourcesCommand,
+  type Tag,
 } from "@aws-sdk/client-cloudformation";
-import { DescribeInstancesCommand, EC2Client } from "@aws-sdk/client-ec2";
+import { DescribeInstanceAttributeCommand, DescribeInstancesCommand, EC2Client } from "@aws-sdk/client-ec2";
 import type { InstanceFacts } from "./flatcar/imds-mock.js";
 import { startVpcResolver, type VpcResolver } from "./flatcar/vpc-resolver.js";
 import { flatcarAmisFixture, type Moto, startMoto } from "./services.js";
@@ -46,6 +47,15 @@ export interface AwsSide {
   volumes: string;
   resources: Record<string, string>;
   slotInstance(slot: number): Promise<SlotFacts>;
+  /** What moto says of an instance now (its id, zone, tags), as the node learns it from IMDS. */
+  facts(instanceId: string): Promise<SlotFacts>;
+  /** Slot i's group's live instances (Pending or InService), as Auto Scaling lists them. */
+  slotInstances(slot: number): Promise<string[]>;
+  /**
+   * What an instance boots: its user data as EC2 holds it (DescribeInstanceAttribute userData, what
+   * IMDS hands Ignition: the launch template version it was launched from) and its image.
+   */
+  bootData(instanceId: string): Promise<{ userData: string; imageId: string }>;
   terminateAndReplace(slot: number, instanceId: string): Promise<SlotFacts>;
   close(): Promise<void>;
 }
@@ -55,6 +65,7 @@ export async function startAwsSide(
   body: string,
   size: number,
   taken: Set<string>,
+  stackTags: Tag[] = [],
 ): Promise<AwsSide> {
   const moto = await startMoto({ amisPath: flatcarAmisFixture(), fixes: true });
   const config = {
@@ -74,6 +85,7 @@ export async function startAwsSide(
         StackName: STACK,
         TemplateBody: body,
         Capabilities: ["CAPABILITY_IAM"],
+        ...(stackTags.length > 0 ? { Tags: stackTags } : {}),
         Parameters: [
           { ParameterKey: "ImageId", ParameterValue: "ami-0123456789abcdef0" },
           { ParameterKey: "KeyPair", ParameterValue: "k1" },
@@ -129,6 +141,19 @@ export async function startAwsSide(
       resolvConfPath,
       volumes,
       resources,
+      facts,
+      slotInstances: groupInstances,
+      async bootData(instanceId) {
+        const attribute = await ec2.send(
+          new DescribeInstanceAttributeCommand({ InstanceId: instanceId, Attribute: "userData" }),
+        );
+        const out = await ec2.send(new DescribeInstancesCommand({ InstanceIds: [instanceId] }));
+        const imageId = out.Reservations?.[0]?.Instances?.[0]?.ImageId;
+        const userData = attribute.UserData?.Value;
+        if (!userData || !imageId)
+          throw new Error(`harness: moto has no user data or image for ${instanceId}`);
+        return { userData, imageId };
+      },
       async slotInstance(slot) {
         const [id] = await groupInstances(slot);
         if (!id) throw new Error(`harness: slot ${slot}'s group has no instance`);

@@ -15,10 +15,18 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { build_template } from "../../src/index.js";
+import { clusterTags } from "../../src/lifecycle/facts.js";
 import type { CfnTemplate } from "../../src/template/types.js";
 import { evaluate } from "../template/support.js";
 import { decodeUserData } from "./boot.js";
-import { type AwsSide, type SlotFacts, startAwsSide, syntheticFacts } from "./etcd-aws-side.js";
+import {
+  type AwsSide,
+  DOMAIN,
+  type SlotFacts,
+  STACK,
+  startAwsSide,
+  syntheticFacts,
+} from "./etcd-aws-side.js";
 import { FlatcarNode, type NodeConfig } from "./flatcar/node.js";
 
 const run = promisify(execFile);
@@ -128,6 +136,11 @@ export interface HarnessOptions {
   awsEndpoint?: string;
   /** Extra environment for every node process (e.g. a node script's tuning knobs). */
   nodeEnv?: Record<string, string>;
+  /**
+   * Static mode: tag the stack as `create` does (pandacluster:cluster = its name, channel, arch,
+   * private domain), so that the library's day-2 flows (upgrade, status) take it as one of theirs.
+   */
+  tagStack?: boolean;
 }
 
 export interface Member {
@@ -171,15 +184,27 @@ export class EtcdHarness {
       }
       return;
     }
-    this.aws = await startAwsSide(this.dir, built.body, this.options.size, this.taken);
+    const tags = this.options.tagStack
+      ? clusterTags({ stack_name: STACK, channel: "stable", arch: "amd64", private_domain: DOMAIN })
+      : [];
+    this.aws = await startAwsSide(this.dir, built.body, this.options.size, this.taken, tags);
     for (let slot = 1; slot <= this.options.size; slot++) {
       this.nodes.push(await this.newNode(slot, await this.aws.slotInstance(slot)));
     }
   }
 
-  /** A fresh instance of slot i: a new root folder (its boot disk) and a new address. */
-  async newNode(slot: number, facts: SlotFacts, launchTemplate = "LaunchTemplate"): Promise<FlatcarNode> {
-    const config = nodeConfig(this.template, launchTemplate, this.options.params ?? {});
+  /**
+   * A fresh instance of slot i: a new root folder (its boot disk) and a new address. It boots from
+   * `config` when given (the user data EC2 holds for it), else from the launch template's user data
+   * in the template build_template made.
+   */
+  async newNode(
+    slot: number,
+    facts: SlotFacts,
+    launchTemplate = "LaunchTemplate",
+    bootConfig?: NodeConfig,
+  ): Promise<FlatcarNode> {
+    const config = bootConfig ?? nodeConfig(this.template, launchTemplate, this.options.params ?? {});
     this.generation += 1;
     const node = new FlatcarNode({
       name: `slot-${slot}-${this.generation}`,

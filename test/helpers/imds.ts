@@ -18,6 +18,7 @@ import { randomUUID } from "node:crypto";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { DescribeInstancesCommand, EC2Client, type Instance } from "@aws-sdk/client-ec2";
+import { singleFlight } from "./single-flight.js";
 
 export interface FakeImds {
   /** http://127.0.0.1:PORT: AWS_EC2_METADATA_SERVICE_ENDPOINT for the node script. */
@@ -39,10 +40,12 @@ export async function startFakeImds(
   });
   const tokens = new Set<string>();
   const state = { instanceId };
-  const describe = async (): Promise<Instance | undefined> => {
-    const answer = await ec2.send(new DescribeInstancesCommand({ InstanceIds: [state.instanceId] }));
+  // Shared per instance for 250 ms: see single-flight.ts for the queue it prevents.
+  const describeById = singleFlight(250, async (id: string): Promise<Instance | undefined> => {
+    const answer = await ec2.send(new DescribeInstancesCommand({ InstanceIds: [id] }));
     return answer.Reservations?.[0]?.Instances?.[0];
-  };
+  });
+  const describe = () => describeById(state.instanceId);
   const server: Server = createServer((request, response) => {
     const send = (code: number, body = "") => {
       response.writeHead(code, { "content-type": "text/plain" });

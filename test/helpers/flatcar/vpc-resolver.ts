@@ -10,6 +10,7 @@
  */
 import { createSocket, type Socket } from "node:dgram";
 import { ListResourceRecordSetsCommand, Route53Client } from "@aws-sdk/client-route-53";
+import { singleFlight } from "../single-flight.js";
 
 export interface VpcResolver {
   address: string;
@@ -77,7 +78,9 @@ export async function startVpcResolver(
   });
   const zone = `${domain.replace(/\.$/, "").toLowerCase()}.`;
   const log: string[] = [];
-  const lookup = async (name: string): Promise<string[] | undefined> => {
+  // The VPC resolver answers from the zone at once; this one asks moto. Shared per name for 300 ms
+  // (the records' TTL is longer): see single-flight.ts for the queue it prevents.
+  const lookup = singleFlight(300, async (name: string): Promise<string[] | undefined> => {
     const out = await route53.send(
       new ListResourceRecordSetsCommand({
         HostedZoneId: zoneId,
@@ -92,7 +95,7 @@ export async function startVpcResolver(
     const weighted = sets.filter((s) => (s.Weight ?? 1) > 0);
     const chosen = weighted.length > 0 ? weighted : sets;
     return chosen.flatMap((s) => (s.ResourceRecords ?? []).map((r) => r.Value as string));
-  };
+  });
   const socket: Socket = createSocket("udp4");
   let closed = false;
   socket.on("message", (msg, remote) => {
