@@ -183,6 +183,9 @@ describe("upgrade jobs on the server (issue 17)", () => {
       const refused = await t.server.app.inject({ method: "DELETE", url: "/clusters/roll", headers: alice });
       assert.equal(refused.statusCode, 409, refused.body);
       assert.match(refused.json().messages[0], /is being upgraded; delete it once the upgrade has ended/);
+      const sync = await t.server.app.inject({ method: "POST", url: "/clusters/roll/sync", headers: alice });
+      assert.equal(sync.statusCode, 409, sync.body);
+      assert.match(sync.json().messages[0], /is being upgraded; its upgrade names the nodes/);
       assert.equal((await upgradeState(t, alice, "roll")).state, "running");
 
       engine.release();
