@@ -15,6 +15,7 @@ import type { ImageAdvice, ImageAdviceInput } from "../../src/lifecycle/image_ag
 import type { UpgradeResult } from "../../src/lifecycle/types.js";
 import type { UpgradeOptions } from "../../src/options.js";
 import type { SqliteStore } from "../../src/server/store/sqlite.js";
+import { runCli } from "../helpers/cli.js";
 import { type Postgres, startPostgres } from "../helpers/services.js";
 import { CuttableTcp } from "../helpers/tcp-cut.js";
 import { FakeEngine } from "./fake-engine.js";
@@ -267,6 +268,35 @@ describe("upgrade jobs on the server (issue 17)", () => {
         headers: alice,
       });
       assert.equal(noJob.statusCode, 404, "a dry run is no job");
+    } finally {
+      await t.close();
+    }
+  });
+
+  it("the CLI's upgrade --server: 202, the job's progress on stderr, its result on stdout as the local mode prints it", async () => {
+    const engine = new UpgradingEngine();
+    const t = await testServer({ engine });
+    try {
+      const alice = await onlineCluster(t, "cli");
+      await t.server.app.listen({ host: "127.0.0.1", port: 0 });
+      const url = `http://127.0.0.1:${(t.server.app.server.address() as { port: number }).port}`;
+      const env = {
+        PANDACLUSTER_TOKEN: alice.authorization.slice("Bearer ".length),
+        PANDACLUSTER_REMOTE_POLL_MS: "100",
+      };
+      const run = await runCli(
+        ["upgrade", "-n", "cli", "--image-id", NEW_IMAGE, "--min-healthy", "60", "--json", "--server", url],
+        { env },
+      );
+      assert.equal(run.code, 0, run.stderr);
+      const result = JSON.parse(run.stdout);
+      assert.equal(result.status, "success");
+      assert.equal(result.image_to, NEW_IMAGE);
+      assert.match(run.stderr, /replacing controller i-1/);
+      assert.equal(engine.upgrades[0]?.min_healthy, 60, "the flags reach the server's job");
+      const bad = await runCli(["upgrade", "-n", "nothere", "--server", url], { env });
+      assert.equal(bad.code, 1, bad.stderr);
+      assert.match(bad.stderr, /no cluster named nothere/);
     } finally {
       await t.close();
     }
