@@ -16,7 +16,7 @@ import {
   type Store,
 } from "../store/types.js";
 
-/** A scale the server runs for a cluster: PATCH /clusters/{name} starts it, GET …/scale shows it. */
+/** A day-2 job the server runs for a cluster: a scale (PATCH /clusters/{name}, GET …/scale) or an upgrade (POST/GET …/upgrade). */
 export interface ScaleJob {
   id: string;
   /** scale or upgrade: both are day-2 jobs run here, one at a time per cluster. */
@@ -67,6 +67,11 @@ interface Running {
 const inProgress = (status: string) => status.endsWith("_IN_PROGRESS");
 
 /**
+ * Runs the day-2 jobs, scales and upgrades (POST /clusters/{name}/upgrade), in the server: one
+ * table (scale_jobs, its `kind`), one runner, so that both follow the same rules. What follows is
+ * said of a scale and holds for an upgrade, whose resumed run replaces only the instances not yet
+ * on the stack's image (the roll is resumable by design).
+ *
  * Runs scales in the server, one at a time per cluster across the fleet, stored like create and
  * delete jobs (Store startScale/claimScales/finishScale): a scale is leased to the server that runs
  * it, renewed while it runs, and taken up by any server once its lease runs out (a kill -9 mid-
