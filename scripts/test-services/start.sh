@@ -36,11 +36,21 @@ mkdir -p "$PCTS_STATE"
 free_port() {
   "$PCTS_PYTHON" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
 }
-wait_http() { # url expect-prefix-or-empty timeout-seconds pid
-  "$PCTS_PYTHON" - "$1" "$2" "$3" "$4" <<'PY'
+# Ready means: the url answers (its body starting with expect-prefix, if given) AND the process we
+# launched logged owns-line (its own "serving on <our address>" line). Without the log check, a
+# server of another test run that took the port between free_port and our bind (ours then exits)
+# would answer for ours.
+wait_http() { # url expect-prefix-or-empty timeout-seconds pid logfile owns-line
+  "$PCTS_PYTHON" - "$1" "$2" "$3" "$4" "$5" "$6" <<'PY'
 import os, sys, time, urllib.request, urllib.error
-url, prefix, timeout, pid = sys.argv[1], sys.argv[2], float(sys.argv[3]), int(sys.argv[4])
+url, prefix, timeout, pid, logfile, owns = sys.argv[1], sys.argv[2], float(sys.argv[3]), int(sys.argv[4]), sys.argv[5], sys.argv[6]
 deadline = time.time() + timeout
+def ours():
+    try:
+        with open(logfile, errors="replace") as f:
+            return owns in f.read()
+    except OSError:
+        return False
 while time.time() < deadline:
     try:
         os.kill(pid, 0)
@@ -49,10 +59,10 @@ while time.time() < deadline:
     try:
         with urllib.request.urlopen(url, timeout=2) as r:
             body = r.read().decode()
-            if not prefix or body.startswith(prefix):
+            if (not prefix or body.startswith(prefix)) and ours():
                 sys.exit(0)
     except urllib.error.HTTPError as e:
-        if not prefix and e.code < 500:
+        if not prefix and e.code < 500 and ours():
             sys.exit(0)
     except Exception:
         pass
@@ -71,7 +81,7 @@ launch() { # name logfile cmd...
 MOTO_PORT="$(free_port)"
 MODULE=moto.server; PYPATH="$PCTS_PYLIB"
 if [ "$FIXES" = 1 ]; then MODULE=pandacluster_moto; PYPATH="$PCTS_PYLIB:$HERE/python"; fi
-MOTO_PID="$(launch moto "$PCTS_STATE/moto.log" env PYTHONPATH="$PYPATH" PYTHONNOUSERSITE=1 PYTHONDONTWRITEBYTECODE=1 \
+MOTO_PID="$(launch moto "$PCTS_STATE/moto.log" env PYTHONPATH="$PYPATH" PYTHONNOUSERSITE=1 PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 \
   ${AMIS:+MOTO_AMIS_PATH="$AMIS"} \
   $( [ "$STRICT" = 1 ] && echo MOTO_ENABLE_KEYPAIR_VALIDATION=true MOTO_ENABLE_AMI_VALIDATION=true ) \
   "$PCTS_PYTHON" -m "$MODULE" -H 127.0.0.1 -p "$MOTO_PORT")"
@@ -86,14 +96,17 @@ ETCD_PID="$(launch etcd "$PCTS_STATE/etcd.log" "$PCTS_ETCD" --name=pandacluster-
   --initial-cluster="pandacluster-test=http://127.0.0.1:$PEER_PORT" --initial-cluster-state=new)"
 
 fail() { "$HERE/stop.sh" >/dev/null 2>&1 || true; die "$1 (log: $2)"; }
-wait_http "http://127.0.0.1:$ETCD_PORT/version" "" 30 "$ETCD_PID" || fail "etcd did not start" "$PCTS_STATE/etcd.log"
+wait_http "http://127.0.0.1:$ETCD_PORT/version" "" 30 "$ETCD_PID" "$PCTS_STATE/etcd.log" \
+  "serving insecure client requests on 127.0.0.1:$ETCD_PORT" || fail "etcd did not start" "$PCTS_STATE/etcd.log"
 
 DISC_PORT="$(free_port)"
 DISC_PID="$(launch discovery "$PCTS_STATE/discovery.log" "$PCTS_DISCOVERY" --etcd "http://127.0.0.1:$ETCD_PORT" \
   --host "http://127.0.0.1:$DISC_PORT" --addr "127.0.0.1:$DISC_PORT")"
 wait_http "http://127.0.0.1:$DISC_PORT/new?size=3" "http://127.0.0.1:$DISC_PORT/" 30 "$DISC_PID" \
+  "$PCTS_STATE/discovery.log" "discovery serving on 127.0.0.1:$DISC_PORT" \
   || fail "discovery did not start" "$PCTS_STATE/discovery.log"
-wait_http "http://127.0.0.1:$MOTO_PORT/moto-api/" "" 30 "$MOTO_PID" || fail "moto did not start" "$PCTS_STATE/moto.log"
+wait_http "http://127.0.0.1:$MOTO_PORT/moto-api/" "" 30 "$MOTO_PID" "$PCTS_STATE/moto.log" \
+  "Running on http://127.0.0.1:$MOTO_PORT" || fail "moto did not start" "$PCTS_STATE/moto.log"
 
 cat >"$PCTS_STATE/services.env" <<ENV
 MOTO_ENDPOINT=http://127.0.0.1:$MOTO_PORT

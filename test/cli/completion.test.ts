@@ -98,7 +98,10 @@ true`,
   const run = spawnSync(shells[shell], [...args[shell], programs[shell]], {
     env: { PATH: process.env.PATH, HOME: dir, XDG_CACHE_HOME: cache },
     encoding: "utf8",
+    // Its own deadline: a synchronous child blocks the event loop (the per-test timeout cannot fire).
+    timeout: 60_000,
   });
+  assert.ifError(run.error);
   assert.equal(run.status, 0, `${shell}: ${run.stderr}`);
   assert.equal(run.stderr, "", `${shell} printed errors`);
   return run.stdout.split("\n").filter(Boolean).sort();

@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import type { ClusterResult, ListResult, StatusResult } from "../../src/lifecycle/types.js";
 import { assertNothingCreated as nothingCreated } from "../helpers/harness.js";
-import { freePort } from "../helpers/services.js";
+import { refusedPort } from "../helpers/services.js";
 import { worldPerFile } from "../lifecycle/e2e.js";
 
 const world = worldPerFile();
@@ -83,7 +83,7 @@ describe("failed operations: exit 1", () => {
   });
 
   it("the discovery service is down: the message names it, and with --json stdout is still JSON", async () => {
-    const down = `http://127.0.0.1:${await freePort()}`;
+    const down = `http://127.0.0.1:${await refusedPort()}`;
     const run = await world.cli([
       "create",
       "-n",
@@ -107,7 +107,7 @@ describe("failed operations: exit 1", () => {
   });
 
   it("the AWS endpoint is down", async () => {
-    const down = `http://127.0.0.1:${await freePort()}`;
+    const down = `http://127.0.0.1:${await refusedPort()}`;
     const run = await world.cli(["create", "-n", "noaws", "-k", "k1"], { env: { AWS_ENDPOINT_URL: down } });
     assert.equal(run.code, 1, run.stderr);
     assert.match(run.stderr, /cannot reach AWS \(connect ECONNREFUSED 127\.0\.0\.1:\d+\)/);

@@ -1,9 +1,29 @@
 import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 /** bin/pandacluster, from dist/test/helpers/ where this module runs. */
 export const binPath = fileURLToPath(new URL("../../../bin/pandacluster", import.meta.url));
 export const repoRoot = fileURLToPath(new URL("../../../", import.meta.url));
+
+let home: string | undefined;
+
+/**
+ * An empty HOME of this test process's own (made on first use, removed when the process exits): no
+ * ~/.pandacluster.cson in it, and what the CLI caches there (its CSON parse cache, its V8 code cache,
+ * the cluster names of `list`) is not shared with another test file or another test run beside this
+ * one. (It was /nonexistent, which root, as on these machines, creates and then shares with every run.)
+ */
+export function emptyHome(): string {
+  if (home === undefined) {
+    const made = mkdtempSync(join(tmpdir(), "pc-cli-home-"));
+    home = made;
+    process.on("exit", () => rmSync(made, { recursive: true, force: true }));
+  }
+  return home;
+}
 
 export interface CliRun {
   code: number | null;
@@ -22,12 +42,12 @@ export interface CliRunOptions {
 
 /**
  * Runs the real CLI as a user would, in a child process. The environment is the caller's only:
- * HOME defaults to a place that holds no configuration (so no ~/.pandacluster.cson is read).
+ * HOME defaults to emptyHome(): no configuration there (so no ~/.pandacluster.cson is read).
  */
 export function runCli(args: string[], options: CliRunOptions = {}): Promise<CliRun> {
   const env: NodeJS.ProcessEnv = {
     PATH: process.env.PATH,
-    HOME: "/nonexistent",
+    HOME: emptyHome(),
     ...options.env,
   };
   return new Promise((resolve, reject) => {

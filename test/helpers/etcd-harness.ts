@@ -247,8 +247,40 @@ export class EtcdHarness {
     return node;
   }
 
-  async bootAll(): Promise<void> {
-    await Promise.all(this.nodes.map((n) => n.boot()));
+  /**
+   * Boots every node; fails after `timeoutMs` naming each node's boot units that have not started
+   * (a oneshot that waits for etcd, DNS or a volume), with the end of their logs, instead of running
+   * into the test's timeout with no word of what it waited for.
+   */
+  async bootAll(timeoutMs = 180_000): Promise<void> {
+    const booted = Promise.all(this.nodes.map((n) => n.boot()));
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(
+            new Error(`timed out after ${timeoutMs / 1000} s waiting for every node's boot units to start`),
+          ),
+        timeoutMs,
+      );
+    });
+    try {
+      await Promise.race([booted, deadline]);
+    } catch (error) {
+      const waiting = this.nodes
+        .filter((n) => n.booting.size > 0)
+        .map(
+          (n) =>
+            `--- ${n.name} (${n.ip}) still starting: ${[...n.booting].join(", ")} ---\n${[...n.booting]
+              .map((unit) => `${unit}:\n${n.log(unit).split("\n").slice(-8).join("\n")}`)
+              .join("\n")}`,
+        )
+        .join("\n");
+      (error as Error).message += `\n${waiting}`;
+      throw error;
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** etcdctl (Debian's etcd-client, API v3) against the given nodes' client URLs. */

@@ -12,7 +12,7 @@ import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { after, before } from "node:test";
 import { promisify } from "node:util";
 import { CreateKeyPairCommand, EC2Client } from "@aws-sdk/client-ec2";
-import { binPath, repoRoot } from "./cli.js";
+import { binPath, emptyHome, repoRoot } from "./cli.js";
 import {
   awsEnv,
   type Discovery,
@@ -41,10 +41,15 @@ export async function within<T>(work: Promise<T>, ms: number, what: string): Pro
   }
 }
 
-/** Polls until check() returns a value (not undefined), or fails after timeoutMs naming `what`. */
+/**
+ * Polls until check() returns a value (not undefined), or fails after timeoutMs naming `what`. The
+ * default, 30 s, is for what happens as soon as the machine gets to it (a job of the fake engine, an
+ * event on a stream): beside another test run on these 2 cores (load average 14), a test process
+ * gets a seventh of a core, and 10 s was close. A deadline only costs time when the test fails.
+ */
 export async function eventually<T>(
   check: () => Promise<T | undefined>,
-  timeoutMs = 10_000,
+  timeoutMs = 30_000,
   what = "condition",
 ): Promise<T> {
   const end = Date.now() + timeoutMs;
@@ -154,7 +159,7 @@ export async function startAwsServices(options: AwsServicesOptions = {}): Promis
     endpoint,
     async aws<T>(args: string[]) {
       const { stdout } = await run("aws", [...args, "--output", "json"], {
-        env: { ...isolatedAwsProcessEnv(moto.endpoint), HOME: "/nonexistent" },
+        env: { ...isolatedAwsProcessEnv(moto.endpoint), HOME: emptyHome() },
       });
       return (stdout.trim() ? JSON.parse(stdout) : {}) as T;
     },

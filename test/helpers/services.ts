@@ -10,6 +10,7 @@
  * when this process exits, and (through setpriv's parent-death signal) when this process dies.
  */
 import { type ChildProcess, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import {
   appendFileSync,
   chmodSync,
@@ -22,7 +23,7 @@ import {
   rmSync,
 } from "node:fs";
 import { request } from "node:http";
-import { createServer } from "node:net";
+import { connect, createServer } from "node:net";
 import { homedir, tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -211,6 +212,48 @@ export function freePort(): Promise<number> {
   });
 }
 
+/** Picks the next port a service is to listen on. */
+export type PortPicker = () => Promise<number>;
+
+export interface PortOptions {
+  /**
+   * How ports are picked (default freePort). A test of the start-up itself passes a picker that
+   * first gives a port another server holds: the race of two test runs side by side, where another
+   * run's server takes our pick before our service binds it.
+   */
+  pickPort?: PortPicker;
+}
+
+/**
+ * A loopback port that refuses connections and keeps refusing them, for "the endpoint is down"
+ * tests. Not freePort(): a port that was free a moment ago goes back to the kernel's pool, where a
+ * test run beside this one can get it (its server then answers instead of a refusal). A privileged
+ * port (below 1024) is never handed out for port 0, and only root can bind one, which no test does;
+ * this one is checked to refuse now.
+ */
+export async function refusedPort(): Promise<number> {
+  // Not 1, 7, 9, …: fetch() refuses those itself ("bad port"), before any connection is tried.
+  for (const port of [3, 5, 14, 16, 18]) {
+    const refused = await new Promise<boolean>((resolveProbe) => {
+      const socket = connect({ host: HOST, port });
+      socket.once("connect", () => {
+        socket.destroy();
+        resolveProbe(false);
+      });
+      socket.once("error", (error: NodeJS.ErrnoException) => resolveProbe(error.code === "ECONNREFUSED"));
+    });
+    if (refused) return port;
+  }
+  throw new Error(`every probed privileged port on ${HOST} accepts connections: nothing refuses`);
+}
+
+let names = 0;
+/** `prefix-<pid>-<n>-<random>`: a name no other process of this or another test run uses. */
+function uniqueName(prefix: string): string {
+  names += 1;
+  return `${prefix}-${process.pid}-${names}-${randomBytes(3).toString("hex")}`;
+}
+
 interface HttpAnswer {
   status: number;
   body: string;
@@ -319,6 +362,8 @@ export interface MotoOptions {
   signals?: boolean;
   /** Extra environment for the server (e.g. other MOTO_* settings). */
   env?: NodeJS.ProcessEnv;
+  /** How ports are picked (default freePort); see PortOptions. */
+  pickPort?: PortPicker;
 }
 
 export interface Moto {
@@ -336,6 +381,7 @@ export interface Moto {
 
 /** Starts a moto server on a free loopback port and waits until it answers (~2-3 s). */
 export async function startMoto(options: MotoOptions = {}): Promise<Moto> {
+  const pickPort = options.pickPort ?? freePort;
   checkInstalled();
   const dir = mkdtempSync(join(tmpdir(), "pandacluster-moto-"));
   const logPath = join(dir, "moto.log");
@@ -360,7 +406,7 @@ export async function startMoto(options: MotoOptions = {}): Promise<Moto> {
   const module = fixes ? "pandacluster_moto" : "moto.server";
   let lastError: Error | undefined;
   for (let attempt = 1; attempt <= 5; attempt++) {
-    const port = await freePort();
+    const port = await pickPort();
     const managed = launch(
       "moto",
       SYSTEM_PYTHON,
@@ -417,7 +463,8 @@ export interface Discovery {
 }
 
 /** Starts etcd (v2 API on) and the discovery service on free loopback ports (~1-2 s). */
-export async function startDiscovery(): Promise<Discovery> {
+export async function startDiscovery(options: PortOptions = {}): Promise<Discovery> {
+  const pickPort = options.pickPort ?? freePort;
   checkInstalled();
   const dir = mkdtempSync(join(tmpdir(), "pandacluster-discovery-"));
   const env = baseEnv({});
@@ -426,35 +473,40 @@ export async function startDiscovery(): Promise<Discovery> {
   let lastError: Error | undefined;
 
   for (let attempt = 1; attempt <= 5 && !etcd; attempt++) {
-    const [clientPort, peerPort] = [await freePort(), await freePort()];
+    const [clientPort, peerPort] = [await pickPort(), await pickPort()];
     if (clientPort === peerPort) continue;
     const client = `http://${HOST}:${clientPort}`;
     const peer = `http://${HOST}:${peerPort}`;
     const dataDir = join(dir, `etcd-data-${attempt}`);
     const logPath = join(dir, "etcd.log");
+    // A name no other etcd has: the readiness probe below accepts only the member of that name.
+    const name = uniqueName("pandacluster-test");
     const managed = launch(
       "etcd",
       ETCD_BIN,
       [
-        "--name=pandacluster-test",
+        `--name=${name}`,
         `--data-dir=${dataDir}`,
         "--enable-v2=true",
         `--listen-client-urls=${client}`,
         `--advertise-client-urls=${client}`,
         `--listen-peer-urls=${peer}`,
         `--initial-advertise-peer-urls=${peer}`,
-        `--initial-cluster=pandacluster-test=${peer}`,
+        `--initial-cluster=${name}=${peer}`,
         "--initial-cluster-state=new",
-        "--initial-cluster-token=pandacluster-test",
+        `--initial-cluster-token=${name}`,
       ],
       env,
       logPath,
     );
+    // Ours, not merely an etcd on that port: another run's etcd (v2 on too) may have taken the port
+    // between our pick and our etcd's bind (ours then exits with "address already in use"), and
+    // would answer /v2/keys/ just the same. /v2/stats/self names the member that answers.
     const outcome = await waitUntil(
       managed,
       async () => {
-        const answer = await httpCall("GET", `${client}/v2/keys/`);
-        return answer.status === 200;
+        const answer = await httpCall("GET", `${client}/v2/stats/self`);
+        return answer.status === 200 && (JSON.parse(answer.body) as { name?: string }).name === name;
       },
       START_TIMEOUT_MS,
     );
@@ -474,7 +526,7 @@ export async function startDiscovery(): Promise<Discovery> {
   };
 
   for (let attempt = 1; attempt <= 5; attempt++) {
-    const port = await freePort();
+    const port = await pickPort();
     const url = `http://${HOST}:${port}`;
     const logPath = join(dir, "discovery.log");
     const managed = launch(
@@ -484,11 +536,24 @@ export async function startDiscovery(): Promise<Discovery> {
       env,
       logPath,
     );
+    // Ours, not merely a discovery service on that port: another run's service, started on the same
+    // port, would give a URL with the same prefix. Only ours logs the token it made ("New cluster
+    // created <token>"), after it logged that it serves on this very address.
     const outcome = await waitUntil(
       managed,
       async () => {
         const answer = await httpCall("GET", `${url}/new?size=3`);
-        return answer.status === 200 && answer.body.trim().startsWith(`${url}/`);
+        const token = answer.body.trim().slice(`${url}/`.length);
+        if (
+          answer.status !== 200 ||
+          !answer.body.trim().startsWith(`${url}/`) ||
+          !/^[0-9a-f]{32}$/.test(token)
+        )
+          return false;
+        const log = logTail(logPath, 400);
+        return (
+          log.includes(`discovery serving on ${HOST}:${port}`) && log.includes(`New cluster created ${token}`)
+        );
       },
       START_TIMEOUT_MS,
     );
@@ -527,35 +592,58 @@ export interface EtcdMember {
  * on free loopback ports. With --discovery-fallback=exit, a member the discovery service turns away
  * (the cluster is full) exits instead of becoming a proxy.
  */
-export async function startEtcdMember(discoveryUrl: string, name: string, dir: string): Promise<EtcdMember> {
+export async function startEtcdMember(
+  discoveryUrl: string,
+  name: string,
+  dir: string,
+  options: PortOptions = {},
+): Promise<EtcdMember> {
+  const pickPort = options.pickPort ?? freePort;
   checkInstalled();
-  const [clientPort, peerPort] = [await freePort(), await freePort()];
-  const client = `http://${HOST}:${clientPort}`;
-  const peer = `http://${HOST}:${peerPort}`;
   const logPath = join(dir, `${name}.log`);
-  const managed = launch(
-    name,
-    ETCD_BIN,
-    [
-      `--name=${name}`,
-      `--data-dir=${join(dir, `${name}-data`)}`,
-      `--listen-client-urls=${client}`,
-      `--advertise-client-urls=${client}`,
-      `--listen-peer-urls=${peer}`,
-      `--initial-advertise-peer-urls=${peer}`,
-      `--discovery=${discoveryUrl}`,
-      "--discovery-fallback=exit",
-    ],
-    baseEnv({}),
-    logPath,
-  );
-  return {
-    name,
-    clientUrl: client,
-    logPath,
-    exited: managed.exited.then(() => managed.exitInfo?.code ?? null),
-    stop: () => terminate(managed),
-  };
+  let lastError: Error | undefined;
+  for (let attempt = 1; attempt <= 5; attempt++) {
+    const [clientPort, peerPort] = [await pickPort(), await pickPort()];
+    if (clientPort === peerPort) continue;
+    const client = `http://${HOST}:${clientPort}`;
+    const peer = `http://${HOST}:${peerPort}`;
+    const managed = launch(
+      name,
+      ETCD_BIN,
+      [
+        `--name=${name}`,
+        `--data-dir=${join(dir, attempt === 1 ? `${name}-data` : `${name}-data-${attempt}`)}`,
+        `--listen-client-urls=${client}`,
+        `--advertise-client-urls=${client}`,
+        `--listen-peer-urls=${peer}`,
+        `--initial-advertise-peer-urls=${peer}`,
+        `--discovery=${discoveryUrl}`,
+        "--discovery-fallback=exit",
+      ],
+      baseEnv({}),
+      logPath,
+    );
+    // etcd binds its peer and client ports first, then prints its configuration ("embed: name =
+    // …"), then asks the discovery service. So that line means both ports are this process's; a
+    // port another process took between our pick and the bind makes etcd exit before it (and before
+    // it registers with the discovery service): then try other ports. Waiting for the member to
+    // serve clients would not do: it serves only once the whole cluster has joined.
+    const bound = () => logTail(logPath, 400).includes(`embed: name = ${name}`);
+    const outcome = await waitUntil(managed, async () => bound(), START_TIMEOUT_MS);
+    if (outcome === "ready" || (outcome === "exited" && bound())) {
+      return {
+        name,
+        clientUrl: client,
+        logPath,
+        exited: managed.exited.then(() => managed.exitInfo?.code ?? null),
+        stop: () => terminate(managed),
+      };
+    }
+    await terminate(managed, 1_000);
+    lastError = startupError(`etcd member ${name} on ${client} (peer ${peer})`, outcome, managed);
+    if (!(outcome === "exited" && looksLikePortClash(logPath))) break;
+  }
+  throw lastError ?? new Error(`etcd member ${name} did not start; log: ${logPath}`);
 }
 
 // ---------------------------------------------------------------- PostgreSQL
@@ -588,7 +676,8 @@ let databases = 0;
  * by the `postgres` system user (initdb and postgres refuse to run as root), then postgres on a
  * free loopback port with its socket in that folder, durability off (a test cluster), ~2 s.
  */
-export async function startPostgres(): Promise<Postgres> {
+export async function startPostgres(options: PortOptions = {}): Promise<Postgres> {
+  const pickPort = options.pickPort ?? freePort;
   const initdb = join(POSTGRES_BIN_DIR, "initdb");
   const postgres = join(POSTGRES_BIN_DIR, "postgres");
   const missing = [initdb, postgres, SETPRIV].filter((path) => !existsSync(path));
@@ -627,7 +716,7 @@ export async function startPostgres(): Promise<Postgres> {
 
   let lastError: Error | undefined;
   for (let attempt = 1; attempt <= 5; attempt++) {
-    const port = await freePort();
+    const port = await pickPort();
     const managed = launch(
       "postgres",
       postgres,
@@ -656,12 +745,17 @@ export async function startPostgres(): Promise<Postgres> {
     const url = `postgres://postgres@${HOST}:${port}/postgres`;
     const outcome = await waitUntil(
       managed,
+      // Ours, not merely a PostgreSQL on that port: another run's server (same trust set-up) may have
+      // taken the port between our pick and our bind (ours then exits), and would accept us just the
+      // same. Only ours serves from our data folder.
       async () => {
         const client = new pg.Client({ connectionString: url });
         try {
           await client.connect();
-          await client.query("SELECT 1");
-          return true;
+          const answer = await client.query<{ dir: string }>(
+            "SELECT current_setting('data_directory') AS dir",
+          );
+          return answer.rows[0]?.dir === dataDir;
         } finally {
           await client.end().catch(() => {});
         }

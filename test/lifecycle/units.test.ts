@@ -34,7 +34,8 @@ describe("pause", () => {
     const started = Date.now();
     setTimeout(() => controller.abort(), 20);
     await assert.rejects(pause(10_000, controller.signal), Aborted);
-    assert.ok(Date.now() - started < 1000);
+    // Ended by the abort (20 ms), not by the 10 s pause; the bound leaves a loaded machine room.
+    assert.ok(Date.now() - started < 5_000, `${Date.now() - started} ms`);
   });
 
   it("rejects at once when already aborted", async () => {

@@ -6,7 +6,6 @@
  */
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
-import { createServer as netServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, beforeEach, describe, it } from "node:test";
@@ -17,7 +16,7 @@ import { type Engine, libraryEngine } from "../../src/server/engine.js";
 import type { SqliteStore } from "../../src/server/store/sqlite.js";
 import { runCli } from "../helpers/cli.js";
 import { awsServicesPerFile, type Served, serve } from "../helpers/harness.js";
-import { isolatedAwsProcessEnv } from "../helpers/services.js";
+import { isolatedAwsProcessEnv, refusedPort } from "../helpers/services.js";
 import { ADMIN_TOKEN, admin, eventually, type TestServer, testServer } from "./helpers.js";
 
 // The in-process servers (and the SDK clients below) talk to moto through the standard variables.
@@ -265,12 +264,7 @@ describe("API server end to end (moto + local etcd discovery)", () => {
 
   it("STS unreachable: the create → 503 naming the problem, without any secret; nothing recorded", async () => {
     // A loopback port that nothing listens on, for STS only (AWS_ENDPOINT_URL_STS wins over AWS_ENDPOINT_URL).
-    const closed = await new Promise<number>((resolve) => {
-      const probe = netServer().listen(0, "127.0.0.1", () => {
-        const address = probe.address();
-        probe.close(() => resolve(typeof address === "object" && address ? address.port : 9));
-      });
-    });
+    const closed = await refusedPort();
     const saved = process.env.AWS_ENDPOINT_URL_STS;
     process.env.AWS_ENDPOINT_URL_STS = `http://127.0.0.1:${closed}`;
     const t = await testServer({ env: { PANDACLUSTER_DISCOVERY_SERVICES: discovery.url } });

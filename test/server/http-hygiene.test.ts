@@ -253,7 +253,7 @@ describe("HTTP hygiene (issue 14)", () => {
           streams.push({ close: () => void again.body?.cancel(), ended: Promise.resolve() });
           return true;
         },
-        5_000,
+        30_000,
         "a stream to open on B once one on A closed",
       );
     } finally {

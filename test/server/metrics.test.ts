@@ -96,20 +96,30 @@ describe("metrics", () => {
   });
 
   it("serve --metrics-port: the same metrics without a token on 127.0.0.1; an open event stream is counted", async () => {
-    const metricsPort = await freePort();
     const engine = new FakeEngine();
     engine.completeAfterPolls = 1000;
     const stderr = new LogCapture();
-    const running = await startServer({
-      host: "127.0.0.1",
-      port: 0,
-      db: ":memory:",
-      metrics_port: metricsPort,
-      env: { PANDACLUSTER_ADMIN_TOKEN: ADMIN_TOKEN },
-      stderr,
-      handleSignals: false,
-      server: { engine, logger: false, pollIntervalMs: 20 },
-    });
+    // --metrics-port takes no 0: a free port is picked, and picked again if another process (a test
+    // run beside this one) bound it between the pick and the server's listen.
+    let metricsPort = 0;
+    let running: Awaited<ReturnType<typeof startServer>> | undefined;
+    for (let attempt = 1; !running; attempt++) {
+      metricsPort = await freePort();
+      try {
+        running = await startServer({
+          host: "127.0.0.1",
+          port: 0,
+          db: ":memory:",
+          metrics_port: metricsPort,
+          env: { PANDACLUSTER_ADMIN_TOKEN: ADMIN_TOKEN },
+          stderr,
+          handleSignals: false,
+          server: { engine, logger: false, pollIntervalMs: 20 },
+        });
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== "EADDRINUSE" || attempt >= 5) throw error;
+      }
+    }
     try {
       assert.match(stderr.text, new RegExp(`metrics at http://127\\.0\\.0\\.1:${metricsPort}/metrics`));
       const profile = await fetch(`${running.url}/profiles`, {

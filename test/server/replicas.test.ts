@@ -274,7 +274,7 @@ describe("event stream on one SQLite server", () => {
     const alice = await one.t.profile("alice");
     await post(`${one.url}/clusters`, alice, { stack_name: "s", key_pair: "k" });
     const stream = await readEvents(`${one.url}/clusters/s/events`, alice);
-    await eventually(async () => (stream.frames.length > 0 ? true : undefined), 5_000, "a first event");
+    await eventually(async () => (stream.frames.length > 0 ? true : undefined), 30_000, "a first event");
     await one.t.close();
     await within(stream.ended, 30_000, "the open stream to end when its server stops");
     assert.notEqual(stream.frames.at(-1)?.event, "end");

@@ -140,7 +140,7 @@ describe("scale jobs stored like create and delete jobs (issue 14)", () => {
       engine.release();
       await eventually(
         async () => ((await scaleState(t, alice, "busy")).state === "succeeded" ? true : undefined),
-        5_000,
+        30_000,
         "the scale to end",
       );
       const accepted = await t.server.app.inject({ method: "DELETE", url: "/clusters/busy", headers: alice });
@@ -162,7 +162,7 @@ describe("scale jobs stored like create and delete jobs (issue 14)", () => {
       engine.padding = 64 * 1024;
       engine.hold();
       assert.equal((await patch(t, alice, "full", 5)).statusCode, 202);
-      await eventually(async () => (engine.scales > 0 ? true : undefined), 5_000, "the scale to start");
+      await eventually(async () => (engine.scales > 0 ? true : undefined), 30_000, "the scale to start");
       const db = (t.server.store as SqliteStore).db;
       const pages = Number(db.pragma("page_count", { simple: true }));
       // The disk is full: no page more (SQLite answers SQLITE_FULL, as on a full disk).
@@ -172,7 +172,7 @@ describe("scale jobs stored like create and delete jobs (issue 14)", () => {
         await eventually(
           async () =>
             /the store did not take the scale's end; trying again/.test(t.log.text) ? true : undefined,
-          5_000,
+          30_000,
           "the end's write to fail",
         );
         const meanwhile = await scaleState(t, alice, "full");
@@ -208,7 +208,7 @@ describe("scale jobs stored like create and delete jobs (issue 14)", () => {
       });
       await eventually(
         async () => (seen.includes("UpdateStack accepted: workers → 2") ? true : undefined),
-        5_000,
+        30_000,
         "the scale's first event on the stream",
       );
       assert.ok(!seen.includes("end"), "the stream ended at online while the scale ran");

@@ -86,7 +86,7 @@ describe("PostgreSQL gone while a job finishes (issue 14 High 3)", () => {
       // The job is trying its final write again and again (logged), not failing the cluster.
       await eventually(
         async () => (/did not take the job's end; trying again/.test(t.log.text) ? true : undefined),
-        5_000,
+        30_000,
         "the final write retried",
       );
       proxy.restore();

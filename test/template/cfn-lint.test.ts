@@ -140,8 +140,11 @@ describe("cfn-lint over the matrix of templates, in three regions", () => {
     const result = spawnSync(
       "cfn-lint",
       ["--format", "json", "--include-checks", "I", "--regions", ...REGIONS, "--", ...files.keys()],
-      { encoding: "utf8", maxBuffer: 64 * 1024 * 1024 },
+      // A deadline of its own: a synchronous child blocks the event loop, so the per-test timeout
+      // could not end a hang (55 s were seen beside another test run).
+      { encoding: "utf8", maxBuffer: 64 * 1024 * 1024, timeout: 240_000 },
     );
+    assert.ifError(result.error);
     assert.ok(result.stdout.trim().startsWith("["), `cfn-lint did not answer JSON: ${result.stderr}`);
     const findings = JSON.parse(result.stdout) as Finding[];
     const unexpected = findings.filter(
@@ -178,7 +181,11 @@ describe("cfn-lint over the matrix of templates, in three regions", () => {
     };
     const path = join(folder, "old.json");
     writeFileSync(path, JSON.stringify(old));
-    const result = spawnSync("cfn-lint", ["--format", "json", "--", path], { encoding: "utf8" });
+    const result = spawnSync("cfn-lint", ["--format", "json", "--", path], {
+      encoding: "utf8",
+      timeout: 120_000,
+    });
+    assert.ifError(result.error);
     const ids = (JSON.parse(result.stdout) as Finding[]).map((f) => f.Rule.Id).sort();
     assert.deepEqual(ids, ["W2001", "W2506"]);
   });

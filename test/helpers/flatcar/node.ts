@@ -108,6 +108,8 @@ export class FlatcarNode {
   /** Added to every process's environment from now on (a test's tuning of a node script). */
   extraEnv: Record<string, string> = {};
   private readonly running = new Map<string, RunningUnit>();
+  /** The boot units of the boot under way that have not started yet (for a deadline's message). */
+  readonly booting = new Set<string>();
   private readonly starts = new Map<string, Promise<RunningUnit | undefined>>();
   /** Every process of the node still running (units' and their Exec lines'). */
   private readonly children = new Set<ChildProcess>();
@@ -423,12 +425,15 @@ export class FlatcarNode {
     this.folders();
     await this.startMetadata();
     const names = this.bootUnits();
+    for (const name of names) this.booting.add(name);
     const started = new Map<string, Promise<unknown>>();
     const bring = (name: string): Promise<unknown> => {
       const known = started.get(name);
       if (known) return known;
       const after = unitList(this.unit(name), "Unit", "After").filter((n) => names.includes(n) && n !== name);
-      const promise = Promise.all(after.map(bring)).then(() => this.start(name));
+      const promise = Promise.all(after.map(bring))
+        .then(() => this.start(name))
+        .finally(() => this.booting.delete(name));
       started.set(name, promise);
       return promise;
     };
