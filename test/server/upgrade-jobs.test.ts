@@ -162,7 +162,7 @@ describe("upgrade jobs on the server (issue 17)", () => {
       assert.match(job.id, /^upgrade-/);
       assert.equal(job.kind, "upgrade");
       assert.deepEqual(job.params, { image_id: NEW_IMAGE, min_healthy: 50, timeout: 60 });
-      await eventually(async () => (engine.upgrades.length > 0 ? true : undefined), 5_000, "the upgrade");
+      await eventually(async () => (engine.upgrades.length > 0 ? true : undefined), 30_000, "the upgrade");
       assert.equal(
         engine.upgrades[0]?.stack_id,
         "arn:aws:cloudformation:us-east-1:123456789012:stack/roll/1",
@@ -195,7 +195,7 @@ describe("upgrade jobs on the server (issue 17)", () => {
           const state = await upgradeState(t, alice, "roll");
           return state.state === "running" ? undefined : state;
         },
-        5_000,
+        30_000,
         "the upgrade to end",
       );
       assert.equal(done.state, "succeeded", JSON.stringify(done));
@@ -331,7 +331,7 @@ describe("upgrade jobs on the server (issue 17)", () => {
           const state = await upgradeState(second, alice, "resume");
           return state.state === "running" ? undefined : state;
         },
-        10_000,
+        30_000,
         "the resumed upgrade to end",
       );
       assert.equal(done.state, "succeeded", JSON.stringify(done));
@@ -362,7 +362,7 @@ describe("upgrade jobs on the server (issue 17)", () => {
       const alice = await onlineCluster(t, "fenced");
       engine.hold();
       assert.equal((await post(t, alice, "fenced", {})).statusCode, 202);
-      await eventually(async () => (engine.upgrades.length > 0 ? true : undefined), 5_000, "the upgrade");
+      await eventually(async () => (engine.upgrades.length > 0 ? true : undefined), 30_000, "the upgrade");
       // Another server took the lease (this one was paused past it): the next generation is its.
       const db = (t.server.store as SqliteStore).db;
       db.prepare(
@@ -370,7 +370,7 @@ describe("upgrade jobs on the server (issue 17)", () => {
            lease_until = ? WHERE kind = 'upgrade'`,
       ).run(new Date(Date.now() + 600_000).toISOString());
       const eventsBefore = (await t.eventMessages(alice, "fenced")).length;
-      await eventually(async () => (engine.stopped > 0 ? true : undefined), 5_000, "the upgrade to stop");
+      await eventually(async () => (engine.stopped > 0 ? true : undefined), 30_000, "the upgrade to stop");
       assert.match(t.log.text, /upgrade lease lost; the upgrade stops here/);
       const row = db.prepare("SELECT state, lease_owner FROM scale_jobs WHERE kind = 'upgrade'").get() as {
         state: string;
@@ -407,7 +407,7 @@ describe("upgrade jobs on the server (issue 17)", () => {
       const alice = await onlineCluster(t, "blink");
       engine.hold();
       assert.equal((await post(t, alice, "blink", {})).statusCode, 202);
-      await eventually(async () => (engine.upgrades.length > 0 ? true : undefined), 5_000, "the upgrade");
+      await eventually(async () => (engine.upgrades.length > 0 ? true : undefined), 30_000, "the upgrade");
       proxy.cut();
       engine.release();
       const down = await post(t, alice, "blink", {});
@@ -416,7 +416,7 @@ describe("upgrade jobs on the server (issue 17)", () => {
       await eventually(
         async () =>
           /the store did not take the upgrade's end; trying again/.test(t.log.text) ? true : undefined,
-        5_000,
+        30_000,
         "the end's write retried",
       );
       proxy.restore();
@@ -425,7 +425,7 @@ describe("upgrade jobs on the server (issue 17)", () => {
           const state = await upgradeState(t, alice, "blink");
           return state.state === "running" ? undefined : state;
         },
-        10_000,
+        30_000,
         "the upgrade's end",
       );
       assert.equal(done.state, "succeeded", JSON.stringify(done));
