@@ -165,6 +165,8 @@ export interface ScaleOptions {
 export interface UpgradeOptions {
   stack_name: string;
   image_id?: string;
+  /** Move the controllers' etcd to this release (etcd's upgrade rules, template/etcd/version.ts). */
+  etcd_version?: string;
   min_healthy: number;
   region?: string;
   timeout?: number;
@@ -254,7 +256,9 @@ export function validateOptions<C extends CommandName>(
   if (problems.length > 0) throw new UsageError(problems, command);
   applyDefaults(spec.arguments, output, face);
   if (command === "create") problems.push(...createChecks(output as unknown as CreateOptions, face));
-  if (command === "create" || command === "build_template")
+  // upgrade: the version itself here (before any AWS call); the move from the cluster's version is
+  // judged against its stack (lifecycle/upgrade.ts: etcd's upgrade rules).
+  if (command === "create" || command === "build_template" || command === "upgrade")
     problems.push(...etcdChecks(command, output, face));
   if (problems.length > 0) throw new UsageError(problems, command);
   return output as unknown as OptionsOf[C];

@@ -7,6 +7,11 @@ export interface NodeState extends NodeInfo {
   state: string;
   /** The image the instance was launched from (what an upgrade replaces). */
   image_id: string | null;
+  /**
+   * A controller's pandacluster:etcd-version tag: the etcd version of the launch template version it
+   * was launched from (undefined on instances of templates before the EtcdVersion parameter).
+   */
+  etcd_version?: string;
 }
 
 /**
@@ -62,6 +67,7 @@ export async function describeNodes(ec2: EC2Client, ids: string[]): Promise<Node
 function nodeOf(instance: Instance): NodeState {
   const tag = (key: string) => instance.Tags?.find((t) => t.Key === key)?.Value;
   const slot = Number(tag("pandacluster:slot"));
+  const etcdVersion = tag("pandacluster:etcd-version");
   return {
     ...(Number.isInteger(slot) && slot > 0
       ? { slot, etcd_status: tag("pandacluster:etcd-status") ?? null }
@@ -74,6 +80,7 @@ function nodeOf(instance: Instance): NodeState {
     private_dns: instance.PrivateDnsName || null,
     state: instance.State?.Name ?? "unknown",
     image_id: instance.ImageId ?? null,
+    ...(etcdVersion ? { etcd_version: etcdVersion } : {}),
   };
 }
 

@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import type { CreateStackCommandInput } from "@aws-sdk/client-cloudformation";
 import type { CreateOptions } from "../options.js";
 import { clusterTags, defaultPrivateDomain } from "./facts.js";
-import type { LoadedTemplate } from "./template.js";
+import { type LoadedTemplate, parseTemplateBody } from "./template.js";
 
 /**
  * The CreateStack request: the template, the parameters it declares, what CloudFormation does on
@@ -28,6 +28,12 @@ export function createStackInput(
   };
   // Absent, the template's default applies: ours is empty, which opens no SSH rule.
   if (options.allow_ssh_from) values.AllowSSHFrom = options.allow_ssh_from;
+  // The etcd version is sent, not left to the default, so that the stack's parameters always name it
+  // (upgrade reads it from there, and keeps etcd's upgrade rules from it): the version the template
+  // was built for, or a template file's own default.
+  const etcdVersion =
+    template.source === "built" ? options.etcd_version : fileDefault(template, "EtcdVersion");
+  if (etcdVersion) values.EtcdVersion = etcdVersion;
   return {
     StackName: options.stack_name,
     TemplateBody: template.body,
@@ -47,6 +53,14 @@ export function createStackInput(
     }),
     ...(template.needs_iam ? { Capabilities: ["CAPABILITY_IAM"] } : {}),
   };
+}
+
+/** A template file's default for a parameter, when it declares one as a string. */
+function fileDefault(template: LoadedTemplate, name: string): string | undefined {
+  if (!template.parameters.has(name)) return undefined;
+  const parsed = parseTemplateBody(template.body) as { Parameters?: Record<string, { Default?: unknown }> };
+  const value = parsed?.Parameters?.[name]?.Default;
+  return typeof value === "string" && value !== "" ? value : undefined;
 }
 
 /** The CreateStack input as it may be shown or stored: the template body summarised. */

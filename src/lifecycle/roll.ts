@@ -16,10 +16,17 @@ import type { RollStep } from "./types.js";
  * members again, a condition an instance refresh cannot wait for (its checkpoints and warm-up are
  * timers); and one mechanism serves both roles. The cost: the roll goes on only while the tool
  * runs. It is safe to stop at any point and to start again: every pass replaces only the instances
- * not yet on the target image, and starts a replacement only when every instance is in service.
+ * not yet on the target, and starts a replacement only when every instance is in service.
+ *
+ * The target is the image, and for the controllers the etcd version when one is given: a controller
+ * whose pandacluster:etcd-version tag (its launch template version's EtcdVersion) is another is
+ * replaced even on the target image, so that `upgrade --etcd-version` alone replaces the controllers
+ * and leaves the workers (whose launch template it does not change) alone.
  */
 export interface RollPlan {
   target_image: string;
+  /** The controllers' target etcd version (upgrade --etcd-version, or the stack's EtcdVersion). */
+  target_etcd_version?: string;
   controllers: PlannedReplacement[];
   workers: PlannedReplacement[];
   /** How the workers are replaced: batches that keep min_healthy % in service, or one extra at a time. */
@@ -34,6 +41,9 @@ export interface PlannedReplacement {
   private_ip: string | null;
   image_from: string | null;
   image_to: string;
+  /** A controller's etcd move, when the roll has an etcd target. */
+  etcd_from?: string | null;
+  etcd_to?: string;
 }
 
 /** The live instances of the cluster's groups with their images, and the groups' sizes. */
@@ -59,8 +69,25 @@ export function workerStrategy(desired: number, minHealthy: number): RollPlan["w
     : { kind: "surge", batch: 1, min_in_service: desired, min_healthy: minHealthy };
 }
 
+/** Whether an instance is on the target: its image, and a controller's etcd version when one is set. */
+export function onTarget(
+  node: NodeState,
+  role: "controller" | "worker",
+  target: string,
+  etcdVersion?: string,
+): boolean {
+  if (node.image_id !== target) return false;
+  return role === "worker" || etcdVersion === undefined || node.etcd_version === etcdVersion;
+}
+
 /** Which instances the roll replaces, in order: controllers one by one, then the workers. */
-export function planRoll(fleet: Fleet, groups: ClusterGroups, target: string, minHealthy: number): RollPlan {
+export function planRoll(
+  fleet: Fleet,
+  groups: ClusterGroups,
+  target: string,
+  minHealthy: number,
+  etcdVersion?: string,
+): RollPlan {
   let order = 0;
   // In group order (a controller slot's group after another's), then by address within a group.
   const outdated = (names: (string | null)[], role: "controller" | "worker"): PlannedReplacement[] =>
@@ -69,7 +96,7 @@ export function planRoll(fleet: Fleet, groups: ClusterGroups, target: string, mi
       if (!group) return [];
       return group.all
         .map((id) => fleet.nodes.get(id))
-        .filter((n): n is NodeState => n !== undefined && n.image_id !== target)
+        .filter((n): n is NodeState => n !== undefined && !onTarget(n, role, target, etcdVersion))
         .sort((a, b) => (a.private_ip ?? "").localeCompare(b.private_ip ?? "", "en", { numeric: true }))
         .map((n) => ({
           order: ++order,
@@ -79,6 +106,9 @@ export function planRoll(fleet: Fleet, groups: ClusterGroups, target: string, mi
           private_ip: n.private_ip,
           image_from: n.image_id,
           image_to: target,
+          ...(role === "controller" && etcdVersion !== undefined
+            ? { etcd_from: n.etcd_version ?? null, etcd_to: etcdVersion }
+            : {}),
         }));
     });
   const controllers = outdated(controllerGroups(groups), "controller");
@@ -86,6 +116,7 @@ export function planRoll(fleet: Fleet, groups: ClusterGroups, target: string, mi
   const workerGroup = fleet.groups.find((g) => g.name === groups.workers);
   return {
     target_image: target,
+    ...(etcdVersion !== undefined ? { target_etcd_version: etcdVersion } : {}),
     controllers,
     workers,
     worker_strategy: workerStrategy(workerGroup?.desired ?? 0, minHealthy),
@@ -96,6 +127,8 @@ export interface RollContext {
   session: Session;
   groups: ClusterGroups;
   target: string;
+  /** The controllers' target etcd version (their pandacluster:etcd-version tag), when there is one. */
+  etcd_version?: string;
   min_healthy: number;
   deadline: number;
   timeout_minutes: number;
@@ -115,15 +148,20 @@ export async function roll(context: RollContext): Promise<RollStep[]> {
   const { session, groups } = context;
   for (;;) {
     const fleet = await read(context);
-    const next = planRoll(fleet, groups, context.target, context.min_healthy).controllers[0];
+    const next = planRoll(fleet, groups, context.target, context.min_healthy, context.etcd_version)
+      .controllers[0];
     const group = fleet.groups.find((g) => g.name === next?.group);
     if (!group || !next) break;
     // Never a controller out while any other is: every controller group whole first.
     for (const name of controllerGroups(groups)) await whole(context, name, "controller");
     const started = Date.now();
+    const etcdMove =
+      next.etcd_to !== undefined && next.etcd_from !== next.etcd_to
+        ? `, etcd ${next.etcd_from ?? "?"} → ${next.etcd_to}`
+        : "";
     session.emit(
       "roll",
-      `replacing controller ${next.instance_id} (${next.private_ip ?? "no address"}): ${next.image_from} → ${context.target}`,
+      `replacing controller ${next.instance_id} (${next.private_ip ?? "no address"}): ${next.image_from} → ${context.target}${etcdMove}`,
     );
     await act(context, () => terminateInGroup(session.clients.autoscaling, next.instance_id, false));
     const replacement = await replaced(
@@ -142,7 +180,7 @@ export async function roll(context: RollContext): Promise<RollStep[]> {
   for (;;) {
     const fleet = await read(context);
     const group = fleet.groups.find((g) => g.name === workers);
-    const plan = planRoll(fleet, groups, context.target, context.min_healthy);
+    const plan = planRoll(fleet, groups, context.target, context.min_healthy, context.etcd_version);
     if (!group || plan.workers.length === 0) break;
     await whole(context, group.name, "worker");
     const strategy = plan.worker_strategy;
@@ -195,6 +233,9 @@ function stepOf(
     by: id,
     image_from: planned.image_from,
     image_to: planned.image_to,
+    ...(planned.etcd_to !== undefined
+      ? { etcd_from: planned.etcd_from ?? null, etcd_to: planned.etcd_to }
+      : {}),
     seconds: Math.round((Date.now() - started) / 100) / 10,
   };
 }
@@ -211,14 +252,14 @@ async function whole(context: RollContext, name: string, role: string): Promise<
 
 /**
  * Waits until the instances `out` have left the group and as many new ones are in service, running,
- * on the target image; returns the new ones' ids.
+ * on the target (image, and a controller's etcd version); returns the new ones' ids.
  */
 async function replaced(
   context: RollContext,
   name: string,
   out: string[],
   before: Set<string>,
-  role: string,
+  role: "controller" | "worker",
 ): Promise<string[]> {
   let fresh: string[] = [];
   await until(context, `the replacement ${role}${out.length === 1 ? "" : "s"} in service`, (fleet) => {
@@ -227,7 +268,11 @@ async function replaced(
     if (group.all.some((id) => out.includes(id))) return false;
     fresh = group.in_service.filter((id) => {
       const node = fleet.nodes.get(id);
-      return !before.has(id) && node?.state === "running" && node.image_id === context.target;
+      return (
+        !before.has(id) &&
+        node?.state === "running" &&
+        onTarget(node, role, context.target, context.etcd_version)
+      );
     });
     return fresh.length >= out.length;
   });

@@ -263,6 +263,9 @@ export interface RollStep {
   by: string | null;
   image_from: string | null;
   image_to: string;
+  /** A controller's etcd move, when the upgrade moved etcd. */
+  etcd_from?: string | null;
+  etcd_to?: string;
   seconds: number;
 }
 
@@ -276,6 +279,12 @@ export interface UpgradeResult {
   image_from: string | null;
   image_to: string;
   image_name: string | null;
+  /**
+   * The controllers' etcd version before and after (the stack's EtcdVersion parameter); both null for
+   * a stack whose template has no EtcdVersion (made before it, or with the version written in).
+   */
+  etcd_from?: string | null;
+  etcd_to?: string | null;
   /** UpdateStack: sent (with its token), not needed (the stack names the image already), or planned. */
   stack_update: { needed: boolean; token: string | null; answer: "changed" | "unchanged" | null };
   plan: RollPlan;

@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { gzipSync } from "node:zlib";
 import { UsageError } from "../errors.js";
 import type { Provisioning } from "../options.js";
-import { type BootParts, keepsEtcdDropIn } from "./boot_parts.js";
+import { type BootParts, ETCD_VERSION_MARKER, keepsEtcdDropIn } from "./boot_parts.js";
 import { cloudConfigText } from "./cloud_config.js";
 import { type IgnitionConfig, ignitionConfigs } from "./ignition.js";
 import type { CfnValue } from "./types.js";
@@ -26,6 +26,12 @@ export interface DiscoveryContext {
    * it (it is gzipped with the URL in it) instead of being refused.
    */
   urlComesLater?: boolean;
+  /**
+   * The etcd version where a controller's config holds the EtcdVersion parameter's marker: `value`
+   * (the template's default) for the sizes reported, `longest` (the longest the parameter accepts,
+   * which an upgrade may set) for whether the config fits.
+   */
+  etcdVersion?: { value: string; longest: string };
 }
 
 /** How big the user data is, as EC2 counts it, and how it was made to fit. */
@@ -90,17 +96,20 @@ function ignitionUserData(parts: BootParts, discovery: DiscoveryContext, paramet
     notices = built.notices;
     return JSON.stringify(built.whole);
   }, urlUses(parts));
-  const plainBytes = measured(text, marker, discovery.sampleUrl);
+  const plainBytes = measured(text, marker, discovery.sampleUrl, discovery);
+  // Whether it fits, and what a refusal says, with the longest etcd version an upgrade may set.
+  const plainFit = measured(text, marker, discovery.sampleUrl, discovery, "longest");
   const report = reporter("ignition", plainBytes, urlLength);
-  if (plainBytes <= USER_DATA_LIMIT) {
+  if (plainFit <= USER_DATA_LIMIT) {
     return { value: joinedBase64(text, marker, parameter), report: report(plainBytes, "plain"), notices };
   }
   const { text: outerText, marker: outerMarker } = withUniqueMarker(
     (m) => JSON.stringify(mergedConfig(parts, m)),
     urlUses(parts),
   );
-  const bytes = measured(outerText, outerMarker, discovery.sampleUrl);
-  if (bytes > USER_DATA_LIMIT) throw new UsageError(overLimit("Ignition", plainBytes, bytes, urlLength));
+  const bytes = measured(outerText, outerMarker, discovery.sampleUrl, discovery);
+  const fit = measured(outerText, outerMarker, discovery.sampleUrl, discovery, "longest");
+  if (fit > USER_DATA_LIMIT) throw new UsageError(overLimit("Ignition", plainFit, fit, urlLength));
   return {
     value: joinedBase64(outerText, outerMarker, parameter),
     report: report(bytes, "gzip-merge"),
@@ -112,8 +121,8 @@ function ignitionUserData(parts: BootParts, discovery: DiscoveryContext, paramet
 function mergedConfig(parts: BootParts, marker: string): IgnitionConfig {
   const { outer, inner } = ignitionConfigs(parts, marker);
   const innerText = JSON.stringify(inner);
-  if (innerText.includes(marker))
-    throw new Error("internal: the merged Ignition config holds the discovery URL");
+  if (innerText.includes(marker) || innerText.includes(ETCD_VERSION_MARKER))
+    throw new Error("internal: the merged Ignition config holds the discovery URL or the etcd version");
   const source = `data:;base64,${gzipSync(innerText, { level: 9 }).toString("base64")}`;
   return { ...outer, ignition: { ...outer.ignition, config: { merge: [{ source, compression: "gzip" }] } } };
 }
@@ -121,14 +130,16 @@ function mergedConfig(parts: BootParts, marker: string): IgnitionConfig {
 function cloudConfigUserData(parts: BootParts, discovery: DiscoveryContext, parameter: string): BootUserData {
   const urlLength = (discovery.knownUrl ?? discovery.sampleUrl).length;
   const { text, marker } = withUniqueMarker((m) => cloudConfigText(parts, m), urlUses(parts));
-  const plainBytes = measured(text, marker, discovery.knownUrl ?? discovery.sampleUrl);
+  const url = discovery.knownUrl ?? discovery.sampleUrl;
+  const plainBytes = measured(text, marker, url, discovery);
+  const plainFit = measured(text, marker, url, discovery, "longest");
   const report = reporter("cloud-config", plainBytes, urlLength);
-  if (plainBytes <= USER_DATA_LIMIT) {
+  if (plainFit <= USER_DATA_LIMIT) {
     return { value: joinedBase64(text, marker, parameter), report: report(plainBytes, "plain"), notices: [] };
   }
   const gzipped = gzipSync(text.split(marker).join(discovery.knownUrl ?? discovery.sampleUrl), { level: 9 });
   if (gzipped.length > USER_DATA_LIMIT) {
-    throw new UsageError(overLimit("cloud-config", plainBytes, gzipped.length, urlLength));
+    throw new UsageError(overLimit("cloud-config", plainFit, gzipped.length, urlLength));
   }
   if (discovery.knownUrl !== undefined || !text.includes(marker)) {
     // The URL is in the gzipped text: the template's DiscoveryURL parameter is then not used by it.
@@ -143,7 +154,7 @@ function cloudConfigUserData(parts: BootParts, discovery: DiscoveryContext, para
   }
   const n = thousands;
   throw new UsageError(
-    `the cloud-config user data is ${n(plainBytes)} bytes (with a ${urlLength}-character discovery URL); ` +
+    `the cloud-config user data is ${n(plainFit)} bytes (with a ${urlLength}-character discovery URL); ` +
       `EC2 accepts at most ${n(USER_DATA_LIMIT)} bytes of user data. Gzipped it would be ${n(gzipped.length)} ` +
       "bytes, but a gzipped cloud-config cannot take the template's DiscoveryURL parameter: use " +
       "--provisioning ignition (the default), or let `pandacluster create` build the template " +
@@ -170,9 +181,17 @@ function urlUses(parts: BootParts): number {
   return keepsEtcdDropIn(parts) ? 1 : 0;
 }
 
-/** Bytes of the text with the marker replaced by the URL. */
-function measured(text: string, marker: string, url: string): number {
-  return Buffer.byteLength(text.split(marker).join(url));
+/** Bytes of the text with the marker replaced by the URL (and the etcd version's by the version). */
+function measured(
+  text: string,
+  marker: string,
+  url: string,
+  discovery: DiscoveryContext,
+  version: "value" | "longest" = "value",
+): number {
+  const withUrl = text.split(marker).join(url);
+  const etcd = discovery.etcdVersion?.[version];
+  return Buffer.byteLength(etcd === undefined ? withUrl : withUrl.split(ETCD_VERSION_MARKER).join(etcd));
 }
 
 /**

@@ -54,6 +54,14 @@ export const etcdMember: EtcdPart = {
   }),
 };
 
+/**
+ * Where the etcd version goes in a controller's boot config while it is built: the template then
+ * cuts it out and puts its EtcdVersion parameter there (build.ts, refs.ts), so that an UpdateStack
+ * with a new EtcdVersion (upgrade --etcd-version) gives the controllers a new launch template
+ * version. Letters, digits and dashes only: it survives JSON, YAML and unit text as it is.
+ */
+export const ETCD_VERSION_MARKER = "pandacluster-etcd-version-marker";
+
 /** etcd's environment variable for a flag: advertise-client-urls → ETCD_ADVERTISE_CLIENT_URLS. */
 export function etcdVariable(flag: string): string {
   return `ETCD_${flag.toUpperCase().replaceAll("-", "_")}`;

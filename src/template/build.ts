@@ -2,7 +2,7 @@ import type { Config } from "../config.js";
 import { OperationError, UsageError } from "../errors.js";
 import type { Arch, BuildTemplateOptions, Channel } from "../options.js";
 import { bootUserData, type DiscoveryContext, sampleDiscoveryUrl, type UserDataReport } from "./boot.js";
-import { type BootParts, etcdMember } from "./boot_parts.js";
+import { type BootParts, ETCD_VERSION_MARKER, etcdMember } from "./boot_parts.js";
 import { RUN_ENV_PATH, staticEtcdFiles, staticEtcdUnits } from "./etcd/node.js";
 import { controllerReboots, workerReboots } from "./etcd/reboot.js";
 import {
@@ -12,14 +12,21 @@ import {
   privateZone,
   slots,
 } from "./etcd/slots.js";
-import { DEFAULT_ETCD_VERSION, etcdImageTag, etcdVersionProblem } from "./etcd/version.js";
+import {
+  DEFAULT_ETCD_VERSION,
+  ETCD_VERSION_PARAMETER,
+  ETCD_VERSION_TAG,
+  etcdImageTag,
+  etcdVersionProblem,
+} from "./etcd/version.js";
 import { group } from "./group.js";
 import { fetchImageFeed, regionMap } from "./images.js";
 import { imageIdValue, launchTemplate } from "./launch_template.js";
 import { checkUserData, measureUserData, type SentUserData } from "./measure.js";
 import { MAX_ZONES, network } from "./network.js";
 import { outputs, parameterOutputs } from "./outputs.js";
-import { parameters } from "./parameters.js";
+import { longestEtcdVersion, parameters } from "./parameters.js";
+import { refersTo, withRef } from "./refs.js";
 import { security } from "./security.js";
 import type { CfnTemplate } from "./types.js";
 import { defaultUnits, loadUnits } from "./units.js";
@@ -105,29 +112,45 @@ export async function buildTemplate(
   if (problem) throw new UsageError([{ argument: "etcd_version", message: problem }]);
   // Controllers reboot for updates one at a time (a lock in etcd v3); workers in a weekly window.
   const reboots = controllerReboots(etcd.static ? [RUN_ENV_PATH] : []);
-  const controllerParts: BootParts = etcd.static
-    ? {
-        units: [...staticEtcdUnits(units), ...reboots.units],
-        publicKeys,
-        files: [...staticEtcdFiles(etcd.version), ...reboots.files],
-      }
-    : {
-        units: [...units, ...reboots.units],
-        publicKeys,
-        files: reboots.files,
-        etcd: { ...etcdMember, environment: { ETCD_IMAGE_TAG: etcdImageTag(etcd.version) } },
-      };
-  const boot = bootUserData(controllerParts, options.provisioning ?? "ignition", {
+  const controllerParts = (version: string): BootParts =>
+    etcd.static
+      ? {
+          units: [...staticEtcdUnits(units, version), ...reboots.units],
+          publicKeys,
+          files: [...staticEtcdFiles(), ...reboots.files],
+        }
+      : {
+          units: [...units, ...reboots.units],
+          publicKeys,
+          files: reboots.files,
+          etcd: { ...etcdMember, environment: { ETCD_IMAGE_TAG: etcdImageTag(version) } },
+        };
+  const discoveryContext = {
     sampleUrl: sampleDiscoveryUrl(config.discovery_service),
     ...discovery,
-  });
+    etcdVersion: { value: etcd.version, longest: longestEtcdVersion() },
+  };
+  const provisioning = options.provisioning ?? "ignition";
+  // The etcd version is the template's EtcdVersion parameter wherever the controllers' user data can
+  // take it (upgrade --etcd-version then updates just that parameter). It cannot when the config is
+  // compressed whole (a gzipped cloud-config) or a units file replaced our etcd drop-in: then the
+  // version is written in, and the template has no EtcdVersion (upgrade says so).
+  let boot = bootUserData(controllerParts(ETCD_VERSION_MARKER), provisioning, discoveryContext);
+  boot = { ...boot, value: withRef(boot.value, ETCD_VERSION_MARKER, ETCD_VERSION_PARAMETER) };
+  const versionParameter = refersTo(boot.value, ETCD_VERSION_PARAMETER);
+  if (!versionParameter) boot = bootUserData(controllerParts(etcd.version), provisioning, discoveryContext);
+  if (JSON.stringify(boot.value).includes(ETCD_VERSION_MARKER))
+    throw new Error("internal: the etcd version's marker was left in the controllers' user data");
+  const etcdTags = versionParameter
+    ? [{ Key: ETCD_VERSION_TAG, Value: { Ref: ETCD_VERSION_PARAMETER } }]
+    : [];
   notices.push(...boot.notices);
   // Workers: the same units and keys, no etcd member, etcd reached through the cluster's zone.
   const workers = workerBootUserData(
     units,
     publicKeys,
-    options.provisioning ?? "ignition",
-    { sampleUrl: sampleDiscoveryUrl(config.discovery_service), ...discovery },
+    provisioning,
+    discoveryContext,
     extraVariables?.private_domain,
     "PrivateDomain",
     etcd.static ? etcd.size : undefined,
@@ -136,7 +159,12 @@ export async function buildTemplate(
 
   const withMap = images.map !== undefined;
   const securityGroups = security(dockerPort);
-  const templateParameters = parameters(arch, withMap, etcd.static ? etcd.size : undefined);
+  const templateParameters = parameters(
+    arch,
+    withMap,
+    etcd.static ? etcd.size : undefined,
+    versionParameter ? etcd.version : undefined,
+  );
   const version = images.info.version ? `, Flatcar ${images.info.version}` : "";
   const template: CfnTemplate = {
     AWSTemplateFormatVersion: "2010-09-09",
@@ -154,13 +182,17 @@ export async function buildTemplate(
         ? {
             ...privateZone().resources,
             ...controllerRole(etcd.size).resources,
-            ...launchTemplate(imageIdValue(withMap), boot.value, CONTROLLER_LAUNCH_TEMPLATE, {
-              instanceProfile: CONTROLLER_PROFILE,
-            }).resources,
+            ...launchTemplate(
+              imageIdValue(withMap),
+              boot.value,
+              CONTROLLER_LAUNCH_TEMPLATE,
+              { instanceProfile: CONTROLLER_PROFILE },
+              etcdTags,
+            ).resources,
             ...slots(etcd.size, etcd.zones).resources,
           }
         : {
-            ...launchTemplate(imageIdValue(withMap), boot.value).resources,
+            ...launchTemplate(imageIdValue(withMap), boot.value, undefined, undefined, etcdTags).resources,
             ...group("controller", etcd.zones).resources,
           }),
       ...launchTemplate(imageIdValue(withMap), workers.value, "WorkerLaunchTemplate").resources,
@@ -173,17 +205,21 @@ export async function buildTemplate(
   };
   // Every launch template measured once the template is whole (the workers' endpoints unit in), with
   // the values it will get: the discovery URL (or one as long), and the cluster's private domain or,
-  // unknown (build-template), the longest one the PrivateDomain parameter accepts.
+  // unknown (build-template), the longest one the PrivateDomain parameter accepts; and the longest
+  // EtcdVersion the parameter accepts (an upgrade may set any).
   const privateDomain = extraVariables?.private_domain;
+  const etcdVersion = longestEtcdVersion();
   const launch_templates = measureUserData(template, {
     DiscoveryURL: discovery?.knownUrl ?? discovery?.sampleUrl ?? sampleDiscoveryUrl(config.discovery_service),
     PrivateDomain: privateDomain ?? longestPrivateDomain(template),
+    ...(versionParameter ? { EtcdVersion: etcdVersion } : {}),
   });
+  const longestVersion = versionParameter ? ` and a ${etcdVersion.length}-character EtcdVersion` : "";
   checkUserData(
     launch_templates,
     privateDomain
-      ? "with the cluster's values"
-      : `with a ${longestPrivateDomain(template).length}-character PrivateDomain (the longest the template accepts)`,
+      ? `with the cluster's values${longestVersion}`
+      : `with a ${longestPrivateDomain(template).length}-character PrivateDomain${longestVersion} (the longest the template accepts)`,
   );
   const body = JSON.stringify(template);
   const bytes = checkTemplateBody(body);

@@ -1,6 +1,13 @@
 import { gzipSync } from "node:zlib";
 import { type Problem, UsageError } from "../errors.js";
-import { type BootFile, type BootParts, type EtcdPart, etcdUnit, etcdVariable } from "./boot_parts.js";
+import {
+  type BootFile,
+  type BootParts,
+  ETCD_VERSION_MARKER,
+  type EtcdPart,
+  etcdUnit,
+  etcdVariable,
+} from "./boot_parts.js";
 import { hasInstallSection, type UnitCommand, type UnitEntry } from "./units.js";
 
 /**
@@ -147,7 +154,12 @@ function ignitionFile(file: BootFile): IgnitionFile {
   return { path: file.path, mode: file.mode, overwrite: true, contents };
 }
 
-/** Cuts our etcd drop-in out of the whole config into a config of its own. */
+/**
+ * Cuts our etcd drop-ins out of the whole config into a config of its own: the discovery mode's (it
+ * holds the discovery URL) and any that holds the etcd version's marker (the template's EtcdVersion
+ * goes there). A config that merges a compressed rest must keep them outside, where a parameter can
+ * reach them.
+ */
 function split(
   whole: IgnitionConfig,
   etcd: EtcdPart | undefined,
@@ -156,18 +168,21 @@ function split(
   const outer: IgnitionConfig = { ignition: { version: IGNITION_VERSION } };
   const etcdUnitIndex = whole.systemd?.units.findIndex((u) => u.name === "etcd-member.service") ?? -1;
   const unit = whole.systemd?.units[etcdUnitIndex];
-  const dropIn = unit?.dropins?.find((d) => etcd && d.name === etcd.dropInName && d.contents === ours);
-  if (!unit || !dropIn || !whole.systemd) return { outer, inner: whole };
+  const moved = (d: { name: string; contents: string }) =>
+    (etcd !== undefined && d.name === etcd.dropInName && d.contents === ours) ||
+    d.contents.includes(ETCD_VERSION_MARKER);
+  const dropIns = unit?.dropins?.filter(moved) ?? [];
+  if (!unit || dropIns.length === 0 || !whole.systemd) return { outer, inner: whole };
   outer.systemd = {
     units: [
       {
         name: unit.name,
         ...(unit.enabled !== undefined ? { enabled: unit.enabled } : {}),
-        dropins: [dropIn],
+        dropins: dropIns,
       },
     ],
   };
-  const rest = unit.dropins?.filter((d) => d !== dropIn) ?? [];
+  const rest = unit.dropins?.filter((d) => !dropIns.includes(d)) ?? [];
   const { dropins: _dropins, ...withoutDropIns } = unit;
   const innerUnit: IgnitionUnit = rest.length > 0 ? { ...withoutDropIns, dropins: rest } : withoutDropIns;
   const units = whole.systemd.units.map((u, i) => (i === etcdUnitIndex ? innerUnit : u));

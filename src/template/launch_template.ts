@@ -17,6 +17,8 @@ export function launchTemplate(
   userData: CfnValue,
   name = "LaunchTemplate",
   controller?: { instanceProfile: string },
+  /** More tags for the instances (a controller's pandacluster:etcd-version). */
+  instanceTags: CfnValue[] = [],
 ): TemplatePart {
   // The workers' launch template carries the workers' group; every other one is a controller's.
   const role: Role = name === ROLES.worker.launchTemplate ? "worker" : "controller";
@@ -47,7 +49,7 @@ export function launchTemplate(
               },
             ],
             TagSpecifications: [
-              { ResourceType: "instance", Tags: clusterTags() },
+              { ResourceType: "instance", Tags: [...clusterTags(), ...instanceTags] },
               { ResourceType: "volume", Tags: clusterTags() },
             ],
             UserData: userData,

@@ -22,6 +22,7 @@ export function parameters(
   arch: Arch,
   withImageMap: boolean,
   staticSlots?: number,
+  etcdVersion?: string,
 ): Record<string, CfnParameter> {
   const instanceType = createArgument("instance_type");
   const clusterSize = createArgument("cluster_size");
@@ -95,6 +96,7 @@ export function parameters(
       ConstraintDescription: `must be ${discoveryUrl.pattern_hint}`,
     };
   }
+  if (etcdVersion !== undefined) result.EtcdVersion = etcdVersionParameter(etcdVersion);
   const amiPattern = imageId.pattern ?? "^ami-[0-9a-f]{8,17}$";
   // Without a map the image is required and typed, so CloudFormation checks it exists in the region.
   // With one it must be allowed empty (take the map's), which the AWS type would refuse: a String.
@@ -144,4 +146,30 @@ function volumeParameter(): Record<string, CfnParameter> {
       ...(size.max !== undefined ? { MaxValue: size.max } : {}),
     },
   };
+}
+
+/**
+ * EtcdVersion: the etcd release the controllers run (their etcd-member.service drop-in's
+ * ETCD_IMAGE_TAG, and their instances' pandacluster:etcd-version tag), defaulting to the build's
+ * version. Only in a template whose controllers' user data takes it (build.ts). The pattern and
+ * length come from the definitions; which versions may follow which is the tool's check (upgrade
+ * --etcd-version, etcd/version.ts), not something a pattern can say.
+ */
+function etcdVersionParameter(version: string): CfnParameter {
+  const spec = createArgument("etcd_version");
+  return {
+    Type: "String",
+    Description:
+      "etcd release the controllers run (quay.io/coreos/etcd:v<version>); change it with pandacluster upgrade --etcd-version, which keeps etcd's upgrade rules",
+    Default: version,
+    ...(spec.pattern ? { AllowedPattern: spec.pattern } : {}),
+    ...(spec.max_length !== undefined ? { MaxLength: spec.max_length } : {}),
+    ConstraintDescription: `must be ${spec.pattern_hint ?? "an etcd release such as 3.5.27"}`,
+  };
+}
+
+/** An EtcdVersion as long as the parameter accepts (its MaxLength): user data is measured with it. */
+export function longestEtcdVersion(): string {
+  const max = createArgument("etcd_version").max_length ?? 20;
+  return `3.5.${"9".repeat(Math.max(1, max - 4))}`;
 }

@@ -2,7 +2,7 @@ import { UsageError } from "../errors.js";
 import type { Provisioning } from "../options.js";
 import { type BootUserData, bootUserData, type DiscoveryContext } from "./boot.js";
 import type { BootFile } from "./boot_parts.js";
-import type { CfnValue } from "./types.js";
+import { withRef } from "./refs.js";
 import type { UnitEntry } from "./units.js";
 
 /**
@@ -106,33 +106,4 @@ export function workerBootUserData(
       "and compressed it cannot take the template's PrivateDomain parameter: use --provisioning ignition " +
       "(the default), or let `pandacluster create` build the template (it knows the cluster's zone)",
   );
-}
-
-/** Every string of a CloudFormation value with the marker cut out and {Ref: parameter} put in. */
-function withRef(value: CfnValue, marker: string, parameter: string): CfnValue {
-  if (typeof value === "string") {
-    if (!value.includes(marker)) return value;
-    const joined: CfnValue[] = [];
-    value.split(marker).forEach((part, i) => {
-      if (i > 0) joined.push({ Ref: parameter });
-      if (part) joined.push(part);
-    });
-    return { "Fn::Join": ["", joined] };
-  }
-  if (Array.isArray(value)) {
-    // Inside an Fn::Join list, splice the pieces in rather than nesting another join.
-    return value.flatMap((item) => {
-      const replaced = withRef(item, marker, parameter);
-      return typeof item === "string" &&
-        typeof replaced === "object" &&
-        replaced !== null &&
-        "Fn::Join" in replaced
-        ? ((replaced as { "Fn::Join": [string, CfnValue[]] })["Fn::Join"][1] as CfnValue[])
-        : [replaced];
-    });
-  }
-  if (value && typeof value === "object") {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, withRef(v, marker, parameter)]));
-  }
-  return value;
 }

@@ -164,8 +164,12 @@ describe("Ignition (the default)", () => {
     const join = (data.UserData as { "Fn::Base64": { "Fn::Join": [string, unknown[]] } })["Fn::Base64"][
       "Fn::Join"
     ];
-    assert.deepEqual(join[1][1], { Ref: "DiscoveryURL" });
-    assert.equal(join[1].length, 3);
+    // The discovery URL once, and the etcd version (the same drop-in): every other piece is text.
+    assert.deepEqual(
+      join[1].filter((piece) => typeof piece !== "string"),
+      [{ Ref: "DiscoveryURL" }, { Ref: "EtcdVersion" }],
+    );
+    assert.equal(join[1].length, 5);
     assert.ok(
       !JSON.stringify(data.UserData).includes("Fn::Sub"),
       "Fn::Sub would substitute the units dollar-brace variables",

@@ -24,9 +24,9 @@ import YAML from "yaml";
 import { buildTemplate } from "../../src/template/build.js";
 import { NODE_SCRIPT_PATH, nodeScript, PREPARE_UNIT, READY_UNIT } from "../../src/template/etcd/node.js";
 import type { CfnTemplate } from "../../src/template/types.js";
-import { decodeUserData, userDataBytes, validateAll } from "../helpers/boot.js";
+import { decodeUserData, validateAll } from "../helpers/boot.js";
 import { startMoto } from "../helpers/services.js";
-import { KEYS } from "./support.js";
+import { evaluate, KEYS } from "./support.js";
 
 const run = promisify(execFile);
 const scratch = mkdtempSync(join(tmpdir(), "pandacluster-etcd-template-"));
@@ -166,8 +166,13 @@ describe("static controllers: the template", () => {
       const held = (props(built.template, "LaunchTemplate").LaunchTemplateData as Props).UserData as {
         "Fn::Base64": unknown;
       };
-      assert.equal(typeof held["Fn::Base64"], "string", "the user data holds no CloudFormation reference");
-      const decoded = decodeUserData(userDataBytes(held["Fn::Base64"] as string));
+      // Its one CloudFormation reference is the etcd version (upgrade --etcd-version changes it).
+      const refs = [...JSON.stringify(held).matchAll(/\{"Ref":"([^"]+)"\}/g)].map((m) => m[1]);
+      assert.deepEqual(refs, ["EtcdVersion"]);
+      const sent = Buffer.from(String(evaluate(held, { EtcdVersion: "3.6.4" })), "base64");
+      const decoded = decodeUserData(sent);
+      assert.match(decoded.text, /ETCD_IMAGE_TAG=v3\.6\.4/, "the parameter's value is the image tag");
+      assert.doesNotMatch(decoded.text, /ETCD_IMAGE_TAG=v3\.5\.27|pandacluster-etcd-version-marker/);
       assert.ok(decoded.bytes <= 16_384);
       if (decoded.format === "ignition") {
         for (const result of await validateAll(decoded)) assert.ok(result.ok, result.messages.join("\n"));
@@ -190,6 +195,7 @@ describe("static controllers: the template", () => {
         assert.ok(units.some((u) => u.name === READY_UNIT && u.enabled));
         const etcd = units.find((u) => u.name === "etcd-member.service");
         assert.match(etcd?.dropins?.[0]?.contents ?? "", /Requires=pandacluster-etcd-prepare\.service/);
+        assert.match(etcd?.dropins?.[0]?.contents ?? "", /^Environment="ETCD_IMAGE_TAG=v3\.6\.4"$/m);
       } else {
         const config = YAML.parse(decoded.text) as {
           write_files: { path: string; encoding?: string; content: string; permissions: string }[];
@@ -199,6 +205,8 @@ describe("static controllers: the template", () => {
         assert.equal(file?.permissions, "0755");
         assert.equal(gunzipSync(Buffer.from(file?.content ?? "", "base64")).toString(), nodeScript());
         assert.ok(decoded.config.coreos.units.some((u) => u.name === PREPARE_UNIT));
+        const etcd = decoded.config.coreos.units.find((u) => u.name === "etcd-member.service");
+        assert.match(etcd?.drop_ins?.[0]?.content ?? "", /^Environment="ETCD_IMAGE_TAG=v3\.6\.4"$/m);
       }
       assert.doesNotMatch(decoded.text, /DISCOVERY|discovery\.etcd\.io/);
       // Bash reads the script as shipped.

@@ -48,6 +48,7 @@ describe("the template's shape (offline build)", () => {
       "AllowSSHFrom",
       "ClusterSize",
       "DiscoveryURL",
+      "EtcdVersion",
       "ImageId",
       "InstanceType",
       "KeyPair",
@@ -71,6 +72,13 @@ describe("the template's shape (offline build)", () => {
     for (const bad of ['https://x/a"b', "https://x/a b", "https://x/a%41", "ftp://x/a", "https://x/\\"]) {
       assert.ok(!discovery.test(bad), bad);
     }
+    // The controllers' etcd, the build's version by default; upgrade --etcd-version changes it.
+    assert.equal(p.EtcdVersion?.Type, "String");
+    assert.equal(p.EtcdVersion?.Default, "3.5.27");
+    assert.equal(p.EtcdVersion?.MaxLength, 20);
+    const version = new RegExp(p.EtcdVersion?.AllowedPattern as string);
+    assert.ok(version.test("3.6.4"));
+    for (const bad of ["v3.6.4", "3.6", "3.6.4-rc.0", "3.6.4\n", ""]) assert.ok(!version.test(bad), bad);
   });
 
   it("offline: ImageId is required (no default, typed AWS::EC2::Image::Id), used as it is, no map, and a notice says so", () => {
@@ -174,7 +182,12 @@ describe("the template's shape (offline build)", () => {
     assert.equal(data.SecurityGroups, undefined, "groups go on the interface, not by name");
     const specs = data.TagSpecifications as { ResourceType: string; Tags: unknown[] }[];
     const instance = specs.find((s) => s.ResourceType === "instance");
-    assert.deepEqual(instance?.Tags, [nameTag, clusterTag]);
+    // The controllers' instances say which etcd their launch template version carries.
+    assert.deepEqual(instance?.Tags, [
+      nameTag,
+      clusterTag,
+      { Key: "pandacluster:etcd-version", Value: { Ref: "EtcdVersion" } },
+    ]);
     assert.ok("Fn::Base64" in (data.UserData as Props));
   });
 

@@ -8,6 +8,7 @@ import { readFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { fileURLToPath } from "node:url";
+import { DEFAULT_ETCD_VERSION } from "../../src/template/etcd/version.js";
 import type { CfnTemplate } from "../../src/template/types.js";
 
 /** test/fixtures/template/<parts> (tests run from dist/test/template/). */
@@ -75,10 +76,18 @@ export async function closedPort(): Promise<number> {
 type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
 
 /**
+ * Parameters a test need not give because the template defaults them the same for every build that
+ * does not ask otherwise: EtcdVersion (the build's etcd_version, DEFAULT_ETCD_VERSION unless given; a
+ * test that builds another version passes EtcdVersion).
+ */
+const BUILD_DEFAULTS: Readonly<Record<string, string>> = { EtcdVersion: DEFAULT_ETCD_VERSION };
+
+/**
  * Evaluates Ref (to parameters and pseudo parameters), Fn::Join, Fn::Sub (with its `${!…}` escapes),
  * Fn::Base64 and Fn::Select, as CloudFormation does; anything else is returned as it is.
  */
-export function evaluate(value: unknown, params: Record<string, string>): Json {
+export function evaluate(value: unknown, given: Record<string, string>): Json {
+  const params = { ...BUILD_DEFAULTS, ...given };
   if (Array.isArray(value)) return value.map((v) => evaluate(v, params));
   if (typeof value !== "object" || value === null) return value as Json;
   const entries = Object.entries(value);

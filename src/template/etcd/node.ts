@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { packagePath } from "../../paths.js";
 import type { BootFile } from "../boot_parts.js";
 import type { UnitEntry } from "../units.js";
-import { etcdImageTag } from "./version.js";
+import { DEFAULT_ETCD_VERSION, etcdImageTag } from "./version.js";
 
 /**
  * The node side of a static controller (doc/etcd.md): one script and three units, the same in both
@@ -12,11 +12,15 @@ import { etcdImageTag } from "./version.js";
  *
  * The interface other code (and the real-etcd harness) relies on:
  *   NODE_SCRIPT_PATH   the script, `prepare` | `ready` | one step (see its header)
- *   STATIC_ENV_PATH    etcd's settings fixed at build time (image tag, data dir), KEY=value lines
+ *   STATIC_ENV_PATH    etcd's settings fixed at build time (data dir, paths), KEY=value lines
  *   RUN_ENV_PATH       etcd's settings for this boot, written by `prepare` (name, initial cluster…)
  *   PREPARE_UNIT       runs `prepare` before etcd-member.service (which Requires it)
  *   READY_UNIT         runs `ready` at every boot: promotes a learner, signals CloudFormation
- *   ETCD_DROP_IN       etcd-member.service's drop-in: the two environment files
+ *   ETCD_DROP_IN       etcd-member.service's drop-in: the image tag and the two environment files
+ *
+ * The image tag (the etcd version) is the one setting that changes on a running cluster (`upgrade
+ * --etcd-version`): it is in the drop-in's text, where the template puts its EtcdVersion parameter
+ * (build.ts), not in the files, which Ignition writes base64-encoded.
  */
 export const NODE_SCRIPT_PATH = "/opt/pandacluster/bin/pandacluster-etcd";
 export const STATIC_ENV_PATH = "/etc/pandacluster/etcd.env";
@@ -53,10 +57,9 @@ function minified(text: string): string {
   return `${[shebang, "# pandacluster-etcd: see doc/etcd.md (the commented source is in pandacluster's package)", ...kept].join("\n")}\n`;
 }
 
-/** etcd's settings fixed when the template is built: the pinned image and where the data lives. */
-export function staticEtcdEnv(version: string): string {
+/** etcd's settings fixed when the template is built: where the data lives. */
+export function staticEtcdEnv(): string {
   return [
-    `ETCD_IMAGE_TAG=${etcdImageTag(version)}`,
     `ETCD_DATA_DIR=${ETCD_DATA_DIR}`,
     `PANDACLUSTER_ETCD_MOUNT=${ETCD_MOUNT}`,
     `PANDACLUSTER_ETCD_RUN_DIR=${RUN_DIR}`,
@@ -65,10 +68,10 @@ export function staticEtcdEnv(version: string): string {
 }
 
 /** The files a static controller boots with: the script and etcd's fixed settings. */
-export function staticEtcdFiles(version: string): BootFile[] {
+export function staticEtcdFiles(): BootFile[] {
   return [
     { path: NODE_SCRIPT_PATH, mode: 0o755, content: nodeScript(), compress: true },
-    { path: STATIC_ENV_PATH, mode: 0o644, content: staticEtcdEnv(version) },
+    { path: STATIC_ENV_PATH, mode: 0o644, content: staticEtcdEnv() },
   ];
 }
 
@@ -114,25 +117,35 @@ const READY = [
   "",
 ].join("\n");
 
-/** etcd-member.service's drop-in: after the slot is prepared, with its settings. */
-export const ETCD_DROP_IN_TEXT = [
-  "[Unit]",
-  `Requires=${PREPARE_UNIT}`,
-  `After=${PREPARE_UNIT}`,
-  "",
-  "[Service]",
-  // Both override the unit's own Environment= (ETCD_NAME=%m, ETCD_DATA_DIR=/var/lib/etcd).
-  `EnvironmentFile=${STATIC_ENV_PATH}`,
-  `EnvironmentFile=${RUN_ENV_PATH}`,
-  "",
-].join("\n");
+/**
+ * etcd-member.service's drop-in: after the slot is prepared, with its settings. `version` is the
+ * etcd release, or the marker the template replaces with its EtcdVersion parameter.
+ */
+export function etcdDropInText(version: string): string {
+  return [
+    "[Unit]",
+    `Requires=${PREPARE_UNIT}`,
+    `After=${PREPARE_UNIT}`,
+    "",
+    "[Service]",
+    // Overrides the unit's own ETCD_IMAGE_TAG (the release Flatcar pins) for etcd-wrapper.
+    `Environment="ETCD_IMAGE_TAG=${etcdImageTag(version)}"`,
+    // Both override the unit's own Environment= (ETCD_NAME=%m, ETCD_DATA_DIR=/var/lib/etcd).
+    `EnvironmentFile=${STATIC_ENV_PATH}`,
+    `EnvironmentFile=${RUN_ENV_PATH}`,
+    "",
+  ].join("\n");
+}
+
+/** The drop-in with the default etcd version (kept for code that read it before the version moved). */
+export const ETCD_DROP_IN_TEXT = etcdDropInText(DEFAULT_ETCD_VERSION);
 
 /**
  * The units of a static controller: the user's units (their etcd-member.service entry merged with
  * ours: a drop-in of theirs named like ours replaces it), then the prepare unit, etcd-member.service
  * and the ready unit.
  */
-export function staticEtcdUnits(userUnits: UnitEntry[]): UnitEntry[] {
+export function staticEtcdUnits(userUnits: UnitEntry[], version: string): UnitEntry[] {
   const fromUser = userUnits.find((u) => u.name === "etcd-member.service");
   const theirs = fromUser?.drop_ins ?? [];
   const etcd: UnitEntry = {
@@ -143,7 +156,7 @@ export function staticEtcdUnits(userUnits: UnitEntry[]): UnitEntry[] {
     drop_ins: [
       ...(theirs.some((d) => d.name === ETCD_DROP_IN)
         ? []
-        : [{ name: ETCD_DROP_IN, content: ETCD_DROP_IN_TEXT }]),
+        : [{ name: ETCD_DROP_IN, content: etcdDropInText(version) }]),
       ...theirs,
     ],
   };

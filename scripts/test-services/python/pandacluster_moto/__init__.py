@@ -101,6 +101,10 @@ FIXES / printed at start-up. What they change (all verified against moto 5.1.1):
   launch-template-dependents  An UpdateStack that makes a launch template's new version leaves the
       groups naming it by Fn::GetAtt LatestVersionNumber on the old version (moto compares template
       text only). Updates them, as AWS does; see launch_template_dependents.py.
+  launch-template-instance-tags  A launch template made by CloudFormation (TagSpecifications) gives
+      its instance tags to no instance a group launches from it, and a group's tag of the same key
+      loses to the template's. Applies them, the group's value winning, as AWS does; see
+      launch_template_instance_tags.py.
   image-deprecation         DescribeImages never shows DeprecationTime nor hides deprecated images
       from listings. Shows the times given in PANDACLUSTER_MOTO_IMAGE_DEPRECATIONS (the image
       publisher's state) and applies AWS's listing rule; see image_deprecation.py.
@@ -1022,6 +1026,13 @@ def _launch_template_dependents() -> None:
     from . import launch_template_dependents
 
     launch_template_dependents.apply()
+
+
+@_fix("launch-template-instance-tags")
+def _launch_template_instance_tags() -> None:
+    from . import launch_template_instance_tags
+
+    launch_template_instance_tags.apply()
 
 
 @_fix("image-deprecation")
