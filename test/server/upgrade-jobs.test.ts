@@ -268,6 +268,15 @@ describe("upgrade jobs on the server (issue 17)", () => {
         headers: alice,
       });
       assert.equal(noJob.statusCode, 404, "a dry run is no job");
+
+      // An argument the definitions give the upgrade (here etcd_version) flows through to the job.
+      const etcd = await post(t, alice, "plan", { etcd_version: "3.5.26" });
+      assert.equal(etcd.statusCode, 202, etcd.body);
+      assert.deepEqual(etcd.json().job.params, { etcd_version: "3.5.26", min_healthy: 90, timeout: 60 });
+      await eventually(async () => (engine.upgrades.length > 1 ? true : undefined), 30_000, "the upgrade");
+      assert.equal(engine.upgrades[1]?.etcd_version, "3.5.26");
+      assert.equal(engine.upgrades[1]?.image_id, undefined, "the image stays as it is");
+      assert.ok((await t.eventMessages(alice, "plan")).includes("upgrade requested: to etcd 3.5.26"));
     } finally {
       await t.close();
     }

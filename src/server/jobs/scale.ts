@@ -324,7 +324,7 @@ export class ScaleJobs {
     const signal = running.controller.signal;
     const { record, settle } = this.#recorder(running, cluster, "upgrade");
     const params = job.params ?? {};
-    const target = typeof params.image_id === "string" ? params.image_id : "the channel's newest image";
+    const target = upgradeTarget(params);
     if (resumed) {
       record({ kind: "step", message: `resuming the upgrade to ${target} (the server that ran it stopped)` });
       const settled = await this.#settled(cluster, credentials, signal);
@@ -469,6 +469,17 @@ export class ScaleJobs {
       running.controller.abort(new Error("the server is shutting down"));
     await Promise.allSettled([...this.#running.values()].map((r) => r.done));
   }
+}
+
+/**
+ * What an upgrade moves to, in words: its image (the one asked for, or the channel's newest unless
+ * only etcd moves) and its etcd version when one was asked for.
+ */
+function upgradeTarget(params: Record<string, unknown>): string {
+  const etcd = typeof params.etcd_version === "string" ? params.etcd_version : undefined;
+  const image =
+    typeof params.image_id === "string" ? params.image_id : etcd ? undefined : "the channel's newest image";
+  return [image, etcd && `etcd ${etcd}`].filter(Boolean).join(" and ");
 }
 
 /**

@@ -27,7 +27,8 @@ function jobParams(options: Record<string, unknown>): Record<string, unknown> {
   const params: Record<string, unknown> = {};
   for (const arg of httpArguments("upgrade")) {
     if (["stack_name", "region", "dry_run"].includes(arg.name)) continue;
-    if (options[arg.name] !== undefined) params[arg.name] = options[arg.name];
+    // Unset (an argument whose default is null, such as etcd_version) is left out.
+    if (options[arg.name] !== undefined && options[arg.name] !== null) params[arg.name] = options[arg.name];
   }
   return params;
 }
