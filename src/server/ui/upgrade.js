@@ -1,7 +1,7 @@
 /**
  * The cluster page's Upgrade action: a dialog that shows the image warning and the plan (a dry run
  * of POST /clusters/{name}/upgrade: which instances, old → new image, in what order), lets the
- * image and the workers' min-healthy percent be changed and planned again, and on confirm starts
+ * image, the workers' min-healthy percent and the etcd version be changed and planned again, and on confirm starts
  * the upgrade job (202). The page then follows the job (upgradeJob) and its events.
  */
 import { ApiError, api } from "./api.js";
@@ -51,6 +51,13 @@ export function openUpgrade(main, { name, region, warning, started }) {
     max: "100",
     value: "90",
   });
+  const etcdVersion = h("input", {
+    id: "upgrade-etcd-version",
+    name: "etcd_version",
+    placeholder: "unchanged",
+    autocomplete: "off",
+    spellcheck: "false",
+  });
   const plan = h("div", { id: "upgrade-plan", role: "status" }, "Planning…");
   const error = h("p", { class: "error", role: "alert" });
   const go = h("button", { type: "submit", disabled: true }, "Upgrade cluster");
@@ -59,6 +66,8 @@ export function openUpgrade(main, { name, region, warning, started }) {
     const fields = { min_healthy: Number(/** @type {HTMLInputElement} */ (minHealthy).value) };
     const id = /** @type {HTMLInputElement} */ (image).value.trim();
     if (id) fields.image_id = id;
+    const etcd = /** @type {HTMLInputElement} */ (etcdVersion).value.trim();
+    if (etcd) fields.etcd_version = etcd;
     return fields;
   };
 
@@ -80,6 +89,17 @@ export function openUpgrade(main, { name, region, warning, started }) {
           " → ",
           h("code", null, planned.image_to),
         ),
+        planned.etcd_to && planned.etcd_to !== planned.etcd_from
+          ? h(
+              "p",
+              { class: "etcd-move" },
+              "etcd ",
+              h("code", null, planned.etcd_from ?? "?"),
+              " → ",
+              h("code", null, planned.etcd_to),
+              " (the controllers, one at a time)",
+            )
+          : null,
         steps.length === 0
           ? null
           : h(
@@ -135,6 +155,8 @@ export function openUpgrade(main, { name, region, warning, started }) {
         image,
         h("label", { for: "upgrade-min-healthy" }, "Workers kept in service (%)"),
         minHealthy,
+        h("label", { for: "upgrade-etcd-version" }, "etcd version (optional)"),
+        etcdVersion,
         h(
           "div",
           { class: "actions" },
