@@ -18,6 +18,7 @@ export const envBounds = {
   PANDACLUSTER_LEASE_MS: { min: 500, max: 3_600_000, unit: "ms" },
   PANDACLUSTER_RETRY_MS: { min: 10, max: 600_000, unit: "ms" },
   PANDACLUSTER_RECONCILE_MS: { min: 100, max: 86_400_000, unit: "ms" },
+  PANDACLUSTER_IMAGE_CHECK_MS: { min: 100, max: 604_800_000, unit: "ms" },
   PANDACLUSTER_JOB_CONCURRENCY: { min: 1, max: 256, unit: "jobs" },
   PANDACLUSTER_REMOTE_POLL_MS: { min: 10, max: 600_000, unit: "ms" },
 } as const satisfies Record<string, Bounds>;

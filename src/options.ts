@@ -172,6 +172,11 @@ export interface UpgradeOptions {
   timeout?: number;
   dry_run: boolean;
   profile?: string;
+  /**
+   * Not an argument: the StackId the cluster's own create returned (the API server's upgrade job
+   * gives it). Given, the upgrade acts on that stack only (lifecycle/identity.ts).
+   */
+  stack_id?: string;
 }
 
 export interface ListOptions {

@@ -9,10 +9,16 @@ import { outputFormat } from "./output_format.js";
 import { directWriter } from "./stdio.js";
 
 /** Commands that a pandacluster API server can run for the CLI (--server / PANDACLUSTER_SERVER). */
-const remoteCommands = new Set<CommandName>(["create", "destroy", "scale", "sync", "status", "list", "wait"]);
-
-/** Commands that act on a cluster in AWS but have no server mode (yet). */
-const localOnlyCommands = new Set<CommandName>(["upgrade"]);
+const remoteCommands = new Set<CommandName>([
+  "create",
+  "destroy",
+  "scale",
+  "upgrade",
+  "sync",
+  "status",
+  "list",
+  "wait",
+]);
 
 /** Parses and validates a command's flags, then hands the options to the command's handler. */
 export async function runCommand(word: string, argv: string[]): Promise<number> {
@@ -39,14 +45,6 @@ export async function runCommand(word: string, argv: string[]): Promise<number> 
     context.output = outputFormat(command, options, context.env);
     context.json = context.output !== "table";
     const server = (options.server as string | undefined) ?? context.env.PANDACLUSTER_SERVER;
-    // A command acting on a cluster that has no server mode must not quietly use local credentials
-    // when the user's environment points at a server (PANDACLUSTER_SERVER).
-    if (server && localOnlyCommands.has(command)) {
-      throw new UsageError(
-        `${command} has no --server mode yet: PANDACLUSTER_SERVER is set, and running it here would act ` +
-          "with this machine's AWS credentials instead of the server's; unset PANDACLUSTER_SERVER to do that",
-      );
-    }
     if (server && remoteCommands.has(command)) {
       const remote = await import("./remote/index.js");
       return await remote.runRemote(command, { ...options, server }, context);

@@ -27,6 +27,7 @@ import { syncRoutes } from "./routes/sync.js";
 import { templateRoutes } from "./routes/templates.js";
 import type { ServerParts } from "./routes/types.js";
 import { uiRoutes } from "./routes/ui.js";
+import { upgradeRoutes } from "./routes/upgrade.js";
 import { auditStoreFor } from "./store/audit.js";
 import { isStoreUnavailable } from "./store/errors.js";
 import { isPostgresUrl, PostgresStore, redactDatabaseUrl } from "./store/postgres.js";
@@ -83,6 +84,11 @@ export interface ServerOptions {
   eventStream?: Partial<EventStreamOptions>;
   /** Cycle of the DNS reconciler, ms (default 60000; PANDACLUSTER_RECONCILE_MS). */
   reconcileMs?: number;
+  /**
+   * How often the reconciler looks at the clusters' images (outdated, deprecated, gone), ms
+   * (default 21600000, six hours: images change by the week; PANDACLUSTER_IMAGE_CHECK_MS).
+   */
+  imageCheckMs?: number;
   /** The audit log also appended to this file (serve --audit-log; audit.ts). */
   auditLog?: string;
   /**
@@ -268,6 +274,7 @@ export async function createServer(options: ServerOptions = {}): Promise<Server>
       { store, engine, accounts, scales },
       options.reconcileMs ?? envInt(env, "PANDACLUSTER_RECONCILE_MS") ?? 60_000,
       log,
+      options.imageCheckMs ?? envInt(env, "PANDACLUSTER_IMAGE_CHECK_MS") ?? 6 * 3_600_000,
     );
     const watch = await observe(app, store, { poller, reconciler, log, options });
     buildRoutes(app, parts, box, adminTokenHash, {
@@ -280,6 +287,7 @@ export async function createServer(options: ServerOptions = {}): Promise<Server>
     });
     scaleRoutes(app, parts, scales);
     syncRoutes(app, parts, scales);
+    upgradeRoutes(app, parts, scales);
     await app.ready();
     if (options.resume !== false) {
       await runner.resumeAll();

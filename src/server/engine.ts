@@ -3,6 +3,7 @@ import { type GroupState, groupsTagged } from "../aws/groups.js";
 import { callerAccount } from "../aws/identity.js";
 import type { Config } from "../config.js";
 import type { StackIdentity } from "../lifecycle/identity.js";
+import { type ImageAdvice, type ImageAdviceInput, imageAdvice } from "../lifecycle/image_age.js";
 import * as lifecycle from "../lifecycle/index.js";
 import type {
   ClusterResult,
@@ -14,6 +15,7 @@ import type {
   StackStatusEntry,
   StatusResult,
   SyncResult,
+  UpgradeResult,
 } from "../lifecycle/types.js";
 import type {
   BuildTemplateOptions,
@@ -22,6 +24,7 @@ import type {
   ListOptions,
   ScaleOptions,
   StackOptions,
+  UpgradeOptions,
 } from "../options.js";
 import { type BuildTemplateResult, build_template } from "../template/write.js";
 
@@ -58,6 +61,17 @@ export interface Engine {
   wait(credentials: Config | undefined, options: StackOptions, hooks?: Hooks): Promise<unknown>;
   /** Changes the number of workers (UpdateStack) and follows it (jobs/scale.ts). */
   scale?(credentials: Config | undefined, options: ScaleOptions, hooks?: Hooks): Promise<ClusterResult>;
+  /** Moves the cluster to a new image, instance by instance (jobs/scale.ts runs it as an upgrade job). */
+  upgrade?(credentials: Config | undefined, options: UpgradeOptions, hooks?: Hooks): Promise<UpgradeResult>;
+  /**
+   * How current each cluster's image is (the advice `status` and `list` show): one DescribeImages
+   * by id and one newest-image lookup per channel and arch (the reconciler's image warning).
+   */
+  imageAdvice?(
+    credentials: Config | undefined,
+    region: string,
+    clusters: ImageAdviceInput[],
+  ): Promise<(ImageAdvice | null)[]>;
   /** Brings a cluster's names in line with its instances in service now (POST /clusters/{name}/sync). */
   sync?(credentials: Config | undefined, options: StackOptions, hooks?: Hooks): Promise<SyncResult>;
   /** Fixes a cluster's names for the InService instances the reconciler read in bulk (jobs/reconcile.ts). */
@@ -136,6 +150,10 @@ export const libraryEngine: Engine = {
   wait: lifecycle.wait,
   scale: (credentials, options, hooks) =>
     lifecycle.scale(credentials, options, { owner_lookup: unnamed, ...hooks }),
+  upgrade: (credentials, options, hooks) =>
+    lifecycle.upgrade(credentials, options, { owner_lookup: unnamed, ...hooks }),
+  imageAdvice: (credentials, region, clusters) =>
+    imageAdvice(awsClients(credentials, { region }).ec2, clusters),
   sync: (credentials, options, hooks) =>
     lifecycle.sync(credentials, options, { owner_lookup: unnamed, ...hooks }),
   syncInService: (credentials, options, inService) =>

@@ -300,6 +300,11 @@ export const clusterSummarySchema: JsonSchema = {
     stack_id: { type: ["string", "null"] },
     channel: { type: ["string", "null"] },
     arch: { type: ["string", "null"] },
+    image_warning: {
+      type: ["string", "null"],
+      description:
+        "the cluster's image is outdated, deprecated or gone (the reconciler's last look): what, when, and the command to run",
+    },
   },
 };
 
@@ -313,6 +318,11 @@ const clusterSchema: JsonSchema = {
       type: ["object", "null"],
     },
     reasons: { type: "array", items: { type: "string" } },
+    image_warning: {
+      type: ["object", "null"],
+      description:
+        "the reconciler's image warning: {warning, command, image_id, deprecated_at}; null when the image is current",
+    },
     created_at: { type: "string", format: "date-time" },
     updated_at: { type: "string", format: "date-time" },
   },
@@ -453,6 +463,8 @@ export function openApiDocument(version: string): JsonSchema {
         Error: errorSchema,
         CreateClusterRequest: requestSchema("create"),
         BuildTemplateRequest: requestSchema("build_template"),
+        // The cluster is the path's (and ?region='s): never named in the body.
+        UpgradeRequest: requestSchema("upgrade", ["stack_name", "region"]),
         ClusterSummary: clusterSummarySchema,
         Cluster: clusterSchema,
         Event: eventSchema,
@@ -665,6 +677,31 @@ export function openApiDocument(version: string): JsonSchema {
             200: json({ type: "object" }, "the sync's result: its changes"),
             ...errors(401, 403, 404, 409),
           },
+        },
+      },
+      "/clusters/{stack_name}/upgrade": {
+        post: {
+          summary: `upgrade: ${commandSpec("upgrade").summary} (asynchronous; GET /clusters/{stack_name}/upgrade follows it, its progress is in the cluster's events; dry_run answers the plan at once)`,
+          security: secured,
+          parameters: [nameParameter, regionParameter()],
+          requestBody: {
+            required: false,
+            content: { "application/json": { schema: { $ref: "#/components/schemas/UpgradeRequest" } } },
+          },
+          responses: {
+            202: json({ type: "object" }, "upgrading: the job"),
+            200: json(
+              { type: "object" },
+              "dry_run: the plan (instances, old → new image, order); nothing changed",
+            ),
+            ...errors(400, 401, 403, 404, 409),
+          },
+        },
+        get: {
+          summary: "the cluster's latest upgrade job",
+          security: secured,
+          parameters: [nameParameter, regionParameter()],
+          responses: { 200: json({ type: "object" }, "the upgrade job"), ...errors(401, 404) },
         },
       },
       "/clusters/{stack_name}/scale": {

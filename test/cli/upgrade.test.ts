@@ -249,12 +249,13 @@ describe("pandacluster upgrade", () => {
     const image = await world.cli(["upgrade", "-n", "x", "--image-id", "ami-xyz"]);
     assert.equal(image.code, 2);
     assert.match(image.stderr, /--image-id: "ami-xyz"/);
-    // No server mode yet: PANDACLUSTER_SERVER set must not mean "quietly use local credentials".
+    // PANDACLUSTER_SERVER set means the server's mode (never this machine's credentials): without
+    // the profile's token it stops before any call (test/server/upgrade-e2e.test.ts runs it).
     const remote = await world.cli(["upgrade", "-n", "x"], {
-      env: { PANDACLUSTER_SERVER: "http://127.0.0.1:9" },
+      env: { PANDACLUSTER_SERVER: "http://127.0.0.1:9", PANDACLUSTER_TOKEN: "" },
     });
     assert.equal(remote.code, 2);
-    assert.match(remote.stderr, /upgrade has no --server mode yet: PANDACLUSTER_SERVER is set/);
+    assert.match(remote.stderr, /PANDACLUSTER_TOKEN is not set: the server at http:\/\/127\.0\.0\.1:9 needs/);
     // A stack of that name this tool did not make for it is never upgraded (identity, issue 14).
     await world.aws([
       "cloudformation",

@@ -409,6 +409,7 @@ describe("HTTP API (library replaced by FakeEngine)", () => {
       assert.deepEqual(Object.keys(cluster).sort(), [
         "cluster_size",
         "created_at",
+        "image_warning",
         "reasons",
         "region",
         "result",
@@ -423,6 +424,7 @@ describe("HTTP API (library replaced by FakeEngine)", () => {
         "channel",
         "cluster_size",
         "created_at",
+        "image_warning",
         "region",
         "stack_id",
         "stack_name",

@@ -129,6 +129,27 @@ describe("day-2 identity: the cluster's own StackId and the groups its stack own
       const record = await get(t, alice, "/clusters/twin");
       assert.match(record.reasons.join("\n"), /replaced outside pandacluster/);
 
+      // Issue 17: an upgrade (and its dry run) is refused the same way; the CLI's stack keeps its image.
+      const imageBefore = (await stackOf("twin")).Parameters.find((p) => p.ParameterKey === "ImageId");
+      for (const payload of [{ image_id: "ami-84380cf42e2ae29d6" }, { dry_run: true }]) {
+        const upgraded = await t.server.app.inject({
+          method: "POST",
+          url: "/clusters/twin/upgrade",
+          headers: alice,
+          payload,
+        });
+        assert.equal(upgraded.statusCode, 409, upgraded.body);
+        assert.match(upgraded.json().messages.join("\n"), /replaced outside pandacluster/);
+      }
+      const imageAfter = (await stackOf("twin")).Parameters.find((p) => p.ParameterKey === "ImageId");
+      assert.deepEqual(imageAfter, imageBefore, "the CLI's stack was not upgraded");
+      const noJob = await t.server.app.inject({
+        method: "GET",
+        url: "/clusters/twin/upgrade",
+        headers: alice,
+      });
+      assert.equal(noJob.statusCode, 404, noJob.body);
+
       // The reconciler: nothing written in the foreign stack's zone, no names logged as alice's.
       const cycle = await t.server.reconciler.runOnce();
       assert.equal(cycle.synced, 0, JSON.stringify(cycle));

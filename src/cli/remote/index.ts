@@ -23,6 +23,12 @@ import { follow, type ServerCluster } from "./follow.js";
  * into the local mode's output.
  */
 
+/** The fields of a day-2 job (GET …/upgrade, …/scale) that wait reads. */
+interface Day2JobView {
+  id: string;
+  state: "running" | "succeeded" | "failed";
+}
+
 interface ServerSummary {
   stack_name: string;
   region: string;
@@ -32,6 +38,7 @@ interface ServerSummary {
   stack_id: string | null;
   channel: string | null;
   arch: string | null;
+  image_warning?: string | null;
 }
 
 /** Runs a command on the server named by options.server; returns the exit code. */
@@ -75,6 +82,8 @@ export async function runRemote(
         return await remote.wait(options);
       case "scale":
         return await (await import("./scale.js")).scaleRemote(client, context, server, options);
+      case "upgrade":
+        return await (await import("./upgrade.js")).upgradeRemote(client, context, server, options);
       case "sync":
         return await remote.sync(options);
       default:
@@ -255,9 +264,9 @@ class Remote {
           cluster_size: c.cluster_size,
           channel: c.channel,
           arch: c.arch,
-          // The server's reconciler records an image warning as the cluster's event.
           image_id: null,
-          image_warning: null,
+          // The server's reconciler's last look at the cluster's image (also an event, once).
+          image_warning: c.image_warning ?? null,
         })),
       };
       const region = typeof options.region === "string" ? options.region : undefined;
@@ -274,6 +283,39 @@ class Remote {
         "GET",
         `clusters/${encodeURIComponent(name)}${this.query(options.region)}`,
       );
+      // An online cluster may have a scale or an upgrade running: wait follows it to its end.
+      if (body.status === "online") {
+        const day2 = await import("./upgrade.js");
+        for (const kind of ["upgrade", "scale"] as const) {
+          const latest = await this.client
+            .call<Day2JobView>(
+              "GET",
+              `clusters/${encodeURIComponent(name)}/${kind}${this.query(body.region)}`,
+            )
+            .catch((error: unknown) => {
+              if (error instanceof ApiError && error.status === 404) return undefined;
+              throw error;
+            });
+          if (latest?.body.state !== "running") continue;
+          const job = await day2.followJob(this.client, this.context, progress, {
+            name,
+            region: body.region,
+            kind,
+            id: latest.body.id,
+            started,
+            server: this.server,
+          });
+          progress.stop();
+          if (kind === "upgrade") return day2.showUpgradeJob(this.context, job, started);
+          if (job.state !== "succeeded")
+            throw new OperationError(job.message ?? `scaling ${name} failed`, job.reasons);
+          const { body: after } = await this.client.call<ServerCluster>(
+            "GET",
+            `clusters/${encodeURIComponent(name)}${this.query(body.region)}`,
+          );
+          return this.showCreate(after, started);
+        }
+      }
       const deleting =
         body.status === "deleting" ||
         body.status === "deleted" ||

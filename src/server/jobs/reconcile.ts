@@ -1,8 +1,10 @@
 import type { GroupState } from "../../aws/groups.js";
 import type { Config } from "../../config.js";
+import type { ImageAdvice } from "../../lifecycle/image_age.js";
+import type { ClusterResult } from "../../lifecycle/types.js";
 import type { Accounts } from "../accounts.js";
 import type { Engine } from "../engine.js";
-import type { ClusterRecord, Store } from "../store/types.js";
+import type { ClusterRecord, ImageWarning, Store } from "../store/types.js";
 import type { ScaleJobs } from "./scale.js";
 
 /** What one cycle did, for logs, tests and the bench. */
@@ -17,6 +19,8 @@ export interface ReconcileCycle {
   /** Records changed, over all clusters. */
   changes: number;
   failures: number;
+  /** Image warnings recorded as new events this cycle (each warning once, fleet-wide). */
+  image_warnings: number;
 }
 
 /**
@@ -29,7 +33,13 @@ export interface ReconcileCycle {
  * its create returned: ListStackResources), never from the groups' tags. Only a cluster whose set of instances in service changed since the last cycle (or that
  * the server sees for the first time) costs more: its stack, its instances' addresses and its zone
  * are read and the names fixed (as `pandacluster sync`). Each change is recorded as an event of
- * that cluster. A cluster being scaled is left to its scale.
+ * that cluster. A cluster being scaled or upgraded is left to its job.
+ *
+ * Every PANDACLUSTER_IMAGE_CHECK_MS (default six hours) it also asks how current each cluster's
+ * image is (one DescribeImages by id per region and account, one newest-image lookup per channel
+ * and arch) and records an outdated, deprecated or gone image as an event of the cluster, with the
+ * date and the command to run: once per warning (the store adds the event only when the warning's
+ * key, the image and what is wrong with it, differs from the one it holds), whichever replica sees it.
  */
 export class Reconciler {
   readonly #seen = new Map<number, string>();
@@ -38,6 +48,8 @@ export class Reconciler {
   #timer: NodeJS.Timeout | undefined;
   #cycle: Promise<ReconcileCycle> | undefined;
   #stopped = false;
+  /** When this server last looked at the clusters' images (0: never, so the first cycle does). */
+  #imagesChecked = 0;
   /** Told each cycle's duration in seconds (the server's metrics). */
   cycleObserver: ((seconds: number) => void) | undefined;
 
@@ -48,6 +60,7 @@ export class Reconciler {
       info(fields: Record<string, unknown>, message: string): void;
       warn(fields: Record<string, unknown>, message: string): void;
     },
+    private readonly imageCheckMs = 6 * 3_600_000,
   ) {}
 
   start(): void {
@@ -92,7 +105,10 @@ export class Reconciler {
       synced: 0,
       changes: 0,
       failures: 0,
+      image_warnings: 0,
     };
+    const checkImages = Date.now() - this.#imagesChecked >= this.imageCheckMs;
+    if (checkImages) this.#imagesChecked = Date.now();
     // The online clusters of every profile, grouped by region and AWS account.
     const scopes = new Map<string, { region: string; credentials: Config; clusters: ClusterRecord[] }>();
     for (const profile of await store.listProfiles()) {
@@ -111,6 +127,7 @@ export class Reconciler {
     }
     for (const scope of scopes.values()) {
       cycle.scopes += 1;
+      if (checkImages) await this.#images(scope, cycle);
       const calls = { count: 0 };
       let groups: GroupState[];
       try {
@@ -130,7 +147,7 @@ export class Reconciler {
       const byName = new Map(groups.map((g) => [g.name, g]));
       for (const cluster of scope.clusters) {
         cycle.clusters += 1;
-        // A scale running on any replica (stored scale jobs) names its own workers when it ends.
+        // A scale or upgrade running on any replica (stored day-2 jobs) names its own nodes.
         if (scales.isRunning(cluster.id) || (await store.latestScale(cluster.id))?.state === "running")
           continue;
         const owned = await this.#owned(cluster, scope, cycle);
@@ -146,7 +163,8 @@ export class Reconciler {
         await this.#sync(cluster, scope, inService, signature, cycle);
       }
     }
-    if (cycle.changes > 0 || cycle.failures > 0) this.log.info({ ...cycle }, "reconcile cycle");
+    if (cycle.changes > 0 || cycle.failures > 0 || cycle.image_warnings > 0)
+      this.log.info({ ...cycle }, "reconcile cycle");
     return cycle;
   }
 
@@ -195,6 +213,66 @@ export class Reconciler {
     return undefined;
   }
 
+  /**
+   * The image warning of each cluster of the scope, recorded once (see the class). The image is the
+   * one the cluster's stored result names (its create's, or its last server upgrade's); a cluster
+   * whose image could not be read is left as it was.
+   */
+  async #images(
+    scope: { region: string; credentials: Config; clusters: ClusterRecord[] },
+    cycle: ReconcileCycle,
+  ): Promise<void> {
+    const { store, engine } = this.parts;
+    if (!engine.imageAdvice) return;
+    // A cluster being scaled or upgraded is left to its job (an upgrade changes the image).
+    const clusters: ClusterRecord[] = [];
+    for (const cluster of scope.clusters) {
+      if (!imageOf(cluster) || this.parts.scales.isRunning(cluster.id)) continue;
+      if ((await store.latestScale(cluster.id).catch(() => undefined))?.state === "running") continue;
+      clusters.push(cluster);
+    }
+    if (clusters.length === 0) return;
+    let advice: (ImageAdvice | null)[];
+    try {
+      advice = await engine.imageAdvice(
+        scope.credentials,
+        scope.region,
+        clusters.map((c) => ({
+          image_id: imageOf(c),
+          channel: c.options.channel ?? null,
+          arch: c.options.arch ?? null,
+          ref: { stack_name: c.stack_name, region: c.region },
+        })),
+      );
+    } catch (error) {
+      cycle.failures += 1;
+      this.log.warn({ region: scope.region, error: (error as Error).message }, "reconcile: images not read");
+      return;
+    }
+    for (const [i, cluster] of clusters.entries()) {
+      const found = advice[i];
+      if (!found) continue;
+      const warning = imageWarning(found);
+      const event = warning && {
+        time: new Date().toISOString(),
+        step: "image",
+        kind: "warning",
+        message: `reconcile: ${warning.warning}`,
+        ...(warning.command ? { command: warning.command } : {}),
+      };
+      try {
+        if (await store.recordImageWarning(cluster.id, warning, event ?? undefined))
+          if (warning) cycle.image_warnings += 1;
+      } catch (error) {
+        cycle.failures += 1;
+        this.log.warn(
+          { cluster: cluster.stack_name, error: (error as Error).message },
+          "reconcile: image warning not stored",
+        );
+      }
+    }
+  }
+
   async #sync(
     cluster: ClusterRecord,
     scope: { region: string; credentials: Config },
@@ -232,4 +310,32 @@ export class Reconciler {
       );
     }
   }
+}
+
+/** The image the cluster runs, as its stored result says (create's, or the server's last upgrade's). */
+function imageOf(cluster: ClusterRecord): string | null {
+  return (cluster.result as ClusterResult | null)?.cluster?.image_id ?? null;
+}
+
+/**
+ * The advice as the warning the store keeps: null when there is nothing to do. Its key is the image
+ * and what is wrong with it, so that a warning that changes (deprecated now, or a newer image out)
+ * is a new event and the same one is not.
+ */
+export function imageWarning(advice: ImageAdvice): ImageWarning | null {
+  if (!advice.warning) return null;
+  const deprecated =
+    advice.deprecated_at && Date.parse(advice.deprecated_at) <= Date.now() ? "deprecated" : "deprecating";
+  const what = advice.gone
+    ? "gone"
+    : advice.deprecated_at
+      ? `${deprecated}:${advice.deprecated_at.slice(0, 10)}`
+      : `outdated:${advice.newer?.image_id ?? ""}`;
+  return {
+    key: `${advice.image_id}:${what}`,
+    warning: advice.warning,
+    command: advice.command,
+    image_id: advice.image_id,
+    deprecated_at: advice.deprecated_at,
+  };
 }

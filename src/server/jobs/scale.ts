@@ -1,24 +1,34 @@
 import { randomUUID } from "node:crypto";
 import type { Config } from "../../config.js";
 import { pause } from "../../lifecycle/pace.js";
-import type { ClusterResult, ProgressEvent } from "../../lifecycle/types.js";
+import type { ClusterResult, ProgressEvent, UpgradeResult } from "../../lifecycle/types.js";
+import type { UpgradeOptions } from "../../options.js";
 import type { Accounts } from "../accounts.js";
 import type { Engine } from "../engine.js";
 import { isStoreUnavailable } from "../store/errors.js";
 import {
   type ClusterRecord,
+  type Day2Kind,
   type JobFence,
   LeaseLostError,
+  type NewDay2Job,
   type ScaleJobRecord,
   type Store,
 } from "../store/types.js";
 
-/** A scale the server runs for a cluster: PATCH /clusters/{name} starts it, GET …/scale shows it. */
+/** A day-2 job the server runs for a cluster: a scale (PATCH /clusters/{name}, GET …/scale) or an upgrade (POST/GET …/upgrade). */
 export interface ScaleJob {
   id: string;
+  /** scale or upgrade: both are day-2 jobs run here, one at a time per cluster. */
+  kind: Day2Kind;
   stack_name: string;
   region: string;
-  workers: number;
+  /** A scale's workers (null for an upgrade). */
+  workers: number | null;
+  /** An upgrade's arguments as asked (image_id, min_healthy, ...); null for a scale. */
+  params: Record<string, unknown> | null;
+  /** An upgrade's result once it ended (the library's UpgradeResult); null before, and for a scale. */
+  result: unknown | null;
   state: "running" | "succeeded" | "failed";
   message: string | null;
   reasons: string[];
@@ -57,6 +67,11 @@ interface Running {
 const inProgress = (status: string) => status.endsWith("_IN_PROGRESS");
 
 /**
+ * Runs the day-2 jobs, scales and upgrades (POST /clusters/{name}/upgrade), in the server: one
+ * table (scale_jobs, its `kind`), one runner, so that both follow the same rules. What follows is
+ * said of a scale and holds for an upgrade, whose resumed run replaces only the instances not yet
+ * on the stack's image (the roll is resumable by design).
+ *
  * Runs scales in the server, one at a time per cluster across the fleet, stored like create and
  * delete jobs (Store startScale/claimScales/finishScale): a scale is leased to the server that runs
  * it, renewed while it runs, and taken up by any server once its lease runs out (a kill -9 mid-
@@ -94,9 +109,9 @@ export class ScaleJobs {
     return this.#o?.leaseMs ?? 60_000;
   }
 
-  /** The cluster's latest scale, from the store (whichever replica ran it). */
-  async latest(clusterId: number): Promise<ScaleJob | undefined> {
-    const job = await this.store.latestScale(clusterId);
+  /** The cluster's latest scale (or upgrade), from the store (whichever replica ran it). */
+  async latest(clusterId: number, kind: Day2Kind = "scale"): Promise<ScaleJob | undefined> {
+    const job = await this.store.latestScale(clusterId, kind);
     const cluster = job && (await this.store.clusterById(clusterId));
     return job && cluster ? view(job, cluster) : undefined;
   }
@@ -107,11 +122,28 @@ export class ScaleJobs {
     return false;
   }
 
-  /** Starts a scale: stored first (one per cluster, fleet-wide), then run here. */
+  /** Starts a scale: stored first (one day-2 job per cluster, fleet-wide), then run here. */
   async start(cluster: ClusterRecord, credentials: Config, workers: number): Promise<StartScale> {
     if (!this.engine.scale) return { kind: "unsupported" };
+    return this.#start(cluster, credentials, { kind: "scale", workers });
+  }
+
+  /**
+   * Starts an upgrade (its validated arguments but the cluster's name and region, which are the
+   * cluster's): stored first, one day-2 job per cluster fleet-wide, then run here.
+   */
+  async startUpgrade(
+    cluster: ClusterRecord,
+    credentials: Config,
+    params: Record<string, unknown>,
+  ): Promise<StartScale> {
+    if (!this.engine.upgrade) return { kind: "unsupported" };
+    return this.#start(cluster, credentials, { kind: "upgrade", params });
+  }
+
+  async #start(cluster: ClusterRecord, credentials: Config, job: NewDay2Job): Promise<StartScale> {
     const asked = Date.now();
-    const outcome = await this.store.startScale(cluster.id, `scale-${randomUUID()}`, workers, {
+    const outcome = await this.store.startDay2(cluster.id, `${job.kind}-${randomUUID()}`, job, {
       owner: this.#owner,
       until: new Date(asked + this.#leaseMs).toISOString(),
     });
@@ -139,7 +171,7 @@ export class ScaleJobs {
     try {
       held = await this.store.claimScales(this.#owner, new Date(asked + this.#leaseMs).toISOString());
     } catch (error) {
-      this.log.warn({ error: (error as Error).message }, "could not renew scale leases");
+      this.log.warn({ error: (error as Error).message }, "could not renew day-2 job leases (scale, upgrade)");
       return;
     }
     const generations = new Map(held.map((job) => [job.id, job.lease_generation]));
@@ -156,7 +188,7 @@ export class ScaleJobs {
       try {
         credentials = this.#o.accounts.credentialsFor(profile);
       } catch (error) {
-        this.log.warn({ scale: job.key, error: (error as Error).message }, "cannot resume a scale");
+        this.log.warn({ scale: job.key, error: (error as Error).message }, `cannot resume a ${job.kind}`);
         continue;
       }
       this.#run(job, cluster, credentials, asked, true);
@@ -166,7 +198,8 @@ export class ScaleJobs {
   #lose(running: Running, why: string): void {
     if (running.lost) return;
     running.lost = true;
-    this.log.warn({ scale: running.job.key, why }, "scale lease lost; the scale stops here");
+    const kind = running.job.kind;
+    this.log.warn({ scale: running.job.key, why }, `${kind} lease lost; the ${kind} stops here`);
     running.controller.abort(new LeaseLostError(running.fence));
   }
 
@@ -188,7 +221,10 @@ export class ScaleJobs {
     this.#running.set(job.id, running);
     running.done = this.#follow(running, cluster, credentials, resumed)
       .catch((error: unknown) => {
-        this.log.warn({ scale: job.key, error: (error as Error)?.message ?? String(error) }, "scale stopped");
+        this.log.warn(
+          { scale: job.key, error: (error as Error)?.message ?? String(error) },
+          `${job.kind} stopped`,
+        );
       })
       .finally(() => this.#running.delete(job.id));
   }
@@ -200,23 +236,12 @@ export class ScaleJobs {
     resumed: boolean,
   ): Promise<void> {
     const { job } = running;
+    if (job.kind === "upgrade") return this.#followUpgrade(running, cluster, credentials, resumed);
     const scale = this.engine.scale;
     if (!scale) return;
     const signal = running.controller.signal;
-    let chain: Promise<void> = Promise.resolve();
-    const record = (event: Partial<ProgressEvent> & Record<string, unknown>) => {
-      if (running.lost) return;
-      const stored = { time: new Date().toISOString(), step: "scale", ...event, job: job.key };
-      chain = chain
-        .then(() => this.store.addEvent(cluster.id, stored))
-        .catch((error: unknown) => {
-          this.log.warn(
-            { error: (error as Error).message, cluster: cluster.stack_name },
-            "scale event not stored",
-          );
-        });
-    };
-    const workers = job.workers;
+    const { record, settle } = this.#recorder(running, cluster, "scale");
+    const workers = job.workers ?? 0;
     if (resumed) {
       record({
         kind: "step",
@@ -230,7 +255,7 @@ export class ScaleJobs {
           status: "failure",
           message: `scale to ${workers} workers failed: the update rolled back`,
         });
-        await chain;
+        await settle();
         await this.#finish(running, { state: "failed", message: "the update rolled back", reasons: [] });
         return;
       }
@@ -277,8 +302,109 @@ export class ScaleJobs {
           : `scale to ${workers} workers failed: ${end.message}`,
       ...(end.reasons.length ? { reason: end.reasons.join("; ") } : {}),
     });
-    await chain;
+    await settle();
     await this.#finish(running, end, end.state === "succeeded" ? result : undefined);
+  }
+
+  /**
+   * An upgrade: the library's upgrade (UpdateStack with the new image, then the roll), by the
+   * cluster's own StackId. Resumed after its server stopped, it waits for the stack to settle and
+   * runs again: the roll replaces only the instances not yet on the stack's image, so a second run
+   * goes on where the first stopped (never replacing a controller twice).
+   */
+  async #followUpgrade(
+    running: Running,
+    cluster: ClusterRecord,
+    credentials: Config,
+    resumed: boolean,
+  ): Promise<void> {
+    const upgrade = this.engine.upgrade;
+    if (!upgrade) return;
+    const { job } = running;
+    const signal = running.controller.signal;
+    const { record, settle } = this.#recorder(running, cluster, "upgrade");
+    const params = job.params ?? {};
+    const target = upgradeTarget(params);
+    if (resumed) {
+      record({ kind: "step", message: `resuming the upgrade to ${target} (the server that ran it stopped)` });
+      const settled = await this.#settled(cluster, credentials, signal);
+      if (settled === "UPDATE_ROLLBACK_COMPLETE") {
+        record({
+          kind: "step",
+          status: "failure",
+          message: `upgrade to ${target} failed: the stack update rolled back`,
+        });
+        await settle();
+        await this.#finish(running, {
+          state: "failed",
+          message: "the stack update rolled back",
+          reasons: [],
+        });
+        return;
+      }
+    } else record({ kind: "step", message: `upgrade requested: to ${target}` });
+    let result: UpgradeResult | undefined;
+    let end: { state: "succeeded" | "failed"; message: string | null; reasons: string[] };
+    try {
+      result = await upgrade.call(
+        this.engine,
+        credentials,
+        {
+          ...(params as Partial<UpgradeOptions>),
+          min_healthy: Number(params.min_healthy ?? 90),
+          stack_name: cluster.stack_name,
+          region: cluster.region,
+          dry_run: false,
+          // By the StackId of the cluster's own create: a stack replaced outside is refused.
+          ...(cluster.stack_id ? { stack_id: cluster.stack_id } : {}),
+        },
+        { onEvent: (event) => record(event as ProgressEvent & Record<string, unknown>), signal },
+      );
+      end = {
+        state: result.status === "success" ? "succeeded" : "failed",
+        message: result.message,
+        reasons: result.reasons,
+      };
+    } catch (error) {
+      // Stopped (shutdown, lease lost): the upgrade stays running in the store for whoever resumes it.
+      if (this.#stopping || running.lost) return;
+      end = {
+        state: "failed",
+        message: (error as Error).message,
+        reasons: (error as { reasons?: string[] }).reasons ?? [],
+      };
+    }
+    record({
+      kind: "step",
+      status: end.state === "succeeded" ? "success" : "failure",
+      message:
+        end.state === "succeeded"
+          ? `upgrade succeeded: ${end.message}`
+          : `upgrade to ${result?.image_to ?? target} failed: ${end.message}`,
+      ...(end.reasons.length ? { reason: end.reasons.join("; ") } : {}),
+    });
+    await settle();
+    const stored = end.state === "succeeded" && result ? upgradedResult(cluster, result) : undefined;
+    await this.#finish(running, end, stored, result);
+  }
+
+  /** Stores each progress event as the cluster's, marked with the job; `settle` waits for them. */
+  #recorder(running: Running, cluster: ClusterRecord, step: Day2Kind) {
+    const { job } = running;
+    let chain: Promise<void> = Promise.resolve();
+    const record = (event: Partial<ProgressEvent> & Record<string, unknown>) => {
+      if (running.lost) return;
+      const stored = { time: new Date().toISOString(), step, ...event, job: job.key };
+      chain = chain
+        .then(() => this.store.addEvent(cluster.id, stored))
+        .catch((error: unknown) => {
+          this.log.warn(
+            { error: (error as Error).message, cluster: cluster.stack_name },
+            `${step} event not stored`,
+          );
+        });
+    };
+    return { record, settle: () => chain };
   }
 
   /**
@@ -288,11 +414,12 @@ export class ScaleJobs {
   async #finish(
     running: Running,
     end: { state: "succeeded" | "failed"; message: string | null; reasons: string[] },
-    result?: ClusterResult,
+    result?: unknown,
+    jobResult?: unknown,
   ): Promise<void> {
     for (let tries = 1; ; tries++) {
       try {
-        await this.store.finishScale(running.job.id, running.fence, end, result);
+        await this.store.finishScale(running.job.id, running.fence, end, result, jobResult);
         return;
       } catch (error) {
         if (error instanceof LeaseLostError) {
@@ -304,13 +431,13 @@ export class ScaleJobs {
         if (this.#stopping || running.lost || Date.now() + delay >= running.until) {
           this.log.warn(
             { scale: running.job.key, error: (error as Error).message },
-            "the store did not take the scale's end; it stays running and is resumed",
+            `the store did not take the ${running.job.kind}'s end; it stays running and is resumed`,
           );
           return;
         }
         this.log.warn(
           { scale: running.job.key, tries, error: (error as Error).message },
-          "the store did not take the scale's end; trying again",
+          `the store did not take the ${running.job.kind}'s end; trying again`,
         );
         await new Promise((resolve) => setTimeout(resolve, delay));
       }
@@ -344,12 +471,39 @@ export class ScaleJobs {
   }
 }
 
+/**
+ * What an upgrade moves to, in words: its image (the one asked for, or the channel's newest unless
+ * only etcd moves) and its etcd version when one was asked for.
+ */
+function upgradeTarget(params: Record<string, unknown>): string {
+  const etcd = typeof params.etcd_version === "string" ? params.etcd_version : undefined;
+  const image =
+    typeof params.image_id === "string" ? params.image_id : etcd ? undefined : "the channel's newest image";
+  return [image, etcd && `etcd ${etcd}`].filter(Boolean).join(" and ");
+}
+
+/**
+ * The cluster's stored result after an upgrade: its nodes are the new instances and its image the
+ * new one (the rest of what create found stays true: names, zone, discovery).
+ */
+function upgradedResult(cluster: ClusterRecord, upgraded: UpgradeResult): unknown {
+  const stored = cluster.result as ClusterResult | null;
+  if (!stored?.cluster) return undefined;
+  return {
+    ...stored,
+    cluster: { ...stored.cluster, image_id: upgraded.image_to, nodes: upgraded.nodes },
+  };
+}
+
 function view(job: ScaleJobRecord, cluster: ClusterRecord): ScaleJob {
   return {
     id: job.key,
+    kind: job.kind,
     stack_name: cluster.stack_name,
     region: cluster.region,
     workers: job.workers,
+    params: job.params,
+    result: job.result,
     state: job.state,
     message: job.message,
     reasons: job.reasons,

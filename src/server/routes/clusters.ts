@@ -41,7 +41,8 @@ function viewJson(view: ClusterView): string {
   return (
     `{"stack_name":${JSON.stringify(view.stack_name)},"region":${JSON.stringify(view.region)},` +
     `"status":"${view.status}","cluster_size":${view.cluster_size},"result":${view.result_json ?? "null"},` +
-    `"reasons":${view.reasons_json},"created_at":"${view.created_at}","updated_at":"${view.updated_at}"}`
+    `"reasons":${view.reasons_json},"image_warning":${view.image_warning_json ?? "null"},` +
+    `"created_at":"${view.created_at}","updated_at":"${view.updated_at}"}`
   );
 }
 
@@ -324,12 +325,18 @@ export function clusterRoutes(app: FastifyInstance, parts: ServerParts): void {
               ? `stack_name: ${stack_name} is still being created; delete it once it is online or failed`
               : `stack_name: a newer cluster named ${stack_name} is active in ${cluster.region}; delete that one`,
           ]);
-        case "scaling":
-          // CloudFormation takes one operation at a time, and the scale's end would land on a
-          // cluster being deleted: the delete waits for the scale (GET /clusters/{name}/scale).
+        case "scaling": {
+          // CloudFormation takes one operation at a time, and the day-2 job's end would land on a
+          // cluster being deleted: the delete waits for the scale or upgrade (GET …/scale, …/upgrade).
+          const running = await store.latestScale(cluster.id).catch(() => undefined);
+          if (running?.kind === "upgrade")
+            throw new HttpError(409, "conflict", [
+              `stack_name: ${stack_name} is being upgraded; delete it once the upgrade has ended (GET ${location(stack_name)}/upgrade)`,
+            ]);
           throw new HttpError(409, "conflict", [
             `stack_name: ${stack_name} is being scaled; delete it once the scale has ended (GET ${location(stack_name)}/scale)`,
           ]);
+        }
       }
     },
   );

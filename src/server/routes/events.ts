@@ -217,7 +217,7 @@ async function stream(
         last = event.seq;
         res.write(`id: ${event.seq}\nevent: progress\ndata: ${JSON.stringify(event)}\n\n`);
       }
-      // Online is not the end while a scale of the cluster runs (on any replica): its events follow.
+      // Online is not the end while a scale or upgrade of the cluster runs (on any replica): its events follow.
       const settled =
         !cluster ||
         (finalStatuses.has(cluster.status) &&

@@ -17,7 +17,7 @@ interface RegionQuery {
  * The cluster a PATCH changes is named by its path (and ?region=), never by its body: a body's
  * stack_name or region would otherwise be silently ignored (or taken for a move), so it is refused.
  */
-function refuseNamingFields(body: unknown): void {
+export function refuseNamingFields(body: unknown): void {
   if (typeof body !== "object" || body === null || Array.isArray(body)) return;
   const problems: string[] = [];
   if ("stack_name" in body)
@@ -86,7 +86,11 @@ export function scaleRoutes(app: FastifyInstance, parts: ServerParts, jobs: Scal
       if (started.kind === "unsupported")
         throw new HttpError(501, "not implemented", ["this server cannot scale clusters"]);
       if (started.kind === "busy") {
-        throw new HttpError(409, "conflict", [`stack_name: ${stack_name} is being scaled already`]);
+        throw new HttpError(409, "conflict", [
+          started.job.kind === "upgrade"
+            ? `stack_name: ${stack_name} is being upgraded; scale it once the upgrade has ended`
+            : `stack_name: ${stack_name} is being scaled already`,
+        ]);
       }
       const job = started.job;
       return reply

@@ -27,8 +27,16 @@ export function syncRoutes(app: FastifyInstance, parts: ServerParts, scales: Sca
       if (cluster.status !== "online")
         throw conflict(`${stack_name} is ${cluster.status}; only an online cluster's names are synced`);
       if (!cluster.stack_id) throw conflict(`${stack_name} has no stack in AWS`);
-      if (scales.isRunning(cluster.id))
-        throw conflict(`${stack_name} is being scaled; its scale names the nodes`);
+      // A scale or upgrade running here or on another replica names the nodes itself when it ends.
+      const day2 = scales.isRunning(cluster.id) ? "running" : (await store.latestScale(cluster.id))?.state;
+      if (day2 === "running") {
+        const kind = (await store.latestScale(cluster.id))?.kind ?? "scale";
+        throw conflict(
+          kind === "upgrade"
+            ? `${stack_name} is being upgraded; its upgrade names the nodes`
+            : `${stack_name} is being scaled; its scale names the nodes`,
+        );
+      }
       if (!engine.sync) throw new HttpError(501, "not implemented", ["this server cannot sync"]);
       try {
         const result = await engine.sync(accounts.credentialsFor(profile), {

@@ -74,10 +74,10 @@ function where(query: AuditQuery, placeholder: (n: number) => string): { sql: st
   return { sql, params };
 }
 
-/** Create and destroy jobs by their phase, and the stored scale jobs by their state. */
+/** Create and destroy jobs by their phase, and the stored day-2 jobs (scale, upgrade) by their state. */
 const jobsByKindAndState = (cast: string) =>
   `SELECT kind, phase, count(*)${cast} AS n FROM jobs GROUP BY kind, phase
-   UNION ALL SELECT 'scale' AS kind, state AS phase, count(*)${cast} AS n FROM scale_jobs GROUP BY state`;
+   UNION ALL SELECT kind, state AS phase, count(*)${cast} AS n FROM scale_jobs GROUP BY kind, state`;
 
 const toRecord = (row: AuditRecord): AuditRecord => ({
   ...row,

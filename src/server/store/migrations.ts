@@ -191,4 +191,43 @@ export const migrations: Migration[] = [
       CREATE INDEX audit_by_time ON audit (at, id);
     `,
   },
+  {
+    version: 11,
+    name: "day-2 jobs: scale and upgrade in one table; the image warning a cluster was told",
+    sql: `
+      -- scale_jobs holds every day-2 job (one running per cluster, whatever its kind): a kind, and
+      -- the job's own arguments as JSON (an upgrade's image_id, min_healthy, ...); workers is the
+      -- scale's and null for an upgrade. SQLite cannot drop a NOT NULL: the table is rebuilt.
+      CREATE TABLE day2_jobs (
+        id INTEGER PRIMARY KEY,
+        cluster_id INTEGER NOT NULL REFERENCES clusters(id),
+        key TEXT NOT NULL UNIQUE,
+        kind TEXT NOT NULL DEFAULT 'scale' CHECK (kind IN ('scale', 'upgrade')),
+        workers INTEGER,
+        params TEXT,
+        -- What the job's library call answered (an upgrade's result: plan, replaced, nodes).
+        result TEXT,
+        state TEXT NOT NULL CHECK (state IN ('running', 'succeeded', 'failed')),
+        message TEXT,
+        reasons TEXT NOT NULL DEFAULT '[]',
+        started_at TEXT NOT NULL,
+        finished_at TEXT,
+        lease_owner TEXT,
+        lease_until TEXT,
+        lease_generation INTEGER NOT NULL DEFAULT 0
+      );
+      INSERT INTO day2_jobs (id, cluster_id, key, kind, workers, params, state, message, reasons,
+          started_at, finished_at, lease_owner, lease_until, lease_generation)
+        SELECT id, cluster_id, key, 'scale', workers, NULL, state, message, reasons,
+          started_at, finished_at, lease_owner, lease_until, lease_generation FROM scale_jobs;
+      DROP TABLE scale_jobs;
+      ALTER TABLE day2_jobs RENAME TO scale_jobs;
+      CREATE UNIQUE INDEX scale_jobs_running ON scale_jobs (cluster_id) WHERE state = 'running';
+      CREATE INDEX scale_jobs_by_cluster ON scale_jobs (cluster_id, id);
+      -- The reconciler's image warning (outdated, deprecated, gone) as last recorded, and its key
+      -- (the image and what is wrong with it): a warning is an event once, whichever replica sees it.
+      ALTER TABLE clusters ADD COLUMN image_warning TEXT;
+      ALTER TABLE clusters ADD COLUMN image_warning_key TEXT;
+    `,
+  },
 ];

@@ -199,4 +199,20 @@ export const postgresMigrations: Migration[] = [
       CREATE INDEX audit_by_time ON audit (at, id);
     `,
   },
+  {
+    version: 10,
+    name: "day-2 jobs: scale and upgrade in one table; the image warning a cluster was told",
+    sql: `
+      -- (SQLite's 11.) scale_jobs holds every day-2 job (one running per cluster, whatever its
+      -- kind): its kind and its own arguments as JSON; workers is the scale's, null for an upgrade.
+      ALTER TABLE scale_jobs ADD COLUMN kind TEXT NOT NULL DEFAULT 'scale' CHECK (kind IN ('scale', 'upgrade'));
+      ALTER TABLE scale_jobs ADD COLUMN params TEXT;
+      -- What the job's library call answered (an upgrade's result: plan, replaced, nodes).
+      ALTER TABLE scale_jobs ADD COLUMN result TEXT;
+      ALTER TABLE scale_jobs ALTER COLUMN workers DROP NOT NULL;
+      -- The reconciler's image warning as last recorded, and its key: an event once, fleet-wide.
+      ALTER TABLE clusters ADD COLUMN image_warning TEXT;
+      ALTER TABLE clusters ADD COLUMN image_warning_key TEXT;
+    `,
+  },
 ];

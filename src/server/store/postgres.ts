@@ -16,16 +16,19 @@ import {
   type ClusterSummary,
   type ClusterView,
   type CreateClusterOutcome,
+  type Day2Kind,
   defaultMaxClusters,
   type Fleet,
   type HeldLease,
   type IdempotentAnswer,
+  type ImageWarning,
   type JobFence,
   type JobLease,
   type JobPhase,
   type JobRecord,
   LeaseLostError,
   type NewCluster,
+  type NewDay2Job,
   type NewProfile,
   type ProfileAccess,
   type ProfileRecord,
@@ -52,7 +55,7 @@ const MIGRATION_LOCK = 0x70616e6461636c75n;
 const CHANNEL = "pandacluster_clusters";
 
 const scaleColumns =
-  "id, cluster_id, key, workers, state, message, reasons, started_at, finished_at, lease_owner, lease_generation";
+  "id, cluster_id, key, kind, workers, params, result, state, message, reasons, started_at, finished_at, lease_owner, lease_generation";
 const jobColumns =
   "id, cluster_id, kind, phase, attempts, created_at, updated_at, lease_owner, lease_generation";
 const clusterColumns =
@@ -592,7 +595,8 @@ export class PostgresStore implements Store {
     stackName: string,
     region?: string,
   ): Promise<ClusterView | undefined> {
-    const columns = "stack_name, region, status, cluster_size, result, reasons, created_at, updated_at";
+    const columns =
+      "stack_name, region, status, cluster_size, result, reasons, image_warning, created_at, updated_at";
     const row =
       region === undefined
         ? await this.#row<ViewRow>(
@@ -604,8 +608,8 @@ export class PostgresStore implements Store {
             [profileId, stackName, region],
           );
     if (!row) return undefined;
-    const { result, reasons, ...rest } = row;
-    return { ...rest, result_json: result, reasons_json: reasons };
+    const { result, reasons, image_warning, ...rest } = row;
+    return { ...rest, result_json: result, reasons_json: reasons, image_warning_json: image_warning };
   }
 
   async clusterById(id: number): Promise<ClusterRecord | undefined> {
@@ -618,7 +622,8 @@ export class PostgresStore implements Store {
     const params: unknown[] = [profileId];
     if (region !== undefined) params.push(region);
     return this.#rows<ClusterSummary>(
-      `SELECT stack_name, region, status, cluster_size, created_at, stack_id, channel, arch FROM clusters
+      `SELECT stack_name, region, status, cluster_size, created_at, stack_id, channel, arch,
+         (image_warning::json ->> 'warning') AS image_warning FROM clusters
        WHERE profile_id = $1 AND superseded = 0 ${region === undefined ? "" : "AND region = $2"}
          ${includeDeleted ? "" : "AND status <> 'deleted'"}
        ORDER BY id DESC`,
@@ -768,6 +773,15 @@ export class PostgresStore implements Store {
     workers: number,
     lease: JobLease,
   ): Promise<StartScaleOutcome> {
+    return this.startDay2(clusterId, key, { kind: "scale", workers }, lease);
+  }
+
+  async startDay2(
+    clusterId: number,
+    key: string,
+    job: NewDay2Job,
+    lease: JobLease,
+  ): Promise<StartScaleOutcome> {
     const ms = Math.max(0, Date.parse(lease.until) - Date.now());
     return this.#tx(async (client): Promise<StartScaleOutcome> => {
       // The cluster's row lock orders this with startDestroy and with other scales of it.
@@ -787,21 +801,59 @@ export class PostgresStore implements Store {
       if (running) return { kind: "busy", job: toScale(running) };
       if (cluster.status !== "online") return { kind: "not_online", cluster };
       const row = await this.#row<ScaleRow>(
-        `INSERT INTO scale_jobs (cluster_id, key, workers, state, started_at, lease_owner, lease_until, lease_generation)
-         VALUES ($1, $2, $3, 'running', $4, $5, now() + $6 * interval '1 millisecond', 1) RETURNING ${scaleColumns}`,
-        [clusterId, key, workers, now(), lease.owner, ms],
+        `INSERT INTO scale_jobs (cluster_id, key, kind, workers, params, state, started_at, lease_owner, lease_until, lease_generation)
+         VALUES ($1, $2, $3, $4, $5, 'running', $6, $7, now() + $8 * interval '1 millisecond', 1) RETURNING ${scaleColumns}`,
+        [
+          clusterId,
+          key,
+          job.kind,
+          job.workers ?? null,
+          job.params ? JSON.stringify(job.params) : null,
+          now(),
+          lease.owner,
+          ms,
+        ],
         client,
       );
       return { kind: "started", job: toScale(row as ScaleRow) };
     });
   }
 
-  async latestScale(clusterId: number): Promise<ScaleJobRecord | undefined> {
+  async latestScale(clusterId: number, kind?: Day2Kind): Promise<ScaleJobRecord | undefined> {
     const row = await this.#row<ScaleRow>(
-      `SELECT ${scaleColumns} FROM scale_jobs WHERE cluster_id = $1 ORDER BY id DESC LIMIT 1`,
-      [clusterId],
+      kind
+        ? `SELECT ${scaleColumns} FROM scale_jobs WHERE cluster_id = $1 AND kind = $2 ORDER BY id DESC LIMIT 1`
+        : `SELECT ${scaleColumns} FROM scale_jobs WHERE cluster_id = $1 ORDER BY id DESC LIMIT 1`,
+      kind ? [clusterId, kind] : [clusterId],
     );
     return row ? toScale(row) : undefined;
+  }
+
+  async recordImageWarning(
+    clusterId: number,
+    warning: ImageWarning | null,
+    event: Record<string, unknown> | undefined,
+  ): Promise<boolean> {
+    return this.#tx(async (client) => {
+      // The row lock makes a second replica's update wait, then find the key already there.
+      const changed = await client.query(
+        `UPDATE clusters SET image_warning = $2, image_warning_key = $3
+         WHERE id = $1 AND image_warning_key IS DISTINCT FROM $3`,
+        [clusterId, warning ? JSON.stringify(warning) : null, warning?.key ?? null],
+      );
+      if (!changed.rowCount) return false;
+      if (event) await this.#insertEvent(client, clusterId, event);
+      await this.#notify(clusterId, client);
+      return true;
+    });
+  }
+
+  async imageWarning(clusterId: number): Promise<ImageWarning | null> {
+    const row = await this.#row<{ image_warning: string | null }>(
+      "SELECT image_warning FROM clusters WHERE id = $1",
+      [clusterId],
+    );
+    return row?.image_warning ? (JSON.parse(row.image_warning) as ImageWarning) : null;
   }
 
   async claimScales(owner: string, until: string): Promise<ScaleJobRecord[]> {
@@ -830,6 +882,7 @@ export class PostgresStore implements Store {
     fence: JobFence,
     end: { state: "succeeded" | "failed"; message: string | null; reasons: string[] },
     result?: unknown,
+    jobResult?: unknown,
   ): Promise<void> {
     await this.#tx(async (client) => {
       const row = await this.#row<{ cluster_id: number }>(
@@ -840,8 +893,15 @@ export class PostgresStore implements Store {
       );
       if (!row) throw new LeaseLostError(fence);
       await client.query(
-        "UPDATE scale_jobs SET state = $2, message = $3, reasons = $4, finished_at = $5, lease_owner = NULL, lease_until = NULL WHERE id = $1",
-        [id, end.state, end.message, JSON.stringify(end.reasons), now()],
+        "UPDATE scale_jobs SET state = $2, message = $3, reasons = $4, finished_at = $5, result = $6, lease_owner = NULL, lease_until = NULL WHERE id = $1",
+        [
+          id,
+          end.state,
+          end.message,
+          JSON.stringify(end.reasons),
+          now(),
+          jobResult === undefined ? null : JSON.stringify(jobResult),
+        ],
       );
       if (result !== undefined) await this.#patchCluster(client, row.cluster_id, { result, reasons: [] });
       await this.#notify(row.cluster_id, client);
@@ -930,10 +990,17 @@ export class PostgresStore implements Store {
   }
 }
 
-interface ScaleRow extends Omit<ScaleJobRecord, "reasons"> {
+interface ScaleRow extends Omit<ScaleJobRecord, "reasons" | "params" | "result"> {
   reasons: string;
+  params: string | null;
+  result: string | null;
 }
 
 function toScale(row: ScaleRow): ScaleJobRecord {
-  return { ...row, reasons: JSON.parse(row.reasons) as string[] };
+  return {
+    ...row,
+    reasons: JSON.parse(row.reasons) as string[],
+    params: row.params ? (JSON.parse(row.params) as Record<string, unknown>) : null,
+    result: row.result ? (JSON.parse(row.result) as unknown) : null,
+  };
 }

@@ -13,9 +13,10 @@ export interface ClusterRow extends Omit<ClusterRecord, "options" | "result" | "
   result: string | null;
   reasons: string;
 }
-export interface ViewRow extends Omit<ClusterView, "result_json" | "reasons_json"> {
+export interface ViewRow extends Omit<ClusterView, "result_json" | "reasons_json" | "image_warning_json"> {
   result: string | null;
   reasons: string;
+  image_warning: string | null;
 }
 
 export const now = (): string => new Date().toISOString();

@@ -19,15 +19,18 @@ import {
   type ClusterSummary,
   type ClusterView,
   type CreateClusterOutcome,
+  type Day2Kind,
   defaultMaxClusters,
   type HeldLease,
   type IdempotentAnswer,
+  type ImageWarning,
   type JobFence,
   type JobLease,
   type JobPhase,
   type JobRecord,
   LeaseLostError,
   type NewCluster,
+  type NewDay2Job,
   type NewProfile,
   type ProfileAccess,
   type ProfileRecord,
@@ -450,7 +453,8 @@ export class SqliteStore implements Store {
     stackName: string,
     region?: string,
   ): Promise<ClusterView | undefined> {
-    const columns = "stack_name, region, status, cluster_size, result, reasons, created_at, updated_at";
+    const columns =
+      "stack_name, region, status, cluster_size, result, reasons, image_warning, created_at, updated_at";
     const row = (
       region === undefined
         ? this.stmt(
@@ -461,8 +465,8 @@ export class SqliteStore implements Store {
           ).get(profileId, stackName, region)
     ) as ViewRow | undefined;
     if (!row) return undefined;
-    const { result, reasons, ...rest } = row;
-    return { ...rest, result_json: result, reasons_json: reasons };
+    const { result, reasons, image_warning, ...rest } = row;
+    return { ...rest, result_json: result, reasons_json: reasons, image_warning_json: image_warning };
   }
 
   async clusterById(id: number): Promise<ClusterRecord | undefined> {
@@ -470,7 +474,8 @@ export class SqliteStore implements Store {
   }
 
   async listClusters(profileId: number, region?: string, includeDeleted = false): Promise<ClusterSummary[]> {
-    const sql = `SELECT stack_name, region, status, cluster_size, created_at, stack_id, channel, arch FROM clusters
+    const sql = `SELECT stack_name, region, status, cluster_size, created_at, stack_id, channel, arch,
+      json_extract(image_warning, '$.warning') AS image_warning FROM clusters
       WHERE profile_id = @profile_id AND superseded = 0 ${region === undefined ? "" : "AND region = @region"}
         ${includeDeleted ? "" : "AND status <> 'deleted'"}
       ORDER BY id DESC`;
@@ -607,6 +612,15 @@ export class SqliteStore implements Store {
     workers: number,
     lease: JobLease,
   ): Promise<StartScaleOutcome> {
+    return this.startDay2(clusterId, key, { kind: "scale", workers }, lease);
+  }
+
+  async startDay2(
+    clusterId: number,
+    key: string,
+    job: NewDay2Job,
+    lease: JobLease,
+  ): Promise<StartScaleOutcome> {
     return this.db
       .transaction((): StartScaleOutcome => {
         const cluster = toCluster(
@@ -619,9 +633,18 @@ export class SqliteStore implements Store {
         if (running) return { kind: "busy", job: toScale(running) };
         if (cluster.status !== "online") return { kind: "not_online", cluster };
         const info = this.stmt(
-          `INSERT INTO scale_jobs (cluster_id, key, workers, state, started_at, lease_owner, lease_until, lease_generation)
-           VALUES (?, ?, ?, 'running', ?, ?, ?, 1)`,
-        ).run(clusterId, key, workers, now(), lease.owner, lease.until);
+          `INSERT INTO scale_jobs (cluster_id, key, kind, workers, params, state, started_at, lease_owner, lease_until, lease_generation)
+           VALUES (?, ?, ?, ?, ?, 'running', ?, ?, ?, 1)`,
+        ).run(
+          clusterId,
+          key,
+          job.kind,
+          job.workers ?? null,
+          job.params ? JSON.stringify(job.params) : null,
+          now(),
+          lease.owner,
+          lease.until,
+        );
         return {
           kind: "started",
           job: toScale(
@@ -632,11 +655,45 @@ export class SqliteStore implements Store {
       .immediate();
   }
 
-  async latestScale(clusterId: number): Promise<ScaleJobRecord | undefined> {
-    const row = this.stmt("SELECT * FROM scale_jobs WHERE cluster_id = ? ORDER BY id DESC LIMIT 1").get(
-      clusterId,
+  async latestScale(clusterId: number, kind?: Day2Kind): Promise<ScaleJobRecord | undefined> {
+    const row = (
+      kind
+        ? this.stmt(
+            "SELECT * FROM scale_jobs WHERE cluster_id = ? AND kind = ? ORDER BY id DESC LIMIT 1",
+          ).get(clusterId, kind)
+        : this.stmt("SELECT * FROM scale_jobs WHERE cluster_id = ? ORDER BY id DESC LIMIT 1").get(clusterId)
     ) as ScaleRow | undefined;
     return row ? toScale(row) : undefined;
+  }
+
+  async recordImageWarning(
+    clusterId: number,
+    warning: ImageWarning | null,
+    event: Record<string, unknown> | undefined,
+  ): Promise<boolean> {
+    return this.db
+      .transaction((): boolean => {
+        const changed = this.stmt(
+          "UPDATE clusters SET image_warning = ?, image_warning_key = ? WHERE id = ? AND image_warning_key IS NOT ?",
+        ).run(
+          warning ? JSON.stringify(warning) : null,
+          warning?.key ?? null,
+          clusterId,
+          warning?.key ?? null,
+        );
+        if (changed.changes === 0) return false;
+        if (event) this.insertEvent(clusterId, event);
+        this.changed(clusterId);
+        return true;
+      })
+      .immediate();
+  }
+
+  async imageWarning(clusterId: number): Promise<ImageWarning | null> {
+    const row = this.stmt("SELECT image_warning FROM clusters WHERE id = ?").get(clusterId) as
+      | { image_warning: string | null }
+      | undefined;
+    return row?.image_warning ? (JSON.parse(row.image_warning) as ImageWarning) : null;
   }
 
   async claimScales(owner: string, until: string): Promise<ScaleJobRecord[]> {
@@ -663,6 +720,7 @@ export class SqliteStore implements Store {
     fence: JobFence,
     end: { state: "succeeded" | "failed"; message: string | null; reasons: string[] },
     result?: unknown,
+    jobResult?: unknown,
   ): Promise<void> {
     this.db
       .transaction(() => {
@@ -671,8 +729,15 @@ export class SqliteStore implements Store {
         ).get(id, fence.owner, fence.generation) as { cluster_id: number } | undefined;
         if (!row) throw new LeaseLostError(fence);
         this.stmt(
-          "UPDATE scale_jobs SET state = ?, message = ?, reasons = ?, finished_at = ?, lease_owner = NULL, lease_until = NULL WHERE id = ?",
-        ).run(end.state, end.message, JSON.stringify(end.reasons), now(), id);
+          "UPDATE scale_jobs SET state = ?, message = ?, reasons = ?, finished_at = ?, result = ?, lease_owner = NULL, lease_until = NULL WHERE id = ?",
+        ).run(
+          end.state,
+          end.message,
+          JSON.stringify(end.reasons),
+          now(),
+          jobResult === undefined ? null : JSON.stringify(jobResult),
+          id,
+        );
         if (result !== undefined) this.patchCluster(row.cluster_id, { result, reasons: [] });
         this.changed(row.cluster_id);
       })
@@ -722,12 +787,19 @@ export class SqliteStore implements Store {
   }
 }
 
-interface ScaleRow extends Omit<ScaleJobRecord, "reasons"> {
+interface ScaleRow extends Omit<ScaleJobRecord, "reasons" | "params" | "result"> {
   reasons: string;
+  params: string | null;
+  result: string | null;
   lease_until?: string | null;
 }
 
 function toScale(row: ScaleRow): ScaleJobRecord {
   const { lease_until: _until, ...rest } = row;
-  return { ...rest, reasons: JSON.parse(row.reasons) as string[] };
+  return {
+    ...rest,
+    reasons: JSON.parse(row.reasons) as string[],
+    params: row.params ? (JSON.parse(row.params) as Record<string, unknown>) : null,
+    result: row.result ? (JSON.parse(row.result) as unknown) : null,
+  };
 }

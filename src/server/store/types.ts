@@ -92,6 +92,8 @@ export interface ClusterView {
   cluster_size: number;
   result_json: string | null;
   reasons_json: string;
+  /** The reconciler's image warning (ImageWarning as JSON text), when it recorded one. */
+  image_warning_json: string | null;
   created_at: string;
   updated_at: string;
 }
@@ -105,6 +107,8 @@ export interface ClusterSummary {
   stack_id: string | null;
   channel: string | null;
   arch: string | null;
+  /** The reconciler's image warning (outdated, deprecated, gone: what and the command), if any. */
+  image_warning: string | null;
 }
 
 export type JobKind = "create" | "destroy";
@@ -204,9 +208,19 @@ export type CreateClusterOutcome =
 export interface ScaleJobRecord {
   id: number;
   cluster_id: number;
-  /** Its public id ("scale-<uuid>"): the `job` of its events. */
+  /** Its public id ("scale-<uuid>", "upgrade-<uuid>"): the `job` of its events. */
   key: string;
-  workers: number;
+  /**
+   * Which day-2 job: a scale or an upgrade. They share one table and one runner (jobs/scale.ts):
+   * one of them runs per cluster at a time, fleet-wide, leased and fenced the same way.
+   */
+  kind: Day2Kind;
+  /** A scale's number of workers (null for an upgrade). */
+  workers: number | null;
+  /** The job's own validated arguments (an upgrade's image_id, min_healthy, timeout...). */
+  params: Record<string, unknown> | null;
+  /** What the job's library call answered, once it ended (an upgrade's result); null before. */
+  result: unknown | null;
   state: "running" | "succeeded" | "failed";
   message: string | null;
   reasons: string[];
@@ -214,6 +228,28 @@ export interface ScaleJobRecord {
   finished_at: string | null;
   lease_owner: string | null;
   lease_generation: number;
+}
+
+/** The day-2 jobs of an online cluster. */
+export type Day2Kind = "scale" | "upgrade";
+/** A day-2 job of either kind (the same record: scale_jobs holds both). */
+export type Day2JobRecord = ScaleJobRecord;
+
+/** A day-2 job to start: its kind and arguments. */
+export interface NewDay2Job {
+  kind: Day2Kind;
+  workers?: number | null;
+  params?: Record<string, unknown> | null;
+}
+
+/** The image warning the reconciler last recorded for a cluster (what list and the dashboard show). */
+export interface ImageWarning {
+  /** The image and what is wrong with it: a new key is a new warning (an event), the same key is not. */
+  key: string;
+  warning: string;
+  command: string | null;
+  image_id: string;
+  deprecated_at: string | null;
 }
 
 export type StartScaleOutcome =
@@ -349,8 +385,25 @@ export interface Store {
    * leased to `lease` (see StartScaleOutcome).
    */
   startScale(clusterId: number, key: string, workers: number, lease: JobLease): Promise<StartScaleOutcome>;
-  /** The cluster's newest scale job. */
-  latestScale(clusterId: number): Promise<ScaleJobRecord | undefined>;
+  /** In one transaction: a day-2 job (scale or upgrade) as startScale does, of any kind. */
+  startDay2(clusterId: number, key: string, job: NewDay2Job, lease: JobLease): Promise<StartScaleOutcome>;
+  /**
+   * The cluster's newest day-2 job of that kind; of any kind without one (then `state === "running"`
+   * says whether a scale or an upgrade runs on any replica).
+   */
+  latestScale(clusterId: number, kind?: Day2Kind): Promise<ScaleJobRecord | undefined>;
+  /**
+   * The reconciler's image warning: stores it on the cluster and, in the same transaction, adds
+   * `event` only when its key differs from the one stored (null clears it); true when it was new.
+   * Two replicas recording the same warning at once add one event.
+   */
+  recordImageWarning(
+    clusterId: number,
+    warning: ImageWarning | null,
+    event: Record<string, unknown> | undefined,
+  ): Promise<boolean>;
+  /** The image warning last recorded for the cluster, if any. */
+  imageWarning(clusterId: number): Promise<ImageWarning | null>;
   /**
    * Renews `owner`'s leases on running scale jobs and takes those whose lease ran out (the next
    * generation when the lease changes hands); returns every running scale `owner` now holds.
@@ -365,6 +418,8 @@ export interface Store {
     fence: JobFence,
     end: { state: "succeeded" | "failed"; message: string | null; reasons: string[] },
     result?: unknown,
+    /** Kept on the job itself (GET /clusters/{name}/upgrade shows it). */
+    jobResult?: unknown,
   ): Promise<void>;
 
   /**

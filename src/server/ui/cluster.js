@@ -1,9 +1,11 @@
 /**
- * One cluster: its status, why it failed, its nodes and DNS names (from the stored result), its
- * events as they arrive, and Delete (after typing the cluster's name).
+ * One cluster: its status, why it failed, its image warning, its nodes and DNS names (from the
+ * stored result), its events as they arrive, Upgrade (after its plan) and Delete (after typing the
+ * cluster's name).
  */
 import { ApiError, api, clusterPath, followEvents } from "./api.js";
 import { age, badge, fill, h, sleep } from "./dom.js";
+import { openUpgrade, upgradeJob } from "./upgrade.js";
 
 const REFRESH_MS = 2000;
 
@@ -26,12 +28,35 @@ export function clusterView(main, name, region) {
     { type: "button", class: "danger", onclick: () => confirmDelete() },
     "Delete",
   );
+  const upgradeButton = h(
+    "button",
+    {
+      type: "button",
+      disabled: true,
+      onclick: () =>
+        openUpgrade(main, {
+          name,
+          region: region || cluster?.region,
+          warning: cluster?.image_warning,
+          started: (/** @type {any} */ started) => {
+            setJob(started);
+            renderJob();
+          },
+        }),
+    },
+    "Upgrade",
+  );
+  // The reconciler's last look at the image: outdated, deprecated or gone, and what to do.
+  const imageNote = h("p", { id: "image-warning", class: "image-warning", role: "note", hidden: true });
+  const jobNote = h("p", { id: "upgrade-state", role: "status", hidden: true });
 
   fill(
     main,
     h("p", { class: "back" }, h("a", { href: "#/clusters" }, "← Clusters")),
-    h("div", { class: "heading" }, h("h1", { tabindex: "-1" }, name), status, deleteButton),
+    h("div", { class: "heading" }, h("h1", { tabindex: "-1" }, name), status, upgradeButton, deleteButton),
     problem,
+    imageNote,
+    jobNote,
     facts,
     reasons,
     nodes,
@@ -46,11 +71,40 @@ export function clusterView(main, name, region) {
 
   /** @type {any} */
   let cluster = null;
+  /** The cluster's latest upgrade job (GET …/upgrade), null when it has none. */
+  /** @type {any} */
+  let job = null;
+  const upgrading = () => job?.state === "running";
+  /** A job started or ended since the events were last asked for: ask (a short job ends between two looks). */
+  let eventsDue = false;
+  /** @param {any} next */
+  function setJob(next) {
+    if (next?.id !== job?.id || next?.state !== job?.state) eventsDue = true;
+    job = next;
+  }
+  function renderJob() {
+    jobNote.hidden = !job;
+    if (job) {
+      const what =
+        job.state === "running"
+          ? "Upgrade running: its progress is in the events below."
+          : `Upgrade ${job.state}${job.message ? `: ${job.message}` : ""}`;
+      fill(jobNote, what);
+      jobNote.className = `upgrade-${job.state}`;
+    }
+    if (cluster) render();
+  }
   function render() {
     fill(status, badge(cluster.status));
     const busy =
-      cluster.status === "deleting" || cluster.status === "deleted" || cluster.status === "creating";
+      cluster.status === "deleting" ||
+      cluster.status === "deleted" ||
+      cluster.status === "creating" ||
+      upgrading();
     deleteButton.toggleAttribute("disabled", busy);
+    upgradeButton.toggleAttribute("disabled", cluster.status !== "online" || upgrading());
+    imageNote.hidden = !cluster.image_warning;
+    fill(imageNote, cluster.image_warning?.warning ?? "");
     const info = cluster.result?.cluster ?? {};
     const pair = (/** @type {string} */ term, /** @type {unknown} */ value) =>
       value === undefined || value === null || value === ""
@@ -191,7 +245,9 @@ export function clusterView(main, name, region) {
       const answer = await api("GET", clusterPath(name, region), { signal });
       if (answer?.stack_name !== name) throw new ApiError(404, { error: "not found" });
       cluster = answer;
+      if (answer.status === "online") setJob(await upgradeJob(name, region || answer.region, signal));
       fill(problem);
+      renderJob();
       render();
     } catch (error) {
       if (signal.aborted) return;
@@ -284,7 +340,13 @@ export function clusterView(main, name, region) {
           render();
         }
       },
-      active: () => !cluster || cluster.status === "creating" || cluster.status === "deleting",
+      active: () => {
+        const due = eventsDue;
+        eventsDue = false;
+        return (
+          due || !cluster || cluster.status === "creating" || cluster.status === "deleting" || upgrading()
+        );
+      },
       onMode: (how) =>
         fill(mode, how === "stream" ? "(live stream)" : `(refreshed every ${REFRESH_MS / 1000} s)`),
     });

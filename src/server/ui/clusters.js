@@ -52,6 +52,8 @@ export function clustersView(main) {
             "td",
             { "data-label": "Stack name" },
             h("a", { href: clusterHref(cluster.stack_name, cluster.region) }, cluster.stack_name),
+            // The reconciler's image warning: outdated, deprecated or gone, and the command to run.
+            cluster.image_warning ? h("span", { class: "sub image-warning" }, cluster.image_warning) : null,
           ),
           h("td", { "data-label": "Region" }, cluster.region),
           h("td", { "data-label": "Status", class: "status-cell" }, badge(cluster.status)),
