@@ -13,7 +13,7 @@ import {
   startDiscovery,
   startMoto,
 } from "../test/helpers/services.js";
-import { median, quick, ratioLine, sized } from "./measure.js";
+import { median, quick, ratioLine, sized, verdict } from "./measure.js";
 
 /**
  * The full cycle of a 3-node cluster on the moto emulator, pandacluster against the AWS CLI, in the
@@ -171,6 +171,8 @@ async function main(): Promise<void> {
     console.log(`(template ${bytes} bytes; every AWS request counted by a proxy in front of moto)`);
     console.log(ratioLine("AWS CLI: 5 commands (baseline)", awsMs, awsMs));
     console.log(ratioLine("pandacluster: create, status, destroy", pandaMs, awsMs, 0.5));
+    // A missed target fails a full run (verdict), as in the other benchmarks.
+    process.exitCode = verdict(pandaMs / awsMs <= 0.5);
     console.log(
       `AWS API calls per cycle: pandacluster ${total(calls.pandacluster)}, AWS CLI ${total(calls.aws)}`,
     );

@@ -26,7 +26,7 @@ import {
   startDiscovery,
   startMoto,
 } from "../test/helpers/services.js";
-import { median, sized } from "./measure.js";
+import { median, sized, verdict } from "./measure.js";
 
 /**
  * Workers' benchmarks, both on the moto emulator:
@@ -134,6 +134,7 @@ async function noticing(): Promise<void> {
     const m = median(ours);
     const baseline = median(theirs);
     const ratio = m / baseline;
+    if (!(m <= 2000 && ratio <= 0.2)) process.exitCode = verdict(false);
     process.stdout.write(
       `noticing completion (stack of ${PACE_MS / 1000} s, median of ${ROUNDS}): pandacluster ${(m / 1000).toFixed(2)} s, ` +
         `aws cloudformation wait ${(baseline / 1000).toFixed(2)} s, ${ratio.toFixed(2)}x ` +
@@ -279,6 +280,7 @@ async function reconcileCost(moto: Moto): Promise<void> {
     autoscaling.destroy();
     await cycle("after one group changed");
     const pages = Math.ceil((perRegion * 2) / 100);
+    if (steady > regions.length * pages) process.exitCode = verdict(false);
     process.stdout.write(
       `reconcile cost (${perRegion * regions.length} clusters, ${regions.length} regions, ${pages} pages of groups each):\n${cycles.join("\n")}\n` +
         `  steady: ${steady} calls per cycle (target <= regions x pages = ${regions.length * pages}: ${steady <= regions.length * pages ? "met" : "MISSED"})\n`,
