@@ -10,16 +10,15 @@ import assert from "node:assert/strict";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, it } from "node:test";
-import { AutoScalingClient, DescribeAutoScalingGroupsCommand } from "@aws-sdk/client-auto-scaling";
-import { CreateTagsCommand, DescribeInstancesCommand, EC2Client } from "@aws-sdk/client-ec2";
 import type { UpgradeResult } from "../../src/lifecycle/types.js";
 import { buildTemplate } from "../../src/template/build.js";
+import { membersReport, sampleInService } from "../helpers/roll-watch.js";
 import { worldPerFile } from "../lifecycle/e2e.js";
 
 const IMAGE = "ami-84380cf42e2ae29d6"; // Flatcar-stable-4230.2.3-hvm, the newest stable of the fixture
 
 const world = worldPerFile({ paceMs: 1500, bootMs: 1500 });
-const credentials = { accessKeyId: "testing", secretAccessKey: "testing" };
+const _credentials = { accessKeyId: "testing", secretAccessKey: "testing" };
 
 interface Instance {
   InstanceId: string;
@@ -78,85 +77,10 @@ async function controllerUserData(name: string): Promise<string> {
   throw new Error(`no controllers' launch template for ${name}`);
 }
 
-/**
- * Samples the controller groups until stopped (an in-process SDK client: the AWS CLI starts too
- * slowly to sample with); returns the fewest controllers seen in service at one moment.
- */
-function sampleControllers(name: string) {
-  const client = new AutoScalingClient({ endpoint: world.moto.endpoint, region: "us-east-1", credentials });
-  const fewest = { controllers: Number.POSITIVE_INFINITY, samples: 0 };
-  let stopped = false;
-  const loop = (async () => {
-    while (!stopped) {
-      const answer = await client.send(new DescribeAutoScalingGroupsCommand({}));
-      let count = 0;
-      for (const group of answer.AutoScalingGroups ?? []) {
-        const tag = (key: string) => group.Tags?.find((t) => t.Key === key)?.Value;
-        if (tag("pandacluster:cluster") !== name || tag("pandacluster:role") === "worker") continue;
-        count += (group.Instances ?? []).filter((i) => i.LifecycleState === "InService").length;
-      }
-      fewest.controllers = Math.min(fewest.controllers, count);
-      fewest.samples += 1;
-      await new Promise((resolve) => setTimeout(resolve, 150));
-    }
-  })();
-  return {
-    async stop() {
-      stopped = true;
-      await loop;
-      client.destroy();
-      return fewest;
-    },
-  };
-}
-
-/**
- * Stands in for the controllers' boot script, which moto does not run: a running controller's
- * member says it is healthy (the pandacluster:etcd-status tag the script writes once it has
- * joined), a little later, as a real member would. The roll waits for it before the next goes.
- */
-function membersReport(): { stop(): Promise<void> } {
-  const ec2 = new EC2Client({ endpoint: world.moto.endpoint, region: "us-east-1", credentials });
-  let stopped = false;
-  const loop = (async () => {
-    while (!stopped) {
-      const seen = await ec2.send(
-        new DescribeInstancesCommand({
-          Filters: [
-            { Name: "tag-key", Values: ["pandacluster:slot"] },
-            { Name: "instance-state-name", Values: ["running"] },
-          ],
-        }),
-      );
-      const fresh = (seen.Reservations ?? [])
-        .flatMap((r) => r.Instances ?? [])
-        .filter((i) => !i.Tags?.some((t) => t.Key === "pandacluster:etcd-status"))
-        .map((i) => i.InstanceId ?? "");
-      if (fresh.length > 0) {
-        await new Promise((resolve) => setTimeout(resolve, 300));
-        await ec2.send(
-          new CreateTagsCommand({
-            Resources: fresh,
-            Tags: [{ Key: "pandacluster:etcd-status", Value: "healthy: one of 3 voting members" }],
-          }),
-        );
-      }
-      await new Promise((resolve) => setTimeout(resolve, 200));
-    }
-  })();
-  return {
-    async stop() {
-      stopped = true;
-      await loop;
-      ec2.destroy();
-    },
-  };
-}
-
 describe("pandacluster upgrade --etcd-version", () => {
   let members: { stop(): Promise<void> } | undefined;
   beforeEach(() => {
-    members = membersReport();
+    members = membersReport(world.moto.endpoint);
   });
   afterEach(async () => {
     await members?.stop();
@@ -210,7 +134,7 @@ describe("pandacluster upgrade --etcd-version", () => {
     assert.match(text.stdout, /etcd +3\.5\.27 → 3\.6\.4/);
     assert.equal((await parameters("etcdmv")).EtcdVersion, "3.5.27", "the dry run changed nothing");
 
-    const sampler = sampleControllers("etcdmv");
+    const sampler = sampleInService(world.moto.endpoint, "etcdmv");
     const upgraded = await world.cliJson<UpgradeResult>(
       ["upgrade", "-n", "etcdmv", "--etcd-version", "3.6.4"],
       {

@@ -7,9 +7,8 @@
  */
 import assert from "node:assert/strict";
 import { afterEach, beforeEach, describe, it } from "node:test";
-import { AutoScalingClient, DescribeAutoScalingGroupsCommand } from "@aws-sdk/client-auto-scaling";
-import { CreateTagsCommand, DescribeInstancesCommand, EC2Client } from "@aws-sdk/client-ec2";
 import type { StatusResult, UpgradeResult } from "../../src/lifecycle/types.js";
+import { membersReport, sampleInService } from "../helpers/roll-watch.js";
 import { worldPerFile } from "../lifecycle/e2e.js";
 
 const NEWEST_STABLE = "ami-84380cf42e2ae29d6"; // Flatcar-stable-4230.2.3-hvm
@@ -43,85 +42,7 @@ async function running(
   return seen.Reservations.flatMap((r) => r.Instances);
 }
 
-const credentials = { accessKeyId: "testing", secretAccessKey: "testing" };
-
-/**
- * Samples the cluster's groups (every controller slot's and the workers') until stopped, with an
- * in-process SDK client (the AWS CLI's start-up is too slow to sample with); returns the fewest
- * controllers and workers seen in service at one moment.
- */
-function sampleInService(name: string) {
-  const client = new AutoScalingClient({ endpoint: world.moto.endpoint, region: "us-east-1", credentials });
-  const fewest = { controllers: Number.POSITIVE_INFINITY, workers: Number.POSITIVE_INFINITY, samples: 0 };
-  let stopped = false;
-  const loop = (async () => {
-    while (!stopped) {
-      const answer = await client.send(new DescribeAutoScalingGroupsCommand({}));
-      const count = { controllers: 0, workers: 0 };
-      for (const group of answer.AutoScalingGroups ?? []) {
-        const tag = (key: string) => group.Tags?.find((t) => t.Key === key)?.Value;
-        if (tag("pandacluster:cluster") !== name) continue;
-        const inService = (group.Instances ?? []).filter((i) => i.LifecycleState === "InService").length;
-        count[tag("pandacluster:role") === "worker" ? "workers" : "controllers"] += inService;
-      }
-      fewest.controllers = Math.min(fewest.controllers, count.controllers);
-      fewest.workers = Math.min(fewest.workers, count.workers);
-      fewest.samples += 1;
-      await new Promise((resolve) => setTimeout(resolve, 150));
-    }
-  })();
-  return {
-    async stop() {
-      stopped = true;
-      await loop;
-      client.destroy();
-      return fewest;
-    },
-  };
-}
-
-/**
- * Stands in for the controllers' boot script, which moto does not run: once a controller is
- * running, its etcd member says it is healthy (the pandacluster:etcd-status tag the script writes
- * after joining), a little later, as a real member would once caught up. The roll waits for it.
- */
-function membersReport(): { stop(): Promise<void> } {
-  const ec2 = new EC2Client({ endpoint: world.moto.endpoint, region: "us-east-1", credentials });
-  let stopped = false;
-  const loop = (async () => {
-    while (!stopped) {
-      const seen = await ec2.send(
-        new DescribeInstancesCommand({
-          Filters: [
-            { Name: "tag-key", Values: ["pandacluster:slot"] },
-            { Name: "instance-state-name", Values: ["running"] },
-          ],
-        }),
-      );
-      const fresh = (seen.Reservations ?? [])
-        .flatMap((r) => r.Instances ?? [])
-        .filter((i) => !i.Tags?.some((t) => t.Key === "pandacluster:etcd-status"))
-        .map((i) => i.InstanceId ?? "");
-      if (fresh.length > 0) {
-        await new Promise((resolve) => setTimeout(resolve, 300));
-        await ec2.send(
-          new CreateTagsCommand({
-            Resources: fresh,
-            Tags: [{ Key: "pandacluster:etcd-status", Value: "healthy: one of 3 voting members" }],
-          }),
-        );
-      }
-      await new Promise((resolve) => setTimeout(resolve, 200));
-    }
-  })();
-  return {
-    async stop() {
-      stopped = true;
-      await loop;
-      ec2.destroy();
-    },
-  };
-}
+const _credentials = { accessKeyId: "testing", secretAccessKey: "testing" };
 
 /** Every node in service has a node-<i> name pointing at it; etcd lists the controllers. */
 async function checkNames(name: string): Promise<void> {
@@ -147,7 +68,7 @@ async function checkNames(name: string): Promise<void> {
 describe("pandacluster upgrade", () => {
   let members: { stop(): Promise<void> } | undefined;
   beforeEach(() => {
-    members = membersReport();
+    members = membersReport(world.moto.endpoint);
   });
   afterEach(async () => {
     await members?.stop();
@@ -187,7 +108,7 @@ describe("pandacluster upgrade", () => {
       OLDER_STABLE,
     );
 
-    const sampler = sampleInService("roll");
+    const sampler = sampleInService(world.moto.endpoint, "roll");
     const upgraded = await world.cliJson<UpgradeResult>(["upgrade", "-n", "roll"], { timeoutMs: 300_000 });
     const fewest = await sampler.stop();
     assert.equal(upgraded.run.code, 0, upgraded.run.stderr);

@@ -15,17 +15,16 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { AutoScalingClient, DescribeAutoScalingGroupsCommand } from "@aws-sdk/client-auto-scaling";
-import { CreateTagsCommand, DescribeInstancesCommand, EC2Client } from "@aws-sdk/client-ec2";
 import pg from "pg";
 import { runCli } from "../helpers/cli.js";
 import { type AwsServices, serve as serveChild, startAwsServices } from "../helpers/harness.js";
+import { membersReport, sampleInService } from "../helpers/roll-watch.js";
 import { isolatedAwsProcessEnv } from "../helpers/services.js";
 import { ADMIN_TOKEN, admin, eventually } from "./helpers.js";
 
 const NEWEST_STABLE = "ami-84380cf42e2ae29d6"; // Flatcar-stable-4230.2.3-hvm
 const OLDER_STABLE = "ami-fa0d1c89df5ae07f8"; // Flatcar-stable-4152.2.3-hvm
-const credentials = { accessKeyId: "testing", secretAccessKey: "testing" };
+const _credentials = { accessKeyId: "testing", secretAccessKey: "testing" };
 
 let services: AwsServices;
 const dir = mkdtempSync(join(tmpdir(), "pandacluster-upgrade-e2e-"));
@@ -86,79 +85,6 @@ async function instances(name: string): Promise<{ InstanceId: string; ImageId: s
   return seen.Reservations.flatMap((r) => r.Instances);
 }
 
-/**
- * Stands in for the controllers' boot script, which moto does not run: once a controller is
- * running, its etcd member says it is healthy (the pandacluster:etcd-status tag the script writes
- * after joining), as a real member does once caught up. The roll waits for it.
- */
-function membersReport(endpoint: string): { stop(): Promise<void> } {
-  const ec2 = new EC2Client({ endpoint, region: "us-east-1", credentials });
-  let stopped = false;
-  const loop = (async () => {
-    while (!stopped) {
-      const seen = await ec2.send(
-        new DescribeInstancesCommand({
-          Filters: [
-            { Name: "tag-key", Values: ["pandacluster:slot"] },
-            { Name: "instance-state-name", Values: ["running"] },
-          ],
-        }),
-      );
-      const fresh = (seen.Reservations ?? [])
-        .flatMap((r) => r.Instances ?? [])
-        .filter((i) => !i.Tags?.some((t) => t.Key === "pandacluster:etcd-status"))
-        .map((i) => i.InstanceId ?? "");
-      if (fresh.length > 0) {
-        await new Promise((resolve) => setTimeout(resolve, 300));
-        await ec2.send(
-          new CreateTagsCommand({
-            Resources: fresh,
-            Tags: [{ Key: "pandacluster:etcd-status", Value: "healthy: one of 3 voting members" }],
-          }),
-        );
-      }
-      await new Promise((resolve) => setTimeout(resolve, 200));
-    }
-  })();
-  return {
-    async stop() {
-      stopped = true;
-      await loop;
-      ec2.destroy();
-    },
-  };
-}
-
-/** The fewest controllers in service at one moment, sampled until stopped. */
-function sampleControllers(endpoint: string, name: string) {
-  const client = new AutoScalingClient({ endpoint, region: "us-east-1", credentials });
-  let fewest = Number.POSITIVE_INFINITY;
-  let samples = 0;
-  let stopped = false;
-  const loop = (async () => {
-    while (!stopped) {
-      const answer = await client.send(new DescribeAutoScalingGroupsCommand({}));
-      let count = 0;
-      for (const group of answer.AutoScalingGroups ?? []) {
-        const tag = (key: string) => group.Tags?.find((t) => t.Key === key)?.Value;
-        if (tag("pandacluster:cluster") !== name || tag("pandacluster:role") === "worker") continue;
-        count += (group.Instances ?? []).filter((i) => i.LifecycleState === "InService").length;
-      }
-      fewest = Math.min(fewest, count);
-      samples += 1;
-      await new Promise((resolve) => setTimeout(resolve, 150));
-    }
-  })();
-  return {
-    async stop() {
-      stopped = true;
-      await loop;
-      client.destroy();
-      return { fewest, samples };
-    },
-  };
-}
-
 describe("upgrade on the server: a replica killed with -9 mid-roll, another finishes it (issue 17)", () => {
   it("every instance ends on the newest image; 409 for a second upgrade and a DELETE meanwhile; dry run and wait through the CLI's --server", async (t) => {
     const db = await services.postgres.createDatabase();
@@ -212,7 +138,7 @@ describe("upgrade on the server: a replica killed with -9 mid-roll, another fini
         "the dry run changed nothing",
       );
 
-      const sampler = sampleControllers(services.moto.endpoint, "roll");
+      const sampler = sampleInService(services.moto.endpoint, "roll");
       const accepted = await call(`${a.url}/clusters/roll/upgrade`, "POST", alice, {});
       assert.equal(accepted.status, 202, JSON.stringify(accepted.body));
       const jobKey = accepted.body.job.id as string;
@@ -265,7 +191,7 @@ describe("upgrade on the server: a replica killed with -9 mid-roll, another fini
         messages.join("\n"),
       );
 
-      const { fewest, samples } = await sampler.stop();
+      const { controllers: fewest, samples } = await sampler.stop();
       assert.ok(samples > 10, `sampled ${samples} times`);
       assert.ok(fewest >= 2, `at one moment only ${fewest} controllers were in service`);
       const after = await instances("roll");
