@@ -35,7 +35,9 @@ const NEW_IMAGE = "ami-84380cf42e2ae29d6";
 
 /** FakeEngine with upgrade(): waits for release() when gated; a dry run answers the plan at once. */
 class UpgradingEngine extends FakeEngine {
+  /** Upgrades asked for (not dry runs: the route plans every upgrade first, those are in plans). */
   readonly upgrades: UpgradeOptions[] = [];
+  readonly plans: UpgradeOptions[] = [];
   /** Upgrades that stopped because their signal aborted (a lost lease, a shutdown). */
   stopped = 0;
   advice: Partial<ImageAdvice> | null = null;
@@ -55,7 +57,7 @@ class UpgradingEngine extends FakeEngine {
     options: UpgradeOptions,
     hooks?: { onEvent?: (event: never) => void; signal?: AbortSignal },
   ): Promise<UpgradeResult> {
-    this.upgrades.push(options);
+    (options.dry_run ? this.plans : this.upgrades).push(options);
     const target = options.image_id ?? NEW_IMAGE;
     const base = {
       stack_name: options.stack_name,
@@ -255,13 +257,14 @@ describe("upgrade jobs on the server (issue 17)", () => {
       assert.equal((await post(t, alice, "nothere", {})).statusCode, 404);
       assert.equal((await post(t, bob, "plan", {})).statusCode, 404, "another profile's cluster");
       assert.equal((await upgradeState(t, alice, "plan")).error, "not found");
-      assert.equal(engine.upgrades.length, 0, "nothing reached the library");
+      assert.equal(engine.upgrades.length + engine.plans.length, 0, "nothing reached the library");
 
       const planned = await post(t, alice, "plan", { dry_run: true });
       assert.equal(planned.statusCode, 200, planned.body);
       assert.equal(planned.json().status, "planned");
       assert.equal(planned.json().image_to, NEW_IMAGE);
-      assert.equal(engine.upgrades[0]?.dry_run, true);
+      assert.equal(engine.plans[0]?.dry_run, true);
+      assert.equal(engine.upgrades.length, 0, "a dry run is no upgrade");
       const noJob = await t.server.app.inject({
         method: "GET",
         url: "/clusters/plan/upgrade",
@@ -273,9 +276,10 @@ describe("upgrade jobs on the server (issue 17)", () => {
       const etcd = await post(t, alice, "plan", { etcd_version: "3.5.26" });
       assert.equal(etcd.statusCode, 202, etcd.body);
       assert.deepEqual(etcd.json().job.params, { etcd_version: "3.5.26", min_healthy: 90, timeout: 60 });
-      await eventually(async () => (engine.upgrades.length > 1 ? true : undefined), 30_000, "the upgrade");
-      assert.equal(engine.upgrades[1]?.etcd_version, "3.5.26");
-      assert.equal(engine.upgrades[1]?.image_id, undefined, "the image stays as it is");
+      await eventually(async () => (engine.upgrades.length > 0 ? true : undefined), 30_000, "the upgrade");
+      assert.equal(engine.upgrades[0]?.etcd_version, "3.5.26");
+      assert.equal(engine.upgrades[0]?.image_id, undefined, "the image stays as it is");
+      assert.equal(engine.plans.at(-1)?.etcd_version, "3.5.26", "planned first, with the same arguments");
       assert.ok((await t.eventMessages(alice, "plan")).includes("upgrade requested: to etcd 3.5.26"));
     } finally {
       await t.close();

@@ -17,6 +17,13 @@ interface RegionQuery {
 
 const notFound = (name: string) => new HttpError(404, "not found", [`no cluster named ${name}`]);
 const conflict = (message: string) => new HttpError(409, "conflict", [`stack_name: ${message}`]);
+/** 409 while a day-2 job of the cluster runs (on any replica). */
+const busy = (name: string, kind: string) =>
+  conflict(
+    kind === "upgrade"
+      ? `${name} is being upgraded already (GET /clusters/${encodeURIComponent(name)}/upgrade)`
+      : `${name} is being scaled; upgrade it once the scale has ended`,
+  );
 
 /**
  * What an upgrade job keeps of its request: every argument the definitions give the upgrade over
@@ -74,41 +81,37 @@ export function upgradeRoutes(app: FastifyInstance, parts: ServerParts, jobs: Sc
         throw conflict(identity.message);
       }
       const params = jobParams(options);
-      if (options.dry_run === true) {
-        if ((await store.latestScale(cluster.id))?.state === "running")
-          throw conflict(`${stack_name} has a scale or upgrade running; plan its upgrade once it has ended`);
-        try {
-          const plan = await engine.upgrade(credentials, {
-            ...params,
-            min_healthy: Number(params.min_healthy),
-            stack_name,
-            region: cluster.region,
-            stack_id: cluster.stack_id,
-            dry_run: true,
-          });
-          return reply.code(200).send(plan);
-        } catch (error) {
-          if (error instanceof StackReplacedError || error instanceof StackGoneError) {
-            await store.updateCluster(cluster.id, { reasons: [error.message] });
-            throw conflict(error.message);
-          }
-          if (error instanceof OperationError)
-            throw new HttpError(409, "conflict", [error.message, ...error.reasons]);
-          throw error;
+      const running = await store.latestScale(cluster.id);
+      if (running?.state === "running") throw busy(stack_name, running.kind);
+      // The plan first, for a real upgrade too: what can only be judged against the stack (etcd's
+      // upgrade rules from its EtcdVersion, the image against its root volume, the stack's own
+      // identity) is a 400 or 409 now, not a job that fails after its 202.
+      let plan: Awaited<ReturnType<NonNullable<typeof engine.upgrade>>>;
+      try {
+        plan = await engine.upgrade(credentials, {
+          ...params,
+          min_healthy: Number(params.min_healthy),
+          stack_name,
+          region: cluster.region,
+          stack_id: cluster.stack_id,
+          dry_run: true,
+        });
+      } catch (error) {
+        if (error instanceof StackReplacedError || error instanceof StackGoneError) {
+          await store.updateCluster(cluster.id, { reasons: [error.message] });
+          throw conflict(error.message);
         }
+        if (error instanceof OperationError)
+          throw new HttpError(409, "conflict", [error.message, ...error.reasons]);
+        throw error;
       }
+      if (options.dry_run === true) return reply.code(200).send(plan);
       const started = await jobs.startUpgrade(cluster, credentials, params);
       if (started.kind === "not_online")
         throw conflict(`${stack_name} is ${started.status}; only an online cluster can be upgraded`);
       if (started.kind === "unsupported")
         throw new HttpError(501, "not implemented", ["this server cannot upgrade clusters"]);
-      if (started.kind === "busy") {
-        throw conflict(
-          started.job.kind === "upgrade"
-            ? `${stack_name} is being upgraded already (GET /clusters/${encodeURIComponent(stack_name)}/upgrade)`
-            : `${stack_name} is being scaled; upgrade it once the scale has ended`,
-        );
-      }
+      if (started.kind === "busy") throw busy(stack_name, started.job.kind);
       return reply
         .code(202)
         .header("Location", `/clusters/${encodeURIComponent(stack_name)}/upgrade`)
