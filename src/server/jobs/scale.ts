@@ -63,6 +63,15 @@ interface Running {
   done: Promise<void>;
 }
 
+/** How a day-2 job ended, as stored. */
+type JobEnd = { state: "succeeded" | "failed"; message: string | null; reasons: string[] };
+
+/** A job's events, stored in order; settle() waits until the last one is. */
+interface Recorder {
+  record(event: Partial<ProgressEvent> & Record<string, unknown>): void;
+  settle(): Promise<void>;
+}
+
 /** Stack statuses that mean another operation runs: a resumed scale waits them out. */
 const inProgress = (status: string) => status.endsWith("_IN_PROGRESS");
 
@@ -261,49 +270,31 @@ export class ScaleJobs {
       }
     } else record({ kind: "step", message: `scale requested: ${workers} workers` });
 
-    let result: ClusterResult | undefined;
-    let end: { state: "succeeded" | "failed"; message: string | null; reasons: string[] };
-    try {
-      result = await scale.call(
-        this.engine,
-        credentials,
-        {
-          stack_name: cluster.stack_name,
-          region: cluster.region,
-          workers,
-          // By the StackId of the cluster's own create: a stack replaced outside is refused.
-          ...(cluster.stack_id ? { stack_id: cluster.stack_id } : {}),
-        },
-        {
-          onEvent: (event) => record(event as ProgressEvent & Record<string, unknown>),
-          signal,
-        },
-      );
-      end = {
-        state: result.status === "success" ? "succeeded" : "failed",
-        message: result.message,
-        reasons: result.reasons,
-      };
-    } catch (error) {
-      // Stopped (shutdown, lease lost): the scale stays running in the store for whoever resumes it.
-      if (this.#stopping || running.lost) return;
-      end = {
-        state: "failed",
-        message: (error as Error).message,
-        reasons: (error as { reasons?: string[] }).reasons ?? [],
-      };
-    }
-    record({
-      kind: "step",
-      status: end.state === "succeeded" ? "success" : "failure",
-      message:
+    await this.#runToEnd(
+      running,
+      { record, settle },
+      () =>
+        scale.call(
+          this.engine,
+          credentials,
+          {
+            stack_name: cluster.stack_name,
+            region: cluster.region,
+            workers,
+            // By the StackId of the cluster's own create: a stack replaced outside is refused.
+            ...(cluster.stack_id ? { stack_id: cluster.stack_id } : {}),
+          },
+          {
+            onEvent: (event) => record(event as ProgressEvent & Record<string, unknown>),
+            signal,
+          },
+        ),
+      (end) =>
         end.state === "succeeded"
           ? `scale to ${workers} workers succeeded`
           : `scale to ${workers} workers failed: ${end.message}`,
-      ...(end.reasons.length ? { reason: end.reasons.join("; ") } : {}),
-    });
-    await settle();
-    await this.#finish(running, end, end.state === "succeeded" ? result : undefined);
+      (end, result) => [end.state === "succeeded" ? result : undefined],
+    );
   }
 
   /**
@@ -343,53 +334,37 @@ export class ScaleJobs {
         return;
       }
     } else record({ kind: "step", message: `upgrade requested: to ${target}` });
-    let result: UpgradeResult | undefined;
-    let end: { state: "succeeded" | "failed"; message: string | null; reasons: string[] };
-    try {
-      result = await upgrade.call(
-        this.engine,
-        credentials,
-        {
-          ...(params as Partial<UpgradeOptions>),
-          min_healthy: Number(params.min_healthy ?? 90),
-          stack_name: cluster.stack_name,
-          region: cluster.region,
-          dry_run: false,
-          // By the StackId of the cluster's own create: a stack replaced outside is refused.
-          ...(cluster.stack_id ? { stack_id: cluster.stack_id } : {}),
-        },
-        { onEvent: (event) => record(event as ProgressEvent & Record<string, unknown>), signal },
-      );
-      end = {
-        state: result.status === "success" ? "succeeded" : "failed",
-        message: result.message,
-        reasons: result.reasons,
-      };
-    } catch (error) {
-      // Stopped (shutdown, lease lost): the upgrade stays running in the store for whoever resumes it.
-      if (this.#stopping || running.lost) return;
-      end = {
-        state: "failed",
-        message: (error as Error).message,
-        reasons: (error as { reasons?: string[] }).reasons ?? [],
-      };
-    }
-    record({
-      kind: "step",
-      status: end.state === "succeeded" ? "success" : "failure",
-      message:
+    await this.#runToEnd(
+      running,
+      { record, settle },
+      () =>
+        upgrade.call(
+          this.engine,
+          credentials,
+          {
+            ...(params as Partial<UpgradeOptions>),
+            min_healthy: Number(params.min_healthy ?? 90),
+            stack_name: cluster.stack_name,
+            region: cluster.region,
+            dry_run: false,
+            // By the StackId of the cluster's own create: a stack replaced outside is refused.
+            ...(cluster.stack_id ? { stack_id: cluster.stack_id } : {}),
+          },
+          { onEvent: (event) => record(event as ProgressEvent & Record<string, unknown>), signal },
+        ),
+      (end, result) =>
         end.state === "succeeded"
           ? `upgrade succeeded: ${end.message}`
           : `upgrade to ${result?.image_to ?? target} failed: ${end.message}`,
-      ...(end.reasons.length ? { reason: end.reasons.join("; ") } : {}),
-    });
-    await settle();
-    const stored = end.state === "succeeded" && result ? upgradedResult(cluster, result) : undefined;
-    await this.#finish(running, end, stored, result);
+      (end, result) => [
+        end.state === "succeeded" && result ? upgradedResult(cluster, result) : undefined,
+        result,
+      ],
+    );
   }
 
   /** Stores each progress event as the cluster's, marked with the job; `settle` waits for them. */
-  #recorder(running: Running, cluster: ClusterRecord, step: Day2Kind) {
+  #recorder(running: Running, cluster: ClusterRecord, step: Day2Kind): Recorder {
     const { job } = running;
     let chain: Promise<void> = Promise.resolve();
     const record = (event: Partial<ProgressEvent> & Record<string, unknown>) => {
@@ -408,15 +383,49 @@ export class ScaleJobs {
   }
 
   /**
+   * Runs a day-2 job's library call and records how it ended: an event saying `said`, then the
+   * stored end with what `stored` keeps of the result. A job stopped meanwhile (shutdown, lease
+   * lost) records nothing: it stays running in the store for whoever resumes it.
+   */
+  async #runToEnd<R extends { status: string; message: string; reasons: string[] }>(
+    running: Running,
+    { record, settle }: Recorder,
+    call: () => Promise<R>,
+    said: (end: JobEnd, result: R | undefined) => string,
+    stored: (end: JobEnd, result: R | undefined) => [result?: unknown, jobResult?: unknown],
+  ): Promise<void> {
+    let result: R | undefined;
+    let end: JobEnd;
+    try {
+      result = await call();
+      end = {
+        state: result.status === "success" ? "succeeded" : "failed",
+        message: result.message,
+        reasons: result.reasons,
+      };
+    } catch (error) {
+      if (this.#stopping || running.lost) return;
+      end = {
+        state: "failed",
+        message: (error as Error).message,
+        reasons: (error as { reasons?: string[] }).reasons ?? [],
+      };
+    }
+    record({
+      kind: "step",
+      status: end.state === "succeeded" ? "success" : "failure",
+      message: said(end, result),
+      ...(end.reasons.length ? { reason: end.reasons.join("; ") } : {}),
+    });
+    await settle();
+    await this.#finish(running, end, ...stored(end, result));
+  }
+
+  /**
    * The scale's end, fenced by its lease; tried again while the store cannot take it (down, disk
    * full) until the lease runs out. Then the scale stays running in the store and is resumed.
    */
-  async #finish(
-    running: Running,
-    end: { state: "succeeded" | "failed"; message: string | null; reasons: string[] },
-    result?: unknown,
-    jobResult?: unknown,
-  ): Promise<void> {
+  async #finish(running: Running, end: JobEnd, result?: unknown, jobResult?: unknown): Promise<void> {
     for (let tries = 1; ; tries++) {
       try {
         await this.store.finishScale(running.job.id, running.fence, end, result, jobResult);
