@@ -75,47 +75,39 @@ export function staticEtcdFiles(): BootFile[] {
   ];
 }
 
-const PREPARE = [
-  "[Unit]",
-  "Description=pandacluster: this controller's etcd slot (volume, DNS name, membership)",
-  "Documentation=https://github.com/pandacluster/pandacluster/blob/main/doc/etcd.md",
-  "Wants=network-online.target",
-  "After=network-online.target",
+/**
+ * A oneshot unit that runs one step of the node script. No start timeout: the step waits, saying
+ * why, for as long as it must (prepare: no quorum to join yet; ready: a member not healthy yet).
+ */
+function nodeScriptUnit(description: string, step: "prepare" | "ready", order: string[]): string {
+  return [
+    "[Unit]",
+    `Description=pandacluster: ${description}`,
+    "Documentation=https://github.com/pandacluster/pandacluster/blob/main/doc/etcd.md",
+    "Wants=network-online.target",
+    "After=network-online.target",
+    ...order,
+    "",
+    "[Service]",
+    "Type=oneshot",
+    "RemainAfterExit=yes",
+    "TimeoutStartSec=infinity",
+    `EnvironmentFile=${STATIC_ENV_PATH}`,
+    `ExecStart=${NODE_SCRIPT_PATH} ${step}`,
+    "",
+    "[Install]",
+    "WantedBy=multi-user.target",
+    "",
+  ].join("\n");
+}
+
+const PREPARE = nodeScriptUnit("this controller's etcd slot (volume, DNS name, membership)", "prepare", [
   "Before=etcd-member.service",
-  "",
-  "[Service]",
-  "Type=oneshot",
-  "RemainAfterExit=yes",
-  // It waits, saying why, for as long as the slot cannot safely start (no quorum to join).
-  "TimeoutStartSec=infinity",
-  `EnvironmentFile=${STATIC_ENV_PATH}`,
-  `ExecStart=${NODE_SCRIPT_PATH} prepare`,
-  "",
-  "[Install]",
-  "WantedBy=multi-user.target",
-  "",
-].join("\n");
+]);
 
 // Not ordered after etcd-member.service (Type=notify, no start timeout): it watches etcd itself, so
 // that a member that never becomes healthy still signals FAILURE with its reason.
-const READY = [
-  "[Unit]",
-  "Description=pandacluster: wait for this etcd member, promote it, signal CloudFormation",
-  "Documentation=https://github.com/pandacluster/pandacluster/blob/main/doc/etcd.md",
-  "Wants=network-online.target",
-  "After=network-online.target",
-  "",
-  "[Service]",
-  "Type=oneshot",
-  "RemainAfterExit=yes",
-  "TimeoutStartSec=infinity",
-  `EnvironmentFile=${STATIC_ENV_PATH}`,
-  `ExecStart=${NODE_SCRIPT_PATH} ready`,
-  "",
-  "[Install]",
-  "WantedBy=multi-user.target",
-  "",
-].join("\n");
+const READY = nodeScriptUnit("wait for this etcd member, promote it, signal CloudFormation", "ready", []);
 
 /**
  * etcd-member.service's drop-in: after the slot is prepared, with its settings. `version` is the
